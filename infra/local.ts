@@ -1,0 +1,405 @@
+/**
+ * Real Kafka and S3 servers for development and tests, without Docker.
+ *
+ * Kafka 4.1 runs from Maven Central jars (infra/kafka/pom.xml), one KRaft node that is both broker and
+ * controller. The S3 server is versitygw (posix backend with a versioning directory), built with
+ * `go install` from the Go module proxy; it enforces SigV4, checksums, versioning and Object Lock.
+ *
+ * Everything generated lives under `.infra/` (git-ignored): jars, the versitygw binary, and one state
+ * folder per running set (`.infra/<name>/`: data, logs, pid files, settings). Maven and Go keep their own
+ * download caches (~/.m2, the Go module cache), so the second start on a machine is fast.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+
+export const KAFKA_VERSION = '4.1.1';
+export const VERSITYGW_VERSION = 'v1.7.0';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const infraHome = process.env['CUSTODY_INFRA_HOME'] ?? join(repoRoot, '.infra');
+const kafkaLibs = join(infraHome, `kafka-${KAFKA_VERSION}`, 'libs');
+const versitygwBin = join(infraHome, 'bin', `versitygw-${VERSITYGW_VERSION}`);
+
+/** Connection settings, named exactly as custody's config schema names them. */
+export interface InfraSettings {
+  KAFKA_BROKERS: string;
+  S3_ENDPOINT: string;
+  S3_REGION: string;
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+}
+
+export interface InfraOptions {
+  /** State folder name under .infra/ (`dev` for infra:up, a unique name per test run). */
+  name: string;
+  kafkaPort?: number;
+  s3Port?: number;
+  /** Progress lines go here (stderr by default, so stdout stays shell-sourceable). */
+  log?: (line: string) => void;
+}
+
+export interface RunningInfra {
+  settings: InfraSettings;
+  stateDir: string;
+  pids: { kafka: number; s3: number };
+  reused: boolean;
+}
+
+const defaultLog = (line: string): void => {
+  process.stderr.write(`[infra] ${line}\n`);
+};
+
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
+  log: (l: string) => void,
+) {
+  log(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 2, 2] });
+  if (r.error) throw new Error(`${cmd} could not run: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+/** Downloads the Kafka jars (Maven) and builds versitygw (Go) unless they are already in .infra/. */
+export function ensureInstalled(log: (line: string) => void = defaultLog): void {
+  if (!existsSync(join(kafkaLibs, `kafka_2.13-${KAFKA_VERSION}.jar`))) {
+    log(`installing Kafka ${KAFKA_VERSION} jars from Maven Central into ${kafkaLibs} (first run only)`);
+    run(
+      'mvn',
+      [
+        '-B',
+        '-q',
+        '-f',
+        join(repoRoot, 'infra/kafka/pom.xml'),
+        `-Dkafka.version=${KAFKA_VERSION}`,
+        `-Dlibs.dir=${kafkaLibs}`,
+        'package',
+      ],
+      {},
+      log,
+    );
+  }
+  if (!existsSync(versitygwBin)) {
+    log(`building versitygw ${VERSITYGW_VERSION} with go install (first run only, ~2-3 minutes)`);
+    const gobin = join(infraHome, 'gobin');
+    mkdirSync(gobin, { recursive: true });
+    run(
+      'go',
+      ['install', `github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}`],
+      { cwd: infraHome, env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } },
+      log,
+    );
+    mkdirSync(dirname(versitygwBin), { recursive: true });
+    writeFileSync(versitygwBin, readFileSync(join(gobin, 'versitygw')), { mode: 0o755 });
+    rmSync(gobin, { recursive: true, force: true });
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function kafkaProperties(dataDir: string, port: number, controllerPort: number): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${join(dataDir, 'kraft-logs')}`,
+    'num.partitions=1',
+    'default.replication.factor=1',
+    'offsets.topic.replication.factor=1',
+    // One partition for internal topics: the default 50 makes the first group join slow on 2 cores.
+    'offsets.topic.num.partitions=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    // Tests create many short-lived groups; the default 3 s delay would slow every first rebalance.
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'num.network.threads=2',
+    'num.io.threads=2',
+    '',
+  ].join('\n');
+}
+
+async function waitFor(
+  what: string,
+  pid: number,
+  logFile: string,
+  probe: () => Promise<void>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: string;
+  for (;;) {
+    if (!isAlive(pid)) {
+      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') : '';
+      throw new Error(`${what} exited during start-up; last log lines (${logFile}):\n${tail}`);
+    }
+    try {
+      await probe();
+      return;
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} not ready after ${timeoutMs} ms: ${lastError} (log: ${logFile})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function probeKafka(brokers: string): Promise<void> {
+  const admin = new Kafka({
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    if (cluster.brokers.length === 0 || cluster.controller === null) throw new Error('no controller yet');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export async function probeS3(s: InfraSettings): Promise<void> {
+  const s3 = new S3Client({
+    endpoint: s.S3_ENDPOINT,
+    region: s.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s.AWS_ACCESS_KEY_ID, secretAccessKey: s.AWS_SECRET_ACCESS_KEY },
+    maxAttempts: 1,
+  });
+  try {
+    await s3.send(new ListBucketsCommand({}));
+  } finally {
+    s3.destroy();
+  }
+}
+
+function spawnDetached(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv): number {
+  const out = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
+  return child.pid;
+}
+
+function settingsFile(stateDir: string): string {
+  return join(stateDir, 'settings.json');
+}
+
+/**
+ * Starts Kafka and versitygw for the named state folder, or reuses them when they already run there.
+ * Idempotent: calling it twice gives one set of servers.
+ */
+export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
+  const log = opts.log ?? defaultLog;
+  const stateDir = join(infraHome, opts.name);
+  const kafkaPidFile = join(stateDir, 'kafka.pid');
+  const s3PidFile = join(stateDir, 's3.pid');
+  const existingKafka = readPid(kafkaPidFile);
+  const existingS3 = readPid(s3PidFile);
+  if (
+    existingKafka &&
+    existingS3 &&
+    isAlive(existingKafka) &&
+    isAlive(existingS3) &&
+    existsSync(settingsFile(stateDir))
+  ) {
+    const settings = JSON.parse(readFileSync(settingsFile(stateDir), 'utf8')) as InfraSettings;
+    await probeKafka(settings.KAFKA_BROKERS);
+    await probeS3(settings);
+    log(`already running in ${stateDir} (kafka pid ${existingKafka}, s3 pid ${existingS3})`);
+    return { settings, stateDir, pids: { kafka: existingKafka, s3: existingS3 }, reused: true };
+  }
+  // A half-running set (one process died) is stopped and started afresh.
+  await stopInfra({ name: opts.name, log });
+
+  ensureInstalled(log);
+  rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+
+  const kafkaPort = opts.kafkaPort ?? (await freePort());
+  const controllerPort = await freePort();
+  const s3Port = opts.s3Port ?? (await freePort());
+  const settings: InfraSettings = {
+    KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
+    S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+    S3_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'custody-local',
+    // A fresh secret per set: the local server must still check signatures for real.
+    AWS_SECRET_ACCESS_KEY: randomBytes(18).toString('base64url'),
+  };
+
+  // --- Kafka: format storage, then start the KRaft node.
+  const kafkaData = join(stateDir, 'kafka');
+  mkdirSync(kafkaData, { recursive: true });
+  const props = join(kafkaData, 'server.properties');
+  writeFileSync(props, kafkaProperties(kafkaData, kafkaPort, controllerPort));
+  const cp = `${kafkaLibs}/*`;
+  const log4j = `-Dlog4j2.configurationFile=file:${join(repoRoot, 'infra/kafka/log4j2.properties')}`;
+  const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  const kafkaLog = join(stateDir, 'kafka.log');
+  run(
+    'java',
+    ['-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+    {},
+    (l) => log(l.replace(cp, '<kafka-libs>/*')),
+  );
+  const kafkaPid = spawnDetached(
+    'java',
+    [
+      '-Xms256m',
+      '-Xmx768m',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.awt.headless=true',
+      '-cp',
+      cp,
+      log4j,
+      'kafka.Kafka',
+      props,
+    ],
+    kafkaLog,
+    process.env,
+  );
+  writeFileSync(kafkaPidFile, String(kafkaPid));
+  log(`Kafka ${KAFKA_VERSION} starting (pid ${kafkaPid}) on ${settings.KAFKA_BROKERS}; log ${kafkaLog}`);
+
+  // --- versitygw: posix backend with versioning, so Object Lock is available and enforced.
+  const s3Root = join(stateDir, 's3');
+  for (const d of ['data', 'versions', 'iam']) mkdirSync(join(s3Root, d), { recursive: true });
+  const s3Log = join(stateDir, 's3.log');
+  const s3Pid = spawnDetached(
+    versitygwBin,
+    [
+      '--port',
+      `127.0.0.1:${s3Port}`,
+      '--quiet',
+      '--iam-dir',
+      join(s3Root, 'iam'),
+      'posix',
+      '--versioning-dir',
+      join(s3Root, 'versions'),
+      join(s3Root, 'data'),
+    ],
+    s3Log,
+    {
+      ...process.env,
+      ROOT_ACCESS_KEY: settings.AWS_ACCESS_KEY_ID,
+      ROOT_SECRET_KEY: settings.AWS_SECRET_ACCESS_KEY,
+    },
+  );
+  writeFileSync(s3PidFile, String(s3Pid));
+  log(`versitygw ${VERSITYGW_VERSION} starting (pid ${s3Pid}) on ${settings.S3_ENDPOINT}; log ${s3Log}`);
+
+  try {
+    await waitFor('versitygw', s3Pid, s3Log, () => probeS3(settings), 30_000);
+    log('S3 server ready');
+    await waitFor('Kafka', kafkaPid, kafkaLog, () => probeKafka(settings.KAFKA_BROKERS), 120_000);
+    log('Kafka broker ready');
+  } catch (e) {
+    await stopInfra({ name: opts.name, log });
+    throw e;
+  }
+  writeFileSync(settingsFile(stateDir), JSON.stringify(settings, null, 2), { mode: 0o600 });
+  return { settings, stateDir, pids: { kafka: kafkaPid, s3: s3Pid }, reused: false };
+}
+
+async function stopPid(pid: number, what: string, log: (l: string) => void): Promise<void> {
+  if (!isAlive(pid)) return;
+  // Negative pid: the whole process group, since the servers were started detached as group leaders.
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 20_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) {
+    log(`${what} (pid ${pid}) did not stop after SIGTERM; sending SIGKILL`);
+    signal('SIGKILL');
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+  }
+  log(`stopped ${what} (pid ${pid})`);
+}
+
+/** Stops the servers of the named state folder. Idempotent: nothing running is not an error. */
+export async function stopInfra(opts: {
+  name: string;
+  log?: (line: string) => void;
+  removeState?: boolean;
+}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  const stateDir = join(infraHome, opts.name);
+  for (const [file, what] of [
+    ['s3.pid', 'versitygw'],
+    ['kafka.pid', 'Kafka'],
+  ] as const) {
+    const pid = readPid(join(stateDir, file));
+    if (pid) await stopPid(pid, what, log);
+    rmSync(join(stateDir, file), { force: true });
+  }
+  if (opts.removeState) rmSync(stateDir, { recursive: true, force: true });
+}
+
+/** State folders that still have pid files (used by `infra:status`). */
+export function listStates(): string[] {
+  if (!existsSync(infraHome)) return [];
+  return readdirSync(infraHome).filter(
+    (d) => existsSync(join(infraHome, d, 'kafka.pid')) || existsSync(join(infraHome, d, 's3.pid')),
+  );
+}
+
+export function formatSettings(s: InfraSettings): string {
+  return Object.entries(s)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
+}

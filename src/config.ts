@@ -1,0 +1,417 @@
+/**
+ * The one validated configuration of custody. Only this module reads `process.env`.
+ *
+ * Every setting is an environment variable (optionally also given in a JSON file named by
+ * CUSTODY_CONFIG_FILE; the environment wins). `loadConfig` validates everything once, reports every
+ * problem in one error (by name, never by value), and returns a deep-frozen object. Commands declare
+ * which settings they need, so `custody sink` does not demand Genesys credentials.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { inspect } from 'node:util';
+import { z } from 'zod';
+
+/** A secret value that cannot leak through logs, errors, JSON or util.inspect. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [inspect.custom](): string {
+    return 'Secret([redacted])';
+  }
+}
+
+type Group = 'genesys' | 'kafka' | 's3' | 'custody' | 'topics' | 'aws';
+
+interface SettingDef {
+  readonly schema: z.ZodType<unknown>;
+  readonly description: string;
+  readonly group: Group;
+  readonly default?: string;
+  readonly secret?: boolean;
+}
+
+const boolean = z.enum(['true', 'false']).transform((v) => v === 'true');
+const positiveInt = z.coerce.number().int().positive();
+const hostPortList = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}(,[A-Za-z0-9.\-[\]:]+:\d{1,5})*$/, 'expected host:port[,host:port...]');
+const httpUrl = z.url({ protocol: /^https?$/ });
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name ([A-Za-z0-9._-], at most 249)');
+const s3Bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name');
+const nonEmpty = z.string().min(1);
+
+/** Every setting custody knows. The README's configuration table is generated from this list. */
+export const SETTINGS = {
+  GENESYS_REGION: {
+    schema: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'expected a region domain such as mypurecloud.com'),
+    description:
+      'Genesys Cloud region domain (e.g. `mypurecloud.com`, `mypurecloud.de`). Give this or GENESYS_API_URL.',
+    group: 'genesys',
+  },
+  GENESYS_API_URL: {
+    schema: httpUrl,
+    description:
+      'Full Platform API base URL, overriding GENESYS_REGION (used to point custody at the emulator).',
+    group: 'genesys',
+  },
+  GENESYS_CLIENT_ID: {
+    schema: nonEmpty,
+    description: 'OAuth client id (client-credentials grant).',
+    group: 'genesys',
+  },
+  GENESYS_CLIENT_SECRET: {
+    schema: nonEmpty,
+    description: 'OAuth client secret.',
+    group: 'genesys',
+    secret: true,
+  },
+  KAFKA_BROKERS: {
+    schema: hostPortList,
+    description: 'Kafka bootstrap servers, comma-separated `host:port`.',
+    group: 'kafka',
+  },
+  KAFKA_CLIENT_ID: {
+    schema: nonEmpty,
+    description: 'Kafka client id prefix.',
+    group: 'kafka',
+    default: 'custody',
+  },
+  KAFKA_SSL: { schema: boolean, description: 'Connect to Kafka over TLS.', group: 'kafka', default: 'false' },
+  KAFKA_SASL_MECHANISM: {
+    schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+    description: 'SASL mechanism; unset for no SASL.',
+    group: 'kafka',
+  },
+  KAFKA_SASL_USERNAME: { schema: nonEmpty, description: 'SASL user name.', group: 'kafka' },
+  KAFKA_SASL_PASSWORD: { schema: nonEmpty, description: 'SASL password.', group: 'kafka', secret: true },
+  SCHEMA_REGISTRY_URL: {
+    schema: httpUrl,
+    description:
+      'Confluent-compatible Schema Registry. When set, records use the Confluent wire format; otherwise Avro single-object encoding.',
+    group: 'kafka',
+  },
+  S3_ENDPOINT: {
+    schema: z.union([z.literal(''), httpUrl]),
+    description: 'S3 endpoint URL; empty for AWS S3.',
+    group: 's3',
+    default: '',
+  },
+  S3_REGION: { schema: nonEmpty, description: 'S3 region.', group: 's3', default: 'us-east-1' },
+  S3_BUCKET: {
+    schema: s3Bucket,
+    description: 'Bucket the Genesys integration exports recordings into.',
+    group: 's3',
+  },
+  S3_FORCE_PATH_STYLE: {
+    schema: boolean,
+    description:
+      'Path-style S3 addressing (needed by most non-AWS servers). Defaults to true when S3_ENDPOINT is set.',
+    group: 's3',
+  },
+  AWS_ACCESS_KEY_ID: {
+    schema: nonEmpty,
+    description: 'AWS credential (standard variable; else the AWS default chain).',
+    group: 'aws',
+  },
+  AWS_SECRET_ACCESS_KEY: {
+    schema: nonEmpty,
+    description: 'AWS credential (standard variable).',
+    group: 'aws',
+    secret: true,
+  },
+  AWS_SESSION_TOKEN: {
+    schema: nonEmpty,
+    description: 'AWS session token (standard variable).',
+    group: 'aws',
+    secret: true,
+  },
+  AWS_PROFILE: {
+    schema: nonEmpty,
+    description: 'AWS shared-config profile (standard variable).',
+    group: 'aws',
+  },
+  CUSTODY_SIGNING_KEY_FILE: {
+    schema: nonEmpty,
+    description: 'PEM file with the Ed25519 private key that signs manifests.',
+    group: 'custody',
+  },
+  CUSTODY_INSTANCE_ID: {
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected [A-Za-z0-9._-], at most 128'),
+    description: 'Name of this process in custody events and logs. Defaults to the host name.',
+    group: 'custody',
+  },
+  CUSTODY_LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    description: 'Log level of the JSON logs on stdout.',
+    group: 'custody',
+    default: 'info',
+  },
+  CUSTODY_HTTP_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535),
+    description: 'Port of /healthz, /readyz and /metrics (0 picks a free port).',
+    group: 'custody',
+    default: '9464',
+  },
+  CUSTODY_CONFIG_FILE: {
+    schema: nonEmpty,
+    description: 'Optional JSON file of `{"NAME": "value"}` settings; the environment wins over it.',
+    group: 'custody',
+  },
+  CUSTODY_TOPIC_PARTITIONS: {
+    schema: positiveInt,
+    description:
+      'Partitions of every custody topic when custody creates them (all equal, so a conversation meets itself).',
+    group: 'topics',
+    default: '6',
+  },
+  CUSTODY_TOPIC_NOTIFICATIONS: {
+    schema: topicName,
+    description: 'Evidence log of every notification as received.',
+    group: 'topics',
+    default: 'genesys.notifications.v1',
+  },
+  CUSTODY_TOPIC_SESSION_TAGS: {
+    schema: topicName,
+    description: 'Compacted snapshot of each conversation’s session tags.',
+    group: 'topics',
+    default: 'custody.session-tags.v1',
+  },
+  CUSTODY_TOPIC_RECORDING_EXPORTS: {
+    schema: topicName,
+    description: 'One record per recording found in the export bucket.',
+    group: 'topics',
+    default: 'custody.recording-exports.v1',
+  },
+  CUSTODY_TOPIC_MANIFESTS: {
+    schema: topicName,
+    description: 'One record per manifest version written.',
+    group: 'topics',
+    default: 'custody.manifests.v1',
+  },
+  CUSTODY_TOPIC_DLQ: {
+    schema: topicName,
+    description: 'Dead letters: input that could not be processed, with the reason.',
+    group: 'topics',
+    default: 'custody.dlq.v1',
+  },
+} as const satisfies Record<string, SettingDef>;
+
+export type SettingName = keyof typeof SETTINGS;
+export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+
+/** Environment variables read by libraries custody uses, accepted without being custody settings. */
+const FOREIGN_PREFIXES = ['CUSTODY_INFRA_'];
+
+export interface Config {
+  readonly genesys: {
+    readonly apiUrl?: string;
+    readonly clientId?: string;
+    readonly clientSecret?: Secret;
+  };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly ssl: boolean;
+    readonly sasl?: {
+      readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+      readonly username: string;
+      readonly password: Secret;
+    };
+    readonly schemaRegistryUrl?: string;
+  };
+  readonly s3: {
+    readonly endpoint?: string;
+    readonly region: string;
+    readonly bucket?: string;
+    readonly forcePathStyle: boolean;
+    readonly credentials?: {
+      readonly accessKeyId: string;
+      readonly secretAccessKey: Secret;
+      readonly sessionToken?: Secret;
+    };
+    readonly profile?: string;
+  };
+  readonly topics: {
+    readonly partitions: number;
+    readonly notifications: string;
+    readonly sessionTags: string;
+    readonly recordingExports: string;
+    readonly manifests: string;
+    readonly dlq: string;
+  };
+  readonly custody: {
+    readonly instanceId: string;
+    readonly logLevel: string;
+    readonly httpPort: number;
+    readonly signingKeyFile?: string;
+  };
+}
+
+/** Raised when settings are missing or invalid. Its message lists every problem; it has no stack in output. */
+export class ConfigError extends Error {
+  readonly code = 'CUSTODY_CONFIG_INVALID';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Groups of settings a command needs; `genesys` means a base URL plus client credentials. */
+export type Need = 'genesys' | 'kafka' | 's3' | 'bucket' | 'signing';
+
+function readConfigFile(path: string, problems: string[]): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      problems.push('CUSTODY_CONFIG_FILE: the file must hold one JSON object of "NAME": "value" pairs');
+      return {};
+    }
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+      else problems.push(`${k} (in CUSTODY_CONFIG_FILE): expected a string, number or boolean`);
+    }
+    return out;
+  } catch (e) {
+    const reason = e instanceof SyntaxError ? 'is not valid JSON' : 'cannot be read';
+    problems.push(`CUSTODY_CONFIG_FILE: the file ${reason}`);
+    return {};
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Secret)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Validates the environment (plus the optional file) and returns the frozen config.
+ * @throws ConfigError with every problem at once.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly Need[] = []): Config {
+  const problems: string[] = [];
+  const fromFile = env['CUSTODY_CONFIG_FILE'] ? readConfigFile(env['CUSTODY_CONFIG_FILE'], problems) : {};
+  const raw: Record<string, string | undefined> = { ...fromFile };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) raw[k] = v;
+
+  for (const k of Object.keys(raw)) {
+    const known = k in SETTINGS || FOREIGN_PREFIXES.some((p) => k.startsWith(p));
+    if (k.startsWith('CUSTODY_') && !known)
+      problems.push(`${k}: unknown setting (see the configuration table in the README)`);
+    if (k in fromFile && !known) problems.push(`${k} (in CUSTODY_CONFIG_FILE): unknown setting`);
+  }
+
+  const values: Partial<Record<SettingName, unknown>> = {};
+  for (const name of SETTING_NAMES) {
+    const def: SettingDef = SETTINGS[name];
+    const given = raw[name];
+    const input = given === undefined || (given === '' && name !== 'S3_ENDPOINT') ? def.default : given;
+    if (input === undefined) continue;
+    const parsed = def.schema.safeParse(input);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const str = (n: SettingName) => values[n] as string | undefined;
+  const secret = (n: SettingName) => (values[n] === undefined ? undefined : new Secret(values[n] as string));
+
+  const require = (names: SettingName[], why: string) => {
+    for (const n of names)
+      if (values[n] === undefined && !problems.some((p) => p.startsWith(`${n}:`)))
+        problems.push(`${n}: required ${why}`);
+  };
+  const apiUrl =
+    str('GENESYS_API_URL') ?? (str('GENESYS_REGION') ? `https://api.${str('GENESYS_REGION')}` : undefined);
+  if (needs.includes('genesys')) {
+    if (!apiUrl && !problems.some((p) => p.startsWith('GENESYS_')))
+      problems.push('GENESYS_REGION or GENESYS_API_URL: one is required to reach Genesys Cloud');
+    require(['GENESYS_CLIENT_ID', 'GENESYS_CLIENT_SECRET'], 'to authenticate to Genesys Cloud');
+  }
+  if (needs.includes('kafka')) require(['KAFKA_BROKERS'], 'to reach Kafka');
+  if (needs.includes('bucket')) require(['S3_BUCKET'], 'to find the exported recordings');
+  if (needs.includes('signing')) require(['CUSTODY_SIGNING_KEY_FILE'], 'to sign manifests');
+  if (str('KAFKA_SASL_MECHANISM'))
+    require(['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'], 'when KAFKA_SASL_MECHANISM is set');
+  if ((values.AWS_ACCESS_KEY_ID === undefined) !== (values.AWS_SECRET_ACCESS_KEY === undefined)) {
+    require(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], 'together');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const endpoint = str('S3_ENDPOINT') || undefined;
+  const accessKeyId = str('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = secret('AWS_SECRET_ACCESS_KEY');
+  const sessionToken = secret('AWS_SESSION_TOKEN');
+  const mechanism = values.KAFKA_SASL_MECHANISM as 'plain' | 'scram-sha-256' | 'scram-sha-512' | undefined;
+  const config: Config = {
+    genesys: { apiUrl, clientId: str('GENESYS_CLIENT_ID'), clientSecret: secret('GENESYS_CLIENT_SECRET') },
+    kafka: {
+      brokers: (str('KAFKA_BROKERS') ?? '').split(',').filter(Boolean),
+      clientId: str('KAFKA_CLIENT_ID') as string,
+      ssl: values.KAFKA_SSL as boolean,
+      sasl: mechanism
+        ? {
+            mechanism,
+            username: str('KAFKA_SASL_USERNAME') as string,
+            password: secret('KAFKA_SASL_PASSWORD') as Secret,
+          }
+        : undefined,
+      schemaRegistryUrl: str('SCHEMA_REGISTRY_URL'),
+    },
+    s3: {
+      endpoint,
+      region: str('S3_REGION') as string,
+      bucket: str('S3_BUCKET'),
+      forcePathStyle: (values.S3_FORCE_PATH_STYLE as boolean | undefined) ?? endpoint !== undefined,
+      credentials:
+        accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+      profile: str('AWS_PROFILE'),
+    },
+    topics: {
+      partitions: values.CUSTODY_TOPIC_PARTITIONS as number,
+      notifications: str('CUSTODY_TOPIC_NOTIFICATIONS') as string,
+      sessionTags: str('CUSTODY_TOPIC_SESSION_TAGS') as string,
+      recordingExports: str('CUSTODY_TOPIC_RECORDING_EXPORTS') as string,
+      manifests: str('CUSTODY_TOPIC_MANIFESTS') as string,
+      dlq: str('CUSTODY_TOPIC_DLQ') as string,
+    },
+    custody: {
+      instanceId:
+        str('CUSTODY_INSTANCE_ID') ??
+        hostname()
+          .replace(/[^A-Za-z0-9._-]/g, '-')
+          .slice(0, 128),
+      logLevel: str('CUSTODY_LOG_LEVEL') as string,
+      httpPort: values.CUSTODY_HTTP_PORT as number,
+      signingKeyFile: str('CUSTODY_SIGNING_KEY_FILE'),
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** The README's configuration table, generated from SETTINGS (a test keeps the README in step). */
+export function configTableMarkdown(): string {
+  const rows = SETTING_NAMES.map((name) => {
+    const d: SettingDef = SETTINGS[name];
+    const dflt = d.default === undefined ? '—' : d.default === '' ? '(empty)' : `\`${d.default}\``;
+    return `| \`${name}\` | ${d.group} | ${dflt} | ${d.secret ? 'yes' : ''} | ${d.description} |`;
+  });
+  return ['| Setting | Group | Default | Secret | Meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}

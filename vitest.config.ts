@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` (pure code, no servers) and `integration` (real Kafka + real S3 + the Genesys
+// emulator, started by test/support/global-setup.ts). The JSON report feeds .ci/run's summary line.
+export default defineConfig({
+  test: {
+    reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],
+    // The AWS SDK warns once per process that Node 20 support ends in 2027 (noted in the README).
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.int.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Two cores: integration files share one broker and one S3 server, so run them one at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
