@@ -1,0 +1,71 @@
+/**
+ * Values the real platform shows but which the research could not confirm (docs/research genesys.md
+ * §2.4, §3.2, §6 item 7/8). Each choice lives here, in one place, so it can be changed when a live
+ * org shows otherwise.
+ *
+ * UNCONFIRMED choices (the emulator's assumptions):
+ * - `provider` on every voice leg (events, detail events, analytics) is `"Edge"`.
+ * - A WebRTC softphone leg's `self.addressRaw` / `addressNormalized` is `sip:{userId}@localhost`.
+ * - A SIP desk phone (`inin_physical`) leg's self address is `sip:{extension}@{phone LAN IP}` with the
+ *   LAN IP in TEST-NET-1 (192.0.2.0/24); an `inin_remote` leg's is the remote number `tel:+1…`.
+ * - `publicIpAddress` (event models only, SDK >= 257) is the softphone client's public IP, set only on
+ *   WebRTC user legs and stable per user; drawn from TEST-NET-2/3 (198.51.100.0/24, 203.0.113.0/24).
+ *   REST `Call`/`CallMediaParticipant` also has `clientIpAddress` (SDK v262); whether the platform fills
+ *   it is unknown, so the emulator leaves it out (custody must not depend on it).
+ * - Detail-event `sessionId`, analytics `sessionId` and `RecordingMetadata.sessionId` all equal the
+ *   leg's communication id (`calls[].id`).
+ * - Agent legs have purpose `"agent"` on ACD calls (also after a transfer) and `"user"` on direct and
+ *   outbound calls; the far end of an outbound call is `"external"`.
+ * - `peerId`: agent/user legs point at the customer's (or external party's) communication; the external
+ *   leg of an outbound call points back at the user's; the customer leg of an ACD call has none.
+ * - Phone numbers use the fictional 555-01xx range.
+ */
+import type { SimStation } from '../model.ts';
+
+export const VOICE_PROVIDER = 'Edge';
+
+/** 32-bit FNV-1a, for values derived from ids (stable per entity, independent of the rng stream). */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export function webRtcSelfAddress(userId: string): string {
+  return `sip:${userId}@localhost`;
+}
+
+export function deskPhoneExtension(station: SimStation): string {
+  return String(2000 + (hash32(station.id) % 1000));
+}
+
+export function deskPhoneSelfAddress(station: SimStation): string {
+  return `sip:${deskPhoneExtension(station)}@192.0.2.${10 + (hash32(`${station.id}/lan`) % 200)}`;
+}
+
+/** The number an `inin_remote` station rings (the agent's own phone). */
+export function remoteStationNumber(station: SimStation): string {
+  return `tel:+1317555${String(100 + (hash32(station.id) % 100)).padStart(4, '0')}`;
+}
+
+/** The public IP a user's softphone client connects from (stable per user). */
+export function publicIpFor(userId: string): string {
+  const h = hash32(userId);
+  const net = h % 2 === 0 ? '198.51.100' : '203.0.113';
+  return `${net}.${1 + ((h >>> 1) % 254)}`;
+}
+
+/** The org's inbound number (DNIS) for a queue, by its index. */
+export function queueDid(queueIndex: number): string {
+  return `tel:+1800555${String(100 + (queueIndex % 100)).padStart(4, '0')}`;
+}
+
+/** The caller id the org presents on outbound calls. */
+export const ORG_OUTBOUND_ANI = 'tel:+18005550199';
+
+export function fictionalNumber(areaCode: number, line: number): string {
+  return `tel:+1${areaCode}555${String(100 + (line % 100)).padStart(4, '0')}`;
+}

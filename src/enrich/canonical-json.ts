@@ -1,0 +1,140 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS).
+ *
+ * The manifest's hash and signature are computed over these bytes, so any reader in any language that implements
+ * RFC 8785 re-derives the same bytes from the same JSON data. The rules (RFC 8785 §3.2):
+ * - no whitespace between tokens;
+ * - object members sorted by their names compared as arrays of UTF-16 code units (JavaScript's default string
+ *   order, which is what §3.2.3 prescribes);
+ * - numbers serialised as ECMAScript `Number.prototype.toString` does (§3.2.2.3), `-0` as `0`;
+ * - strings escaped as ECMAScript `JSON.stringify` does (§3.2.2.2).
+ *
+ * Input must be I-JSON (RFC 7493): finite numbers, no lone surrogates. Values that are not JSON data (`undefined`,
+ * functions, symbols, bigint, class instances such as `Date` or `Map`, cycles) are programming errors here, so they
+ * throw {@link CanonicalJsonError} naming the offending path rather than being silently dropped the way
+ * `JSON.stringify` drops them — a silently dropped field would still verify, which is the wrong failure for evidence.
+ */
+
+/** A JSON value as the manifest code builds it. */
+export type JsonValue =
+  null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
+
+/** A JSON object. */
+export type JsonObject = { readonly [k: string]: JsonValue };
+
+/** Thrown when a value is not canonicalisable JSON data; `path` is a JSON Pointer (RFC 6901) to the culprit. */
+export class CanonicalJsonError extends TypeError {
+  readonly path: string;
+  constructor(path: string, reason: string) {
+    super(`not canonicalisable JSON at '${path}': ${reason}`);
+    this.name = 'CanonicalJsonError';
+    this.path = path;
+  }
+}
+
+// A lone surrogate is a high surrogate not followed by a low one, or a low one not preceded by a high one. No `u`
+// flag: the regex must see UTF-16 code units, not code points.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function pointer(path: string, token: string | number): string {
+  return `${path}/${String(token).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
+function serializeString(s: string, path: string): string {
+  if (LONE_SURROGATE.test(s))
+    throw new CanonicalJsonError(path, 'string contains a lone surrogate (not I-JSON)');
+  return JSON.stringify(s);
+}
+
+function serializeNumber(n: number, path: string): string {
+  if (!Number.isFinite(n)) throw new CanonicalJsonError(path, `non-finite number ${String(n)}`);
+  // JSON.stringify applies Number::toString for finite numbers and writes -0 as 0, exactly RFC 8785 §3.2.2.3.
+  return JSON.stringify(n);
+}
+
+function isPlainObject(v: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function serialize(value: unknown, path: string, stack: Set<object>): string {
+  switch (typeof value) {
+    case 'string':
+      return serializeString(value, path);
+    case 'number':
+      return serializeNumber(value, path);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      throw new CanonicalJsonError(path, 'undefined is not JSON');
+    case 'bigint':
+      throw new CanonicalJsonError(path, 'bigint is not JSON (encode it as a string)');
+    case 'function':
+      throw new CanonicalJsonError(path, 'a function is not JSON');
+    case 'symbol':
+      throw new CanonicalJsonError(path, 'a symbol is not JSON');
+    case 'object':
+      break;
+  }
+  if (value === null) return 'null';
+  const obj: object = value as object;
+  if (stack.has(obj)) throw new CanonicalJsonError(path, 'cycle');
+  stack.add(obj);
+  try {
+    if (Array.isArray(obj)) {
+      const parts: string[] = [];
+      for (let i = 0; i < obj.length; i++) {
+        // Sparse arrays have holes that JSON.stringify would write as null; treat them as the bug they are.
+        if (!(i in obj)) throw new CanonicalJsonError(pointer(path, i), 'hole in a sparse array');
+        parts.push(serialize((obj as unknown[])[i], pointer(path, i), stack));
+      }
+      return `[${parts.join(',')}]`;
+    }
+    if (!isPlainObject(obj)) {
+      const name = (obj as { constructor?: { name?: unknown } }).constructor?.name;
+      throw new CanonicalJsonError(
+        path,
+        `${typeof name === 'string' ? name : 'exotic'} object is not JSON data`,
+      );
+    }
+    if (Object.getOwnPropertySymbols(obj).length > 0)
+      throw new CanonicalJsonError(path, 'symbol-keyed property');
+    const record = obj as Record<string, unknown>;
+    // Default sort compares UTF-16 code units, which is RFC 8785 §3.2.3's order.
+    const keys = Object.keys(record).sort();
+    const parts: string[] = [];
+    for (const key of keys) {
+      const childPath = pointer(path, key);
+      parts.push(`${serializeString(key, childPath)}:${serialize(record[key], childPath, stack)}`);
+    }
+    return `{${parts.join(',')}}`;
+  } finally {
+    stack.delete(obj);
+  }
+}
+
+/**
+ * Serialises `value` as RFC 8785 canonical JSON.
+ *
+ * Pure and deterministic: equal JSON data gives equal strings whatever the insertion order of object members.
+ * @throws {CanonicalJsonError} when `value` is not I-JSON data (see the module comment).
+ */
+export function canonicalize(value: unknown): string {
+  return serialize(value, '', new Set());
+}
+
+/** {@link canonicalize}, encoded as UTF-8 bytes: the exact bytes that are hashed and signed. */
+export function canonicalBytes(value: unknown): Buffer {
+  return Buffer.from(canonicalize(value), 'utf8');
+}
+
+/** Whether `value` can be canonicalised (is I-JSON data); never throws. */
+export function isCanonicalizable(value: unknown): boolean {
+  try {
+    canonicalize(value);
+    return true;
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) return false;
+    throw err;
+  }
+}

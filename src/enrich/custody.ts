@@ -1,0 +1,314 @@
+/**
+ * The chain-of-custody timeline: what happened to a recording and its metadata, when, by whose clock, done by
+ * whom, and where the evidence of it is (architecture.md "Chain of custody"; research/anchors.md §4.8).
+ *
+ * It is domain data built from the inputs the sink already holds (Kafka records, S3 object versions, API
+ * answers), never from logs. Four clocks appear, and every entry says which one its time comes from:
+ * - `genesys`: a timestamp Genesys wrote (conversation/leg times, job times), converted to UTC milliseconds;
+ * - `custody-receive`: custody's clock when a notification or S3 event arrived;
+ * - `s3-last-modified`: the S3 object's `LastModified`;
+ * - `custody-process`: custody's clock when it did something (hashed, reconciled, wrote).
+ * Which clocks an event may use is fixed per event type ({@link CUSTODY_EVENT_RULES}), so an entry cannot, for
+ * example, present custody's receive time as the conversation's start.
+ *
+ * Entries are ordered by time, then by a fixed lifecycle rank, then by their canonical JSON, so the same set of
+ * entries always gives the same timeline. Clocks differ, so the order is the order of the stated times, not a
+ * claim of causality (an S3 `LastModified` can precede custody's receive time of the Genesys event that caused it).
+ */
+import { z } from 'zod';
+import { canonicalize } from './canonical-json.ts';
+import { err, ok } from './result.ts';
+import type { Result } from './result.ts';
+
+/** Event types in lifecycle order; the index is the tie-break rank for entries with the same time. */
+export const CUSTODY_EVENTS = [
+  'conversation_started',
+  'leg_connected',
+  'session_tags_captured',
+  'session_tags_reconciled',
+  'leg_disconnected',
+  'conversation_ended',
+  'export_job_created',
+  'export_job_executed',
+  'export_job_fulfilled',
+  'audio_object_created',
+  'metadata_object_created',
+  'export_detected',
+  'audio_hashed',
+  'metadata_hashed',
+  'legal_hold_applied',
+  'legal_hold_released',
+  'manifest_written',
+] as const;
+
+/** One kind of custody event. */
+export type CustodyEventType = (typeof CUSTODY_EVENTS)[number];
+
+/** Whose clock an entry's time comes from. */
+export const TIME_SOURCES = ['genesys', 'custody-receive', 's3-last-modified', 'custody-process'] as const;
+export type TimeSource = (typeof TIME_SOURCES)[number];
+
+/** Who acted: a custody process, Genesys (optionally a job, user or OAuth client), or S3 itself. */
+export type CustodyActor =
+  | Readonly<{ kind: 'custody'; component: string; version: string; instance: string }>
+  | Readonly<{ kind: 'genesys'; job_id?: string; user_id?: string; client_id?: string }>
+  | Readonly<{ kind: 's3' }>;
+
+/** Where the evidence of an entry is: a Kafka record, an S3 object version, or a Genesys API answer. */
+export type CustodyEvidence =
+  | Readonly<{ kafka: Readonly<{ topic: string; partition: number; offset: string }> }>
+  | Readonly<{ s3: Readonly<{ bucket: string; key: string; version_id: string | null }> }>
+  | Readonly<{
+      api: Readonly<{ method: 'GET' | 'POST' | 'PUT' | 'PATCH'; path: string; correlation_id?: string }>;
+    }>;
+
+/** Extra facts about an entry; a closed set so the manifest schema stays closed. */
+export type CustodyDetail = Readonly<{
+  participant_id?: string;
+  communication_id?: string;
+  user_id?: string;
+  job_id?: string;
+  job_state?: string;
+  sha256?: string;
+  size?: number;
+  matter?: string;
+  manifest_version?: number;
+  manifest_sha256?: string;
+  /** Session-tag fields the entry concerns (captured or repaired). */
+  fields?: readonly string[];
+  /** The source's timestamp text when `at` is its conversion to UTC milliseconds. */
+  original_time?: string;
+}>;
+
+/** One timeline entry. `at` is ISO-8601 UTC with milliseconds (`YYYY-MM-DDTHH:mm:ss.sssZ`). */
+export type CustodyEntry = Readonly<{
+  event: CustodyEventType;
+  at: string;
+  time_source: TimeSource;
+  actor: CustodyActor;
+  evidence: CustodyEvidence | null;
+  detail?: CustodyDetail;
+}>;
+
+declare const timelineBrand: unique symbol;
+/** A validated, sorted, de-duplicated timeline (only {@link buildCustodyTimeline} makes one). */
+export type CustodyTimeline = readonly CustodyEntry[] & { readonly [timelineBrand]: true };
+
+/** Why an entry was rejected; `index` is its position in the input. */
+export type TimelineFailure = Readonly<{
+  reason: 'malformed' | 'time-source-not-allowed' | 'actor-not-allowed' | 'out-of-order';
+  index: number;
+  detail: string;
+}>;
+
+type Rule = Readonly<{ timeSources: readonly TimeSource[]; actors: readonly CustodyActor['kind'][] }>;
+const GENESYS_FACT: Rule = { timeSources: ['genesys'], actors: ['genesys'] };
+const CUSTODY_RECEIVED: Rule = { timeSources: ['custody-receive', 'custody-process'], actors: ['custody'] };
+const CUSTODY_DID: Rule = { timeSources: ['custody-process'], actors: ['custody'] };
+const JOB: Rule = { timeSources: ['genesys', 'custody-process'], actors: ['genesys', 'custody'] };
+const S3_OBJECT: Rule = { timeSources: ['s3-last-modified'], actors: ['s3'] };
+
+/** Which clocks and actors each event may carry. Job events: Genesys's job times, or custody's when it ran them. */
+export const CUSTODY_EVENT_RULES: Readonly<Record<CustodyEventType, Rule>> = {
+  conversation_started: GENESYS_FACT,
+  leg_connected: GENESYS_FACT,
+  session_tags_captured: { timeSources: ['custody-receive'], actors: ['custody'] },
+  session_tags_reconciled: CUSTODY_RECEIVED,
+  leg_disconnected: GENESYS_FACT,
+  conversation_ended: GENESYS_FACT,
+  export_job_created: JOB,
+  export_job_executed: JOB,
+  export_job_fulfilled: JOB,
+  audio_object_created: S3_OBJECT,
+  metadata_object_created: S3_OBJECT,
+  export_detected: CUSTODY_RECEIVED,
+  audio_hashed: CUSTODY_DID,
+  metadata_hashed: CUSTODY_DID,
+  legal_hold_applied: CUSTODY_RECEIVED,
+  legal_hold_released: CUSTODY_RECEIVED,
+  manifest_written: { timeSources: ['custody-process', 's3-last-modified'], actors: ['custody'] },
+};
+
+/** `YYYY-MM-DDTHH:mm:ss.sssZ`, the only form `at` takes, so string order is time order. */
+export const UTC_MILLIS =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const ISO_WITH_OFFSET = z.iso.datetime({ offset: true });
+const nonEmpty = z.string().min(1);
+
+/** Zod schemas of the entry parts; also used by the manifest schema. */
+export const custodyActorSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('custody'), component: nonEmpty, version: nonEmpty, instance: nonEmpty }),
+  z.strictObject({
+    kind: z.literal('genesys'),
+    job_id: nonEmpty.optional(),
+    user_id: nonEmpty.optional(),
+    client_id: nonEmpty.optional(),
+  }),
+  z.strictObject({ kind: z.literal('s3') }),
+]);
+
+export const custodyEvidenceSchema = z.union([
+  z.strictObject({
+    kafka: z.strictObject({
+      topic: nonEmpty,
+      partition: z.number().int().nonnegative(),
+      offset: z.string().regex(/^(0|[1-9]\d*)$/),
+    }),
+  }),
+  z.strictObject({
+    s3: z.strictObject({ bucket: nonEmpty, key: nonEmpty, version_id: nonEmpty.nullable() }),
+  }),
+  z.strictObject({
+    api: z.strictObject({
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH']),
+      // A path, never a query string (which could carry tokens).
+      path: z.string().regex(/^\/[^?#\s]*$/),
+      correlation_id: nonEmpty.optional(),
+    }),
+  }),
+]);
+
+export const custodyDetailSchema = z.strictObject({
+  participant_id: nonEmpty.optional(),
+  communication_id: nonEmpty.optional(),
+  user_id: nonEmpty.optional(),
+  job_id: nonEmpty.optional(),
+  job_state: nonEmpty.optional(),
+  sha256: z.string().regex(SHA256_HEX).optional(),
+  size: z.number().int().nonnegative().optional(),
+  matter: nonEmpty.optional(),
+  manifest_version: z.number().int().positive().optional(),
+  manifest_sha256: z.string().regex(SHA256_HEX).optional(),
+  fields: z.array(nonEmpty).optional(),
+  original_time: nonEmpty.optional(),
+});
+
+export const custodyEntrySchema = z.strictObject({
+  event: z.enum(CUSTODY_EVENTS),
+  at: z.string().regex(UTC_MILLIS),
+  time_source: z.enum(TIME_SOURCES),
+  actor: custodyActorSchema,
+  evidence: custodyEvidenceSchema.nullable(),
+  detail: custodyDetailSchema.optional(),
+});
+
+/**
+ * Converts an ISO-8601 timestamp with `Z` or an offset (any fraction precision) or a `Date` to the timeline's
+ * UTC-milliseconds form. A pure conversion of the given instant — it never reads a clock.
+ * @returns `undefined` when the text is not such a timestamp or the instant is out of range.
+ */
+export function toCustodyInstant(time: string | Date): string | undefined {
+  if (typeof time === 'string' && !ISO_WITH_OFFSET.safeParse(time).success) return undefined;
+  const date = typeof time === 'string' ? new Date(time) : time;
+  if (Number.isNaN(date.getTime())) return undefined;
+  const iso = date.toISOString();
+  return UTC_MILLIS.test(iso) ? iso : undefined;
+}
+
+/** Drops `undefined`-valued members so the entry is canonical JSON data (optional means absent, not undefined). */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function normalizeEntry(entry: CustodyEntry): CustodyEntry {
+  const evidence = entry.evidence;
+  const normalized: CustodyEntry = {
+    event: entry.event,
+    at: entry.at,
+    time_source: entry.time_source,
+    actor: withoutUndefined(entry.actor),
+    evidence:
+      evidence === null
+        ? null
+        : 'api' in evidence
+          ? { api: withoutUndefined(evidence.api) }
+          : 'kafka' in evidence
+            ? { kafka: { ...evidence.kafka } }
+            : { s3: { ...evidence.s3 } },
+  };
+  const detail = entry.detail === undefined ? undefined : withoutUndefined(entry.detail);
+  return detail === undefined || Object.keys(detail).length === 0 ? normalized : { ...normalized, detail };
+}
+
+function checkEntry(raw: unknown, index: number): Result<CustodyEntry, TimelineFailure> {
+  const parsed = custodyEntrySchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => i.path.map(String).join('.') || '(entry)').join(', ');
+    return err({ reason: 'malformed', index, detail: `entry ${index} invalid at: ${where}` });
+  }
+  const entry = parsed.data as CustodyEntry;
+  const rule = CUSTODY_EVENT_RULES[entry.event];
+  if (!rule.timeSources.includes(entry.time_source)) {
+    return err({
+      reason: 'time-source-not-allowed',
+      index,
+      detail: `${entry.event} cannot be timed by ${entry.time_source} (allowed: ${rule.timeSources.join(', ')})`,
+    });
+  }
+  if (!rule.actors.includes(entry.actor.kind)) {
+    return err({
+      reason: 'actor-not-allowed',
+      index,
+      detail: `${entry.event} cannot be done by ${entry.actor.kind} (allowed: ${rule.actors.join(', ')})`,
+    });
+  }
+  return ok(entry);
+}
+
+const RANK: ReadonlyMap<string, number> = new Map(CUSTODY_EVENTS.map((e, i) => [e, i]));
+
+type Keyed = Readonly<{ entry: CustodyEntry; canonical: string }>;
+
+function compareKeyed(a: Keyed, b: Keyed): number {
+  if (a.entry.at !== b.entry.at) return a.entry.at < b.entry.at ? -1 : 1;
+  const rank = (RANK.get(a.entry.event) ?? 0) - (RANK.get(b.entry.event) ?? 0);
+  if (rank !== 0) return rank;
+  if (a.canonical === b.canonical) return 0;
+  return a.canonical < b.canonical ? -1 : 1;
+}
+
+/**
+ * Validates, de-duplicates and orders custody entries.
+ *
+ * Order: `at`, then lifecycle rank ({@link CUSTODY_EVENTS}), then canonical JSON — a total order, so any
+ * permutation of the same entries gives the same timeline. Entries equal as JSON data are kept once (replays
+ * deliver the same record twice); entries that differ in any field are all kept, since each is evidence.
+ * @returns the first invalid entry (by input position) as a failure.
+ */
+export function buildCustodyTimeline(
+  entries: readonly CustodyEntry[],
+): Result<CustodyTimeline, TimelineFailure> {
+  const byCanonical = new Map<string, Keyed>();
+  for (const [index, raw] of entries.entries()) {
+    const entry = normalizeEntry(raw);
+    const checked = checkEntry(entry, index);
+    if (!checked.ok) return checked;
+    const canonical = canonicalize(entry);
+    if (!byCanonical.has(canonical)) byCanonical.set(canonical, { entry, canonical });
+  }
+  const sorted = [...byCanonical.values()].sort(compareKeyed).map((k) => k.entry);
+  return ok(sorted as unknown as CustodyTimeline);
+}
+
+/**
+ * Checks a timeline read back from a manifest: every entry valid for its event's rules, and strictly ordered by
+ * the {@link buildCustodyTimeline} order (which also rules out duplicates).
+ */
+export function verifyTimeline(entries: readonly unknown[]): Result<CustodyTimeline, TimelineFailure> {
+  let previous: Keyed | undefined;
+  for (const [index, raw] of entries.entries()) {
+    const checked = checkEntry(raw, index);
+    if (!checked.ok) return checked;
+    const current: Keyed = { entry: checked.value, canonical: canonicalize(raw) };
+    if (previous !== undefined && compareKeyed(previous, current) >= 0) {
+      return err({
+        reason: 'out-of-order',
+        index,
+        detail: `entry ${index} (${current.entry.event} at ${current.entry.at}) is not after entry ${index - 1}`,
+      });
+    }
+    previous = current;
+  }
+  return ok(entries as unknown as CustodyTimeline);
+}

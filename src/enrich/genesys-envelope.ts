@@ -1,0 +1,508 @@
+/**
+ * Parses one untrusted Genesys Notification API WebSocket text frame into a typed envelope (style guide §6.4:
+ * parse once, at the edge; after this no code sees `unknown`).
+ *
+ * Shapes (research/genesys.md §2.4–2.5, §2.8, §2.10): every event is `{ topicName, version, eventBody,
+ * metadata: { CorrelationId } }`; control frames are `channel.metadata` heartbeats/pongs, `v2.system.*` topics and
+ * bare `{"result":"NNN",...}` answers to socket-level subscribe requests and dead channels.
+ *
+ * Ids taken from topics and bodies must be Genesys ids (UUIDs, normalised to lower case) because they later become
+ * Kafka keys and S3 key parts. Failure reasons name a JSON path and a check, never payload content.
+ */
+import { z } from 'zod';
+import { err, ok } from './result.ts';
+import type { Result } from './result.ts';
+/** Machine-readable failure codes of {@link parseNotificationFrame}. */
+export type EnvelopeFailureCode =
+  'not-json' | 'not-an-envelope' | 'bad-topic-name' | 'bad-metadata' | 'bad-event-body' | 'id-mismatch';
+
+/** Why a frame was rejected. `reason` is for humans and never contains payload content. */
+export type EnvelopeFailure = Readonly<{
+  code: EnvelopeFailureCode;
+  reason: string;
+  /** The topic family (template with `{id}`), when it was recognised. */
+  topicFamily?: string;
+}>;
+
+/** Fields every topic envelope keeps. `raw` is the exact text received (the evidence). */
+type TopicMeta = Readonly<{
+  raw: string;
+  topicName: string;
+  version: string | undefined;
+  correlationId: string | undefined;
+}>;
+
+/** Fields of the bare `{"result":...}` frames, which have no topic. */
+type ResultMeta = Readonly<{
+  raw: string;
+  topicName: undefined;
+  version: undefined;
+  correlationId: string | undefined;
+  /** The 3-digit status as sent, e.g. "200", "400", "404". */
+  result: string;
+  status: string | undefined;
+  message: string | undefined;
+}>;
+
+/** A parsed notification frame: one variant per kind custody acts on, plus `unknown` for any other topic. */
+export type NotificationEnvelope =
+  | (TopicMeta & Readonly<{ kind: 'heartbeat' }>)
+  | (TopicMeta & Readonly<{ kind: 'pong' }>)
+  | (TopicMeta & Readonly<{ kind: 'socket-closing'; body: SystemMessageBody }>)
+  | (TopicMeta &
+      Readonly<{ kind: 'no-longer-subscribed'; systemId: string | undefined; body: SystemMessageBody }>)
+  | (TopicMeta & Readonly<{ kind: 'token-revoked'; systemId: string | undefined; body: SystemMessageBody }>)
+  | (ResultMeta & Readonly<{ kind: 'channel-gone' }>)
+  | (ResultMeta & Readonly<{ kind: 'subscribe-result'; succeeded: boolean }>)
+  | (TopicMeta & Readonly<{ kind: 'user-conversation'; userId: string; body: ConversationEventBody }>)
+  | (TopicMeta &
+      Readonly<{ kind: 'user-conversation-calls'; userId: string; body: CallConversationEventBody }>)
+  | (TopicMeta &
+      Readonly<{ kind: 'queue-conversation-calls'; queueId: string; body: CallConversationEventBody }>)
+  | (TopicMeta & Readonly<{ kind: 'user-detail-start'; conversationId: string; body: DetailEventBody }>)
+  | (TopicMeta & Readonly<{ kind: 'user-detail-end'; conversationId: string; body: DetailEventBody }>)
+  | (TopicMeta & Readonly<{ kind: 'user-station'; userId: string; body: UserStationBody }>)
+  | (TopicMeta & Readonly<{ kind: 'persistent-connection'; userId: string; body: PersistentConnectionBody }>)
+  | (TopicMeta & Readonly<{ kind: 'unknown' }>);
+
+/** The `kind` discriminator of {@link NotificationEnvelope}. */
+export type NotificationKind = NotificationEnvelope['kind'];
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `s` is a Genesys id (a UUID in 8-4-4-4-12 hex form, any case). */
+export function isGenesysId(s: string): boolean {
+  return UUID_RE.test(s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Event bodies. Only the fields custody relies on are kept (the raw frame keeps everything); unknown fields are
+// stripped. Each parsed type is assignable to its SDK model (Models.ConversationEventTopicConversation, ...), which
+// test/unit/enrich/genesys-envelope.test.ts checks at compile time. Genesys may send explicit nulls for absent
+// fields, so optional fields accept null and normalise it to undefined.
+// ---------------------------------------------------------------------------------------------------------------
+
+const ISO_INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+function optional<S extends z.ZodType>(schema: S) {
+  return schema.nullish().transform((v): z.output<S> | undefined => v ?? undefined);
+}
+
+/** A Genesys id: a UUID, normalised to lower case. */
+const genesysId = z
+  .string()
+  .regex(UUID_RE)
+  .transform((s) => s.toLowerCase());
+/** Free text from Genesys (states, providers, addresses), bounded. */
+const text = z.string().max(1024);
+/** An ISO-8601 instant as Genesys sends it ("2022-07-04T20:04:12.131Z"), kept as sent. */
+const isoInstant = z
+  .string()
+  .regex(ISO_INSTANT_RE)
+  .refine((s) => Number.isFinite(Date.parse(s)));
+const entityRef = z.object({ id: genesysId });
+
+const eventAddress = z.object({
+  addressRaw: optional(text),
+  addressNormalized: optional(text),
+});
+
+const conversationEventCall = z.object({
+  id: genesysId,
+  state: optional(text),
+  direction: optional(text),
+  self: optional(eventAddress),
+  other: optional(eventAddress),
+  provider: optional(text),
+  peerId: optional(genesysId),
+  connectedTime: optional(isoInstant),
+  disconnectedTime: optional(isoInstant),
+  startHoldTime: optional(isoInstant),
+  recording: optional(z.boolean()),
+  recordingState: optional(text),
+  publicIpAddress: optional(text),
+});
+
+const conversationEventParticipant = z.object({
+  id: genesysId,
+  userId: optional(genesysId),
+  purpose: optional(text),
+  calls: optional(z.array(conversationEventCall).max(1000)),
+});
+
+/** `v2.users.{id}.conversations` body (Models.ConversationEventTopicConversation, the fields custody uses). */
+export const conversationEventBody = z.object({
+  id: genesysId,
+  participants: optional(z.array(conversationEventParticipant).max(1000)),
+  recordingState: optional(text),
+});
+export type ConversationEventBody = z.output<typeof conversationEventBody>;
+export type ConversationEventCall = z.output<typeof conversationEventCall>;
+
+const callEventParticipant = z.object({
+  id: genesysId,
+  purpose: optional(text),
+  state: optional(text),
+  direction: optional(text),
+  address: optional(text),
+  startTime: optional(isoInstant),
+  connectedTime: optional(isoInstant),
+  endTime: optional(isoInstant),
+  startHoldTime: optional(isoInstant),
+  user: optional(entityRef),
+  queue: optional(entityRef),
+  provider: optional(text),
+  peer: optional(genesysId),
+  recording: optional(z.boolean()),
+  recordingState: optional(text),
+  publicIpAddress: optional(text),
+});
+
+/**
+ * `v2.users.{id}.conversations.calls` / `v2.routing.queues.{id}.conversations.calls` body
+ * (Models.ConversationCallEventTopicCallConversation / QueueConversationCallEventTopicCallConversation): one flat
+ * object per participant leg, without the communication id.
+ */
+export const callConversationEventBody = z.object({
+  id: genesysId,
+  participants: optional(z.array(callEventParticipant).max(1000)),
+  recordingState: optional(text),
+});
+export type CallConversationEventBody = z.output<typeof callConversationEventBody>;
+
+/** `v2.detail.events.conversation.{id}.user.start|end` body (Models.UserStart/EndDetailEventTopicUser*Event). */
+export const detailEventBody = z.object({
+  eventTime: z.number().int().nonnegative(),
+  conversationId: genesysId,
+  participantId: genesysId,
+  sessionId: optional(genesysId),
+  mediaType: optional(text),
+  provider: optional(text),
+  direction: optional(text),
+  addressTo: optional(text),
+  addressFrom: optional(text),
+  userId: optional(genesysId),
+  queueId: optional(genesysId),
+  disconnectType: optional(text),
+});
+export type DetailEventBody = z.output<typeof detailEventBody>;
+
+/** `v2.users.{id}.station` body (Models.UserStationChangeTopicUserStations). */
+export const userStationBody = z.object({
+  associatedStation: optional(
+    z.object({
+      id: optional(genesysId),
+      name: optional(text),
+      associatedUser: optional(z.object({ id: optional(genesysId) })),
+    }),
+  ),
+});
+export type UserStationBody = z.output<typeof userStationBody>;
+
+/** `v2.users.{id}.persistentconnection` body (Models.PersistentConnectionChangeTopicPersistentConnectionChangeEvent). */
+export const persistentConnectionBody = z.object({
+  stationId: optional(genesysId),
+  userId: optional(genesysId),
+  persistentState: optional(text),
+  eventTime: optional(isoInstant),
+  errorInfo: optional(z.object({ code: optional(text) })),
+});
+export type PersistentConnectionBody = z.output<typeof persistentConnectionBody>;
+
+/** `v2.system.*` body (Models.SystemMessageSystemMessage, the fields custody uses; ids there are opaque). */
+export const systemMessageBody = z.object({
+  channelId: optional(z.string().max(256)),
+  systemTopicType: optional(text),
+  reason: optional(text),
+  message: optional(text),
+});
+export type SystemMessageBody = z.output<typeof systemMessageBody>;
+
+// Topic names are dotted identifiers; anything else (spaces, slashes, control characters) is rejected before it
+// can reach a log line, a Kafka header or an S3 key.
+const TOPIC_NAME_RE = /^[A-Za-z0-9_.-]{1,512}$/;
+// CorrelationIds are opaque (EventBridge appends "-archival"); printable ASCII, bounded.
+const CORRELATION_ID_RE = /^[\x21-\x7e]{1,256}$/;
+const VERSION_RE = /^[A-Za-z0-9.]{1,16}$/;
+const SYSTEM_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const RESULT_RE = /^[0-9]{3}$/;
+
+const HEARTBEAT_MESSAGE = 'WebSocket Heartbeat';
+const PONG_MESSAGE = 'pong';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fail(
+  code: EnvelopeFailureCode,
+  reason: string,
+  topicFamily?: string,
+): Result<never, EnvelopeFailure> {
+  return err(topicFamily === undefined ? { code, reason } : { code, reason, topicFamily });
+}
+
+/** Describes a zod failure by path and check only: zod messages are not used because they could echo input. */
+function describeIssue(error: z.ZodError, prefix: string): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return `${prefix} is invalid`;
+  const path = [prefix, ...issue.path.map((p) => String(p))].join('.');
+  return `${path} failed check '${issue.code}'`;
+}
+
+function shortString(v: unknown, max: number): string | undefined {
+  return typeof v === 'string' && v.length <= max ? v : undefined;
+}
+
+function parseResultFrame(
+  raw: string,
+  frame: Record<string, unknown>,
+): Result<NotificationEnvelope, EnvelopeFailure> {
+  const result = frame['result'];
+  if (typeof result !== 'string' || !RESULT_RE.test(result)) {
+    return fail('not-an-envelope', 'result is not a 3-digit status string');
+  }
+  const correlationId = frame['correlationId'];
+  if (
+    correlationId !== undefined &&
+    (typeof correlationId !== 'string' || !CORRELATION_ID_RE.test(correlationId))
+  ) {
+    return fail('bad-metadata', 'correlationId is not a printable string of at most 256 characters');
+  }
+  const meta = {
+    raw,
+    topicName: undefined,
+    version: undefined,
+    correlationId,
+    result,
+    status: shortString(frame['status'], 64),
+    message: shortString(frame['message'], 1024),
+  } as const;
+  // 404 means the channel is gone (expired, evicted by the 20-channel quota, or its token expired): rebuild it.
+  if (result === '404') return ok({ ...meta, kind: 'channel-gone' });
+  return ok({ ...meta, kind: 'subscribe-result', succeeded: result.startsWith('2') });
+}
+
+type TopicRoute =
+  | {
+      family: string;
+      kind: 'user-conversation' | 'user-conversation-calls' | 'user-station' | 'persistent-connection';
+    }
+  | { family: string; kind: 'queue-conversation-calls' }
+  | { family: string; kind: 'user-detail-start' | 'user-detail-end' };
+
+// Known families with a Genesys id in the topic. The id segment is matched loosely ([^.]+) so that a known family
+// with a bad id is reported as `bad-topic-name` rather than silently passing as `unknown`.
+const ROUTES: readonly (readonly [RegExp, TopicRoute])[] = [
+  [
+    /^v2\.users\.([^.]+)\.conversations$/,
+    { family: 'v2.users.{id}.conversations', kind: 'user-conversation' },
+  ],
+  [
+    /^v2\.users\.([^.]+)\.conversations\.calls$/,
+    { family: 'v2.users.{id}.conversations.calls', kind: 'user-conversation-calls' },
+  ],
+  [
+    /^v2\.routing\.queues\.([^.]+)\.conversations\.calls$/,
+    { family: 'v2.routing.queues.{id}.conversations.calls', kind: 'queue-conversation-calls' },
+  ],
+  [
+    /^v2\.detail\.events\.conversation\.([^.]+)\.user\.start$/,
+    { family: 'v2.detail.events.conversation.{id}.user.start', kind: 'user-detail-start' },
+  ],
+  [
+    /^v2\.detail\.events\.conversation\.([^.]+)\.user\.end$/,
+    { family: 'v2.detail.events.conversation.{id}.user.end', kind: 'user-detail-end' },
+  ],
+  [/^v2\.users\.([^.]+)\.station$/, { family: 'v2.users.{id}.station', kind: 'user-station' }],
+  [
+    /^v2\.users\.([^.]+)\.persistentconnection$/,
+    { family: 'v2.users.{id}.persistentconnection', kind: 'persistent-connection' },
+  ],
+];
+
+function parseBody<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  family: string,
+): Result<z.output<S>, EnvelopeFailure> {
+  if (!isRecord(body)) return fail('bad-event-body', 'eventBody is not an object', family);
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) return fail('bad-event-body', describeIssue(parsed.error, 'eventBody'), family);
+  return ok(parsed.data);
+}
+
+function parseSystemTopic(
+  meta: TopicMeta,
+  body: unknown,
+  prefix: 'v2.system.no_longer_subscribed' | 'v2.system.token_revoked',
+): Result<NotificationEnvelope, EnvelopeFailure> {
+  const family = `${prefix}.{id}`;
+  const rest = meta.topicName.slice(prefix.length);
+  let systemId: string | undefined;
+  if (rest.length > 0) {
+    // The id's meaning (channel? token?) is UNCONFIRMED (research/genesys.md §2.5), so it is only bounded.
+    systemId = rest.slice(1);
+    if (!rest.startsWith('.') || !SYSTEM_ID_RE.test(systemId)) {
+      return fail('bad-topic-name', 'system topic id has an unexpected form', family);
+    }
+  }
+  const parsed = parseBody(systemMessageBody, body ?? {}, family);
+  if (!parsed.ok) return parsed;
+  const kind = prefix === 'v2.system.no_longer_subscribed' ? 'no-longer-subscribed' : 'token-revoked';
+  return ok({ ...meta, kind, systemId, body: parsed.value });
+}
+
+function parseRoutedTopic(
+  meta: TopicMeta,
+  route: TopicRoute,
+  id: string,
+  body: unknown,
+): Result<NotificationEnvelope, EnvelopeFailure> {
+  if (!isGenesysId(id)) return fail('bad-topic-name', 'the id in the topic name is not a UUID', route.family);
+  const entityId = id.toLowerCase();
+  switch (route.kind) {
+    case 'user-conversation': {
+      const b = parseBody(conversationEventBody, body, route.family);
+      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
+    }
+    case 'user-conversation-calls': {
+      const b = parseBody(callConversationEventBody, body, route.family);
+      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
+    }
+    case 'queue-conversation-calls': {
+      const b = parseBody(callConversationEventBody, body, route.family);
+      return b.ok ? ok({ ...meta, kind: route.kind, queueId: entityId, body: b.value }) : b;
+    }
+    case 'user-detail-start':
+    case 'user-detail-end': {
+      const b = parseBody(detailEventBody, body, route.family);
+      if (!b.ok) return b;
+      if (b.value.conversationId !== entityId) {
+        return fail(
+          'id-mismatch',
+          'eventBody.conversationId differs from the conversation id in the topic',
+          route.family,
+        );
+      }
+      return ok({ ...meta, kind: route.kind, conversationId: entityId, body: b.value });
+    }
+    case 'user-station': {
+      const b = parseBody(userStationBody, body, route.family);
+      if (!b.ok) return b;
+      const owner = b.value.associatedStation?.associatedUser?.id;
+      if (owner !== undefined && owner !== entityId) {
+        return fail(
+          'id-mismatch',
+          'associatedStation.associatedUser.id differs from the user id in the topic',
+          route.family,
+        );
+      }
+      return ok({ ...meta, kind: route.kind, userId: entityId, body: b.value });
+    }
+    case 'persistent-connection': {
+      const b = parseBody(persistentConnectionBody, body, route.family);
+      if (!b.ok) return b;
+      if (b.value.userId !== undefined && b.value.userId !== entityId) {
+        return fail('id-mismatch', 'eventBody.userId differs from the user id in the topic', route.family);
+      }
+      return ok({ ...meta, kind: route.kind, userId: entityId, body: b.value });
+    }
+  }
+}
+
+/**
+ * Parses one WebSocket text frame.
+ *
+ * Never throws. A frame of a topic custody does not model is `{ kind: 'unknown' }` (kept, not an error), so new
+ * topics reach the evidence log. Known topics get their body validated (every id a UUID, every timestamp ISO-8601);
+ * a known topic with a malformed body is a failure, because extraction relies on those fields.
+ */
+export function parseNotificationFrame(text: string): Result<NotificationEnvelope, EnvelopeFailure> {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the input, so it is not passed on.
+    return fail('not-json', 'frame is not valid JSON');
+  }
+  if (!isRecord(frame)) return fail('not-an-envelope', 'frame is not a JSON object');
+  if (frame['topicName'] === undefined && frame['result'] !== undefined) return parseResultFrame(text, frame);
+
+  const topicName = frame['topicName'];
+  if (typeof topicName !== 'string') return fail('not-an-envelope', 'topicName is missing or not a string');
+  if (!TOPIC_NAME_RE.test(topicName))
+    return fail('bad-topic-name', 'topicName has characters outside [A-Za-z0-9_.-] or is too long');
+
+  const version = frame['version'];
+  if (version !== undefined && (typeof version !== 'string' || !VERSION_RE.test(version))) {
+    return fail('bad-metadata', 'version is not a short alphanumeric string');
+  }
+  const metadata = frame['metadata'];
+  if (metadata !== undefined && !isRecord(metadata)) return fail('bad-metadata', 'metadata is not an object');
+  const correlationId = metadata?.['CorrelationId'];
+  if (
+    correlationId !== undefined &&
+    (typeof correlationId !== 'string' || !CORRELATION_ID_RE.test(correlationId))
+  ) {
+    return fail('bad-metadata', 'metadata.CorrelationId is not a printable string of at most 256 characters');
+  }
+  const meta: TopicMeta = { raw: text, topicName, version, correlationId };
+  const body = frame['eventBody'];
+
+  if (topicName === 'channel.metadata') {
+    const message = isRecord(body) ? body['message'] : undefined;
+    if (message === HEARTBEAT_MESSAGE) return ok({ ...meta, kind: 'heartbeat' });
+    if (message === PONG_MESSAGE) return ok({ ...meta, kind: 'pong' });
+    return ok({ ...meta, kind: 'unknown' });
+  }
+  if (topicName === 'v2.system.socket_closing') {
+    const b = parseBody(systemMessageBody, body ?? {}, topicName);
+    return b.ok ? ok({ ...meta, kind: 'socket-closing', body: b.value }) : b;
+  }
+  for (const prefix of ['v2.system.no_longer_subscribed', 'v2.system.token_revoked'] as const) {
+    if (topicName === prefix || topicName.startsWith(`${prefix}.`))
+      return parseSystemTopic(meta, body, prefix);
+  }
+  for (const [re, route] of ROUTES) {
+    const m = re.exec(topicName);
+    if (m?.[1] !== undefined) return parseRoutedTopic(meta, route, m[1], body);
+  }
+  return ok({ ...meta, kind: 'unknown' });
+}
+
+/**
+ * The keys the evidence log record carries: the conversation the frame is about (when the topic or body names
+ * exactly one) and the entity id in the topic (user, queue or conversation id).
+ */
+export function notificationKeys(envelope: NotificationEnvelope): {
+  conversationId: string | undefined;
+  entityId: string | undefined;
+} {
+  switch (envelope.kind) {
+    case 'user-conversation':
+    case 'user-conversation-calls':
+      return { conversationId: envelope.body.id, entityId: envelope.userId };
+    case 'queue-conversation-calls':
+      return { conversationId: envelope.body.id, entityId: envelope.queueId };
+    case 'user-detail-start':
+    case 'user-detail-end':
+      return { conversationId: envelope.conversationId, entityId: envelope.conversationId };
+    case 'user-station':
+    case 'persistent-connection':
+      return { conversationId: undefined, entityId: envelope.userId };
+    case 'heartbeat':
+    case 'pong':
+    case 'socket-closing':
+    case 'no-longer-subscribed':
+    case 'token-revoked':
+    case 'channel-gone':
+    case 'subscribe-result':
+    case 'unknown':
+      return { conversationId: undefined, entityId: undefined };
+    default: {
+      const _exhaustive: never = envelope;
+      return _exhaustive;
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Merging session-tag observations into a per-conversation snapshot, and deciding whether a snapshot changed.
+ *
+ * The merge is a join-semilattice: every leg field is joined independently with {@link joinTag}, which is
+ * commutative, associative and idempotent. Hence any permutation or duplication of the same observations, and any
+ * split of them into batches (merging a batch into the snapshot of an earlier batch), yields a deep-equal snapshot.
+ * That is what makes replays from Kafka, at-least-once redelivery and late REST repairs safe.
+ */
+import { createHash } from 'node:crypto';
+import { LEG_TAG_FIELDS } from './session-tags.ts';
+import type {
+  LegFieldValueTypes,
+  LegTagField,
+  LegTags,
+  SessionTagsSnapshot,
+  Tag,
+  TagObservation,
+  TagSource,
+} from './session-tags.ts';
+
+type MutableLeg = { legKey: string; participantId: string } & {
+  [K in LegTagField]: Tag<LegFieldValueTypes[K]> | null;
+};
+
+function cmp(a: string | number, b: string | number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sourceKey(s: TagSource): string {
+  return JSON.stringify([s.kind, s.topicName, s.correlationId, s.api]);
+}
+
+function valueKey(v: string | number | boolean): string {
+  return `${typeof v}:${String(v)}`;
+}
+
+/**
+ * Total order on the candidate values of one field *within one provenance*: later Genesys-side time wins (an
+ * observation without one ranks below any with one), then later custody receive time (Genesys delivers a leg's
+ * updates in order, and several updates can share the same leg timestamps, e.g. a recording-state change), then the
+ * evidence pointer and the value themselves, only so that the order is total and the result deterministic.
+ */
+function rankTags<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): number {
+  return (
+    cmp(a.observedAt ?? -Infinity, b.observedAt ?? -Infinity) ||
+    cmp(a.capturedAt, b.capturedAt) ||
+    cmp(sourceKey(a.source), sourceKey(b.source)) ||
+    cmp(valueKey(a.value), valueKey(b.value))
+  );
+}
+
+/**
+ * Joins two captures of the same field. The rule, and why:
+ * 1. `live` beats `reconciled`, whatever the times: a value witnessed on the live feed is the primary evidence;
+ *    a REST/analytics read is a later reconstruction. So a live field is never downgraded to reconciled and a
+ *    reconciled value never overwrites a live one (it only fills fields the live feed never carried).
+ * 2. Within one provenance, the value of the highest-ranked capture wins ({@link rankTags}: newest Genesys state).
+ * 3. `firstCapturedAt` is the minimum receive time over the captures of the winning provenance, so it says when
+ *    custody first held this field with this provenance (the value itself may have changed since; every version is
+ *    in the evidence log).
+ * Each step is a max or a min over a total order, so the join is commutative, associative and idempotent.
+ */
+export function joinTag<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): Tag<T> {
+  if (a.provenance !== b.provenance) return a.provenance === 'live' ? a : b;
+  const winner = rankTags(a, b) >= 0 ? a : b;
+  const first = Math.min(a.firstCapturedAt, b.firstCapturedAt);
+  return winner.firstCapturedAt === first ? winner : { ...winner, firstCapturedAt: first };
+}
+
+function joinNullable<T extends string | number | boolean>(
+  a: Tag<T> | null,
+  b: Tag<T> | null,
+): Tag<T> | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return joinTag(a, b);
+}
+
+function emptyLeg(legKey: string, participantId: string): MutableLeg {
+  const leg = { legKey, participantId } as MutableLeg;
+  for (const f of LEG_TAG_FIELDS) leg[f] = null;
+  return leg;
+}
+
+type AnyTag = Tag<string | number | boolean>;
+
+function joinField(into: MutableLeg, from: LegTags, field: LegTagField): void {
+  // Both sides hold the same field, hence the same value type; the union cast only erases that correlation.
+  const joined = joinNullable(into[field] as AnyTag | null, from[field] as AnyTag | null);
+  (into as Record<LegTagField, AnyTag | null>)[field] = joined;
+}
+
+function observationToLeg(o: TagObservation): LegTags {
+  const leg = emptyLeg(o.legKey, o.participantId);
+  for (const f of LEG_TAG_FIELDS) {
+    const value = o.fields[f];
+    if (value === undefined) continue;
+    const tag: Tag<typeof value> = {
+      value,
+      provenance: o.provenance,
+      source: o.source,
+      observedAt: o.observedAt,
+      capturedAt: o.receivedAt,
+      firstCapturedAt: o.receivedAt,
+    };
+    (leg as Record<LegTagField, unknown>)[f] = tag;
+  }
+  return leg;
+}
+
+/**
+ * Folds observations into a conversation's snapshot (or into an empty one when `snapshot` is undefined).
+ *
+ * Deterministic and order-insensitive (see the module comment and {@link joinTag}): for any observations O and any
+ * split O = O1 ∪ O2, `merge(merge(undefined, O1), O2)` deep-equals `merge(undefined, O)` and does not depend on the
+ * order or multiplicity of the elements. Legs are sorted by `legKey`. Pure; never mutates its inputs.
+ *
+ * @throws {RangeError} when an observation belongs to another conversation than the snapshot/the others, or when
+ *   there is neither a snapshot nor an observation. Both are programming errors: the shell groups by conversation.
+ */
+export function mergeSessionTags(
+  snapshot: SessionTagsSnapshot | undefined,
+  observations: readonly TagObservation[],
+): SessionTagsSnapshot {
+  const conversationId = snapshot?.conversationId ?? observations[0]?.conversationId;
+  if (conversationId === undefined)
+    throw new RangeError('mergeSessionTags needs a snapshot or an observation');
+  const legs = new Map<string, MutableLeg>();
+  const absorb = (leg: LegTags): void => {
+    let into = legs.get(leg.legKey);
+    if (into === undefined) {
+      into = emptyLeg(leg.legKey, leg.participantId);
+      legs.set(leg.legKey, into);
+    }
+    for (const f of LEG_TAG_FIELDS) joinField(into, leg, f);
+  };
+  for (const leg of snapshot?.legs ?? []) absorb(leg);
+  for (const o of observations) {
+    if (o.conversationId !== conversationId) {
+      throw new RangeError('mergeSessionTags got observations of more than one conversation');
+    }
+    absorb(observationToLeg(o));
+  }
+  const sorted = [...legs.values()].sort((a, b) => cmp(a.legKey, b.legKey));
+  return { conversationId, legs: sorted };
+}
+
+function tagForm(t: Tag<string | number | boolean> | null, material: boolean): unknown {
+  if (t === null) return null;
+  if (material) return [valueKey(t.value), t.provenance, t.firstCapturedAt];
+  return [
+    valueKey(t.value),
+    t.provenance,
+    t.firstCapturedAt,
+    t.observedAt,
+    t.capturedAt,
+    sourceKey(t.source),
+  ];
+}
+
+function canonicalForm(s: SessionTagsSnapshot, material: boolean): string {
+  const legs = [...s.legs]
+    .sort((a, b) => cmp(a.legKey, b.legKey))
+    .map((l) => [l.legKey, l.participantId, ...LEG_TAG_FIELDS.map((f) => tagForm(l[f], material))]);
+  return JSON.stringify([s.conversationId, legs]);
+}
+
+/** SHA-256 (hex) over every field of the snapshot in a fixed order; equal snapshots give equal digests. */
+export function snapshotDigest(snapshot: SessionTagsSnapshot): string {
+  return createHash('sha256').update(canonicalForm(snapshot, false)).digest('hex');
+}
+
+/**
+ * Whether `next` differs materially from `previous`: a leg, a value, a provenance or a `firstCapturedAt` changed.
+ * Churn in which frame last confirmed an unchanged value (`capturedAt`, `observedAt`, `source`) is not a change,
+ * so ingest does not re-produce a snapshot for every repeated event; that churn stays in the evidence log.
+ */
+export function snapshotChanged(
+  previous: SessionTagsSnapshot | undefined,
+  next: SessionTagsSnapshot,
+): boolean {
+  return previous === undefined || canonicalForm(previous, true) !== canonicalForm(next, true);
+}

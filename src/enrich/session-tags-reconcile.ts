@@ -1,0 +1,267 @@
+/**
+ * Extracting session-tag observations from REST/analytics reads, to repair gaps in the live feed (Genesys events
+ * are not durable: research/genesys.md §2.6–2.7). Everything here has provenance `reconciled`, never `live`.
+ *
+ * Inputs are structural subsets of the SDK models (`Models.AnalyticsConversationWithoutAttributes`,
+ * `Models.CallConversation`; the core may not import the SDK) and are validated here, because they come from the
+ * network. Neither REST nor analytics reports `publicIpAddress`, so that field keeps what the live feed captured.
+ */
+import { z } from 'zod';
+import { err, ok } from './result.ts';
+import type { Result } from './result.ts';
+import { isGenesysId } from './genesys-envelope.ts';
+import { checkReceivedAt, instantMs, latestInstant, legObservations } from './session-tags-extract.ts';
+import { apiSource, legKeyFor } from './session-tags.ts';
+import type { ExtractionContext, ExtractionFailure, TagObservation } from './session-tags.ts';
+
+/** Context for gap repair: like {@link ExtractionContext}, but provenance is always `reconciled`. */
+export type ReconcileContext = Omit<ExtractionContext, 'provenance'>;
+
+/** The fields of `Models.AnalyticsConversationWithoutAttributes` custody reads. */
+export interface AnalyticsConversationInput {
+  conversationId?: string;
+  conversationEnd?: string;
+  participants?: readonly {
+    participantId?: string;
+    purpose?: string;
+    userId?: string;
+    sessions?: readonly {
+      sessionId?: string;
+      mediaType?: string;
+      direction?: string;
+      peerId?: string;
+      provider?: string;
+      addressSelf?: string;
+      addressOther?: string;
+      recording?: boolean;
+      segments?: readonly {
+        segmentStart?: string;
+        segmentEnd?: string;
+        segmentType?: string;
+        disconnectType?: string;
+      }[];
+    }[];
+  }[];
+}
+
+/** The fields of `Models.CallConversation` (GET /api/v2/conversations/calls/{id}) custody reads. */
+export interface CallConversationInput {
+  id?: string;
+  participants?: readonly {
+    id?: string;
+    purpose?: string;
+    direction?: string;
+    address?: string;
+    startTime?: string;
+    connectedTime?: string;
+    endTime?: string;
+    startHoldTime?: string;
+    user?: { id?: string };
+    provider?: string;
+    peer?: string;
+    recording?: boolean;
+    recordingState?: string;
+  }[];
+}
+
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const id = z
+  .string()
+  .refine(isGenesysId)
+  .transform((s) => s.toLowerCase());
+const text = z.string().max(1024).optional();
+const instant = z
+  .string()
+  .regex(ISO_RE)
+  .refine((s) => Number.isFinite(Date.parse(s)))
+  .optional();
+
+const analyticsSchema = z.object({
+  conversationId: id,
+  conversationEnd: instant,
+  participants: z
+    .array(
+      z.object({
+        participantId: id,
+        purpose: text,
+        userId: id.optional(),
+        sessions: z
+          .array(
+            z.object({
+              sessionId: id.optional(),
+              mediaType: text,
+              direction: text,
+              peerId: id.optional(),
+              provider: text,
+              addressSelf: text,
+              addressOther: text,
+              recording: z.boolean().optional(),
+              segments: z
+                .array(
+                  z.object({
+                    segmentStart: instant,
+                    segmentEnd: instant,
+                    segmentType: text,
+                    disconnectType: text,
+                  }),
+                )
+                .max(10_000)
+                .optional(),
+            }),
+          )
+          .max(1000)
+          .optional(),
+      }),
+    )
+    .max(1000)
+    .optional(),
+});
+
+const callConversationSchema = z.object({
+  id,
+  participants: z
+    .array(
+      z.object({
+        id,
+        purpose: text,
+        direction: text,
+        address: text,
+        startTime: instant,
+        connectedTime: instant,
+        endTime: instant,
+        startHoldTime: instant,
+        user: z.object({ id: id.optional() }).optional(),
+        provider: text,
+        peer: id.optional(),
+        recording: z.boolean().optional(),
+        recordingState: text,
+      }),
+    )
+    .max(1000)
+    .optional(),
+});
+
+function badRecord(error: z.ZodError, what: string): Result<never, ExtractionFailure> {
+  const issue = error.issues[0];
+  const path = issue === undefined ? what : [what, ...issue.path.map((p) => String(p))].join('.');
+  return err({ code: 'bad-record', reason: `${path} failed check '${issue?.code ?? 'unknown'}'` });
+}
+
+function collect(
+  results: Result<TagObservation[], ExtractionFailure>[],
+): Result<TagObservation[], ExtractionFailure> {
+  const out: TagObservation[] = [];
+  for (const r of results) {
+    if (!r.ok) return r;
+    out.push(...r.value);
+  }
+  return ok(out);
+}
+
+/**
+ * Observations from an analytics conversation detail record (POST /api/v2/analytics/conversations/details/query),
+ * one per voice session of every participant. `connectedTime` is the start of the first `interact` segment and
+ * `disconnectedTime` the end of the segment that carries a `disconnectType` (UNCONFIRMED equivalence with the
+ * live fields; provenance `reconciled` marks them as reconstructed).
+ */
+export function extractFromAnalytics(
+  conversation: AnalyticsConversationInput,
+  ctx: ReconcileContext,
+): Result<TagObservation[], ExtractionFailure> {
+  const checked = checkReceivedAt(ctx.receivedAt);
+  if (!checked.ok) return checked;
+  const parsed = analyticsSchema.safeParse(conversation);
+  if (!parsed.success) return badRecord(parsed.error, 'conversation');
+  const c = parsed.data;
+  const source = apiSource('analytics');
+  const results: Result<TagObservation[], ExtractionFailure>[] = [];
+  for (const p of c.participants ?? []) {
+    const voice = (p.sessions ?? []).filter((s) => s.mediaType === 'voice');
+    for (const s of voice) {
+      const segments = s.segments ?? [];
+      const interactStarts = segments
+        .filter((g) => g.segmentType === 'interact')
+        .map((g) => instantMs(g.segmentStart))
+        .filter((t): t is number => t !== undefined);
+      const connectedTime = interactStarts.length > 0 ? Math.min(...interactStarts) : undefined;
+      const disconnectedTime =
+        latestInstant(
+          ...segments.filter((g) => g.disconnectType !== undefined).map((g) => instantMs(g.segmentEnd)),
+        ) ?? undefined;
+      const observedAt =
+        latestInstant(...segments.flatMap((g) => [instantMs(g.segmentStart), instantMs(g.segmentEnd)])) ??
+        latestInstant(instantMs(c.conversationEnd));
+      const base = {
+        conversationId: c.conversationId,
+        participantId: p.participantId,
+        legKey: legKeyFor(p.participantId, s.sessionId, voice.length),
+        provenance: 'reconciled' as const,
+        receivedAt: ctx.receivedAt,
+        observedAt,
+      };
+      const fields = {
+        communicationId: s.sessionId,
+        userId: p.userId,
+        purpose: p.purpose,
+        direction: s.direction,
+        peerId: s.peerId,
+        provider: s.provider,
+        selfAddress: s.addressSelf,
+        otherAddress: s.addressOther,
+        connectedTime,
+        disconnectedTime,
+        recording: s.recording,
+      };
+      results.push(legObservations(base, source, fields, ctx));
+    }
+  }
+  return collect(results);
+}
+
+/**
+ * Observations from a REST call conversation (GET /api/v2/conversations/calls/{id}), one per participant leg
+ * (flat model: no communication id, no public IP).
+ */
+export function extractFromCallConversation(
+  call: CallConversationInput,
+  ctx: ReconcileContext,
+): Result<TagObservation[], ExtractionFailure> {
+  const checked = checkReceivedAt(ctx.receivedAt);
+  if (!checked.ok) return checked;
+  const parsed = callConversationSchema.safeParse(call);
+  if (!parsed.success) return badRecord(parsed.error, 'call');
+  const c = parsed.data;
+  const source = apiSource('conversations');
+  const results: Result<TagObservation[], ExtractionFailure>[] = [];
+  for (const p of c.participants ?? []) {
+    const connectedTime = instantMs(p.connectedTime);
+    const disconnectedTime = instantMs(p.endTime);
+    const base = {
+      conversationId: c.id,
+      participantId: p.id,
+      legKey: p.id,
+      provenance: 'reconciled' as const,
+      receivedAt: ctx.receivedAt,
+      observedAt: latestInstant(
+        instantMs(p.startTime),
+        connectedTime,
+        disconnectedTime,
+        instantMs(p.startHoldTime),
+      ),
+    };
+    const fields = {
+      userId: p.user?.id,
+      purpose: p.purpose,
+      direction: p.direction,
+      peerId: p.peer,
+      provider: p.provider,
+      selfAddress: p.address,
+      connectedTime,
+      disconnectedTime,
+      recordingState: p.recordingState,
+      recording: p.recording,
+    };
+    results.push(legObservations(base, source, fields, ctx));
+  }
+  return collect(results);
+}

@@ -1,0 +1,39 @@
+/**
+ * Removes the duplicates that overlapping sockets produce. During a channel rotation (socket_closing) the
+ * old and the new channel are both subscribed for a moment and each receives the same events. A frame is a
+ * duplicate when the same topic and event body already arrived on a *different* channel within the window;
+ * repeats on one channel are what Genesys sent and stay in the evidence log.
+ *
+ * The comparison ignores the envelope's CorrelationId: whether it is per event or per delivery is
+ * UNCONFIRMED (genesys.md §2.7), so the body decides.
+ */
+import { createHash } from 'node:crypto';
+
+export class OverlapDedupe {
+  readonly #windowMs: number;
+  readonly #maxEntries: number;
+  /** digest → first channel and arrival time; Map keeps insertion order, so the oldest entries expire first. */
+  readonly #seen = new Map<string, { channelId: string; at: number }>();
+
+  constructor(opts: { windowMs?: number; maxEntries?: number } = {}) {
+    this.#windowMs = opts.windowMs ?? 5 * 60_000;
+    this.#maxEntries = opts.maxEntries ?? 200_000;
+  }
+
+  /** Returns true when this frame is a cross-channel duplicate that must not be written again. */
+  isDuplicate(topicName: string, bodyText: string, channelId: string, at: number): boolean {
+    this.#expire(at);
+    const digest = createHash('sha256').update(topicName).update('\0').update(bodyText).digest('base64');
+    const first = this.#seen.get(digest);
+    if (first && first.channelId !== channelId) return true;
+    if (!first) this.#seen.set(digest, { channelId, at });
+    return false;
+  }
+
+  #expire(now: number): void {
+    for (const [k, v] of this.#seen) {
+      if (now - v.at <= this.#windowMs && this.#seen.size <= this.#maxEntries) break;
+      this.#seen.delete(k);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The encoders and decoders of custody's records, in the wire format the deployment chose: Confluent
+ * Schema Registry framing when SCHEMA_REGISTRY_URL is set (schemas registered under `{topic}-value`,
+ * compatibility FULL_TRANSITIVE), Avro single-object encoding otherwise. Decoders read both, so a topic can
+ * move from one format to the other without rewriting it.
+ */
+import type { Config } from '../config.ts';
+import {
+  AnyFormatDecoder,
+  ConfluentCodec,
+  loadCustodySchema,
+  schemaFingerprint,
+  SingleObjectCodec,
+  type CustodyRecords,
+  type SchemaName,
+} from './avro-codec.ts';
+import { SchemaRegistryClient, valueSubject } from './schema-registry.ts';
+
+export interface RecordEncoder<T> {
+  encode(value: T): Buffer;
+}
+
+export type Encoders = { readonly [N in SchemaName]: RecordEncoder<CustodyRecords[N]> };
+export type Decoders = { readonly [N in SchemaName]: AnyFormatDecoder<CustodyRecords[N]> };
+
+/** Which topic carries each schema (the registry subject is named after the topic). */
+export function topicOfSchema(topics: Config['topics'], name: SchemaName): string {
+  switch (name) {
+    case 'notification.v1':
+      return topics.notifications;
+    case 'session-tags.v1':
+      return topics.sessionTags;
+    case 'dead-letter.v1':
+      return topics.dlq;
+    default: {
+      const _exhaustive: never = name;
+      return _exhaustive;
+    }
+  }
+}
+
+const NAMES = [
+  'notification.v1',
+  'session-tags.v1',
+  'dead-letter.v1',
+] as const satisfies readonly SchemaName[];
+
+export async function createEncoders(kafka: Config['kafka'], topics: Config['topics']): Promise<Encoders> {
+  if (!kafka.schemaRegistryUrl) {
+    return Object.fromEntries(
+      NAMES.map((n) => [n, new SingleObjectCodec(loadCustodySchema(n))]),
+    ) as unknown as Encoders;
+  }
+  const registry = new SchemaRegistryClient({ url: kafka.schemaRegistryUrl });
+  const entries = await Promise.all(
+    NAMES.map(async (n) => {
+      const type = loadCustodySchema(n);
+      const subject = valueSubject(topicOfSchema(topics, n));
+      await registry.setCompatibility(subject, 'FULL_TRANSITIVE');
+      const id = await registry.register(subject, type);
+      return [n, new ConfluentCodec(type, id)] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as unknown as Encoders;
+}
+
+export function createDecoders(kafka: Config['kafka']): Decoders {
+  const registry = kafka.schemaRegistryUrl
+    ? new SchemaRegistryClient({ url: kafka.schemaRegistryUrl })
+    : undefined;
+  return Object.fromEntries(
+    NAMES.map((n) => {
+      const reader = loadCustodySchema(n);
+      const fingerprint = schemaFingerprint(reader);
+      return [
+        n,
+        new AnyFormatDecoder(reader, {
+          resolveSchemaById: registry ? (id) => registry.getTypeById(id) : undefined,
+          resolveSchemaByFingerprint: (fp) => (fp === fingerprint ? reader : undefined),
+        }),
+      ];
+    }),
+  ) as unknown as Decoders;
+}

@@ -1,0 +1,74 @@
+/**
+ * custody's Kafka topics: their roles, keys and cleanup policies live here and only here.
+ * Names come from config (CUSTODY_TOPIC_*); every topic has the same partition count, so records keyed by
+ * one conversation id land in the same partition number everywhere (co-partitioning, as Kafka Streams
+ * requires for joins), with kafkajs's default Java-compatible murmur2 partitioner.
+ */
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Config } from '../config.ts';
+
+export type TopicRole = 'notifications' | 'sessionTags' | 'recordingExports' | 'manifests' | 'dlq';
+
+interface TopicSpec {
+  readonly role: TopicRole;
+  readonly cleanup: 'delete' | 'compact';
+  /** Retention in ms for `delete` topics (-1 = forever). */
+  readonly retentionMs?: number;
+  readonly purpose: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The topic contract. README's "Topics" table describes the same facts. */
+export const TOPIC_SPECS: readonly TopicSpec[] = [
+  // The evidence log is kept forever by default: it is what backfill replays and what auditors may ask for.
+  { role: 'notifications', cleanup: 'delete', retentionMs: -1, purpose: 'every notification as received' },
+  { role: 'sessionTags', cleanup: 'compact', purpose: 'latest session-tag snapshot per conversation' },
+  {
+    role: 'recordingExports',
+    cleanup: 'delete',
+    retentionMs: 365 * DAY_MS,
+    purpose: 'recordings found in S3',
+  },
+  { role: 'manifests', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'manifest versions written' },
+  { role: 'dlq', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'input that could not be processed' },
+];
+
+export function topicName(topics: Config['topics'], role: TopicRole): string {
+  return topics[role];
+}
+
+function topicConfig(spec: TopicSpec, name: string, partitions: number): ITopicConfig {
+  const configEntries: Array<{ name: string; value: string }> = [
+    { name: 'cleanup.policy', value: spec.cleanup },
+  ];
+  if (spec.retentionMs !== undefined)
+    configEntries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
+  return { topic: name, numPartitions: partitions, configEntries };
+}
+
+/**
+ * Creates the topics of the given roles that do not exist yet. Existing topics are left as they are
+ * (their partition count is reported, never changed: repartitioning would move conversations).
+ * @returns the partition count of each topic.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: Config['topics'],
+  roles: readonly TopicRole[],
+): Promise<Map<string, number>> {
+  const wanted = TOPIC_SPECS.filter((s) => roles.includes(s.role)).map((s) => ({
+    spec: s,
+    name: topics[s.role],
+  }));
+  const existing = new Set(await admin.listTopics());
+  const missing = wanted.filter((w) => !existing.has(w.name));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((w) => topicConfig(w.spec, w.name, topics.partitions)),
+    });
+  }
+  const meta = await admin.fetchTopicMetadata({ topics: wanted.map((w) => w.name) });
+  return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+}

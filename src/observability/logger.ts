@@ -1,0 +1,42 @@
+/**
+ * JSON logs on stdout (pino). Secrets are `Secret` objects that serialise as "[redacted]"; the redaction
+ * paths below are a second line of defence for tokens and credentials that arrive as plain strings
+ * (SDK errors, HTTP headers). Log ids and codes, never payload bodies.
+ */
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+
+export type { Logger };
+
+const REDACT = [
+  '*.authorization',
+  '*.Authorization',
+  '*.access_token',
+  '*.accessToken',
+  '*.clientSecret',
+  '*.client_secret',
+  '*.password',
+  '*.secretAccessKey',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'err.config.headers',
+  'err.response.headers.authorization',
+];
+
+export function createLogger(opts: {
+  level: string;
+  instance: string;
+  destination?: pino.DestinationStream;
+}): Logger {
+  return pino(
+    {
+      level: opts.level,
+      base: { service: 'custody', instance: opts.instance },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      serializers: { err: pino.stdSerializers.err },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    opts.destination,
+  );
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CanonicalJsonError,
+  canonicalBytes,
+  canonicalize,
+  isCanonicalizable,
+} from '../../../src/enrich/canonical-json.ts';
+
+function fromHex(bits: string): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt(`0x${bits}`));
+  return view.getFloat64(0);
+}
+
+describe('canonicalize (RFC 8785)', () => {
+  it('reproduces the §3.2.2 sample', () => {
+    // The input as JSON text, so the parser (not this test) turns 333333333.33333329 etc. into numbers.
+    const input = JSON.parse(
+      '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],' +
+        ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",' +
+        ' "literals": [null, true, false]}',
+    );
+    expect(canonicalize(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],' +
+        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
+  });
+
+  it('sorts member names by UTF-16 code units (§3.2.3)', () => {
+    const input = JSON.parse(
+      '{"\\u20ac":"Euro Sign","\\r":"Carriage Return","\\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One",' +
+        '"\\ud83d\\ude00":"Emoji: Grinning Face","\\u0080":"Control","\\u00f6":"Latin Small Letter O With Diaeresis"}',
+    );
+    const out = canonicalize(input);
+    expect(out).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","ö":"Latin Small Letter O With Diaeresis",' +
+        '"€":"Euro Sign","😀":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    );
+  });
+
+  // RFC 8785 Appendix B: IEEE 754 bit patterns and their canonical text.
+  const vectors: [string, string][] = [
+    ['0000000000000000', '0'],
+    ['8000000000000000', '0'],
+    ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'],
+    ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['ffefffffffffffff', '-1.7976931348623157e+308'],
+    ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'],
+    ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af5', '9.999999999999997e+22'],
+    ['44b52d02c7e14af6', '1e+23'],
+    ['44b52d02c7e14af7', '1.0000000000000001e+23'],
+    ['444b1ae4d6e2ef4e', '999999999999999700000'],
+    ['444b1ae4d6e2ef4f', '999999999999999900000'],
+    ['444b1ae4d6e2ef50', '1e+21'],
+    ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+    ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['41b3de4355555553', '333333333.3333332'],
+    ['41b3de4355555554', '333333333.33333325'],
+    ['41b3de4355555555', '333333333.3333333'],
+    ['41b3de4355555556', '333333333.3333334'],
+    ['41b3de4355555557', '333333333.33333343'],
+    ['becbf647612f3696', '-0.0000033333333333333333'],
+    ['43143ff3c1cb0959', '1424953923781206.2'],
+  ];
+  it.each(vectors)('serialises the number with bits %s as %s', (bits, text) => {
+    expect(canonicalize(fromHex(bits))).toBe(text);
+  });
+
+  it.each([
+    ['1e21', '1e+21'],
+    ['1e-7', '1e-7'],
+    ['-0', '0'],
+    ['333333333.33333329', '333333333.3333333'],
+    ['4.50', '4.5'],
+    ['2e-3', '0.002'],
+    ['0.000001', '0.000001'],
+  ])('serialises the parsed number %s as %s', (source, text) => {
+    expect(canonicalize(JSON.parse(source))).toBe(text);
+  });
+
+  it('writes nested structures without whitespace and ignores insertion order', () => {
+    const a = { b: [1, { y: 2, x: 'é' }], a: null, c: { e: false, d: true } };
+    const b = { c: { d: true, e: false }, a: null, b: [1, { x: 'é', y: 2 }] };
+    expect(canonicalize(a)).toBe('{"a":null,"b":[1,{"x":"é","y":2}],"c":{"d":true,"e":false}}');
+    expect(canonicalize(b)).toBe(canonicalize(a));
+    expect(canonicalBytes(a).toString('utf8')).toBe(canonicalize(a));
+    expect(canonicalBytes({ x: '€' })).toEqual(
+      Buffer.from([0x7b, 0x22, 0x78, 0x22, 0x3a, 0x22, 0xe2, 0x82, 0xac, 0x22, 0x7d]),
+    );
+  });
+
+  it.each([
+    ['NaN', { a: Number.NaN }, '/a'],
+    ['Infinity', [1, Number.POSITIVE_INFINITY], '/1'],
+    ['undefined member', { a: { b: undefined } }, '/a/b'],
+    ['undefined root', undefined, ''],
+    ['function', { f: () => 1 }, '/f'],
+    ['bigint', { 'n/m': 1n }, '/n~1m'],
+    ['symbol', [Symbol('s')], '/0'],
+    ['Date', { d: new Date(0) }, '/d'],
+    ['Map', { m: new Map() }, '/m'],
+    ['lone high surrogate', { s: 'a\uD800b' }, '/s'],
+    ['lone low surrogate key', { '\uDC00': 1 }, '/\uDC00'],
+    // eslint-disable-next-line no-sparse-arrays
+    ['sparse array', [1, , 3], '/1'],
+  ])('rejects %s with its JSON Pointer', (_name, value, path) => {
+    let caught: unknown;
+    try {
+      canonicalize(value);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CanonicalJsonError);
+    expect((caught as CanonicalJsonError).path).toBe(path);
+    expect(isCanonicalizable(value)).toBe(false);
+  });
+
+  it('rejects cycles but accepts shared (acyclic) references', () => {
+    const shared = { v: 1 };
+    expect(canonicalize({ a: shared, b: shared })).toBe('{"a":{"v":1},"b":{"v":1}}');
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(() => canonicalize(cyclic)).toThrow(CanonicalJsonError);
+  });
+
+  it('accepts surrogate pairs and null-prototype objects', () => {
+    const o = Object.assign(Object.create(null) as object, { z: '😀', a: 1 });
+    expect(canonicalize(o)).toBe('{"a":1,"z":"😀"}');
+    expect(isCanonicalizable(o)).toBe(true);
+  });
+});

@@ -1,0 +1,213 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { Models } from 'purecloud-platform-client-v2';
+import { notificationKeys, parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
+import type {
+  CallConversationEventBody,
+  ConversationEventBody,
+  DetailEventBody,
+  NotificationEnvelope,
+  PersistentConnectionBody,
+  UserStationBody,
+} from '../../../src/enrich/genesys-envelope.ts';
+import * as F from '../../fixtures/genesys/frames.ts';
+
+function parsed(frameText: string): NotificationEnvelope {
+  const r = parseNotificationFrame(frameText);
+  if (!r.ok) throw new Error(`expected a parse, got ${r.error.code}: ${r.error.reason}`);
+  return r.value;
+}
+
+describe('parseNotificationFrame: control frames', () => {
+  it('recognises heartbeats and pongs', () => {
+    expect(parsed(F.text(F.heartbeat)).kind).toBe('heartbeat');
+    expect(parsed(F.text(F.pong)).kind).toBe('pong');
+  });
+
+  it('keeps other channel.metadata messages as unknown', () => {
+    expect(
+      parsed(F.text({ topicName: 'channel.metadata', eventBody: { message: 'something new' } })).kind,
+    ).toBe('unknown');
+  });
+
+  it('parses socket_closing with its system message', () => {
+    const env = parsed(F.text(F.socketClosing));
+    expect(env.kind).toBe('socket-closing');
+    if (env.kind !== 'socket-closing') return;
+    expect(env.body.reason).toBe('maintenance');
+    expect(env.correlationId).toBe(F.IDS.correlation);
+    expect(env.version).toBe('2');
+  });
+
+  it('parses no_longer_subscribed and token_revoked with their opaque ids', () => {
+    const a = parsed(F.text(F.frame('v2.system.no_longer_subscribed.streaming-0-abc', {})));
+    expect(a).toMatchObject({ kind: 'no-longer-subscribed', systemId: 'streaming-0-abc' });
+    const b = parsed(F.text(F.frame('v2.system.token_revoked', { reason: 'revoked' })));
+    expect(b).toMatchObject({ kind: 'token-revoked', systemId: undefined });
+  });
+
+  it('turns {"result":"404"} into channel-gone and 200/400 into subscribe results', () => {
+    expect(parsed('{"result":"404"}')).toMatchObject({
+      kind: 'channel-gone',
+      result: '404',
+      topicName: undefined,
+    });
+    expect(parsed('{"result":"200","status":"subscribed","correlationId":"abc-1"}')).toMatchObject({
+      kind: 'subscribe-result',
+      succeeded: true,
+      status: 'subscribed',
+      correlationId: 'abc-1',
+    });
+    expect(
+      parsed('{"result":"400","status":"error","message":"Required data missing from subscribe request."}'),
+    ).toMatchObject({
+      kind: 'subscribe-result',
+      succeeded: false,
+      message: 'Required data missing from subscribe request.',
+    });
+  });
+
+  it('keeps a well-formed envelope of another topic as unknown, with its metadata and raw text', () => {
+    const t = F.text(
+      F.frame(`v2.users.${F.IDS.agentUser}.presence`, { presenceDefinition: { id: 'x' } }, 'corr-7'),
+    );
+    expect(parsed(t)).toEqual({
+      kind: 'unknown',
+      raw: t,
+      topicName: `v2.users.${F.IDS.agentUser}.presence`,
+      version: '2',
+      correlationId: 'corr-7',
+    });
+  });
+});
+
+describe('parseNotificationFrame: conversation events', () => {
+  it('parses v2.users.{id}.conversations with every participant and call', () => {
+    const t = F.text(F.userConversation());
+    const env = parsed(t);
+    expect(env.kind).toBe('user-conversation');
+    if (env.kind !== 'user-conversation') return;
+    expect(env.userId).toBe(F.IDS.agentUser);
+    expect(env.raw).toBe(t);
+    expect(env.topicName).toBe(`v2.users.${F.IDS.agentUser}.conversations`);
+    expect(env.body.participants?.map((p) => p.id)).toEqual([
+      F.IDS.customerParticipant,
+      F.IDS.agentParticipant1,
+      F.IDS.agentParticipant2,
+    ]);
+    const agent = env.body.participants?.[2]?.calls?.[0];
+    expect(agent).toMatchObject({
+      id: F.IDS.agentCall2,
+      peerId: F.IDS.customerCall,
+      publicIpAddress: '203.0.113.7',
+    });
+    // Unknown fields are stripped from the typed body (the raw frame keeps them).
+    expect(env.body.participants?.[1]?.calls?.[0]).not.toHaveProperty('disconnectType');
+  });
+
+  it('parses the flat call topics per user and per queue', () => {
+    const u = parsed(F.text(F.userConversationCalls()));
+    expect(u).toMatchObject({ kind: 'user-conversation-calls', userId: F.IDS.agentUser });
+    const q = parsed(F.text(F.queueConversationCalls()));
+    expect(q).toMatchObject({ kind: 'queue-conversation-calls', queueId: F.IDS.queue });
+    if (q.kind !== 'queue-conversation-calls') return;
+    expect(q.body.participants?.[1]).toMatchObject({
+      peer: F.IDS.customerCall,
+      user: { id: F.IDS.agentUser },
+    });
+  });
+
+  it('parses user detail start and end events', () => {
+    expect(parsed(F.text(F.userDetailStart()))).toMatchObject({
+      kind: 'user-detail-start',
+      conversationId: F.IDS.conversation,
+      body: { sessionId: F.IDS.agentCall2, participantId: F.IDS.agentParticipant2 },
+    });
+    expect(parsed(F.text(F.userDetailEnd()))).toMatchObject({
+      kind: 'user-detail-end',
+      body: { disconnectType: 'peer' },
+    });
+  });
+
+  it('parses station and persistent-connection events', () => {
+    expect(parsed(F.text(F.userStation()))).toMatchObject({
+      kind: 'user-station',
+      userId: F.IDS.agentUser,
+      body: { associatedStation: { id: F.IDS.station } },
+    });
+    expect(parsed(F.text(F.persistentConnection()))).toMatchObject({
+      kind: 'persistent-connection',
+      body: { persistentState: 'CONNECTED', stationId: F.IDS.station },
+    });
+  });
+
+  it('normalises upper-case ids to lower case and accepts explicit nulls', () => {
+    const f = F.userConversation();
+    const upper = F.text(f).replaceAll(F.IDS.agentUser, F.IDS.agentUser.toUpperCase());
+    const env = parsed(upper.replace('"recordingState":"active"', '"recordingState":null'));
+    expect(env).toMatchObject({ kind: 'user-conversation', userId: F.IDS.agentUser });
+    if (env.kind !== 'user-conversation') return;
+    expect(env.body.recordingState).toBeUndefined();
+    expect(env.body.participants?.[1]?.userId).toBe(F.IDS.agentUser);
+  });
+
+  it('gives the evidence-log keys of each kind', () => {
+    expect(notificationKeys(parsed(F.text(F.queueConversationCalls())))).toEqual({
+      conversationId: F.IDS.conversation,
+      entityId: F.IDS.queue,
+    });
+    expect(notificationKeys(parsed(F.text(F.userStation())))).toEqual({
+      conversationId: undefined,
+      entityId: F.IDS.agentUser,
+    });
+    expect(notificationKeys(parsed(F.text(F.heartbeat)))).toEqual({
+      conversationId: undefined,
+      entityId: undefined,
+    });
+  });
+});
+
+describe('parseNotificationFrame: malformed frames', () => {
+  const fixture = JSON.parse(
+    readFileSync(new URL('../../fixtures/genesys/malformed-frames.json', import.meta.url), 'utf8'),
+  ) as { cases: { name: string; frame: string; code: string }[] };
+
+  it.each(fixture.cases)('$name → $code', ({ frame, code }) => {
+    const r = parseNotificationFrame(frame);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.code).toBe(code);
+    expect(r.error.reason.length).toBeGreaterThan(0);
+    // No payload content in reasons: not the marker, not the ids, not the values.
+    expect(r.error.reason).not.toContain('secret-token-abc');
+    expect(r.error.reason).not.toContain(F.IDS.agentUser);
+    expect(r.error.reason).not.toContain('AGENT_USER_ID');
+    expect(r.error.reason).not.toContain('yesterday');
+    expect(r.error.reason).not.toContain('oops');
+  });
+
+  it('names the failing path and the topic family of a bad body', () => {
+    const c = fixture.cases.find((x) => x.name === 'non-UUID participant id in the body');
+    const r = parseNotificationFrame(c?.frame ?? '');
+    expect(r).toEqual({
+      ok: false,
+      error: {
+        code: 'bad-event-body',
+        reason: "eventBody.participants.0.id failed check 'invalid_format'",
+        topicFamily: 'v2.users.{id}.conversations',
+      },
+    });
+  });
+});
+
+describe('parsed body types', () => {
+  it('are assignable to the SDK models they stand for', () => {
+    expectTypeOf<ConversationEventBody>().toExtend<Models.ConversationEventTopicConversation>();
+    expectTypeOf<CallConversationEventBody>().toExtend<Models.ConversationCallEventTopicCallConversation>();
+    expectTypeOf<CallConversationEventBody>().toExtend<Models.QueueConversationCallEventTopicCallConversation>();
+    expectTypeOf<DetailEventBody>().toExtend<Models.UserStartDetailEventTopicUserStartEvent>();
+    expectTypeOf<DetailEventBody>().toExtend<Models.UserEndDetailEventTopicUserEndEvent>();
+    expectTypeOf<UserStationBody>().toExtend<Models.UserStationChangeTopicUserStations>();
+    expectTypeOf<PersistentConnectionBody>().toExtend<Models.PersistentConnectionChangeTopicPersistentConnectionChangeEvent>();
+  });
+});

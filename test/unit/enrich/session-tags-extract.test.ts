@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
+import type { NotificationEnvelope } from '../../../src/enrich/genesys-envelope.ts';
+import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
+import { apiSource } from '../../../src/enrich/session-tags.ts';
+import type { ExtractionContext, TagObservation, UserContext } from '../../../src/enrich/session-tags.ts';
+import * as F from '../../fixtures/genesys/frames.ts';
+
+const RECEIVED = Date.parse('2026-03-02T10:00:31.000Z');
+
+function envelope(f: unknown): NotificationEnvelope {
+  const r = parseNotificationFrame(F.text(f));
+  if (!r.ok) throw new Error(r.error.reason);
+  return r.value;
+}
+
+function ctx(
+  users: Record<string, UserContext> = {},
+  provenance: 'live' | 'reconciled' = 'live',
+): ExtractionContext {
+  return { receivedAt: RECEIVED, provenance, userContext: (id) => users[id] };
+}
+
+function extract(f: unknown, c: ExtractionContext = ctx()): TagObservation[] {
+  const r = extractTagObservations(envelope(f), c);
+  if (!r.ok) throw new Error(r.error.reason);
+  return r.value;
+}
+
+describe('extractTagObservations: v2.users.{id}.conversations', () => {
+  it('takes every call leg of every participant, including both legs of the same agent', () => {
+    const obs = extract(F.userConversation());
+    expect(obs.map((o) => o.legKey)).toEqual([
+      F.IDS.customerParticipant,
+      F.IDS.agentParticipant1,
+      F.IDS.agentParticipant2,
+    ]);
+    expect(obs.every((o) => o.conversationId === F.IDS.conversation && o.provenance === 'live')).toBe(true);
+    expect(obs.every((o) => o.receivedAt === RECEIVED)).toBe(true);
+  });
+
+  it('maps the WebRTC leg fields with a pointer to the frame', () => {
+    const agent = extract(F.userConversation()).find((o) => o.legKey === F.IDS.agentParticipant2);
+    expect(agent).toEqual({
+      conversationId: F.IDS.conversation,
+      legKey: F.IDS.agentParticipant2,
+      participantId: F.IDS.agentParticipant2,
+      provenance: 'live',
+      receivedAt: RECEIVED,
+      observedAt: Date.parse('2026-03-02T10:00:30.000Z'),
+      source: {
+        kind: 'notification',
+        topicName: `v2.users.${F.IDS.agentUser}.conversations`,
+        correlationId: F.IDS.correlation,
+        api: null,
+      },
+      fields: {
+        communicationId: F.IDS.agentCall2,
+        userId: F.IDS.agentUser,
+        purpose: 'agent',
+        direction: 'inbound',
+        peerId: F.IDS.customerCall,
+        provider: 'Edge',
+        selfAddress: `sip:${F.IDS.agentUser}@localhost`,
+        otherAddress: 'tel:+14155550100',
+        publicIpAddress: '203.0.113.7',
+        connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
+        recordingState: 'active',
+        recording: true,
+      },
+    });
+  });
+
+  it('adds the station context the shell resolved, as its own observation with its own source', () => {
+    const stationSource = apiSource('users');
+    const obs = extract(
+      F.userConversation(),
+      ctx({
+        [F.IDS.agentUser]: {
+          stationId: F.IDS.station.toUpperCase(),
+          stationType: 'inin_webrtc_softphone',
+          persistentConnectionState: 'CONNECTED',
+          source: stationSource,
+        },
+      }),
+    );
+    const forAgent = obs.filter((o) => o.participantId === F.IDS.agentParticipant2);
+    expect(forAgent).toHaveLength(2);
+    expect(forAgent[1]).toMatchObject({
+      source: stationSource,
+      fields: {
+        stationId: F.IDS.station,
+        stationType: 'inin_webrtc_softphone',
+        isWebRtc: true,
+        persistentConnectionState: 'CONNECTED',
+      },
+    });
+    // The customer has no user, so no station context.
+    expect(obs.filter((o) => o.participantId === F.IDS.customerParticipant)).toHaveLength(1);
+  });
+
+  it('marks a non-WebRTC station as such', () => {
+    const obs = extract(F.userConversation(), ctx({ [F.IDS.agentUser]: { stationType: 'inin_physical' } }));
+    expect(obs.find((o) => o.fields.stationType !== undefined)?.fields.isWebRtc).toBe(false);
+  });
+
+  it('keys each call of a participant with several calls by communication id', () => {
+    const obs = extract(F.multiCallConversation());
+    expect(obs.map((o) => o.legKey)).toEqual([
+      `${F.IDS.multiCallParticipant}/${F.IDS.multiCallA}`,
+      `${F.IDS.multiCallParticipant}/${F.IDS.multiCallB}`,
+    ]);
+    expect(obs[0]?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T11:00:00.000Z'));
+  });
+});
+
+describe('extractTagObservations: other conversation kinds', () => {
+  it('reads the flat call topics (no communication id there)', () => {
+    const obs = extract(F.userConversationCalls());
+    const agent = obs.find((o) => o.legKey === F.IDS.agentParticipant2);
+    expect(agent?.fields).toEqual({
+      userId: F.IDS.agentUser,
+      purpose: 'agent',
+      direction: 'inbound',
+      peerId: F.IDS.customerCall,
+      provider: 'Edge',
+      selfAddress: `sip:${F.IDS.agentUser}@localhost`,
+      publicIpAddress: '203.0.113.7',
+      connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
+      recordingState: 'active',
+      recording: true,
+    });
+    expect(extract(F.queueConversationCalls())).toHaveLength(2);
+  });
+
+  it('reads detail events: the session id is the communication id, the event time the Genesys time', () => {
+    const [start] = extract(F.userDetailStart());
+    expect(start).toMatchObject({
+      legKey: F.IDS.agentParticipant2,
+      observedAt: Date.parse('2026-03-02T10:00:25.000Z'),
+      fields: {
+        communicationId: F.IDS.agentCall2,
+        userId: F.IDS.agentUser,
+        selfAddress: `sip:${F.IDS.agentUser}@localhost`,
+        otherAddress: 'tel:+14155550100',
+      },
+    });
+  });
+
+  it('skips detail events of other media', () => {
+    const f = F.userDetailStart();
+    expect(extract({ ...f, eventBody: { ...f.eventBody, mediaType: 'chat' } })).toEqual([]);
+  });
+
+  it('gives no observations for frames that are not about a conversation', () => {
+    for (const f of [F.heartbeat, F.socketClosing, F.userStation(), F.persistentConnection()]) {
+      expect(extract(f)).toEqual([]);
+    }
+  });
+});
+
+describe('extractTagObservations: bad context', () => {
+  it('rejects a receive time that is not epoch milliseconds', () => {
+    const r = extractTagObservations(envelope(F.userConversation()), { ...ctx(), receivedAt: Number.NaN });
+    expect(r).toMatchObject({ ok: false, error: { code: 'bad-context' } });
+  });
+
+  it('rejects a station id that is not a UUID', () => {
+    const r = extractTagObservations(
+      envelope(F.userConversation()),
+      ctx({ [F.IDS.agentUser]: { stationId: 'desk-7' } }),
+    );
+    expect(r).toMatchObject({ ok: false, error: { code: 'bad-user-context' } });
+    if (!r.ok) expect(r.error.reason).not.toContain('desk-7');
+  });
+});

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import {
+  joinTag,
+  mergeSessionTags,
+  snapshotChanged,
+  snapshotDigest,
+} from '../../../src/enrich/session-tags-merge.ts';
+import { apiSource, notificationSource } from '../../../src/enrich/session-tags.ts';
+import type { Tag, TagObservation } from '../../../src/enrich/session-tags.ts';
+
+const CONV = '7a1e8c3d-2b4f-4c6a-9d8e-1f2a3b4c5d6e';
+const P1 = 'd7230894-5770-4bb2-b41d-b2765e5cd5b0';
+const P2 = '3c9f1e27-0b5d-4e8a-a1c2-7d6e5f4a3b2c';
+
+function obs(partial: Partial<TagObservation> & Pick<TagObservation, 'fields'>): TagObservation {
+  return {
+    conversationId: CONV,
+    legKey: P1,
+    participantId: P1,
+    provenance: 'live',
+    source: notificationSource('v2.users.x.conversations', 'c-1'),
+    observedAt: 1_000,
+    receivedAt: 2_000,
+    ...partial,
+  };
+}
+
+describe('mergeSessionTags', () => {
+  it('builds legs sorted by leg key, absent fields null', () => {
+    const s = mergeSessionTags(undefined, [
+      obs({ legKey: P2, participantId: P2, fields: { purpose: 'agent' } }),
+      obs({ fields: { purpose: 'customer' } }),
+    ]);
+    expect(s.conversationId).toBe(CONV);
+    expect(s.legs.map((l) => l.legKey)).toEqual([P2, P1].sort());
+    expect(s.legs.find((l) => l.legKey === P1)?.peerId).toBeNull();
+    expect(s.legs.find((l) => l.legKey === P1)?.purpose).toEqual({
+      value: 'customer',
+      provenance: 'live',
+      source: notificationSource('v2.users.x.conversations', 'c-1'),
+      observedAt: 1_000,
+      capturedAt: 2_000,
+      firstCapturedAt: 2_000,
+    });
+  });
+
+  it('takes the value with the latest Genesys time, and the earliest capture time', () => {
+    const s = mergeSessionTags(undefined, [
+      obs({ observedAt: 5_000, receivedAt: 9_000, fields: { recordingState: 'paused' } }),
+      obs({ observedAt: 1_000, receivedAt: 3_000, fields: { recordingState: 'active' } }),
+    ]);
+    expect(s.legs[0]?.recordingState).toMatchObject({
+      value: 'paused',
+      capturedAt: 9_000,
+      firstCapturedAt: 3_000,
+    });
+  });
+
+  it('breaks a tie in Genesys time by receive time (a state change without a new timestamp)', () => {
+    const s = mergeSessionTags(undefined, [
+      obs({ receivedAt: 7_000, fields: { recordingState: 'active' } }),
+      obs({ receivedAt: 4_000, fields: { recordingState: 'none' } }),
+    ]);
+    expect(s.legs[0]?.recordingState?.value).toBe('active');
+  });
+
+  it('never downgrades live to reconciled, even when the reconciled value is newer', () => {
+    const liveObs = obs({ observedAt: 1_000, receivedAt: 5_000, fields: { provider: 'Edge' } });
+    const repaired = obs({
+      provenance: 'reconciled',
+      source: apiSource('analytics'),
+      observedAt: 99_000,
+      receivedAt: 1_000,
+      fields: { provider: 'Other', disconnectedTime: 98_000 },
+    });
+    const s = mergeSessionTags(undefined, [repaired, liveObs]);
+    expect(s.legs[0]?.provider).toMatchObject({ value: 'Edge', provenance: 'live', firstCapturedAt: 5_000 });
+    expect(s.legs[0]?.disconnectedTime).toMatchObject({ value: 98_000, provenance: 'reconciled' });
+  });
+
+  it('merges into an existing snapshot exactly as merging everything at once', () => {
+    const a = obs({ fields: { purpose: 'agent' } });
+    const b = obs({
+      receivedAt: 3_000,
+      observedAt: 2_000,
+      fields: { connectedTime: 2_000, purpose: 'user' },
+    });
+    expect(mergeSessionTags(mergeSessionTags(undefined, [a]), [b])).toEqual(
+      mergeSessionTags(undefined, [a, b]),
+    );
+  });
+
+  it('throws on observations of another conversation (the shell groups by key)', () => {
+    const other = obs({ conversationId: 'another', fields: {} });
+    expect(() => mergeSessionTags(undefined, [obs({ fields: {} }), other])).toThrow(RangeError);
+    expect(() => mergeSessionTags(undefined, [])).toThrow(RangeError);
+  });
+
+  it('does not mutate its inputs', () => {
+    const s1 = mergeSessionTags(undefined, [obs({ fields: { purpose: 'agent' } })]);
+    const copy = structuredClone(s1);
+    mergeSessionTags(s1, [obs({ observedAt: 9_000, fields: { purpose: 'user' } })]);
+    expect(s1).toEqual(copy);
+  });
+});
+
+describe('joinTag', () => {
+  const base: Tag<string> = {
+    value: 'a',
+    provenance: 'live',
+    source: notificationSource('t', undefined),
+    observedAt: null,
+    capturedAt: 10,
+    firstCapturedAt: 10,
+  };
+  it('ranks a capture with a Genesys time above one without', () => {
+    const timed = { ...base, value: 'b', observedAt: 1, capturedAt: 5, firstCapturedAt: 5 };
+    expect(joinTag(base, timed)).toEqual({ ...timed, firstCapturedAt: 5 });
+    expect(joinTag(timed, base)).toEqual({ ...timed, firstCapturedAt: 5 });
+  });
+});
+
+describe('snapshotChanged / snapshotDigest', () => {
+  const s1 = mergeSessionTags(undefined, [obs({ fields: { purpose: 'agent' } })]);
+
+  it('reports a first snapshot and a changed value', () => {
+    expect(snapshotChanged(undefined, s1)).toBe(true);
+    const s2 = mergeSessionTags(s1, [obs({ observedAt: 5_000, fields: { purpose: 'user' } })]);
+    expect(snapshotChanged(s1, s2)).toBe(true);
+    expect(snapshotDigest(s1)).not.toBe(snapshotDigest(s2));
+  });
+
+  it('ignores a repeat of the same value from a later frame, which the digest still sees', () => {
+    const s2 = mergeSessionTags(s1, [
+      obs({ receivedAt: 8_000, source: notificationSource('t', 'c-2'), fields: { purpose: 'agent' } }),
+    ]);
+    expect(s2.legs[0]?.purpose?.capturedAt).toBe(8_000);
+    expect(snapshotChanged(s1, s2)).toBe(false);
+    expect(snapshotDigest(s1)).not.toBe(snapshotDigest(s2));
+  });
+
+  it('reports an earlier first capture and a new leg', () => {
+    const earlier = mergeSessionTags(s1, [
+      obs({ observedAt: 0, receivedAt: 500, fields: { purpose: 'old' } }),
+    ]);
+    expect(earlier.legs[0]?.purpose).toMatchObject({ value: 'agent', firstCapturedAt: 500 });
+    expect(snapshotChanged(s1, earlier)).toBe(true);
+    const withLeg = mergeSessionTags(s1, [obs({ legKey: P2, participantId: P2, fields: {} })]);
+    expect(snapshotChanged(s1, withLeg)).toBe(true);
+  });
+
+  it('gives the same digest for deep-equal snapshots', () => {
+    expect(snapshotDigest(structuredClone(s1))).toBe(snapshotDigest(s1));
+    expect(snapshotDigest(s1)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

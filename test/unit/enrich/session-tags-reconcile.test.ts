@@ -1,0 +1,121 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { Models } from 'purecloud-platform-client-v2';
+import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
+import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
+import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
+import {
+  extractFromAnalytics,
+  extractFromCallConversation,
+} from '../../../src/enrich/session-tags-reconcile.ts';
+import type {
+  AnalyticsConversationInput,
+  CallConversationInput,
+  ReconcileContext,
+} from '../../../src/enrich/session-tags-reconcile.ts';
+import type { TagObservation } from '../../../src/enrich/session-tags.ts';
+import * as F from '../../fixtures/genesys/frames.ts';
+
+const LIVE_AT = Date.parse('2026-03-02T10:00:31.000Z');
+const REPAIR_AT = Date.parse('2026-03-02T12:00:00.000Z');
+const rctx: ReconcileContext = { receivedAt: REPAIR_AT, userContext: () => undefined };
+
+function ok<T>(r: { ok: true; value: T } | { ok: false; error: { reason: string } }): T {
+  if (!r.ok) throw new Error(r.error.reason);
+  return r.value;
+}
+
+describe('reconcile inputs', () => {
+  it('accept the SDK models as they are', () => {
+    expectTypeOf<Models.AnalyticsConversationWithoutAttributes>().toExtend<AnalyticsConversationInput>();
+    expectTypeOf<Models.CallConversation>().toExtend<CallConversationInput>();
+  });
+});
+
+describe('extractFromAnalytics', () => {
+  it('reads every voice session as a reconciled leg, with segment times', () => {
+    const obs = ok(extractFromAnalytics(F.analyticsConversation(), rctx));
+    expect(obs).toHaveLength(1);
+    expect(obs[0]).toEqual({
+      conversationId: F.IDS.conversation,
+      legKey: F.IDS.agentParticipant2,
+      participantId: F.IDS.agentParticipant2,
+      provenance: 'reconciled',
+      receivedAt: REPAIR_AT,
+      observedAt: Date.parse('2026-03-02T10:05:00.000Z'),
+      source: { kind: 'api', topicName: null, correlationId: null, api: 'analytics' },
+      fields: {
+        communicationId: F.IDS.agentCall2,
+        userId: F.IDS.agentUser,
+        purpose: 'agent',
+        direction: 'inbound',
+        peerId: F.IDS.customerCall,
+        provider: 'Edge',
+        selfAddress: `sip:${F.IDS.agentUser}@localhost`,
+        otherAddress: 'tel:+14155550100',
+        connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
+        disconnectedTime: Date.parse('2026-03-02T10:05:00.000Z'),
+        recording: true,
+      },
+    });
+  });
+
+  it('rejects a record whose ids are not UUIDs, without echoing them', () => {
+    const bad = { ...F.analyticsConversation(), conversationId: 'conv-123' };
+    const r = extractFromAnalytics(bad, rctx);
+    expect(r).toMatchObject({ ok: false, error: { code: 'bad-record' } });
+    if (!r.ok) expect(r.error.reason).not.toContain('conv-123');
+  });
+});
+
+describe('extractFromCallConversation', () => {
+  it('reads each participant leg as reconciled, without a public IP', () => {
+    const obs = ok(extractFromCallConversation(F.callConversation(), rctx));
+    expect(obs).toHaveLength(1);
+    expect(obs[0]?.provenance).toBe('reconciled');
+    expect(obs[0]?.source).toEqual({
+      kind: 'api',
+      topicName: null,
+      correlationId: null,
+      api: 'conversations',
+    });
+    expect(obs[0]?.fields).not.toHaveProperty('publicIpAddress');
+    expect(obs[0]?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+  });
+});
+
+describe('gap repair merged with live capture', () => {
+  function live(): TagObservation[] {
+    const env = parseNotificationFrame(F.text(F.userConversation()));
+    if (!env.ok) throw new Error(env.error.reason);
+    return ok(
+      extractTagObservations(env.value, {
+        receivedAt: LIVE_AT,
+        provenance: 'live',
+        userContext: () => undefined,
+      }),
+    );
+  }
+
+  it('fills only what the live feed missed; live values and the live public IP stay', () => {
+    const repaired = [
+      ...ok(extractFromAnalytics(F.analyticsConversation(), rctx)),
+      ...ok(extractFromCallConversation(F.callConversation(), rctx)),
+    ];
+    const snap = mergeSessionTags(undefined, [...live(), ...repaired]);
+    const agent = snap.legs.find((l) => l.legKey === F.IDS.agentParticipant2);
+    // Live: the REST read says recordingState "none" later, but a reconciled value never overwrites a live one.
+    expect(agent?.recordingState).toMatchObject({
+      value: 'active',
+      provenance: 'live',
+      firstCapturedAt: LIVE_AT,
+    });
+    expect(agent?.publicIpAddress).toMatchObject({ value: '203.0.113.7', provenance: 'live' });
+    expect(agent?.communicationId).toMatchObject({ value: F.IDS.agentCall2, provenance: 'live' });
+    // The live feed never saw the disconnect (gap): repaired, and marked as such.
+    expect(agent?.disconnectedTime).toMatchObject({
+      value: Date.parse('2026-03-02T10:05:00.000Z'),
+      provenance: 'reconciled',
+      firstCapturedAt: REPAIR_AT,
+    });
+  });
+});
