@@ -43,6 +43,8 @@ export const SCHEMA_FILES = {
   'notification.v1': 'notification.v1.avsc',
   'session-tags.v1': 'session-tags.v1.avsc',
   'dead-letter.v1': 'dead-letter.v1.avsc',
+  'recording-export.v1': 'recording-export.v1.avsc',
+  'manifest-written.v1': 'manifest-written.v1.avsc',
 } as const;
 
 /** A schema custody ships. */
@@ -385,11 +387,62 @@ export type DeadLetter = {
   headers: Record<string, Buffer>;
 };
 
+/** `schemas/recording-export.v1.avsc`: one S3 object of an export. */
+export type ExportedObject = {
+  key: string;
+  versionId: string | null;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+};
+
+/** `schemas/recording-export.v1.avsc`: the Genesys job that covered a recording. */
+export type ExportJobFacts = {
+  jobId: string;
+  createdBy: string | null;
+  states: Array<{ state: string; observedAtMs: number }>;
+};
+
+/** `schemas/recording-export.v1.avsc`: one recording found in the export bucket, on custody.recording-exports.v1. */
+export type RecordingExport = {
+  bucket: string;
+  orgId: string;
+  conversationId: string;
+  recordingId: string;
+  partitionHour: string;
+  audio: ExportedObject | null;
+  metadata: ExportedObject | null;
+  detectedAtMs: number;
+  detectedBy: string;
+  detectorInstance: string;
+  detectorVersion: string;
+  job: ExportJobFacts | null;
+};
+
+/** `schemas/manifest-written.v1.avsc`: a manifest version written to S3, on custody.manifests.v1. */
+export type ManifestWritten = {
+  conversationId: string;
+  recordingId: string;
+  bucket: string;
+  key: string;
+  versionId: string | null;
+  manifestVersion: number;
+  manifestSha256: string;
+  previousManifestSha256: string | null;
+  completeness: string;
+  missing: string[];
+  keyId: string;
+  writtenAtMs: number;
+  writerInstance: string;
+};
+
 /** The record type of each shipped schema. */
 export interface CustodyRecords {
   'notification.v1': NotificationRecord;
   'session-tags.v1': SessionTagsSnapshot;
   'dead-letter.v1': DeadLetter;
+  'recording-export.v1': RecordingExport;
+  'manifest-written.v1': ManifestWritten;
 }
 
 /** A single-object codec for one of custody's schemas. */

@@ -32,6 +32,10 @@ export function topicOfSchema(topics: Config['topics'], name: SchemaName): strin
       return topics.sessionTags;
     case 'dead-letter.v1':
       return topics.dlq;
+    case 'recording-export.v1':
+      return topics.recordingExports;
+    case 'manifest-written.v1':
+      return topics.manifests;
     default: {
       const _exhaustive: never = name;
       return _exhaustive;

@@ -145,6 +145,8 @@ describe('custody schemas', () => {
     'notification.v1': '4ba20aae72467d36',
     'session-tags.v1': 'd5413e4084410ea9',
     'dead-letter.v1': 'ed39a643a6f136f1',
+    'recording-export.v1': '1b1f696a6b7ca06e',
+    'manifest-written.v1': 'bebb462976201c6f',
   };
 
   it.each(Object.keys(SCHEMA_FILES) as SchemaName[])(
