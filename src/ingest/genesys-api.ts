@@ -39,6 +39,11 @@ export class GenesysApiError extends Error {
 
 /** The calls ingest needs. A port, so tests of the pipeline logic can substitute a recording fake. */
 export interface GenesysApi {
+  /**
+   * Called after each token renewal. Genesys ends a channel when the token that last subscribed it expires,
+   * so ingest resubscribes every channel with the new token.
+   */
+  onTokenRenewed(listener: () => void): void;
   listUsers(): AsyncIterable<Models.User>;
   getUserStations(userId: string): Promise<Models.UserStations>;
   getStation(stationId: string): Promise<Models.Station | undefined>;
@@ -65,7 +70,9 @@ export interface SdkGenesysApiOptions {
   maxBackoffMs?: number;
   /** Injected for tests; defaults to setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /** The clock token lifetimes are measured on, and a scheduler on it (defaults: the wall clock). */
   now?: () => number;
+  scheduleAt?: (at: number, fn: () => void) => () => void;
 }
 
 interface ExtendedResponse<T> {
@@ -99,6 +106,9 @@ export class SdkGenesysApi implements GenesysApi {
   #tokenExpiresAt = 0;
   #tokenIssuedAt = 0;
   #login: Promise<void> | undefined;
+  #renewalListeners: Array<() => void> = [];
+  #cancelRenewal: (() => void) | undefined;
+  #closed = false;
 
   constructor(opts: SdkGenesysApiOptions) {
     this.#opts = {
@@ -107,6 +117,11 @@ export class SdkGenesysApi implements GenesysApi {
       maxBackoffMs: 30_000,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       now: () => Date.now(),
+      scheduleAt: (at, fn) => {
+        const t = setTimeout(fn, Math.max(0, at - this.#opts.now()));
+        t.unref?.();
+        return () => clearTimeout(t);
+      },
       ...opts,
     };
     // A client of our own, not the SDK's process-wide singleton.
@@ -126,13 +141,21 @@ export class SdkGenesysApi implements GenesysApi {
     if (!force && this.#tokenExpiresAt > 0 && now < renewAt) return;
     this.#login ??= (async () => {
       try {
+        const renewal = this.#tokenExpiresAt > 0;
         const issuedAt = this.#opts.now();
+        const wallBefore = Date.now();
         const auth = await this.#client.loginClientCredentialsGrant(
           this.#opts.clientId,
           this.#opts.clientSecret.reveal(),
         );
+        // The SDK stamps expiry on the wall clock; keep the lifetime and re-base it on our clock.
+        const lifetimeMs = auth.tokenExpiryTime
+          ? Math.max(1_000, auth.tokenExpiryTime - wallBefore)
+          : 3_600_000;
         this.#tokenIssuedAt = issuedAt;
-        this.#tokenExpiresAt = auth.tokenExpiryTime ?? issuedAt + 3_600_000;
+        this.#tokenExpiresAt = issuedAt + lifetimeMs;
+        this.#scheduleRenewal(issuedAt + lifetimeMs * 0.8);
+        if (renewal) for (const l of this.#renewalListeners) l();
       } catch (e) {
         throw sanitize('oauth token', e);
       } finally {
@@ -140,6 +163,28 @@ export class SdkGenesysApi implements GenesysApi {
       }
     })();
     return this.#login;
+  }
+
+  /** Renews before expiry even when no call is made: an idle client would otherwise lose its channels. */
+  #scheduleRenewal(at: number): void {
+    this.#cancelRenewal?.();
+    if (this.#closed) return;
+    this.#cancelRenewal = this.#opts.scheduleAt(at, () => {
+      this.#ensureToken(true).catch(() => {
+        // The next API call retries the login and reports the error.
+        this.#scheduleRenewal(this.#opts.now() + 5_000);
+      });
+    });
+  }
+
+  onTokenRenewed(listener: () => void): void {
+    this.#renewalListeners.push(listener);
+  }
+
+  /** Stops the renewal timer. */
+  close(): void {
+    this.#closed = true;
+    this.#cancelRenewal?.();
   }
 
   /** One API call with auth, renewal on 401, and retries for 429/5xx/network errors. */

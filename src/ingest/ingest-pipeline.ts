@@ -69,6 +69,8 @@ export interface IngestDeps {
   readonly log: Logger;
   readonly metrics: IngestMetrics;
   readonly now?: () => number;
+  /** Runs `fn` when `now()` reaches `at` (defaults to wall-clock timers; see NotificationChannel). */
+  readonly scheduleAt?: (at: number, fn: () => void) => () => void;
   /** Snapshots restored from custody.session-tags.v1 at start-up (see restoreSnapshots). */
   readonly restored?: ReadonlyMap<string, SessionTagsSnapshot>;
 }
@@ -408,6 +410,7 @@ export async function startIngest(
           events: channelEvents(i),
           options: opts.channel,
           now,
+          scheduleAt: deps.scheduleAt,
         });
         channels[i] = channel;
         await channel.start(users, topicsOfShard);
@@ -417,6 +420,16 @@ export async function startIngest(
     metrics.topics.set(plan.topicsPerShard.reduce((n, t) => n + t.length, 0));
   };
 
+  deps.api.onTokenRenewed(() => {
+    for (const c of channels) {
+      c.resubscribe().catch((e: unknown) =>
+        log.warn(
+          { shard: c.shard, err: errorSummary(e) },
+          'resubscribe after token renewal failed; the channel will be rebuilt if it ends',
+        ),
+      );
+    }
+  });
   const loaded = await directory.load();
   if (loaded.invalid.length > 0)
     log.error({ count: loaded.invalid.length }, 'users with ids that are not UUIDs were skipped');

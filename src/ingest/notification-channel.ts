@@ -80,6 +80,8 @@ export class NotificationChannel {
   readonly #events: ChannelEvents;
   readonly #opts: ChannelOptions;
   readonly #now: () => number;
+  readonly #scheduleAt: (at: number, fn: () => void) => () => void;
+  #cancelResubscribe: (() => void) | undefined;
   #topics: readonly string[] = [];
   #userIds: readonly string[] = [];
   #current: Socket | undefined;
@@ -102,6 +104,11 @@ export class NotificationChannel {
     events: ChannelEvents;
     options?: Partial<ChannelOptions>;
     now?: () => number;
+    /**
+     * Runs `fn` when the clock behind `now` reaches `at`. Channel expiry is a time on that clock (the
+     * platform's), so resubscription is scheduled on it; the default assumes `now` is the wall clock.
+     */
+    scheduleAt?: (at: number, fn: () => void) => () => void;
   }) {
     this.shard = args.shard;
     this.#api = args.api;
@@ -109,6 +116,13 @@ export class NotificationChannel {
     this.#events = args.events;
     this.#opts = { ...DEFAULT_CHANNEL_OPTIONS, ...args.options };
     this.#now = args.now ?? (() => Date.now());
+    this.#scheduleAt =
+      args.scheduleAt ??
+      ((at, fn) => {
+        const t = setTimeout(fn, Math.max(0, at - this.#now()));
+        t.unref?.();
+        return () => clearTimeout(t);
+      });
   }
 
   get channelId(): string | undefined {
@@ -144,6 +158,14 @@ export class NotificationChannel {
     if (s) await this.#subscribe(s.channelId);
   }
 
+  /** Resubscribes now (after a token renewal: the channel lives as long as the token that subscribed it). */
+  async resubscribe(): Promise<void> {
+    const s = this.#current;
+    if (!s || this.#stopped) return;
+    await this.#subscribe(s.channelId);
+    this.#expiresAt = Math.max(this.#expiresAt, this.#now() + 60_000);
+  }
+
   /** Stops reading from the socket (Kafka backpressure). Events may be lost meanwhile: that is a gap. */
   pause(): void {
     if (this.#paused) return;
@@ -161,6 +183,7 @@ export class NotificationChannel {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#cancelResubscribe?.();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     for (const s of [this.#current, this.#retiring]) s?.ws.close(1000, 'custody ingest stopping');
@@ -195,15 +218,16 @@ export class NotificationChannel {
   }
 
   #scheduleResubscribe(): void {
+    this.#cancelResubscribe?.();
     const remaining = this.#expiresAt - this.#now();
     const margin = Math.min(this.#opts.resubscribeMarginMs, remaining * 0.1);
-    this.#schedule(
-      async () => {
+    this.#cancelResubscribe = this.#scheduleAt(this.#expiresAt - margin, () => {
+      void (async () => {
         const s = this.#current;
         if (!s || this.#stopped) return;
         try {
           await this.#subscribe(s.channelId);
-          // Resubscribing restarts the channel's 24 h life.
+          // Resubscribing restarts the channel's life (24 h on Genesys).
           this.#expiresAt = this.#now() + Math.max(remaining, 60_000);
           this.#events.log('info', 'resubscribed before channel expiry', {
             shard: this.shard,
@@ -215,10 +239,9 @@ export class NotificationChannel {
             err: String(e),
           });
         }
-        this.#scheduleResubscribe();
-      },
-      Math.max(1_000, remaining - margin),
-    );
+        if (!this.#stopped) this.#scheduleResubscribe();
+      })();
+    });
   }
 
   #connect(channelId: string, connectUri: string): Promise<Socket> {
