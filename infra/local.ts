@@ -275,36 +275,17 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
   mkdirSync(kafkaData, { recursive: true });
   const props = join(kafkaData, 'server.properties');
   writeFileSync(props, kafkaProperties(kafkaData, kafkaPort, controllerPort));
-  const cp = `${kafkaLibs}/*`;
-  const log4j = `-Dlog4j2.configurationFile=file:${join(repoRoot, 'infra/kafka/log4j2.properties')}`;
   const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
-  const kafkaLog = join(stateDir, 'kafka.log');
   run(
     'java',
-    ['-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+    ['-cp', `${kafkaLibs}/*`, LOG4J, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
     {},
-    (l) => log(l.replace(cp, '<kafka-libs>/*')),
+    (l) => log(l.replace(`${kafkaLibs}/*`, '<kafka-libs>/*')),
   );
-  const kafkaPid = spawnDetached(
-    'java',
-    [
-      '-Xms256m',
-      '-Xmx768m',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-XX:+ExitOnOutOfMemoryError',
-      '-Djava.awt.headless=true',
-      '-cp',
-      cp,
-      log4j,
-      'kafka.Kafka',
-      props,
-    ],
-    kafkaLog,
-    process.env,
+  const kafkaPid = launchKafka(stateDir);
+  log(
+    `Kafka ${KAFKA_VERSION} starting (pid ${kafkaPid}) on ${settings.KAFKA_BROKERS}; log ${join(stateDir, 'kafka.log')}`,
   );
-  writeFileSync(kafkaPidFile, String(kafkaPid));
-  log(`Kafka ${KAFKA_VERSION} starting (pid ${kafkaPid}) on ${settings.KAFKA_BROKERS}; log ${kafkaLog}`);
 
   // --- versitygw: posix backend with versioning, so Object Lock is available and enforced.
   const s3Root = join(stateDir, 's3');
@@ -336,7 +317,13 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
   try {
     await waitFor('versitygw', s3Pid, s3Log, () => probeS3(settings), 30_000);
     log('S3 server ready');
-    await waitFor('Kafka', kafkaPid, kafkaLog, () => probeKafka(settings.KAFKA_BROKERS), 120_000);
+    await waitFor(
+      'Kafka',
+      kafkaPid,
+      join(stateDir, 'kafka.log'),
+      () => probeKafka(settings.KAFKA_BROKERS),
+      120_000,
+    );
     log('Kafka broker ready');
   } catch (e) {
     await stopInfra({ name: opts.name, log });
@@ -344,6 +331,62 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
   }
   writeFileSync(settingsFile(stateDir), JSON.stringify(settings, null, 2), { mode: 0o600 });
   return { settings, stateDir, pids: { kafka: kafkaPid, s3: s3Pid }, reused: false };
+}
+
+const LOG4J = `-Dlog4j2.configurationFile=file:${join(repoRoot, 'infra/kafka/log4j2.properties')}`;
+
+/** Starts the broker of a formatted state folder and records its pid. */
+function launchKafka(stateDir: string): number {
+  const pid = spawnDetached(
+    'java',
+    [
+      '-Xms256m',
+      '-Xmx768m',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.awt.headless=true',
+      '-cp',
+      `${kafkaLibs}/*`,
+      LOG4J,
+      'kafka.Kafka',
+      join(stateDir, 'kafka', 'server.properties'),
+    ],
+    join(stateDir, 'kafka.log'),
+    process.env,
+  );
+  writeFileSync(join(stateDir, 'kafka.pid'), String(pid));
+  return pid;
+}
+
+/**
+ * Kills the broker of a running set (SIGKILL: a crash, not a clean shutdown) and starts it again on the
+ * same data and ports; resolves when it serves again. For fault tests.
+ */
+export async function restartKafka(opts: {
+  name: string;
+  downMs?: number;
+  log?: (line: string) => void;
+}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  const stateDir = join(infraHome, opts.name);
+  const settings = JSON.parse(readFileSync(settingsFile(stateDir), 'utf8')) as InfraSettings;
+  const pid = readPid(join(stateDir, 'kafka.pid'));
+  if (pid && isAlive(pid)) {
+    process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+  }
+  log(`Kafka killed (pid ${pid}); down for ${opts.downMs ?? 0} ms`);
+  await new Promise((r) => setTimeout(r, opts.downMs ?? 0));
+  const next = launchKafka(stateDir);
+  await waitFor(
+    'Kafka',
+    next,
+    join(stateDir, 'kafka.log'),
+    () => probeKafka(settings.KAFKA_BROKERS),
+    120_000,
+  );
+  log(`Kafka restarted (pid ${next})`);
 }
 
 async function stopPid(pid: number, what: string, log: (l: string) => void): Promise<void> {

@@ -181,14 +181,19 @@ export class NotificationChannel {
     if (this.connected) this.#closeGap();
   }
 
+  /**
+   * Closes the sockets and waits until they are closed: frames that arrive during the close handshake are
+   * still delivered to `frame`, and none arrives after this resolves.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#cancelResubscribe?.();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    for (const s of [this.#current, this.#retiring]) s?.ws.close(1000, 'custody ingest stopping');
+    const sockets = [this.#current, this.#retiring].filter((s): s is Socket => s !== undefined);
     this.#current = undefined;
     this.#retiring = undefined;
+    await Promise.all(sockets.map((s) => closeSocket(s.ws)));
   }
 
   // --- channel creation and subscription -------------------------------------------------------
@@ -251,6 +256,9 @@ export class NotificationChannel {
       let opened = false;
       ws.on('open', () => {
         opened = true;
+        // A fresh socket starts healthy: a ping sent on the socket it replaces must not count against it.
+        this.#pingSentAt = undefined;
+        this.#lastFrameAt = this.#now();
         if (this.#paused) ws.pause();
         resolve(socket);
       });
@@ -412,4 +420,18 @@ export class NotificationChannel {
     t.unref?.();
     this.#timers.add(t);
   }
+}
+
+/** Closes a socket politely, then forcefully after 2 s; resolves when it is closed. */
+function closeSocket(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => ws.terminate(), 2_000);
+    ws.once('close', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(1000, 'custody ingest stopping');
+  });
 }

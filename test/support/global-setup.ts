@@ -13,7 +13,8 @@ import { startInfra, stopInfra, type InfraSettings } from '../../infra/local.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    infra: InfraSettings & { source: string };
+    /** `stateName` is set for local servers (infra/local.ts), so fault tests can restart the broker. */
+    infra: InfraSettings & { source: string; stateName?: string };
   }
 }
 
@@ -89,7 +90,7 @@ export async function setup(project: TestProject): Promise<void> {
   log(
     `started local servers: Kafka ${infra.settings.KAFKA_BROKERS} (pid ${infra.pids.kafka}), versitygw ${infra.settings.S3_ENDPOINT} (pid ${infra.pids.s3})`,
   );
-  project.provide('infra', { source: 'local', ...infra.settings });
+  project.provide('infra', { source: 'local', stateName: name, ...infra.settings });
 }
 
 export async function teardown(): Promise<void> {

@@ -63,6 +63,8 @@ export interface EmulatorControl {
   /** Closes a channel's socket without a close frame. */
   dropSocket(channelId: string): boolean;
   pauseHeartbeats(channelId?: string): void;
+  /** The socket stays open but receives nothing (no events, heartbeats or pongs) until un-stalled. */
+  stallSocket(channelId: string, stalled?: boolean): void;
   resumeHeartbeats(channelId?: string): void;
   /** Sends `v2.system.socket_closing`; the socket is closed after the grace period unless replaced. */
   sendSocketClosing(channelId: string): boolean;
@@ -109,6 +111,7 @@ export function createControl(deps: ControlDeps): EmulatorControl {
     changeStation: deps.changeStation,
     dropSocket: (id) => hub.dropSocket(id),
     pauseHeartbeats: (id) => hub.setHeartbeats(false, id),
+    stallSocket: (id, stalled = true) => hub.setStalled(id, stalled),
     resumeHeartbeats: (id) => hub.setHeartbeats(true, id),
     sendSocketClosing: (id) => hub.sendSocketClosing(id),
     expireChannel: (id) => registry.remove(id, 'expired'),

@@ -55,6 +55,8 @@ export function createSocketHub(opts: SocketHubOptions) {
   const records: SocketRecord[] = [];
   let heartbeatsPaused = false;
   const pausedChannels = new Set<string>();
+  /** Channels whose socket stays open but receives nothing at all: the "open but silent" failure. */
+  const stalledChannels = new Set<string>();
 
   const systemMessage = (
     ch: ChannelState,
@@ -151,7 +153,7 @@ export function createSocketHub(opts: SocketHubOptions) {
     const link: SocketLink = {
       id,
       send: (text) => {
-        if (ws.readyState === ws.OPEN) ws.send(text);
+        if (ws.readyState === ws.OPEN && !stalledChannels.has(channelId)) ws.send(text);
       },
       close: (code, reason) => {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
@@ -259,6 +261,15 @@ export function createSocketHub(opts: SocketHubOptions) {
         if (enabled) pausedChannels.clear();
       } else if (enabled) pausedChannels.delete(channelId);
       else pausedChannels.add(channelId);
+    },
+
+    /**
+     * Stalls or un-stalls a channel's socket: while stalled it stays open but the server sends nothing
+     * (no events, heartbeats or pongs); events published meanwhile are lost, as with a dead connection.
+     */
+    setStalled(channelId: string, stalled: boolean): void {
+      if (stalled) stalledChannels.add(channelId);
+      else stalledChannels.delete(channelId);
     },
 
     sockets: (): readonly SocketRecord[] => records,
