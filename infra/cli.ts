@@ -16,7 +16,10 @@ async function main(cmd: string | undefined): Promise<void> {
         kafkaPort: port(process.env['INFRA_KAFKA_PORT']) ?? 9092,
         s3Port: port(process.env['INFRA_S3_PORT']) ?? 7070,
       });
-      process.stdout.write(`${formatSettings(infra.settings)}\n`);
+      // KEY=value lines (dotenv-readable), then one export line so `eval` hands them to child processes.
+      process.stdout.write(
+        `${formatSettings(infra.settings)}\nexport ${Object.keys(infra.settings).join(' ')}\n`,
+      );
       return;
     }
     case 'down':

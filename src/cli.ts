@@ -14,7 +14,7 @@ usage: custody <command> [options]
 commands:
   config check [--needs genesys,kafka,s3,bucket,signing]
                       validate the configuration and print it (secrets redacted)
-  ingest              Genesys notification WebSocket -> Kafka            (not built yet: issue #4)
+  ingest              Genesys notification WebSocket -> Kafka (runs until SIGTERM)
   exports watch       detect recording exports in S3 -> Kafka            (not built yet: issue #5)
   exports run         create and execute Genesys bulk export jobs        (not built yet: issue #5)
   sink                join tags and exports -> signed manifests in S3    (not built yet: issue #5)
@@ -56,7 +56,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       return 0;
     }
-    case 'ingest':
+    case 'ingest': {
+      const config = loadConfig(undefined, ['genesys', 'kafka']);
+      const { runIngest } = await import('./main.ts');
+      await runIngest(config);
+      return 0;
+    }
     case 'sink':
     case 'exports':
       process.stderr.write(`custody ${cmd}: not built yet (see the open issues); nothing was started\n`);

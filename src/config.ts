@@ -170,6 +170,30 @@ export const SETTINGS = {
     description: 'Optional JSON file of `{"NAME": "value"}` settings; the environment wins over it.',
     group: 'custody',
   },
+  CUSTODY_INGEST_COMBINED_TOPICS: {
+    schema: boolean,
+    description:
+      'Subscribe with one combined topic per user (`v2.users.{id}?conversations&conversations.calls&station&persistentconnection`); false subscribes to the four topics separately (UNCONFIRMED whether Genesys allows dotted suffixes in combined topics).',
+    group: 'custody',
+    default: 'true',
+  },
+  CUSTODY_INGEST_BUFFER_MAX_FRAMES: {
+    schema: positiveInt,
+    description:
+      'Frames held while Kafka is slow or down; above this ingest pauses its sockets (recorded as a gap, repaired later) and reports not ready.',
+    group: 'custody',
+    default: '20000',
+  },
+  CUSTODY_INGEST_RESTORE_HOURS: {
+    schema: z.coerce
+      .number()
+      .min(0)
+      .max(24 * 30),
+    description:
+      'At start-up, restore conversation snapshots written to custody.session-tags.v1 in the last N hours.',
+    group: 'custody',
+    default: '24',
+  },
   CUSTODY_TOPIC_PARTITIONS: {
     schema: positiveInt,
     description:
@@ -251,6 +275,11 @@ export interface Config {
     readonly recordingExports: string;
     readonly manifests: string;
     readonly dlq: string;
+  };
+  readonly ingest: {
+    readonly combinedTopics: boolean;
+    readonly bufferMaxFrames: number;
+    readonly restoreHours: number;
   };
   readonly custody: {
     readonly instanceId: string;
@@ -391,6 +420,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       recordingExports: str('CUSTODY_TOPIC_RECORDING_EXPORTS') as string,
       manifests: str('CUSTODY_TOPIC_MANIFESTS') as string,
       dlq: str('CUSTODY_TOPIC_DLQ') as string,
+    },
+    ingest: {
+      combinedTopics: values.CUSTODY_INGEST_COMBINED_TOPICS as boolean,
+      bufferMaxFrames: values.CUSTODY_INGEST_BUFFER_MAX_FRAMES as number,
+      restoreHours: values.CUSTODY_INGEST_RESTORE_HOURS as number,
     },
     custody: {
       instanceId:

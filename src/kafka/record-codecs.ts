@@ -47,6 +47,8 @@ const NAMES = [
   'notification.v1',
   'session-tags.v1',
   'dead-letter.v1',
+  'recording-export.v1',
+  'manifest-written.v1',
 ] as const satisfies readonly SchemaName[];
 
 export async function createEncoders(kafka: Config['kafka'], topics: Config['topics']): Promise<Encoders> {
