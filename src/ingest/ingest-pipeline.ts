@@ -71,6 +71,8 @@ export interface IngestDeps {
   readonly now?: () => number;
   /** Runs `fn` when `now()` reaches `at` (defaults to wall-clock timers; see NotificationChannel). */
   readonly scheduleAt?: (at: number, fn: () => void) => () => void;
+  /** Called for every acknowledged frame (benchmarks measure exact latency quantiles with it). */
+  readonly onAcked?: (receivedAt: number, ackedAt: number) => void;
   /** Snapshots restored from custody.session-tags.v1 at start-up (see restoreSnapshots). */
   readonly restored?: ReadonlyMap<string, SessionTagsSnapshot>;
 }
@@ -139,6 +141,7 @@ export async function startIngest(
       acked: (ds: readonly Delivery[], ackedAt: number) => {
         for (const d of ds) {
           metrics.ackLatency.observe((ackedAt - d.receivedAt) / 1000);
+          deps.onAcked?.(d.receivedAt, ackedAt);
           if (d.eventTime !== undefined) metrics.eventLag.observe(Math.max(0, ackedAt - d.eventTime) / 1000);
         }
         metrics.bufferDepth.set(buffer.depth);

@@ -1,0 +1,156 @@
+/**
+ * The Kafka records the exports watcher produces: one RecordingExport per detected recording (keyed by
+ * conversationId, so it meets the conversation's session tags in the same partition number) and dead letters
+ * for keys and events it cannot use.
+ */
+import type { ExportKey } from '../enrich/export-layout.ts';
+import type { DeadLetter, ExportedObject, RecordingExport } from '../kafka/avro-codec.ts';
+import type { Encoders } from '../kafka/record-codecs.ts';
+import type { KeyedRecord } from '../kafka/record-producer.ts';
+
+/** The encoders the watcher needs. */
+export type ExportsWatchEncoders = Pick<Encoders, 'recording-export.v1' | 'dead-letter.v1'>;
+
+/** An S3 object version as HEAD (or a listing plus the checkpoint) saw it. */
+export type ObjectVersion = Readonly<{
+  key: string;
+  etag: string;
+  versionId: string | null;
+  size: number;
+  lastModifiedMs: number;
+}>;
+
+/** Identity of the detecting process, copied into every record. */
+export type Detector = Readonly<{ instance: string; version: string }>;
+
+/** Stage name in dead letters. */
+export const EXPORTS_STAGE = 'exports';
+
+/** Error codes of the watcher's dead letters. */
+export const EXPORTS_DLQ_CODES = {
+  invalidKey: 'CUSTODY_SINK_INVALID_EXPORT_KEY',
+  invalidEvent: 'CUSTODY_SINK_INVALID_S3_EVENT',
+} as const;
+
+function exported(o: ObjectVersion | null): ExportedObject | null {
+  return o === null
+    ? null
+    : { key: o.key, versionId: o.versionId, size: o.size, etag: o.etag, lastModifiedMs: o.lastModifiedMs };
+}
+
+/** Builds the RecordingExport value (pure). `ref` is either file's parsed key. */
+export function recordingExport(args: {
+  bucket: string;
+  ref: ExportKey;
+  audio: ObjectVersion | null;
+  metadata: ObjectVersion | null;
+  detectedAtMs: number;
+  detectedBy: 'scan' | 's3-event';
+  detector: Detector;
+}): RecordingExport {
+  return {
+    bucket: args.bucket,
+    orgId: args.ref.orgId,
+    conversationId: args.ref.conversationId,
+    recordingId: args.ref.recordingId,
+    partitionHour: args.ref.partitionHour,
+    audio: exported(args.audio),
+    metadata: exported(args.metadata),
+    detectedAtMs: args.detectedAtMs,
+    detectedBy: args.detectedBy,
+    detectorInstance: args.detector.instance,
+    detectorVersion: args.detector.version,
+    job: null,
+  };
+}
+
+/** Encodes a RecordingExport as a record of `topic`, keyed by conversationId. */
+export function recordingExportRecord(
+  encoders: ExportsWatchEncoders,
+  topic: string,
+  value: RecordingExport,
+): KeyedRecord {
+  return { topic, key: value.conversationId, value: encoders['recording-export.v1'].encode(value) };
+}
+
+/**
+ * A dead letter for a listed S3 key that looks like an export but is invalid: source kind `s3`, the key as UTF-8
+ * in `value`, the bucket in a header. Keyed by the S3 key.
+ */
+export function invalidKeyDeadLetter(args: {
+  encoders: ExportsWatchEncoders;
+  topic: string;
+  bucket: string;
+  key: string;
+  reason: string;
+  lastModifiedMs: number | null;
+  nowMs: number;
+  instance: string;
+}): KeyedRecord {
+  const letter: DeadLetter = {
+    key: null,
+    value: Buffer.from(args.key, 'utf8'),
+    source: {
+      kind: 's3',
+      topic: null,
+      partition: null,
+      offset: null,
+      timestampMs: args.lastModifiedMs,
+      channelId: null,
+    },
+    stage: EXPORTS_STAGE,
+    errorCode: EXPORTS_DLQ_CODES.invalidKey,
+    reason: args.reason,
+    firstSeenAtMs: args.nowMs,
+    instance: args.instance,
+    headers: { bucket: Buffer.from(args.bucket, 'utf8') },
+  };
+  return { topic: args.topic, key: args.key, value: args.encoders['dead-letter.v1'].encode(letter) };
+}
+
+/** A consumed Kafka record, as much of it as a dead letter carries. */
+export type ConsumedRecord = Readonly<{
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Readonly<Record<string, Buffer>>;
+}>;
+
+/** A dead letter for a consumed S3 event record (the original bytes, with its topic/partition/offset). */
+export function consumedDeadLetter(args: {
+  encoders: ExportsWatchEncoders;
+  topic: string;
+  record: ConsumedRecord;
+  errorCode: string;
+  reason: string;
+  nowMs: number;
+  instance: string;
+}): KeyedRecord {
+  const ts = Number(args.record.timestamp);
+  const letter: DeadLetter = {
+    key: args.record.key,
+    value: args.record.value,
+    source: {
+      kind: 'kafka',
+      topic: args.record.topic,
+      partition: args.record.partition,
+      offset: Number(args.record.offset),
+      timestampMs: Number.isFinite(ts) ? ts : null,
+      channelId: null,
+    },
+    stage: EXPORTS_STAGE,
+    errorCode: args.errorCode,
+    reason: args.reason,
+    firstSeenAtMs: args.nowMs,
+    instance: args.instance,
+    headers: { ...args.record.headers },
+  };
+  return {
+    topic: args.topic,
+    key: args.record.key?.toString('utf8') ?? null,
+    value: args.encoders['dead-letter.v1'].encode(letter),
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * The S3-event path of `custody exports watch`: consumes S3 event notifications from a Kafka topic and, for each
+ * created audio or metadata object, HEADs both siblings and emits a RecordingExport (detectedBy `s3-event`).
+ *
+ * - A message that is not a valid notification goes to the DLQ (CUSTODY_SINK_INVALID_S3_EVENT, with the reason
+ *   and the original bytes); an invalid export key in a valid message too (CUSTODY_SINK_INVALID_EXPORT_KEY).
+ * - When a sibling does not exist yet (Genesys writes the audio, then the metadata), nothing is emitted for that
+ *   event ("deferred"): the sibling's own event emits the pair, and a recording whose sibling never comes is
+ *   emitted with the missing side null by the scanner after the pairing grace — if its hour folder is in the
+ *   scan window (or a requested range).
+ * - Pairs the scanner (or an earlier event) already emitted are not emitted again; pairs emitted here are
+ *   recorded in the scanner's checkpoint.
+ * - Offsets are resolved and committed only after the produced records were acknowledged; an S3 or Kafka error
+ *   fails the batch, and kafkajs redelivers it from the last committed offset.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { exportSiblingKeys, normalizeKeyPrefix, parseExportKey } from '../enrich/export-layout.ts';
+import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ExportsWatchMetrics } from './export-metrics.ts';
+import type { ConsumedRecord, Detector, ExportsWatchEncoders, ObjectVersion } from './export-records.ts';
+import {
+  consumedDeadLetter,
+  EXPORTS_DLQ_CODES,
+  recordingExport,
+  recordingExportRecord,
+} from './export-records.ts';
+import { headVersion } from './export-s3.ts';
+import type { ExportScanner } from './export-scanner.ts';
+import { parseS3EventMessage } from './s3-events.ts';
+
+export type S3EventsOptions = Readonly<{
+  /** Topic the bucket's notifications are delivered to. */
+  topic: string;
+  /** Consumer group (default `custody-exports-watch-s3events`). */
+  groupId: string;
+  /** Where a new group starts: true (default) = the oldest retained event, so none is missed. */
+  fromBeginning: boolean;
+  /** Messages per produce round trip within a batch. */
+  maxMessagesPerProduce: number;
+}>;
+
+export type S3EventsDeps = Readonly<{
+  kafka: Kafka;
+  s3: S3Client;
+  producer: RecordProducer;
+  encoders: ExportsWatchEncoders;
+  log: Logger;
+  metrics: ExportsWatchMetrics;
+  now: () => number;
+  scanner: ExportScanner;
+}>;
+
+export type S3EventsContext = Readonly<{
+  bucket: string;
+  prefix: string;
+  topics: Readonly<{ recordingExports: string; dlq: string }>;
+  detector: Detector;
+}>;
+
+/** The running consumer. */
+export type RunningS3Events = Readonly<{ stop(): Promise<void>; crashed(): string | undefined }>;
+
+type Handled = { records: KeyedRecord[]; afterAck: Array<() => void> };
+
+function consumed(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) headers[k] = Buffer.isBuffer(first) ? first : Buffer.from(String(first), 'utf8');
+  }
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    timestamp: message.timestamp,
+    key: message.key,
+    value: message.value,
+    headers,
+  };
+}
+
+/** Handles one notification message: the records to produce and what to remember once they are acknowledged. */
+async function handleMessage(
+  deps: S3EventsDeps,
+  ctx: S3EventsContext,
+  record: ConsumedRecord,
+): Promise<Handled> {
+  const out: Handled = { records: [], afterAck: [] };
+  const nowMs = deps.now();
+  const m = deps.metrics;
+  const deadLetter = (errorCode: string, reason: string) => {
+    m.deadLetters(errorCode, 1);
+    deps.log.error(
+      { topic: record.topic, partition: record.partition, offset: record.offset, code: errorCode, reason },
+      'S3 event dead-lettered',
+    );
+    out.records.push(
+      consumedDeadLetter({
+        encoders: deps.encoders,
+        topic: ctx.topics.dlq,
+        record,
+        errorCode,
+        reason,
+        nowMs,
+        instance: ctx.detector.instance,
+      }),
+    );
+  };
+
+  const parsed = parseS3EventMessage(record.value ?? Buffer.alloc(0));
+  if (!parsed.ok) {
+    m.s3Events('rejected', 1);
+    deadLetter(EXPORTS_DLQ_CODES.invalidEvent, `${parsed.error.code}: ${parsed.error.reason}`);
+    return out;
+  }
+  if (parsed.value.kind === 'test-event') {
+    m.s3Events('test-event', 1);
+    return out;
+  }
+  m.s3Events('ignored', parsed.value.ignored);
+  for (const created of parsed.value.created) {
+    if (created.bucket !== ctx.bucket) {
+      m.s3Events('other-bucket', 1);
+      continue;
+    }
+    const ref = parseExportKey(created.key, { prefix: ctx.prefix });
+    if (!ref.ok) {
+      if (ref.error.kind === 'not-an-export') m.s3Events('ignored', 1);
+      else {
+        m.invalidKeys('s3-event', 1);
+        deadLetter(EXPORTS_DLQ_CODES.invalidKey, `${created.key}: ${ref.error.reason}: ${ref.error.detail}`);
+      }
+      continue;
+    }
+    const { audioKey, metadataKey } = exportSiblingKeys(ref.value);
+    const [audio, metadata] = await Promise.all([
+      headVersion(deps.s3, ctx.bucket, audioKey),
+      headVersion(deps.s3, ctx.bucket, metadataKey),
+    ]);
+    if (audio === undefined || metadata === undefined) {
+      m.s3Events('deferred', 1);
+      continue;
+    }
+    m.s3Events('created', 1);
+    const identity = (o: ObjectVersion) => ({
+      etag: o.etag,
+      versionId: o.versionId,
+      lastModifiedMs: o.lastModifiedMs,
+    });
+    const pair = { audio: identity(audio), metadata: identity(metadata) };
+    if (deps.scanner.isEmitted(ref.value, pair)) continue;
+    const value = recordingExport({
+      bucket: ctx.bucket,
+      ref: ref.value,
+      audio,
+      metadata,
+      detectedAtMs: nowMs,
+      detectedBy: 's3-event',
+      detector: ctx.detector,
+    });
+    out.records.push(recordingExportRecord(deps.encoders, ctx.topics.recordingExports, value));
+    const exportRef = ref.value;
+    out.afterAck.push(() => {
+      deps.scanner.noteEmitted(exportRef, pair);
+      m.recordingsEmitted('s3-event', 1);
+    });
+  }
+  return out;
+}
+
+/** Subscribes to the notifications topic and starts consuming. */
+export async function startS3Events(
+  deps: S3EventsDeps,
+  ctx: S3EventsContext,
+  options: S3EventsOptions,
+): Promise<RunningS3Events> {
+  const prefix = normalizeKeyPrefix(ctx.prefix);
+  if (!prefix.ok) throw new RangeError(`invalid export prefix: ${prefix.error.detail}`);
+  const context: S3EventsContext = { ...ctx, prefix: prefix.value };
+  const consumer: Consumer = deps.kafka.consumer({ groupId: options.groupId });
+  let crash: string | undefined;
+  consumer.on(consumer.events.CRASH, (e) => {
+    crash = e.payload.error.message;
+    deps.log.error({ err: e.payload.error, restart: e.payload.restart }, 'S3 events consumer crashed');
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
+
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i += options.maxMessagesPerProduce) {
+      if (!isRunning() || isStale()) return;
+      const chunk = messages.slice(i, i + options.maxMessagesPerProduce);
+      const handled: Handled[] = [];
+      for (const message of chunk) {
+        handled.push(await handleMessage(deps, context, consumed(batch.topic, batch.partition, message)));
+      }
+      await deps.producer.send(handled.flatMap((h) => h.records));
+      // Acknowledged by the broker: only now may the offsets move on.
+      for (const h of handled) for (const f of h.afterAck) f();
+      const last = chunk[chunk.length - 1];
+      if (last) resolveOffset(last.offset);
+      await heartbeat();
+      await commitOffsetsIfNecessary();
+    }
+  };
+  await consumer.run({ eachBatchAutoResolve: false, eachBatch });
+
+  return {
+    crashed: () => crash,
+    async stop() {
+      await consumer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,522 @@
+/**
+ * The sink's join state, as it is kept in S3 (architecture.md "The join"): per conversation, one
+ * `session-tags.json` (the merged snapshot and where each leg was first captured on Kafka) and one `exports.json`
+ * (the conversation's recordings with their export facts, hashes and what was announced on the manifests topic).
+ *
+ * Everything here is pure. Each merge is a join (commutative, associative, idempotent: a maximum over a total order,
+ * field by field), so replays, duplicates, late records and two instances writing the same conversation all
+ * converge on the same state whatever the order; S3 conditional writes only decide who re-merges.
+ */
+import { z } from 'zod';
+import { canonicalBytes, canonicalize } from '../enrich/canonical-json.ts';
+import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
+import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';
+import type { LegTags, SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
+import type { ExportedObject, ExportJobFacts, RecordingExport } from '../kafka/avro-codec.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A Kafka record: the evidence pointer of an input. `offset` is a decimal string (Kafka offsets are int64). */
+export type KafkaPointer = Readonly<{ topic: string; partition: number; offset: string }>;
+
+/** Where a leg was first seen with a provenance: the session-tags record that carried it. */
+export type LegCaptures = Readonly<{ live: KafkaPointer | null; reconciled: KafkaPointer | null }>;
+
+/** `session-tags.json`. */
+export type SessionTagsState = Readonly<{
+  format: typeof TAGS_FORMAT;
+  snapshot: SessionTagsSnapshot;
+  /** By legKey. */
+  captures: Readonly<Record<string, LegCaptures>>;
+}>;
+
+/** One export object as detected, with who detected it and the record that said so. */
+export type DetectedObject = Readonly<{
+  object: ExportedObject;
+  detectedAtMs: number;
+  detectedBy: string;
+  detectorInstance: string;
+  detectorVersion: string;
+  source: KafkaPointer;
+}>;
+
+/** A hash custody computed over one exact object version (matched by version id and ETag). */
+export type ObjectHash = Readonly<{
+  versionId: string | null;
+  etag: string;
+  sha256: string;
+  size: number;
+  hashedAtMs: number;
+  instance: string;
+  version: string;
+}>;
+
+/** The manifest version last announced on `custody.manifests.v1` for a recording. */
+export type Announced = Readonly<{ manifestVersion: number; manifestSha256: string }>;
+
+/** What the sink knows about one recording. */
+export type RecordingState = Readonly<{
+  bucket: string;
+  orgId: string;
+  partitionHour: string;
+  audio: DetectedObject | null;
+  metadata: DetectedObject | null;
+  job: ExportJobFacts | null;
+  audioHash: ObjectHash | null;
+  metadataHash: ObjectHash | null;
+  announced: Announced | null;
+}>;
+
+/** `exports.json`. */
+export type ExportsState = Readonly<{
+  format: typeof EXPORTS_FORMAT;
+  conversationId: string;
+  /** By recordingId. */
+  recordings: Readonly<Record<string, RecordingState>>;
+}>;
+
+export const TAGS_FORMAT = 'custody.sink.session-tags/v1';
+export const EXPORTS_FORMAT = 'custody.sink.exports/v1';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schemas (state read back from S3 and snapshots from Kafka are external input: validated, never trusted)
+// ---------------------------------------------------------------------------------------------------------------
+
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Epoch ms that `Date` can represent (so every time converts to the manifest's UTC ms form). */
+const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
+const nonEmpty = z.string().min(1).max(4096);
+const uuidLower = z.string().regex(UUID_LOWER);
+
+const tagSourceSchema = z.strictObject({
+  kind: z.enum(['notification', 'api', 'user-context']),
+  topicName: nonEmpty.nullable(),
+  correlationId: nonEmpty.nullable(),
+  api: nonEmpty.nullable(),
+});
+
+function tagSchema<T extends z.ZodType>(value: T) {
+  return z
+    .strictObject({
+      value,
+      provenance: z.enum(['live', 'reconciled']),
+      source: tagSourceSchema,
+      observedAt: z.number().int().nullable(),
+      capturedAt: epochMs,
+      firstCapturedAt: epochMs,
+    })
+    .nullable();
+}
+
+const text = tagSchema(z.string().max(4096));
+const flag = tagSchema(z.boolean());
+const instant = tagSchema(epochMs);
+
+const legSchema = z.strictObject({
+  legKey: nonEmpty,
+  participantId: nonEmpty,
+  communicationId: text,
+  userId: text,
+  purpose: text,
+  direction: text,
+  stationId: text,
+  stationType: text,
+  isWebRtc: flag,
+  peerId: text,
+  provider: text,
+  selfAddress: text,
+  otherAddress: text,
+  publicIpAddress: text,
+  connectedTime: instant,
+  disconnectedTime: instant,
+  recordingState: text,
+  recording: flag,
+  persistentConnectionState: text,
+});
+
+/** A snapshot as custody accepts it: lower-case UUID conversation id, every time a representable instant. */
+export const sessionTagsSnapshotSchema = z.strictObject({
+  conversationId: uuidLower,
+  legs: z.array(legSchema).max(10_000),
+});
+
+const kafkaPointerSchema = z.strictObject({
+  topic: nonEmpty,
+  partition: z.number().int().nonnegative(),
+  offset: z.string().regex(/^(0|[1-9]\d{0,18})$/),
+});
+
+const tagsStateSchema = z.strictObject({
+  format: z.literal(TAGS_FORMAT),
+  snapshot: sessionTagsSnapshotSchema,
+  captures: z.record(
+    z.string(),
+    z.strictObject({ live: kafkaPointerSchema.nullable(), reconciled: kafkaPointerSchema.nullable() }),
+  ),
+});
+
+const exportedObjectSchema = z.strictObject({
+  key: nonEmpty,
+  versionId: nonEmpty.nullable(),
+  size: z.number().int().nonnegative(),
+  etag: nonEmpty,
+  lastModifiedMs: epochMs,
+});
+
+const detectedSchema = z.strictObject({
+  object: exportedObjectSchema,
+  detectedAtMs: epochMs,
+  detectedBy: nonEmpty,
+  detectorInstance: nonEmpty,
+  detectorVersion: nonEmpty,
+  source: kafkaPointerSchema,
+});
+
+const jobSchema = z.strictObject({
+  jobId: nonEmpty,
+  createdBy: nonEmpty.nullable(),
+  states: z.array(z.strictObject({ state: nonEmpty, observedAtMs: epochMs })),
+});
+
+const hashSchema = z.strictObject({
+  versionId: nonEmpty.nullable(),
+  etag: nonEmpty,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  hashedAtMs: epochMs,
+  instance: nonEmpty,
+  version: nonEmpty,
+});
+
+const recordingSchema = z.strictObject({
+  bucket: nonEmpty,
+  orgId: uuidLower,
+  partitionHour: nonEmpty,
+  audio: detectedSchema.nullable(),
+  metadata: detectedSchema.nullable(),
+  job: jobSchema.nullable(),
+  audioHash: hashSchema.nullable(),
+  metadataHash: hashSchema.nullable(),
+  announced: z
+    .strictObject({
+      manifestVersion: z.number().int().positive(),
+      manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .nullable(),
+});
+
+const exportsStateSchema = z.strictObject({
+  format: z.literal(EXPORTS_FORMAT),
+  conversationId: uuidLower,
+  recordings: z.record(uuidLower, recordingSchema),
+});
+
+/** Why a stored state object was rejected (a field path list, never content). */
+export type StateParseFailure = Readonly<{ detail: string }>;
+
+function parseJsonBytes(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function issuesOf(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => i.path.map(String).join('.') || '(root)')
+    .join(', ');
+}
+
+/** Parses `session-tags.json` bytes. */
+export function parseTagsState(bytes: Uint8Array): SessionTagsState | StateParseFailure {
+  const parsed = tagsStateSchema.safeParse(parseJsonBytes(bytes));
+  return parsed.success
+    ? (parsed.data as SessionTagsState)
+    : { detail: `session-tags state invalid at ${issuesOf(parsed.error)}` };
+}
+
+/** Parses `exports.json` bytes. */
+export function parseExportsState(bytes: Uint8Array): ExportsState | StateParseFailure {
+  const parsed = exportsStateSchema.safeParse(parseJsonBytes(bytes));
+  return parsed.success
+    ? (parsed.data as ExportsState)
+    : { detail: `exports state invalid at ${issuesOf(parsed.error)}` };
+}
+
+/** The bytes stored for a state object: RFC 8785 canonical JSON, so equal states are equal bytes. */
+export function stateBytes(state: SessionTagsState | ExportsState): Buffer {
+  return canonicalBytes(state);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------------------------------------------
+
+function cmp(a: string | number, b: string | number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Total order on Kafka pointers: topic, partition, then numeric offset. */
+export function comparePointers(a: KafkaPointer, b: KafkaPointer): number {
+  return (
+    cmp(a.topic, b.topic) ||
+    cmp(a.partition, b.partition) ||
+    cmp(a.offset.length, b.offset.length) ||
+    cmp(a.offset, b.offset)
+  );
+}
+
+function minPointer(a: KafkaPointer | null, b: KafkaPointer | null): KafkaPointer | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return comparePointers(a, b) <= 0 ? a : b;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Session tags
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A snapshot as observations `mergeSessionTags` can fold. Each tag becomes two observations of the same value —
+ * one received at its `capturedAt`, one at its `firstCapturedAt` — whose join is exactly that tag, so folding them
+ * into another snapshot equals joining the two snapshots tag by tag; one empty observation per leg keeps legs
+ * that have no field yet.
+ */
+export function snapshotObservations(snapshot: SessionTagsSnapshot): TagObservation[] {
+  const out: TagObservation[] = [];
+  for (const leg of snapshot.legs) {
+    const base = {
+      conversationId: snapshot.conversationId,
+      legKey: leg.legKey,
+      participantId: leg.participantId,
+    };
+    out.push({
+      ...base,
+      provenance: 'live',
+      source: { kind: 'user-context', topicName: null, correlationId: null, api: null },
+      observedAt: null,
+      receivedAt: 0,
+      fields: {},
+    });
+    for (const field of LEG_TAG_FIELDS) {
+      const tag = leg[field];
+      if (tag === null) continue;
+      const fields = { [field]: tag.value };
+      const common = { ...base, provenance: tag.provenance, source: tag.source, observedAt: tag.observedAt };
+      out.push({ ...common, receivedAt: tag.capturedAt, fields });
+      if (tag.firstCapturedAt !== tag.capturedAt)
+        out.push({ ...common, receivedAt: tag.firstCapturedAt, fields });
+    }
+  }
+  return out;
+}
+
+/** Joins two snapshots of the same conversation with `mergeSessionTags` (see {@link snapshotObservations}). */
+export function joinSnapshots(
+  stored: SessionTagsSnapshot | undefined,
+  incoming: SessionTagsSnapshot,
+): SessionTagsSnapshot {
+  return mergeSessionTags(stored, snapshotObservations(incoming));
+}
+
+function legHas(leg: LegTags, provenance: 'live' | 'reconciled'): boolean {
+  return LEG_TAG_FIELDS.some((f) => leg[f]?.provenance === provenance);
+}
+
+/**
+ * Folds a session-tags record into `session-tags.json`: the snapshots are joined (an older snapshot arriving late
+ * loses nothing), and each leg keeps the lowest Kafka record that carried it live / reconciled.
+ */
+export function applySessionTags(
+  stored: SessionTagsState | undefined,
+  incoming: SessionTagsSnapshot,
+  pointer: KafkaPointer,
+): SessionTagsState {
+  const snapshot = joinSnapshots(stored?.snapshot, incoming);
+  const captures: Record<string, LegCaptures> = { ...(stored?.captures ?? {}) };
+  for (const leg of incoming.legs) {
+    const before = captures[leg.legKey] ?? { live: null, reconciled: null };
+    captures[leg.legKey] = {
+      live: legHas(leg, 'live') ? minPointer(before.live, pointer) : before.live,
+      reconciled: legHas(leg, 'reconciled') ? minPointer(before.reconciled, pointer) : before.reconciled,
+    };
+  }
+  const sorted = Object.fromEntries(Object.entries(captures).sort(([a], [b]) => cmp(a, b)));
+  return { format: TAGS_FORMAT, snapshot, captures: sorted };
+}
+
+/**
+ * Whether `next` must be written over `stored`: a material snapshot change (`snapshotChanged`: a value, a
+ * provenance or a first-capture time) or a new capture pointer. Churn in which frame last confirmed a value is not
+ * written, so the evidence object (and every manifest that references its version) changes only when facts do.
+ */
+export function tagsStateChanged(stored: SessionTagsState | undefined, next: SessionTagsState): boolean {
+  if (stored === undefined) return true;
+  return (
+    snapshotChanged(stored.snapshot, next.snapshot) ||
+    canonicalize(stored.captures) !== canonicalize(next.captures)
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Exports
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Newer object first: LastModified, then version id, ETag and key (only to make the order total). */
+function compareObjects(a: ExportedObject, b: ExportedObject): number {
+  return (
+    cmp(a.lastModifiedMs, b.lastModifiedMs) ||
+    cmp(a.versionId ?? '', b.versionId ?? '') ||
+    cmp(a.etag, b.etag) ||
+    cmp(a.key, b.key) ||
+    cmp(a.size, b.size)
+  );
+}
+
+/** Earlier detection first. */
+function compareDetections(a: DetectedObject, b: DetectedObject): number {
+  return (
+    cmp(a.detectedAtMs, b.detectedAtMs) ||
+    comparePointers(a.source, b.source) ||
+    cmp(a.detectedBy, b.detectedBy) ||
+    cmp(a.detectorInstance, b.detectorInstance) ||
+    cmp(a.detectorVersion, b.detectorVersion)
+  );
+}
+
+/** The newest object version wins; for the same version, its first detection. */
+export function mergeDetected(a: DetectedObject | null, b: DetectedObject | null): DetectedObject | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  const byObject = compareObjects(a.object, b.object);
+  if (byObject !== 0) return byObject > 0 ? a : b;
+  return compareDetections(a, b) <= 0 ? a : b;
+}
+
+/** Same job: union of its observed states (ordered by time). Different jobs: the larger job id (deterministic). */
+export function mergeJob(a: ExportJobFacts | null, b: ExportJobFacts | null): ExportJobFacts | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (a.jobId !== b.jobId) return a.jobId > b.jobId ? a : b;
+  const states = new Map<string, { state: string; observedAtMs: number }>();
+  for (const s of [...a.states, ...b.states]) states.set(`${s.observedAtMs}:${s.state}`, s);
+  return {
+    jobId: a.jobId,
+    createdBy: a.createdBy ?? b.createdBy,
+    states: [...states.values()].sort((x, y) => cmp(x.observedAtMs, y.observedAtMs) || cmp(x.state, y.state)),
+  };
+}
+
+/** The hash of `object` among the candidates: only hashes of that exact version count; the earliest wins. */
+function hashFor(object: ExportedObject | undefined, ...hashes: (ObjectHash | null)[]): ObjectHash | null {
+  if (object === undefined) return null;
+  let best: ObjectHash | null = null;
+  for (const h of hashes) {
+    if (h === null || h.versionId !== object.versionId || h.etag !== object.etag) continue;
+    if (
+      best === null ||
+      h.hashedAtMs < best.hashedAtMs ||
+      (h.hashedAtMs === best.hashedAtMs && canonicalize(h) < canonicalize(best))
+    ) {
+      best = h;
+    }
+  }
+  return best;
+}
+
+function mergeAnnounced(a: Announced | null, b: Announced | null): Announced | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return (cmp(a.manifestVersion, b.manifestVersion) || cmp(a.manifestSha256, b.manifestSha256)) >= 0 ? a : b;
+}
+
+/** Joins what two states know about the same recording. */
+export function mergeRecording(a: RecordingState, b: RecordingState): RecordingState {
+  const audio = mergeDetected(a.audio, b.audio);
+  const metadata = mergeDetected(a.metadata, b.metadata);
+  // Location facts come from the key and are equal for one recording; take the larger only to stay deterministic.
+  const where =
+    canonicalize([a.bucket, a.orgId, a.partitionHour]) >= canonicalize([b.bucket, b.orgId, b.partitionHour])
+      ? a
+      : b;
+  return {
+    bucket: where.bucket,
+    orgId: where.orgId,
+    partitionHour: where.partitionHour,
+    audio,
+    metadata,
+    job: mergeJob(a.job, b.job),
+    audioHash: hashFor(audio?.object, a.audioHash, b.audioHash),
+    metadataHash: hashFor(metadata?.object, a.metadataHash, b.metadataHash),
+    announced: mergeAnnounced(a.announced, b.announced),
+  };
+}
+
+/** Joins two exports states of one conversation, recording by recording. */
+export function mergeExportsState(a: ExportsState | undefined, b: ExportsState): ExportsState {
+  if (a !== undefined && a.conversationId !== b.conversationId) {
+    throw new RangeError('mergeExportsState got states of two conversations');
+  }
+  const recordings: Record<string, RecordingState> = { ...(a?.recordings ?? {}) };
+  for (const [id, rec] of Object.entries(b.recordings)) {
+    const before = recordings[id];
+    recordings[id] = before === undefined ? rec : mergeRecording(before, rec);
+  }
+  const sorted = Object.fromEntries(Object.entries(recordings).sort(([x], [y]) => cmp(x, y)));
+  return { format: EXPORTS_FORMAT, conversationId: b.conversationId, recordings: sorted };
+}
+
+/** The exports state a single RecordingExport record stands for. */
+export function exportsStateOf(record: RecordingExport, pointer: KafkaPointer): ExportsState {
+  const detected = (object: ExportedObject | null): DetectedObject | null =>
+    object === null
+      ? null
+      : {
+          object,
+          detectedAtMs: record.detectedAtMs,
+          detectedBy: record.detectedBy,
+          detectorInstance: record.detectorInstance,
+          detectorVersion: record.detectorVersion,
+          source: pointer,
+        };
+  return {
+    format: EXPORTS_FORMAT,
+    conversationId: record.conversationId,
+    recordings: {
+      [record.recordingId]: {
+        bucket: record.bucket,
+        orgId: record.orgId,
+        partitionHour: record.partitionHour,
+        audio: detected(record.audio),
+        metadata: detected(record.metadata),
+        job: record.job,
+        audioHash: null,
+        metadataHash: null,
+        announced: null,
+      },
+    },
+  };
+}
+
+/** Folds a RecordingExport record into `exports.json`. */
+export function applyRecordingExport(
+  stored: ExportsState | undefined,
+  record: RecordingExport,
+  pointer: KafkaPointer,
+): ExportsState {
+  return mergeExportsState(stored, exportsStateOf(record, pointer));
+}
+
+/** Whether two exports states differ (as stored bytes). */
+export function exportsStateChanged(stored: ExportsState | undefined, next: ExportsState): boolean {
+  return stored === undefined || canonicalize(stored) !== canonicalize(next);
+}
+
+/** Whether a parse result is a failure. */
+export function isStateFailure<T extends object>(value: T | StateParseFailure): value is StateParseFailure {
+  return 'detail' in value && !('format' in value);
+}

@@ -1,0 +1,284 @@
+/**
+ * `custody sink`: consumes `custody.session-tags.v1` and `custody.recording-exports.v1` in one consumer group,
+ * folds each record into the conversation's join state in S3, reconciles the conversation's manifests, and only
+ * then commits the record's offset (side effect first, offsets after: research/anchors.md §2.9).
+ *
+ * Delivery: at-least-once, made idempotent. Everything before the offset commit is either a join-merge written
+ * conditionally (replaying it changes nothing) or a manifest written only when it would differ and only on the
+ * ETag it was computed from. A crash anywhere replays the uncommitted records, which converge on the same S3
+ * state. Records of one conversation within a fetched batch are coalesced: one state write per input topic and one
+ * reconcile. A record that cannot be used goes to `custody.dlq.v1` and processing continues.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { keyIdFor } from '../enrich/integrity.ts';
+import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
+import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
+import { KafkaRecordProducer } from '../kafka/record-producer.ts';
+import type { RecordProducer } from '../kafka/record-producer.ts';
+import type { KafkaPointer } from './join-state.ts';
+import { S3ObjectStore } from './manifest-store.ts';
+import type { ManifestLock } from './manifest-store.ts';
+import type { SigningKey } from './signing-key.ts';
+import type { SinkCodecs } from './sink-codecs.ts';
+import { SinkError } from './sink-errors.ts';
+import { validateRecordingExport, validateSessionTags } from './sink-records.ts';
+import type { SinkErrorCode, SinkInput } from './sink-records.ts';
+import { reconcile } from './sink-reconcile.ts';
+import { JoinStateStore } from './sink-state-store.ts';
+
+/** The sink's settings (see the README's configuration table for the variables behind them). */
+export type SinkOptions = Readonly<{
+  /** Consumer group of every sink instance. */
+  groupId: string;
+  topics: Readonly<{ sessionTags: string; recordingExports: string; manifests: string; dlq: string }>;
+  /** Bucket of the join state (`{statePrefix}/{conversationId}/…`). */
+  stateBucket: string;
+  statePrefix: string;
+  /** Bucket of the manifests; default: each recording's export bucket. */
+  manifestBucket?: string;
+  /** `''`: manifests beside the audio; else the same relative key under this prefix. */
+  manifestPrefix: string;
+  /** Prefix the Genesys integration writes under, before `{orgId}`. */
+  exportPrefix: string;
+  /** Object Lock on each manifest version. */
+  lock?: ManifestLock;
+  /** Lost conditional writes tolerated per object before the batch is retried. */
+  maxConflictRetries: number;
+  /** Partitions processed in parallel by one instance. */
+  partitionsConsumedConcurrently: number;
+  /** Read the input topics from the beginning when the group has no committed offset. */
+  fromBeginning: boolean;
+  instance: string;
+  version: string;
+  /** Public keys of earlier signing keys, so manifests they signed are still accepted as the current version. */
+  trustedPublicKeys?: readonly KeyObject[];
+}>;
+
+export const DEFAULT_SINK_OPTIONS = {
+  groupId: 'custody-sink',
+  statePrefix: '_custody/conversations',
+  manifestPrefix: '',
+  exportPrefix: '',
+  maxConflictRetries: 10,
+  partitionsConsumedConcurrently: 1,
+  fromBeginning: true,
+} as const;
+
+export type SinkDeps = Readonly<{
+  kafka: Kafka;
+  s3: S3Client;
+  signer: SigningKey;
+  codecs: SinkCodecs;
+  /** custody's processing clock (epoch ms). */
+  now?: () => number;
+  logger?: Logger;
+  producer?: RecordProducer;
+}>;
+
+export type RunningSink = Readonly<{
+  consumer: Consumer;
+  /** Stops fetching, lets the batch in hand finish its current conversation, commits, and disconnects. */
+  stop(): Promise<void>;
+}>;
+
+type Decoded = SinkInput | Readonly<{ rejected: true; code: SinkErrorCode; reason: string }> | 'tombstone';
+
+function headersOf(headers: IHeaders | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) out[name] = Buffer.isBuffer(last) ? last : Buffer.from(String(last));
+  }
+  return out;
+}
+
+/** Starts a sink instance. Resolves once the consumer runs. */
+export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<RunningSink> {
+  const now = deps.now ?? (() => Date.now());
+  const log = (deps.logger ?? pino({ level: 'silent' })).child({ stage: 'sink', component: 'sink-pipeline' });
+  const producer = deps.producer ?? new KafkaRecordProducer(deps.kafka);
+  const objects = new S3ObjectStore(deps.s3, now);
+  const state = new JoinStateStore(
+    objects,
+    { bucket: options.stateBucket, prefix: options.statePrefix },
+    options.maxConflictRetries,
+  );
+  const trustedKeys = new Map<string, KeyObject>([[deps.signer.keyId, deps.signer.publicKey]]);
+  for (const k of options.trustedPublicKeys ?? []) trustedKeys.set(keyIdFor(k), k);
+  const generatedBy = { component: 'custody-sink', version: options.version, instance: options.instance };
+
+  const deadLetter = async (
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    code: SinkErrorCode,
+    reason: string,
+  ): Promise<void> => {
+    const letter: DeadLetter = {
+      key: message.key ?? null,
+      value: message.value ?? null,
+      source: {
+        kind: 'kafka',
+        topic,
+        partition,
+        offset: Number(message.offset),
+        timestampMs: Number(message.timestamp),
+        channelId: null,
+      },
+      stage: 'sink',
+      errorCode: code,
+      reason,
+      firstSeenAtMs: now(),
+      instance: options.instance,
+      headers: headersOf(message.headers),
+    };
+    await producer.send([
+      {
+        topic: options.topics.dlq,
+        key: message.key?.toString('utf8') ?? null,
+        value: deps.codecs.deadLetter.encode(letter),
+      },
+    ]);
+    log.warn({ topic, partition, offset: message.offset, code, reason }, 'dead-lettered');
+  };
+
+  const decode = async (topic: string, message: KafkaMessage): Promise<Decoded> => {
+    const key = message.key?.toString('utf8') ?? null;
+    const isTags = topic === options.topics.sessionTags;
+    if (message.value === null) {
+      return isTags
+        ? 'tombstone'
+        : { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason: 'record has no value' };
+    }
+    let value: SessionTagsSnapshot | RecordingExport;
+    try {
+      value = isTags
+        ? await deps.codecs.sessionTags.decode(message.value)
+        : await deps.codecs.recordingExport.decode(message.value);
+    } catch (e) {
+      // Codec errors never quote the payload.
+      const reason = e instanceof Error ? e.message : 'undecodable';
+      return { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason };
+    }
+    // avsc decodes records as class instances; validation (and the state) wants plain JSON data.
+    const plain: unknown = JSON.parse(JSON.stringify(value));
+    return isTags
+      ? validateSessionTags(key, plain)
+      : validateRecordingExport(key, plain, options.exportPrefix);
+  };
+
+  /** One conversation's records of one partition: fold them into the state, then reconcile once. */
+  const processGroup = async (
+    topic: string,
+    partition: number,
+    messages: readonly KafkaMessage[],
+  ): Promise<void> => {
+    const tags: { snapshot: SessionTagsSnapshot; pointer: KafkaPointer }[] = [];
+    const exports: { record: RecordingExport; pointer: KafkaPointer }[] = [];
+    let conversationId: string | undefined;
+    let trigger: KafkaMessage | undefined;
+    for (const message of messages) {
+      const input = await decode(topic, message);
+      if (input === 'tombstone') {
+        // Compaction cleanup of the tags topic: the sink's state (and the manifests) keep what was captured.
+        log.info({ topic, partition, offset: message.offset }, 'session-tags tombstone ignored');
+        continue;
+      }
+      if (input.rejected) {
+        await deadLetter(topic, partition, message, input.code, input.reason);
+        continue;
+      }
+      const pointer = { topic, partition, offset: message.offset };
+      if (input.kind === 'session-tags') tags.push({ snapshot: input.snapshot, pointer });
+      else exports.push({ record: input.record, pointer });
+      conversationId = input.conversationId;
+      trigger = message;
+    }
+    if (conversationId === undefined || trigger === undefined) return;
+    const source = trigger;
+    try {
+      await state.addSessionTags(conversationId, tags);
+      await state.addRecordingExports(conversationId, exports);
+      const result = await reconcile(conversationId, {
+        s3: deps.s3,
+        objects,
+        state,
+        signer: deps.signer,
+        trustedKeys,
+        generatedBy,
+        now,
+        options,
+        announce: async (record) => {
+          await producer.send([
+            {
+              topic: options.topics.manifests,
+              key: record.conversationId,
+              value: deps.codecs.manifestWritten.encode(record),
+            },
+          ]);
+        },
+        deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
+      });
+      log.debug({ conversationId, ...result }, 'reconciled');
+    } catch (e) {
+      if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
+        await deadLetter(topic, partition, source, e.code, e.message);
+        return;
+      }
+      throw e;
+    }
+  };
+
+  const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+  await consumer.connect();
+  await consumer.subscribe({
+    topics: [options.topics.sessionTags, options.topics.recordingExports],
+    fromBeginning: options.fromBeginning,
+  });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
+      const { topic, partition } = batch;
+      const groups = new Map<string, KafkaMessage[]>();
+      for (const m of batch.messages) {
+        const key = m.key?.toString('utf8') ?? `\u0000offset:${m.offset}`;
+        const group = groups.get(key) ?? [];
+        group.push(m);
+        groups.set(key, group);
+      }
+      const offsets = batch.messages.map((m) => m.offset);
+      const done = new Set<string>();
+      let next = 0;
+      for (const group of groups.values()) {
+        if (!isRunning() || isStale()) break;
+        await processGroup(topic, partition, group);
+        for (const m of group) done.add(m.offset);
+        // Commit only the contiguous prefix of the batch whose effects are durable.
+        let last: string | undefined;
+        while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
+        if (last !== undefined) {
+          resolveOffset(last);
+          await commitOffsetsIfNecessary({
+            topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],
+          });
+        }
+        await heartbeat();
+      }
+    },
+  });
+  log.info({ groupId: options.groupId, instance: options.instance }, 'sink started');
+
+  return {
+    consumer,
+    stop: async () => {
+      await consumer.disconnect();
+      if (deps.producer === undefined) await producer.close();
+    },
+  };
+}

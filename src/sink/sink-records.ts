@@ -1,0 +1,147 @@
+/**
+ * The sink's input records, decoded and validated at the edge: a session-tags snapshot or a recording export,
+ * keyed by its conversation id. Anything else is a {@link RejectedInput} with a stable code and a reason that
+ * never quotes the payload — the pipeline dead-letters it and moves on.
+ */
+import { z } from 'zod';
+import { parseExportKey } from '../enrich/export-layout.ts';
+import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
+import type { RecordingExport } from '../kafka/avro-codec.ts';
+import { sessionTagsSnapshotSchema } from './join-state.ts';
+
+/** Stable dead-letter codes of the sink. */
+export const SINK_ERROR_CODES = [
+  'CUSTODY_SINK_UNDECODABLE',
+  'CUSTODY_SINK_BAD_KEY',
+  'CUSTODY_SINK_INVALID_TAGS',
+  'CUSTODY_SINK_INVALID_EXPORT',
+  'CUSTODY_SINK_STATE_CORRUPT',
+  'CUSTODY_SINK_MANIFEST_INVALID',
+  'CUSTODY_SINK_CURRENT_MANIFEST_UNVERIFIABLE',
+] as const;
+export type SinkErrorCode = (typeof SINK_ERROR_CODES)[number];
+
+/** A record the sink cannot use. */
+export type RejectedInput = Readonly<{ rejected: true; code: SinkErrorCode; reason: string }>;
+
+export type SinkInput =
+  | Readonly<{ rejected: false; kind: 'session-tags'; conversationId: string; snapshot: SessionTagsSnapshot }>
+  | Readonly<{ rejected: false; kind: 'recording-export'; conversationId: string; record: RecordingExport }>;
+
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UTC_HOUR = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):00:00\.000Z$/;
+const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
+const nonEmpty = z.string().min(1).max(1024);
+
+const objectSchema = z.strictObject({
+  key: z.string().min(1).max(1024),
+  versionId: nonEmpty.nullable(),
+  size: z.number().int().nonnegative(),
+  etag: nonEmpty,
+  lastModifiedMs: epochMs,
+});
+
+const recordingExportSchema = z.strictObject({
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+  orgId: z.string().regex(UUID_LOWER),
+  conversationId: z.string().regex(UUID_LOWER),
+  recordingId: z.string().regex(UUID_LOWER),
+  partitionHour: z.string().regex(UTC_HOUR),
+  audio: objectSchema.nullable(),
+  metadata: objectSchema.nullable(),
+  detectedAtMs: epochMs,
+  detectedBy: nonEmpty,
+  detectorInstance: nonEmpty,
+  detectorVersion: nonEmpty,
+  job: z
+    .strictObject({
+      jobId: nonEmpty,
+      createdBy: nonEmpty.nullable(),
+      states: z.array(z.strictObject({ state: nonEmpty, observedAtMs: epochMs })).max(1000),
+    })
+    .nullable(),
+});
+
+function reject(code: SinkErrorCode, reason: string): RejectedInput {
+  return { rejected: true, code, reason };
+}
+
+function pathsOf(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => i.path.map(String).join('.') || '(root)')
+    .join(', ');
+}
+
+/**
+ * Validates a decoded RecordingExport against its Kafka key and its own object keys: lower-case UUID ids, the key
+ * equal to the conversation id, at least one object, and each object key a Genesys export key of the right kind
+ * whose org, conversation, recording and partition hour are the record's.
+ */
+export function validateRecordingExport(
+  key: string | null,
+  value: unknown,
+  exportPrefix: string,
+): SinkInput | RejectedInput {
+  const parsed = recordingExportSchema.safeParse(value);
+  if (!parsed.success) {
+    return reject('CUSTODY_SINK_INVALID_EXPORT', `recording export invalid at ${pathsOf(parsed.error)}`);
+  }
+  const record = parsed.data as RecordingExport;
+  if (key !== record.conversationId) {
+    return reject('CUSTODY_SINK_BAD_KEY', 'record key is not the recording export conversationId');
+  }
+  if (record.audio === null && record.metadata === null) {
+    return reject(
+      'CUSTODY_SINK_INVALID_EXPORT',
+      'recording export names neither an audio nor a metadata object',
+    );
+  }
+  for (const [kind, object] of [
+    ['audio', record.audio],
+    ['metadata', record.metadata],
+  ] as const) {
+    if (object === null) continue;
+    const layout = parseExportKey(object.key, { prefix: exportPrefix });
+    if (!layout.ok) {
+      return reject(
+        'CUSTODY_SINK_INVALID_EXPORT',
+        `${kind} key is not an export key (${layout.error.reason})`,
+      );
+    }
+    const k = layout.value;
+    if (
+      k.kind !== kind ||
+      k.orgId !== record.orgId ||
+      k.conversationId !== record.conversationId ||
+      k.recordingId !== record.recordingId ||
+      k.partitionHour !== record.partitionHour
+    ) {
+      return reject(
+        'CUSTODY_SINK_INVALID_EXPORT',
+        `${kind} key does not match the record's ids or partition hour`,
+      );
+    }
+  }
+  return { rejected: false, kind: 'recording-export', conversationId: record.conversationId, record };
+}
+
+/** Validates a decoded session-tags snapshot against its Kafka key. */
+export function validateSessionTags(key: string | null, value: unknown): SinkInput | RejectedInput {
+  const parsed = sessionTagsSnapshotSchema.safeParse(value);
+  if (!parsed.success) {
+    return reject('CUSTODY_SINK_INVALID_TAGS', `session-tags snapshot invalid at ${pathsOf(parsed.error)}`);
+  }
+  const snapshot = parsed.data as SessionTagsSnapshot;
+  if (key !== snapshot.conversationId) {
+    return reject('CUSTODY_SINK_BAD_KEY', 'record key is not the snapshot conversationId');
+  }
+  for (const leg of snapshot.legs) {
+    for (const tag of Object.values(leg)) {
+      if (tag !== null && typeof tag === 'object' && tag.firstCapturedAt > tag.capturedAt) {
+        return reject('CUSTODY_SINK_INVALID_TAGS', 'a tag was first captured after it was captured');
+      }
+    }
+  }
+  return { rejected: false, kind: 'session-tags', conversationId: snapshot.conversationId, snapshot };
+}

@@ -1,0 +1,165 @@
+/**
+ * Several sink instances in one consumer group over the same inputs — one of them killed with SIGKILL mid-run —
+ * leave exactly one valid latest manifest per recording, every S3 version of it in one intact hash chain.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningEmulator } from '../../../dev/emulator/index.ts';
+import { manifestKeyFor, parseExportKey } from '../../../src/enrich/export-layout.ts';
+import type { SealedManifest } from '../../../src/enrich/integrity.ts';
+import { verifyManifest } from '../../../src/enrich/verify.ts';
+import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
+import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
+import { infra, kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
+import {
+  createLockedBucket,
+  createTopics,
+  exportCodec,
+  getBytes,
+  listKeys,
+  objectVersions,
+  produce,
+  recordingExportsOf,
+  runExportingEmulator,
+  sinkTopics,
+  snapshotsOf,
+  startTestSink,
+  tagsCodec,
+  testSigningKey,
+  testSinkOptions,
+  waitForCaughtUp,
+} from '../../support/sink-fixtures.ts';
+
+let emu: RunningEmulator | undefined;
+let child: ChildProcess | undefined;
+const sinks: RunningSink[] = [];
+afterEach(async () => {
+  child?.kill('SIGKILL');
+  child = undefined;
+  for (const s of sinks.splice(0)) await s.stop();
+  if (emu) {
+    await emu.exports.stop();
+    await emu.close();
+  }
+  emu = undefined;
+});
+
+function manifestKeyOf(e: RecordingExport): string {
+  const parsed = parseExportKey(e.audio?.key ?? e.metadata?.key ?? '');
+  if (!parsed.ok) throw new Error('fixture export key');
+  return manifestKeyFor(parsed.value);
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('custody sink instances in one group', () => {
+  it('converge on one intact chain per recording, even with an instance killed by SIGKILL mid-run', async () => {
+    const s3 = s3Client();
+    const kafka = kafkaClient('sink-group');
+    const bucket = uniqueName('sink');
+    await createLockedBucket(s3, bucket);
+    emu = await runExportingEmulator(bucket, {
+      seed: 9,
+      start: '2026-03-01T09:00:00Z',
+      conversations: [
+        { kind: 'inbound-acd-webrtc', at: '2026-03-01T09:02:00Z', durationSeconds: 60 },
+        { kind: 'consult-transfer', at: '2026-03-01T09:04:00Z', durationSeconds: 120 },
+        { kind: 'outbound-webrtc', at: '2026-03-01T09:06:00Z', durationSeconds: 60 },
+        { kind: 'blind-transfer', at: '2026-03-01T09:08:00Z', durationSeconds: 90 },
+      ],
+    });
+    const exports = await recordingExportsOf(s3, bucket);
+    const snapshots = snapshotsOf(emu);
+    const topics = sinkTopics();
+    await createTopics(kafka, Object.values(topics));
+    const signer = testSigningKey();
+    const keys = new Map([[signer.keyId, signer.publicKey]]);
+    const groupId = uniqueName('custody-sink');
+
+    // The first instance runs in a child process: it starts, writes some manifests, and is killed without warning.
+    const dir = mkdtempSync(join(tmpdir(), 'sink-key-'));
+    const keyFile = join(dir, 'signing.pem');
+    writeFileSync(keyFile, signer.pem, { mode: 0o600 });
+    const i = infra();
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', new URL('../../support/sink-child.ts', import.meta.url).pathname],
+      {
+        env: {
+          ...process.env,
+          SINK_CHILD_CONFIG: JSON.stringify({
+            brokers: i.KAFKA_BROKERS,
+            s3: {
+              endpoint: i.S3_ENDPOINT,
+              region: i.S3_REGION,
+              accessKeyId: i.AWS_ACCESS_KEY_ID,
+              secretAccessKey: i.AWS_SECRET_ACCESS_KEY,
+            },
+            topics,
+            bucket,
+            groupId,
+            instance: 'sink-killed',
+            keyFile,
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const proc = child;
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve();
+      });
+      proc.on('exit', (code) => reject(new Error(`sink child exited (${code})`)));
+    });
+
+    // Exports first (incomplete manifests), then the tags, and every record twice.
+    const exportRecords = exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) }));
+    const tagRecords = [...snapshots].map(([key, s]) => ({ key, value: tagsCodec.encode(s) }));
+    await produce(kafka, topics.recordingExports, [...exportRecords, ...exportRecords]);
+    await until('the child to write a manifest', async () =>
+      (await listKeys(s3, bucket)).some((k) => k.endsWith('.opus_manifest.json')),
+    );
+    await produce(kafka, topics.sessionTags, [...tagRecords, ...tagRecords]);
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    child = undefined;
+
+    // Two instances take over the group (after the dead member's session expires) and race each other.
+    const a = await startTestSink(kafka, s3, signer, testSinkOptions(topics, bucket, groupId, 'sink-a'));
+    const b = await startTestSink(kafka, s3, signer, testSinkOptions(topics, bucket, groupId, 'sink-b'));
+    sinks.push(a, b);
+    await produce(kafka, topics.sessionTags, tagRecords);
+    await produce(kafka, topics.recordingExports, exportRecords);
+    await waitForCaughtUp(kafka, groupId, [topics.sessionTags, topics.recordingExports], 55_000);
+
+    for (const e of exports) {
+      const key = manifestKeyOf(e);
+      const versions = (await objectVersions(s3, bucket, key)).map((v) => ({
+        ...v,
+        manifest: JSON.parse(v.bytes.toString('utf8')) as SealedManifest,
+      }));
+      versions.sort((x, y) => x.manifest.manifest_version - y.manifest.manifest_version);
+      // Every S3 version is a distinct link: versions 1..n, no two writers produced the same version number.
+      expect(versions.map((v) => v.manifest.manifest_version)).toEqual(versions.map((_, n) => n + 1));
+      versions.forEach((v, n) => {
+        const report = verifyManifest(v.bytes, keys, n === 0 ? {} : { previous: versions[n - 1]?.bytes });
+        expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+      });
+      const latest = versions.at(-1)?.manifest;
+      expect(latest?.completeness.status).toBe('complete');
+      // The latest version is the one S3 serves.
+      expect(await getBytes(s3, bucket, key)).toEqual(versions.at(-1)?.bytes);
+    }
+  }, 120_000);
+});

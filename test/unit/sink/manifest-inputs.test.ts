@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { buildCustodyTimeline } from '../../../src/enrich/custody.ts';
+import { buildManifest } from '../../../src/enrich/manifest.ts';
+import type { LegTags, Tag, TagSource } from '../../../src/enrich/session-tags.ts';
+import { LEG_TAG_FIELDS, notificationSource } from '../../../src/enrich/session-tags.ts';
+import { manifestLegOf, manifestLegsOf, tagSourceLabel } from '../../../src/sink/manifest-inputs.ts';
+
+const CONV = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a11';
+const PART = '0b3f6a52-6f1c-4e0e-8f3e-6b0d1f2c3a44';
+const T = Date.parse('2026-03-01T09:02:00.123Z');
+const TOPIC = 'v2.users.11111111-2222-4333-8444-555555555555.conversations';
+const api: TagSource = { kind: 'api', topicName: null, correlationId: null, api: 'analytics' };
+
+function tag<T>(
+  value: T,
+  at: number,
+  source: TagSource = notificationSource(TOPIC, 'corr-1'),
+  provenance: 'live' | 'reconciled' = 'live',
+): Tag<T> {
+  return { value, provenance, source, observedAt: at - 5, capturedAt: at + 10, firstCapturedAt: at };
+}
+
+function emptyLeg(): LegTags {
+  const leg: Record<string, unknown> = { legKey: PART, participantId: PART };
+  for (const f of LEG_TAG_FIELDS) leg[f] = null;
+  return leg as LegTags;
+}
+
+describe('manifestLegOf', () => {
+  it('maps null to absent, epoch ms to UTC ms ISO, and TagSource to one source label', () => {
+    const leg: LegTags = {
+      ...emptyLeg(),
+      communicationId: tag('a4f1c1d2-0000-4000-8000-000000000001', T),
+      publicIpAddress: tag('203.0.113.7', T + 1000),
+      isWebRtc: tag(true, T + 2000, {
+        kind: 'user-context',
+        topicName: null,
+        correlationId: null,
+        api: null,
+      }),
+      connectedTime: tag(Date.parse('2026-03-01T09:01:59Z'), T),
+      stationId: tag('5e0f0000-0000-4000-8000-000000000002', T + 3000, api, 'reconciled'),
+    };
+    const input = manifestLegOf(leg);
+    expect(Object.keys(input).sort()).toEqual(
+      [
+        'communicationId',
+        'connectedTime',
+        'isWebRtc',
+        'participantId',
+        'publicIpAddress',
+        'stationId',
+      ].sort(),
+    );
+    expect(input.communicationId).toEqual({
+      value: 'a4f1c1d2-0000-4000-8000-000000000001',
+      firstCapturedAt: '2026-03-01T09:02:00.123Z',
+      provenance: 'live',
+      source: `notification:${TOPIC};correlation_id=corr-1`,
+    });
+    expect(input.connectedTime?.value).toBe('2026-03-01T09:01:59.000Z');
+    expect(input.publicIpAddress?.firstCapturedAt).toBe('2026-03-01T09:02:01.123Z');
+    expect(input.isWebRtc).toMatchObject({ value: true, source: 'user-context' });
+    expect(input.stationId).toMatchObject({ provenance: 'reconciled', source: 'api:analytics' });
+    // The participant id takes the leg's earliest live capture.
+    expect(input.participantId).toEqual({
+      value: PART,
+      firstCapturedAt: '2026-03-01T09:02:00.123Z',
+      provenance: 'live',
+      source: `notification:${TOPIC};correlation_id=corr-1`,
+    });
+  });
+
+  it('labels a notification without correlation id by topic only, and a leg without tags has no participant tag', () => {
+    expect(tagSourceLabel(notificationSource(TOPIC, undefined))).toBe(`notification:${TOPIC}`);
+    expect(manifestLegOf(emptyLeg())).toEqual({});
+    expect(manifestLegsOf(undefined)).toEqual([]);
+  });
+
+  it('gives input that buildManifest accepts and reports in the webrtc section', () => {
+    const leg: LegTags = {
+      ...emptyLeg(),
+      communicationId: tag('a4f1c1d2-0000-4000-8000-000000000001', T),
+      userId: tag('11111111-2222-4333-8444-555555555555', T),
+      isWebRtc: tag(true, T),
+      publicIpAddress: tag('203.0.113.7', T),
+      stationId: tag('5e0f0000-0000-4000-8000-000000000002', T),
+      stationType: tag('inin_webrtc_softphone', T),
+    };
+    const timeline = buildCustodyTimeline([]);
+    if (!timeline.ok) throw new Error('timeline');
+    const built = buildManifest({
+      exportKey: {
+        orgId: '9a9a9a9a-0000-4000-8000-000000000000',
+        conversationId: CONV,
+        recordingId: 'b1b1b1b1-0000-4000-8000-000000000000',
+      },
+      metadata: { status: 'missing' },
+      audio: null,
+      legs: manifestLegsOf({ conversationId: CONV, legs: [leg] }),
+      legalHold: { status: 'none', source: 'test' },
+      custody: timeline.value,
+      manifestVersion: 1,
+      previousManifestSha256: null,
+      generatedBy: { component: 'custody-sink', version: '0.1.0', instance: 'unit' },
+    });
+    if (!built.ok) throw new Error(built.error.issues.join('; '));
+    expect(built.value.webrtc.client_ip).toMatchObject({ value: '203.0.113.7', provenance: 'live' });
+    expect(built.value.webrtc.station_id.value).toBe('5e0f0000-0000-4000-8000-000000000002');
+    expect(built.value.webrtc.selection.participant_id).toBe(PART);
+  });
+});
