@@ -4,8 +4,9 @@
  */
 import { ConfigError, loadConfig } from './config.ts';
 import type { Need } from './config.ts';
+import { CUSTODY_VERSION } from './version.ts';
 
-const VERSION = '0.1.0';
+const VERSION = CUSTODY_VERSION;
 
 const USAGE = `custody ${VERSION}: chain-of-custody manifests for Genesys Cloud recordings exported to S3
 
@@ -15,9 +16,15 @@ commands:
   config check [--needs genesys,kafka,s3,bucket,signing]
                       validate the configuration and print it (secrets redacted)
   ingest              Genesys notification WebSocket -> Kafka (runs until SIGTERM)
-  exports watch       detect recording exports in S3 -> Kafka            (not built yet: issue #5)
-  exports run         create and execute Genesys bulk export jobs        (not built yet: issue #5)
-  sink                join tags and exports -> signed manifests in S3    (not built yet: issue #5)
+  exports watch [--backfill-from <iso> --backfill-to <iso>]
+                      detect recording exports in S3 -> Kafka (runs until SIGTERM); the
+                      backfill range also lists hour folders older than the lookback
+  exports run (--from <iso> --to <iso> | --resume <jobId>) [--integration-id <id>]
+              [--action-date <iso>] [--wait] [--include-screen-recordings]
+                      create a Genesys bulk export job, execute it, follow it to FULFILLED/FAILED,
+                      and record its facts for the recordings it covers; --wait also publishes
+                      the exports when Genesys writes them
+  sink                join tags and exports -> signed manifests in S3 (runs until SIGTERM)
   version             print the version
 
 Settings come from environment variables; see the README's configuration table.`;
@@ -34,6 +41,59 @@ function parseNeeds(arg: string | undefined): Need[] {
 }
 
 class UsageError extends Error {}
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+  return v;
+}
+
+function isoTime(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  if (!Number.isFinite(t)) throw new UsageError(`${flag} takes an ISO-8601 time, got "${v}"`);
+  return t;
+}
+
+/** Options of `custody exports run`. */
+function parseRunArgs(args: readonly string[]) {
+  const from = isoTime('--from', flagValue(args, '--from'));
+  const to = isoTime('--to', flagValue(args, '--to'));
+  const resumeJobId = flagValue(args, '--resume');
+  if (resumeJobId === undefined && (from === undefined || to === undefined || from >= to))
+    throw new UsageError(
+      'custody exports run needs --from <iso> --to <iso> (from before to), or --resume <jobId>',
+    );
+  if (resumeJobId !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(resumeJobId))
+    throw new UsageError('--resume takes a Genesys job id');
+  return {
+    from,
+    to,
+    resumeJobId,
+    integrationId: flagValue(args, '--integration-id'),
+    actionDate: isoTime('--action-date', flagValue(args, '--action-date')),
+    wait: args.includes('--wait'),
+    includeScreenRecordings: args.includes('--include-screen-recordings'),
+  };
+}
+
+/** `--backfill-from <iso> --backfill-to <iso>`: both or neither, from before to. */
+function parseBackfill(args: readonly string[]): { from: number; to: number } | undefined {
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? (args[i + 1] ?? '') : undefined;
+  };
+  const from = value('--backfill-from');
+  const to = value('--backfill-to');
+  if (from === undefined && to === undefined) return undefined;
+  const f = Date.parse(from ?? '');
+  const t = Date.parse(to ?? '');
+  if (!Number.isFinite(f) || !Number.isFinite(t) || f > t)
+    throw new UsageError('--backfill-from and --backfill-to take two ISO-8601 times, from before to');
+  return { from: f, to: t };
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
@@ -62,10 +122,28 @@ export async function main(argv: readonly string[]): Promise<number> {
       await runIngest(config);
       return 0;
     }
-    case 'sink':
-    case 'exports':
-      process.stderr.write(`custody ${cmd}: not built yet (see the open issues); nothing was started\n`);
-      return 2;
+    case 'exports': {
+      if (sub === 'watch') {
+        const backfill = parseBackfill(rest);
+        const config = loadConfig(undefined, ['kafka', 's3', 'bucket']);
+        const { runExportsWatch } = await import('./main.ts');
+        await runExportsWatch(config, backfill);
+        return 0;
+      }
+      if (sub === 'run') {
+        const args = parseRunArgs(rest);
+        const config = loadConfig(undefined, ['genesys', 'kafka', 's3', 'bucket']);
+        const { runExportsJob } = await import('./main.ts');
+        return runExportsJob(config, args);
+      }
+      throw new UsageError('usage: custody exports watch|run [options]; run custody --help');
+    }
+    case 'sink': {
+      const config = loadConfig(undefined, ['kafka', 's3', 'bucket', 'signing']);
+      const { runSink } = await import('./main.ts');
+      await runSink(config);
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${cmd}"; run custody --help`);
   }

@@ -31,7 +31,7 @@ export class Secret {
   }
 }
 
-type Group = 'genesys' | 'kafka' | 's3' | 'custody' | 'topics' | 'aws';
+type Group = 'genesys' | 'kafka' | 's3' | 'custody' | 'exports' | 'sink' | 'topics' | 'aws';
 
 interface SettingDef {
   readonly schema: z.ZodType<unknown>;
@@ -194,6 +194,139 @@ export const SETTINGS = {
     group: 'custody',
     default: '24',
   },
+  CUSTODY_EXPORTS_PREFIX: {
+    schema: z.string().regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected empty or a key prefix ending in /'),
+    description:
+      'Key prefix the Genesys S3 integration writes under, before `{orgId}/` (empty: the bucket root).',
+    group: 'exports',
+    default: '',
+  },
+  CUSTODY_EXPORTS_WATCH_NAME: {
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'expected [A-Za-z0-9._-], at most 100'),
+    description:
+      'Names the exports watcher’s checkpoint (`_custody/exports-watch/{name}/checkpoint.json` in S3_BUCKET).',
+    group: 'exports',
+    default: 'default',
+  },
+  CUSTODY_EXPORTS_SCAN_INTERVAL_MS: {
+    schema: positiveInt,
+    description: 'Pause between two incremental scans of the export layout.',
+    group: 'exports',
+    default: '60000',
+  },
+  CUSTODY_EXPORTS_LOOKBACK_HOURS: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 90),
+    description:
+      'Hour folders re-listed on every scan, back from now (late arrivals land in old folders; older ones need a backfill).',
+    group: 'exports',
+    default: '48',
+  },
+  CUSTODY_EXPORTS_PAIR_GRACE_MS: {
+    schema: z.coerce.number().int().min(0),
+    description:
+      'How long an audio object waits for its `.opus_metadata.json` before it is published without it (the sink then marks the manifest incomplete).',
+    group: 'exports',
+    default: '600000',
+  },
+  CUSTODY_EXPORTS_DAY_HOUR_PADDING: {
+    schema: z.enum(['unpadded', 'padded', 'both']),
+    description:
+      'Whether the integration writes `month=3` or `month=03` folders (UNCONFIRMED; `both` lists both spellings).',
+    group: 'exports',
+    default: 'both',
+  },
+  CUSTODY_EXPORTS_S3_EVENTS_TOPIC: {
+    schema: topicName,
+    description:
+      'Kafka topic carrying the export bucket’s S3 event notifications (AWS event JSON), when you bridge them; unset: scan only.',
+    group: 'exports',
+  },
+  GENESYS_EXPORT_INTEGRATION_ID: {
+    schema: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a Genesys integration id'),
+    description:
+      'The AWS S3 recording bulk actions integration `custody exports run` exports through (default for `--integration-id`).',
+    group: 'exports',
+  },
+  CUSTODY_EXPORTS_RUN_POLL_MS: {
+    schema: positiveInt,
+    description: 'First pause between two polls of a bulk export job (doubles up to 30 s).',
+    group: 'exports',
+    default: '2000',
+  },
+  CUSTODY_EXPORTS_RUN_TIMEOUT_MS: {
+    schema: positiveInt,
+    description: 'Give up waiting for a job to finish after this long (resume it with `--resume <jobId>`).',
+    group: 'exports',
+    default: '21600000',
+  },
+  CUSTODY_EXPORTS_JOB_SKEW_MS: {
+    schema: z.coerce.number().int().min(0),
+    description:
+      'Clock skew allowed when attributing an export object to the job that wrote it (objects written before the job ran are not attributed).',
+    group: 'exports',
+    default: '300000',
+  },
+  CUSTODY_SINK_GROUP_ID: {
+    schema: nonEmpty,
+    description: 'Consumer group shared by all sink instances.',
+    group: 'sink',
+    default: 'custody-sink',
+  },
+  CUSTODY_SINK_STATE_BUCKET: {
+    schema: s3Bucket,
+    description: 'Bucket of the sink’s join state (default: S3_BUCKET).',
+    group: 'sink',
+  },
+  CUSTODY_SINK_STATE_PREFIX: {
+    schema: z.string().regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'expected a key prefix'),
+    description: 'Key prefix of the join state, one object per conversation.',
+    group: 'sink',
+    default: '_custody/conversations',
+  },
+  CUSTODY_SINK_PARTITION_CONCURRENCY: {
+    schema: positiveInt,
+    description: 'Partitions one sink instance processes in parallel.',
+    group: 'sink',
+    default: '2',
+  },
+  CUSTODY_MANIFEST_BUCKET: {
+    schema: s3Bucket,
+    description: 'Bucket of the manifests (default: the recording’s own export bucket).',
+    group: 'sink',
+  },
+  CUSTODY_MANIFEST_PREFIX: {
+    schema: z.string().regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected empty or a key prefix ending in /'),
+    description:
+      'Empty: each manifest beside its audio (`{recordingId}.opus_manifest.json`); else the same relative key under this prefix.',
+    group: 'sink',
+    default: '',
+  },
+  CUSTODY_MANIFEST_LEGAL_HOLD: {
+    schema: boolean,
+    description: 'Put an S3 Object Lock legal hold on every manifest version (the bucket needs Object Lock).',
+    group: 'sink',
+    default: 'false',
+  },
+  CUSTODY_MANIFEST_RETENTION_MODE: {
+    schema: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+    description: 'Object Lock retention mode of every manifest version; unset: no retention.',
+    group: 'sink',
+  },
+  CUSTODY_MANIFEST_RETENTION_DAYS: {
+    schema: positiveInt,
+    description: 'Retention period in days (with CUSTODY_MANIFEST_RETENTION_MODE).',
+    group: 'sink',
+  },
+  CUSTODY_TRUSTED_KEY_FILES: {
+    schema: z.string().regex(/^[^,]+(,[^,]+)*$/, 'expected comma-separated file paths'),
+    description:
+      'PEM public keys of earlier signing keys (comma-separated), so manifests they signed still count after a key rotation.',
+    group: 'sink',
+  },
   CUSTODY_TOPIC_PARTITIONS: {
     schema: positiveInt,
     description:
@@ -280,6 +413,30 @@ export interface Config {
     readonly combinedTopics: boolean;
     readonly bufferMaxFrames: number;
     readonly restoreHours: number;
+  };
+  readonly exports: {
+    readonly prefix: string;
+    readonly watchName: string;
+    readonly scanIntervalMs: number;
+    readonly lookbackHours: number;
+    readonly pairGraceMs: number;
+    readonly dayHourPadding: 'unpadded' | 'padded' | 'both';
+    readonly s3EventsTopic?: string;
+    readonly integrationId?: string;
+    readonly runPollMs: number;
+    readonly runTimeoutMs: number;
+    readonly jobSkewMs: number;
+  };
+  readonly sink: {
+    readonly groupId: string;
+    readonly stateBucket?: string;
+    readonly statePrefix: string;
+    readonly partitionConcurrency: number;
+    readonly manifestBucket?: string;
+    readonly manifestPrefix: string;
+    readonly legalHold: boolean;
+    readonly retention?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly days: number };
+    readonly trustedKeyFiles: readonly string[];
   };
   readonly custody: {
     readonly instanceId: string;
@@ -382,6 +539,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
     require(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], 'together');
   }
 
+  if (
+    (values.CUSTODY_MANIFEST_RETENTION_MODE === undefined) !==
+    (values.CUSTODY_MANIFEST_RETENTION_DAYS === undefined)
+  ) {
+    require(['CUSTODY_MANIFEST_RETENTION_MODE', 'CUSTODY_MANIFEST_RETENTION_DAYS'], 'together');
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const endpoint = str('S3_ENDPOINT') || undefined;
@@ -425,6 +589,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       combinedTopics: values.CUSTODY_INGEST_COMBINED_TOPICS as boolean,
       bufferMaxFrames: values.CUSTODY_INGEST_BUFFER_MAX_FRAMES as number,
       restoreHours: values.CUSTODY_INGEST_RESTORE_HOURS as number,
+    },
+    exports: {
+      prefix: str('CUSTODY_EXPORTS_PREFIX') as string,
+      watchName: str('CUSTODY_EXPORTS_WATCH_NAME') as string,
+      scanIntervalMs: values.CUSTODY_EXPORTS_SCAN_INTERVAL_MS as number,
+      lookbackHours: values.CUSTODY_EXPORTS_LOOKBACK_HOURS as number,
+      pairGraceMs: values.CUSTODY_EXPORTS_PAIR_GRACE_MS as number,
+      dayHourPadding: values.CUSTODY_EXPORTS_DAY_HOUR_PADDING as Config['exports']['dayHourPadding'],
+      s3EventsTopic: str('CUSTODY_EXPORTS_S3_EVENTS_TOPIC'),
+      integrationId: str('GENESYS_EXPORT_INTEGRATION_ID'),
+      runPollMs: values.CUSTODY_EXPORTS_RUN_POLL_MS as number,
+      runTimeoutMs: values.CUSTODY_EXPORTS_RUN_TIMEOUT_MS as number,
+      jobSkewMs: values.CUSTODY_EXPORTS_JOB_SKEW_MS as number,
+    },
+    sink: {
+      groupId: str('CUSTODY_SINK_GROUP_ID') as string,
+      stateBucket: str('CUSTODY_SINK_STATE_BUCKET'),
+      statePrefix: str('CUSTODY_SINK_STATE_PREFIX') as string,
+      partitionConcurrency: values.CUSTODY_SINK_PARTITION_CONCURRENCY as number,
+      manifestBucket: str('CUSTODY_MANIFEST_BUCKET'),
+      manifestPrefix: str('CUSTODY_MANIFEST_PREFIX') as string,
+      legalHold: values.CUSTODY_MANIFEST_LEGAL_HOLD as boolean,
+      retention:
+        values.CUSTODY_MANIFEST_RETENTION_MODE === undefined
+          ? undefined
+          : {
+              mode: values.CUSTODY_MANIFEST_RETENTION_MODE as 'GOVERNANCE' | 'COMPLIANCE',
+              days: values.CUSTODY_MANIFEST_RETENTION_DAYS as number,
+            },
+      trustedKeyFiles: (str('CUSTODY_TRUSTED_KEY_FILES') ?? '').split(',').filter(Boolean),
     },
     custody: {
       instanceId:

@@ -181,11 +181,18 @@ async function main(): Promise<void> {
   const floorRuns: number[] = [];
   for (let repeat = 0; repeat < REPEATS; repeat++) {
     const start = Date.now();
-    for (let i = 0; i < records.length; i += 500) {
-      const batch = records.slice(i, i + 500);
+    // Same batching rule as custody's delivery buffer: up to 500 frames and 512 KiB per request.
+    for (let i = 0; i < records.length;) {
       const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null }>>();
-      for (const r of batch)
-        byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value }]);
+      let bytes = 0;
+      const end = Math.min(records.length, i + Math.round(500 * recordsPerFrame));
+      for (; i < end && bytes < 512 * 1024; i++) {
+        const r = records[i] as (typeof records)[number];
+        bytes += (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
+        const list = byTopic.get(r.topic) ?? [];
+        list.push({ key: r.key, value: r.value });
+        byTopic.set(r.topic, list);
+      }
       await producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),

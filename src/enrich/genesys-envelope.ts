@@ -27,6 +27,8 @@ export type EnvelopeFailure = Readonly<{
 /** Fields every topic envelope keeps. `raw` is the exact text received (the evidence). */
 type TopicMeta = Readonly<{
   raw: string;
+  /** The eventBody exactly as parsed from the frame, before validation (for identity, e.g. duplicate checks). */
+  rawBody: unknown;
   topicName: string;
   version: string | undefined;
   correlationId: string | undefined;
@@ -447,8 +449,8 @@ export function parseNotificationFrame(text: string): Result<NotificationEnvelop
   ) {
     return fail('bad-metadata', 'metadata.CorrelationId is not a printable string of at most 256 characters');
   }
-  const meta: TopicMeta = { raw: text, topicName, version, correlationId };
   const body = frame['eventBody'];
+  const meta: TopicMeta = { raw: text, rawBody: body, topicName, version, correlationId };
 
   if (topicName === 'channel.metadata') {
     const message = isRecord(body) ? body['message'] : undefined;

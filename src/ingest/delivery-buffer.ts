@@ -23,6 +23,11 @@ export interface DeliveryBufferOptions {
   /** Wait this long for more frames before sending a partial batch. */
   readonly lingerMs: number;
   readonly maxBatch: number;
+  /**
+   * Value+key bytes per send. Kafka refuses a partition's batch above the topic's max.message.bytes (1 MiB by
+   * default) with an error that retrying cannot fix, so a batch is cut well below it whatever the key skew.
+   */
+  readonly maxBatchBytes: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
 }
@@ -32,6 +37,7 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryBufferOptions = {
   lowWater: 10_000,
   lingerMs: 2,
   maxBatch: 500,
+  maxBatchBytes: 512 * 1024,
   retryBaseMs: 100,
   retryMaxMs: 5_000,
 };
@@ -110,7 +116,7 @@ export class DeliveryBuffer {
       if (this.#queue.length < this.#opts.maxBatch && this.#opts.lingerMs > 0) {
         await new Promise((r) => setTimeout(r, this.#opts.lingerMs));
       }
-      const batch = this.#queue.slice(0, this.#opts.maxBatch);
+      const batch = this.#queue.slice(0, this.#batchLength());
       await this.#sendWithRetry(batch);
       this.#queue.splice(0, batch.length);
       this.#events.acked(batch, this.#now());
@@ -120,6 +126,18 @@ export class DeliveryBuffer {
       }
     }
     for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /** Deliveries in the next batch: at most maxBatch and maxBatchBytes, at least one. */
+  #batchLength(): number {
+    let bytes = 0;
+    const limit = Math.min(this.#queue.length, this.#opts.maxBatch);
+    for (let n = 0; n < limit; n++) {
+      for (const r of (this.#queue[n] as Delivery).records)
+        bytes += (r.value?.byteLength ?? 0) + (r.key?.length ?? 0);
+      if (bytes > this.#opts.maxBatchBytes) return Math.max(1, n);
+    }
+    return limit;
   }
 
   async #sendWithRetry(batch: readonly Delivery[]): Promise<void> {

@@ -37,8 +37,9 @@ import { OverlapDedupe } from './overlap-dedupe.ts';
 import { GENESYS_LIMITS, planChannels } from './subscription-plan.ts';
 import type { ChannelPlan, PlanLimits } from './subscription-plan.ts';
 import { UserDirectory } from './user-directory.ts';
+import { CUSTODY_VERSION } from '../version.ts';
 
-export const INGEST_VERSION = '0.1.0';
+export const INGEST_VERSION = CUSTODY_VERSION;
 
 export interface IngestOptions {
   readonly limits: PlanLimits;
@@ -104,10 +105,16 @@ const CONTROL_KINDS: Partial<Record<NotificationEnvelope['kind'], ControlKind>> 
   'no-longer-subscribed': 'no-longer-subscribed',
 };
 
-/** Cheap classification for the channel's own bookkeeping; the full parse happens once, in onFrame. */
-function classify(text: string): ControlKind {
-  const parsed = parseNotificationFrame(text);
-  return parsed.ok ? (CONTROL_KINDS[parsed.value.kind] ?? 'data') : 'data';
+/**
+ * Parses each frame once: the channel classifies a frame and then hands the same text to onFrame, synchronously,
+ * so a one-entry memo serves both (parsing and validating is the largest per-frame cost of ingest).
+ */
+function frameParser(): (text: string) => ReturnType<typeof parseNotificationFrame> {
+  let last: { text: string; parsed: ReturnType<typeof parseNotificationFrame> } | undefined;
+  return (text) => {
+    if (last?.text !== text) last = { text, parsed: parseNotificationFrame(text) };
+    return last.parsed;
+  };
 }
 
 interface ConversationState {
@@ -132,6 +139,11 @@ export async function startIngest(
   const gaps = new Set<Gap>();
   const stats = { frames: 0, deadLetters: 0, duplicates: 0, gapsOpen: 0, gapsRepaired: 0 };
   const sequence = new Map<string, number>();
+  const parseFrame = frameParser();
+  const classify = (text: string): ControlKind => {
+    const parsed = parseFrame(text);
+    return parsed.ok ? (CONTROL_KINDS[parsed.value.kind] ?? 'data') : 'data';
+  };
   let plan: ChannelPlan | undefined;
   let stopping = false;
 
@@ -231,7 +243,7 @@ export async function startIngest(
     stats.frames++;
     const seq = (sequence.get(frame.channelId) ?? 0) + 1;
     sequence.set(frame.channelId, seq);
-    const parsed = parseNotificationFrame(frame.text);
+    const parsed = parseFrame(frame.text);
     const kind = parsed.ok ? parsed.value.kind : 'rejected';
     metrics.events.inc({ kind });
     const records: KeyedRecord[] = [];
@@ -250,7 +262,8 @@ export async function startIngest(
       const env = parsed.value;
       ({ conversationId, entityId } = notificationKeys(env));
       if (env.topicName !== undefined && isDataKind(env.kind)) {
-        const body = bodyText(frame.text);
+        // The body as sent (JSON.parse keeps key order), without the per-channel envelope metadata.
+        const body = JSON.stringify(env.rawBody ?? null);
         if (dedupe.isDuplicate(env.topicName, body, frame.channelId, frame.receivedAt)) {
           stats.duplicates++;
           metrics.duplicates.inc();
@@ -481,12 +494,6 @@ export async function startIngest(
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {
   return CONTROL_KINDS[kind] === undefined && kind !== 'subscribe-result';
-}
-
-/** The eventBody as sent (re-serialised from the parsed frame; key order is preserved by JSON.parse). */
-function bodyText(frameText: string): string {
-  const parsed = JSON.parse(frameText) as { eventBody?: unknown };
-  return JSON.stringify(parsed.eventBody ?? null);
 }
 
 function latestObservedAt(observations: readonly TagObservation[]): number | undefined {

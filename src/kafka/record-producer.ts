@@ -4,7 +4,7 @@
  * move on (commit an offset, drop a buffered frame).
  */
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { CompressionTypes } from 'kafkajs';
+import { CompressionTypes, Partitioners } from 'kafkajs';
 
 export interface KeyedRecord {
   readonly topic: string;
@@ -27,7 +27,10 @@ export class KafkaRecordProducer implements RecordProducer {
 
   constructor(kafka: Kafka, opts: { transactionalId?: string } = {}) {
     // Idempotence needs maxInFlightRequests <= 5 (kafkajs enforces 1 for safety with retries).
+    // The Java client's murmur2 partitioner, named explicitly: a conversation's records land in the same
+    // partition whichever client (custody or another Kafka service) produced them.
     this.#producer = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       transactionalId: opts.transactionalId,

@@ -82,3 +82,38 @@ export function ingestMetrics(registry: Registry) {
 }
 
 export type IngestMetrics = ReturnType<typeof ingestMetrics>;
+
+/** Metrics of `custody sink`, observed from outside the pipeline (its producer and consumer events). */
+export function sinkMetrics(registry: Registry) {
+  return {
+    records: new Counter({
+      name: 'custody_sink_records_written_total',
+      help: 'Records the sink wrote to Kafka, by kind (manifest = one manifest version written to S3; dead_letter = input it could not use: alert on any increase)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    batches: new Counter({
+      name: 'custody_sink_batches_total',
+      help: 'Input batches processed and committed',
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'custody_sink_offset_lag',
+      help: 'Records behind the end of each input partition after the last batch',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
+    rebalances: new Counter({
+      name: 'custody_sink_rebalances_total',
+      help: 'Consumer group joins (start, rebalance)',
+      registers: [registry],
+    }),
+    crashes: new Counter({
+      name: 'custody_sink_consumer_crashes_total',
+      help: 'Consumer crashes (kafkajs restarts the consumer when the error is retriable)',
+      registers: [registry],
+    }),
+  };
+}
+
+export type SinkMetrics = ReturnType<typeof sinkMetrics>;

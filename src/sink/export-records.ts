@@ -4,7 +4,7 @@
  * for keys and events it cannot use.
  */
 import type { ExportKey } from '../enrich/export-layout.ts';
-import type { DeadLetter, ExportedObject, RecordingExport } from '../kafka/avro-codec.ts';
+import type { DeadLetter, ExportedObject, ExportJobFacts, RecordingExport } from '../kafka/avro-codec.ts';
 import type { Encoders } from '../kafka/record-codecs.ts';
 import type { KeyedRecord } from '../kafka/record-producer.ts';
 
@@ -30,6 +30,7 @@ export const EXPORTS_STAGE = 'exports';
 export const EXPORTS_DLQ_CODES = {
   invalidKey: 'CUSTODY_SINK_INVALID_EXPORT_KEY',
   invalidEvent: 'CUSTODY_SINK_INVALID_S3_EVENT',
+  jobRecordingFailed: 'CUSTODY_SINK_EXPORT_JOB_RECORDING_FAILED',
 } as const;
 
 function exported(o: ObjectVersion | null): ExportedObject | null {
@@ -38,15 +39,19 @@ function exported(o: ObjectVersion | null): ExportedObject | null {
     : { key: o.key, versionId: o.versionId, size: o.size, etag: o.etag, lastModifiedMs: o.lastModifiedMs };
 }
 
-/** Builds the RecordingExport value (pure). `ref` is either file's parsed key. */
+/**
+ * Builds the RecordingExport value (pure). `ref` is either file's parsed key. `job`: the facts of the bulk job
+ * custody ran that exported it (from its ledger), when known.
+ */
 export function recordingExport(args: {
   bucket: string;
   ref: ExportKey;
   audio: ObjectVersion | null;
   metadata: ObjectVersion | null;
   detectedAtMs: number;
-  detectedBy: 'scan' | 's3-event';
+  detectedBy: 'scan' | 's3-event' | 'job';
   detector: Detector;
+  job?: ExportJobFacts | null;
 }): RecordingExport {
   return {
     bucket: args.bucket,
@@ -60,7 +65,7 @@ export function recordingExport(args: {
     detectedBy: args.detectedBy,
     detectorInstance: args.detector.instance,
     detectorVersion: args.detector.version,
-    job: null,
+    job: args.job ?? null,
   };
 }
 
@@ -151,6 +156,45 @@ export function consumedDeadLetter(args: {
   return {
     topic: args.topic,
     key: args.record.key?.toString('utf8') ?? null,
+    value: args.encoders['dead-letter.v1'].encode(letter),
+  };
+}
+
+/**
+ * A dead letter for a recording Genesys says a custody-run bulk job failed for (GET …/failedrecordings): source
+ * kind `api`, the API's entry (`{conversation:{id}, recording:{id}}`) as JSON in `value`, keyed by conversationId,
+ * the job id and final state in headers. Its export will never come, so it must not go unnoticed.
+ */
+export function failedJobRecordingDeadLetter(args: {
+  encoders: ExportsWatchEncoders;
+  topic: string;
+  jobId: string;
+  jobState: string;
+  conversationId: string;
+  recordingId: string;
+  reason: string;
+  nowMs: number;
+  instance: string;
+}): KeyedRecord {
+  const entry = { conversation: { id: args.conversationId }, recording: { id: args.recordingId } };
+  const letter: DeadLetter = {
+    key: Buffer.from(args.conversationId, 'utf8'),
+    value: Buffer.from(JSON.stringify(entry), 'utf8'),
+    source: { kind: 'api', topic: null, partition: null, offset: null, timestampMs: null, channelId: null },
+    stage: EXPORTS_STAGE,
+    errorCode: EXPORTS_DLQ_CODES.jobRecordingFailed,
+    reason: args.reason,
+    firstSeenAtMs: args.nowMs,
+    instance: args.instance,
+    headers: {
+      jobId: Buffer.from(args.jobId, 'utf8'),
+      jobState: Buffer.from(args.jobState, 'utf8'),
+      api: Buffer.from('GET /api/v2/recording/jobs/{jobId}/failedrecordings', 'utf8'),
+    },
+  };
+  return {
+    topic: args.topic,
+    key: args.conversationId,
     value: args.encoders['dead-letter.v1'].encode(letter),
   };
 }

@@ -159,6 +159,10 @@ async function handleMessage(
       detectedAtMs: nowMs,
       detectedBy: 's3-event',
       detector: ctx.detector,
+      job: deps.scanner.jobFactsFor(
+        ref.value.conversationId,
+        Math.max(audio.lastModifiedMs, metadata.lastModifiedMs),
+      ),
     });
     out.records.push(recordingExportRecord(deps.encoders, ctx.topics.recordingExports, value));
     const exportRef = ref.value;

@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ExportKey } from '../enrich/export-layout.ts';
 import { normalizeKeyPrefix, parseExportKey } from '../enrich/export-layout.ts';
+import type { ExportJobFacts } from '../kafka/avro-codec.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Checkpoint, HourState } from './export-checkpoint.ts';
@@ -60,6 +61,12 @@ export type ExportScannerOptions = Readonly<{
   checkpoint: Readonly<{ bucket: string; key: string }>;
 }>;
 
+/**
+ * The facts of the custody-run bulk job that exported a recording of `conversationId` whose newest object was
+ * written at `lastModifiedMs`, or null (export-job-ledger-store.ts `JobLedgerIndex.factsFor`).
+ */
+export type JobFactsLookup = (conversationId: string, lastModifiedMs: number) => ExportJobFacts | null;
+
 export type ExportScannerDeps = Readonly<{
   s3: S3Client;
   producer: RecordProducer;
@@ -67,6 +74,8 @@ export type ExportScannerDeps = Readonly<{
   log: Logger;
   metrics: ExportsWatchMetrics;
   now: () => number;
+  /** Attaches job facts to emitted records; none when absent. */
+  jobFacts?: JobFactsLookup;
 }>;
 
 /** What one pass did. */
@@ -152,6 +161,11 @@ export class ExportScanner {
   /** Whether exactly this pair was already emitted for the recording (used by the S3-event path). */
   isEmitted(ref: ExportKey, pair: EmittedPair): boolean {
     return isSameEmitted(this.#state.hours[hourFolderOf(ref)], recordingKey(ref), pair);
+  }
+
+  /** Job facts for an export (see {@link JobFactsLookup}); null without a lookup. */
+  jobFactsFor(conversationId: string, lastModifiedMs: number): ExportJobFacts | null {
+    return this.#d.jobFacts?.(conversationId, lastModifiedMs) ?? null;
   }
 
   /** Records a pair emitted by the S3-event path; persisted with the next pass's checkpoint write. */
@@ -314,6 +328,10 @@ export class ExportScanner {
           detectedAtMs: nowMs,
           detectedBy: 'scan',
           detector: o.detector,
+          job: this.jobFactsFor(
+            group.ref.conversationId,
+            Math.max(audio?.lastModifiedMs ?? 0, metadata?.lastModifiedMs ?? 0),
+          ),
         });
         records.push(recordingExportRecord(this.#d.encoders, o.topics.recordingExports, value));
         updates.push((c) => recordEmitted(hourStateOf(c, folder, hourMs), rec, pair));

@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import type { Logger } from '../observability/logger.ts';
 import { CheckpointError } from './export-checkpoint-store.ts';
+import { JobLedgerIndex, S3JobLedgerStore } from './export-job-ledger-store.ts';
 import type { ExportsWatchMetrics } from './export-metrics.ts';
 import { exportsWatchMetrics, NO_METRICS } from './export-metrics.ts';
 import type { ExportsWatchEncoders } from './export-records.ts';
@@ -24,11 +25,12 @@ import { startS3Events } from './export-s3-events.ts';
 import type { ScanReport } from './export-scanner.ts';
 import { ExportScanner } from './export-scanner.ts';
 import type { DayHourPadding } from './export-window.ts';
+import { CUSTODY_VERSION } from '../version.ts';
 
 export type { ScanReport } from './export-scanner.ts';
 
 /** The version written into `detectorVersion`. */
-export const EXPORTS_WATCH_VERSION = '0.1.0';
+export const EXPORTS_WATCH_VERSION = CUSTODY_VERSION;
 
 /** Options of the role. Config maps CUSTODY_EXPORTS_WATCH_* settings onto these (see the README). */
 export type ExportsWatchOptions = Readonly<{
@@ -55,6 +57,13 @@ export type ExportsWatchOptions = Readonly<{
   checkpointKey?: string;
   /** S3 event notifications topic; unset = scan only. */
   s3Events?: Partial<S3EventsOptions> & Readonly<{ topic: string }>;
+  /**
+   * Attach the facts of custody-run bulk jobs (their ledgers, `_custody/export-jobs/` in `bucket`) to the exports
+   * they cover; ledgers are re-listed before every pass.
+   */
+  jobLedgers: boolean;
+  /** Allowed gap between custody's clock and S3 LastModified when matching an export to a job's execution (ms). */
+  jobLedgerSkewMs: number;
 }>;
 
 /** Defaults of every optional setting. */
@@ -70,6 +79,8 @@ export const DEFAULT_EXPORTS_WATCH_OPTIONS = {
   dayHourPadding: 'both',
   maxRangeHoursPerPass: 48,
   s3Concurrency: 8,
+  jobLedgers: true,
+  jobLedgerSkewMs: 5 * 60_000,
 } as const satisfies Partial<ExportsWatchOptions>;
 
 /** Defaults of the S3-event path. */
@@ -124,8 +135,19 @@ export async function startExportsWatch(
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? (deps.registry ? exportsWatchMetrics(deps.registry) : NO_METRICS);
   const log = deps.log.child({ stage: 'exports', component: 'exports-watch', watcher: o.watcherName });
+  const ledgers = o.jobLedgers
+    ? new JobLedgerIndex(new S3JobLedgerStore(deps.s3, o.bucket), log, o.jobLedgerSkewMs)
+    : undefined;
   const scanner = new ExportScanner(
-    { s3: deps.s3, producer: deps.producer, encoders: deps.encoders, log, metrics, now },
+    {
+      s3: deps.s3,
+      producer: deps.producer,
+      encoders: deps.encoders,
+      log,
+      metrics,
+      now,
+      jobFacts: ledgers ? (c, t) => ledgers.factsFor(c, t) : undefined,
+    },
     {
       bucket: o.bucket,
       prefix: o.prefix,
@@ -146,6 +168,12 @@ export async function startExportsWatch(
     },
   );
   await scanner.load();
+  await ledgers?.refresh();
+  /** One scan pass, with the job ledgers re-read first (so exports of a job executed since carry its facts). */
+  const scanOnce = async (): Promise<ScanReport> => {
+    await ledgers?.refresh();
+    return scanner.scanOnce();
+  };
 
   let events: RunningS3Events | undefined;
   if (o.s3Events) {
@@ -179,7 +207,7 @@ export async function startExportsWatch(
 
   const pass = async (): Promise<void> => {
     try {
-      const report = await scanner.scanOnce();
+      const report = await scanOnce();
       lastError = undefined;
       log[report.recordingsEmitted > 0 || report.invalidKeys > 0 ? 'info' : 'debug'](
         { ...report },
@@ -200,7 +228,7 @@ export async function startExportsWatch(
   if (o.scanIntervalMs > 0) loop();
 
   return {
-    scanOnce: () => scanner.scanOnce(),
+    scanOnce,
     requestRange(from, to) {
       scanner.requestRange(
         typeof from === 'number' ? from : from.getTime(),

@@ -166,14 +166,18 @@ const JOB_EVENTS: Readonly<Record<string, CustodyEventType>> = {
   FULFILLED: 'export_job_fulfilled',
 };
 
+/**
+ * The job's state changes as custody observed them (custody's clock, `custody-process`). The actor is the Genesys
+ * job and its creator (`user_id`: the job's `user.id`, with client credentials the OAuth client custody ran it
+ * with): the job facts may reach the sink through any custody process (the runner, or the watcher that attached
+ * them from the job ledger), so the detector of the export is not who created or executed the job.
+ */
 function jobEntries(job: ExportJobFacts, detector: DetectedObject | null): (CustodyEntry | undefined)[] {
   if (detector === null) return [];
-  const actor: CustodyActor = {
-    kind: 'custody',
-    component: 'custody-exports',
-    version: detector.detectorVersion,
-    instance: detector.detectorInstance,
-  };
+  const actor: CustodyActor =
+    job.createdBy === null
+      ? { kind: 'genesys', job_id: job.jobId }
+      : { kind: 'genesys', job_id: job.jobId, user_id: job.createdBy };
   return job.states.map((s, i) => {
     // The first state observed is the job's creation as custody saw it; PROCESSING after it is the execution.
     const event = i === 0 ? 'export_job_created' : JOB_EVENTS[s.state];

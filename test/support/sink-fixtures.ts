@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { startEmulator } from '../../dev/emulator/index.ts';
 import type { RunningEmulator } from '../../dev/emulator/index.ts';
 import type { Scenario } from '../../dev/emulator/model.ts';
-import { parseExportKey } from '../../src/enrich/export-layout.ts';
+import { manifestKeyFor, parseExportKey } from '../../src/enrich/export-layout.ts';
 import { parseNotificationFrame } from '../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
 import { mergeSessionTags } from '../../src/enrich/session-tags-merge.ts';
@@ -33,6 +33,13 @@ import type { SigningKey } from '../../src/sink/signing-key.ts';
 import { infra, uniqueName } from './clients.ts';
 
 export const EXPORT_AFTER_MINUTES = 5;
+
+/** The manifest key beside a detected recording's audio (or metadata when the audio is missing). */
+export function manifestKeyOf(e: RecordingExport): string {
+  const parsed = parseExportKey(e.audio?.key ?? e.metadata?.key ?? '');
+  if (!parsed.ok) throw new Error('fixture export key');
+  return manifestKeyFor(parsed.value);
+}
 
 /** A fresh Ed25519 signing key (tests only; production loads CUSTODY_SIGNING_KEY_FILE). */
 export function testSigningKey(): SigningKey & { pem: string } {

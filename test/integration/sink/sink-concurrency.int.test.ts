@@ -2,19 +2,17 @@
  * Several sink instances in one consumer group over the same inputs — one of them killed with SIGKILL mid-run —
  * leave exactly one valid latest manifest per recording, every S3 version of it in one intact hash chain.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
-import { manifestKeyFor, parseExportKey } from '../../../src/enrich/export-layout.ts';
 import type { SealedManifest } from '../../../src/enrich/integrity.ts';
 import { verifyManifest } from '../../../src/enrich/verify.ts';
-import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
 import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
-import { infra, kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
+import { kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
+import { infraEnv, spawnCustody } from '../../support/custody-process.ts';
 import {
   createLockedBucket,
   createTopics,
@@ -32,6 +30,7 @@ import {
   testSigningKey,
   testSinkOptions,
   waitForCaughtUp,
+  manifestKeyOf,
 } from '../../support/sink-fixtures.ts';
 
 let emu: RunningEmulator | undefined;
@@ -47,12 +46,6 @@ afterEach(async () => {
   }
   emu = undefined;
 });
-
-function manifestKeyOf(e: RecordingExport): string {
-  const parsed = parseExportKey(e.audio?.key ?? e.metadata?.key ?? '');
-  if (!parsed.ok) throw new Error('fixture export key');
-  return manifestKeyFor(parsed.value);
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -90,38 +83,25 @@ describe('custody sink instances in one group', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sink-key-'));
     const keyFile = join(dir, 'signing.pem');
     writeFileSync(keyFile, signer.pem, { mode: 0o600 });
-    const i = infra();
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', new URL('../../support/sink-child.ts', import.meta.url).pathname],
-      {
-        env: {
-          ...process.env,
-          SINK_CHILD_CONFIG: JSON.stringify({
-            brokers: i.KAFKA_BROKERS,
-            s3: {
-              endpoint: i.S3_ENDPOINT,
-              region: i.S3_REGION,
-              accessKeyId: i.AWS_ACCESS_KEY_ID,
-              secretAccessKey: i.AWS_SECRET_ACCESS_KEY,
-            },
-            topics,
-            bucket,
-            groupId,
-            instance: 'sink-killed',
-            keyFile,
-          }),
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const proc = child;
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout?.on('data', (d: Buffer) => {
-        if (d.toString().includes('ready')) resolve();
-      });
-      proc.on('exit', (code) => reject(new Error(`sink child exited (${code})`)));
+    // The real `custody sink` command, configured by environment variables only, as deployed.
+    const sinkProcess = spawnCustody(['sink'], {
+      ...infraEnv(),
+      S3_BUCKET: bucket,
+      CUSTODY_SIGNING_KEY_FILE: keyFile,
+      CUSTODY_INSTANCE_ID: 'sink-killed',
+      CUSTODY_SINK_GROUP_ID: groupId,
+      CUSTODY_SINK_PARTITION_CONCURRENCY: '1',
+      CUSTODY_MANIFEST_LEGAL_HOLD: 'true',
+      CUSTODY_HTTP_PORT: '0',
+      CUSTODY_TOPIC_PARTITIONS: '3',
+      CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
+      CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+      CUSTODY_TOPIC_MANIFESTS: topics.manifests,
+      CUSTODY_TOPIC_DLQ: topics.dlq,
     });
+    child = sinkProcess.child;
+    const proc = child;
+    await sinkProcess.waitForLog('custody sink running');
 
     // Exports first (incomplete manifests), then the tags, and every record twice.
     const exportRecords = exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) }));

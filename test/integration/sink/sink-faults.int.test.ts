@@ -6,7 +6,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
-import { manifestKeyFor, parseExportKey } from '../../../src/enrich/export-layout.ts';
 import type { SealedManifest } from '../../../src/enrich/integrity.ts';
 import { verifyManifest } from '../../../src/enrich/verify.ts';
 import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
@@ -29,6 +28,7 @@ import {
   testSigningKey,
   testSinkOptions,
   waitForCaughtUp,
+  manifestKeyOf,
 } from '../../support/sink-fixtures.ts';
 
 let emu: RunningEmulator | undefined;
@@ -42,12 +42,6 @@ afterEach(async () => {
   }
   emu = undefined;
 });
-
-function manifestKeyOf(e: RecordingExport): string {
-  const parsed = parseExportKey(e.audio?.key ?? e.metadata?.key ?? '');
-  if (!parsed.ok) throw new Error('fixture export key');
-  return manifestKeyFor(parsed.value);
-}
 
 describe('custody sink with bad input', () => {
   it('writes incomplete manifests with the reason, dead-letters what has no manifest, and carries on', async () => {

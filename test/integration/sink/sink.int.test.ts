@@ -8,10 +8,8 @@ import type { KeyObject } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
 import type { Scenario } from '../../../dev/emulator/model.ts';
-import { manifestKeyFor, parseExportKey } from '../../../src/enrich/export-layout.ts';
 import type { SealedManifest } from '../../../src/enrich/integrity.ts';
 import { verifyAgainstObjects, verifyManifest } from '../../../src/enrich/verify.ts';
-import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
 import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
 import { compileManifestJsonSchema } from '../../fixtures/manifest/json-schema.ts';
 import { kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
@@ -33,6 +31,7 @@ import {
   testSinkOptions,
   waitForCaughtUp,
   writtenCodec,
+  manifestKeyOf,
 } from '../../support/sink-fixtures.ts';
 
 const SCENARIO: Scenario = {
@@ -57,12 +56,6 @@ afterEach(async () => {
   }
   emu = undefined;
 });
-
-function manifestKeyOf(e: RecordingExport): string {
-  const parsed = parseExportKey(e.audio?.key ?? e.metadata?.key ?? '');
-  if (!parsed.ok) throw new Error('fixture export key');
-  return manifestKeyFor(parsed.value);
-}
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

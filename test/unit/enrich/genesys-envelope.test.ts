@@ -74,6 +74,7 @@ describe('parseNotificationFrame: control frames', () => {
     expect(parsed(t)).toEqual({
       kind: 'unknown',
       raw: t,
+      rawBody: { presenceDefinition: { id: 'x' } },
       topicName: `v2.users.${F.IDS.agentUser}.presence`,
       version: '2',
       correlationId: 'corr-7',

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,11 @@ describe('the auditor recipe (sed + openssl, as in the README)', () => {
     }
     return { code: 0, outputs, out: '' };
   }
+
+  it('is the recipe the README gives, command for command', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const command of RECIPE) expect(readme).toContain(command);
+  });
 
   it('recovers the signed bytes and verifies hash, signature and key id with openssl', () => {
     // Verbatim metadata with its own "integrity" key must not confuse the sed pattern.

@@ -39,6 +39,26 @@ describe('DeliveryBuffer', () => {
     expect(Math.max(...producer.sent.map((b) => b.length))).toBeLessThanOrEqual(7);
   });
 
+  it('cuts batches by bytes below what Kafka accepts per request, and still sends a single oversized frame', async () => {
+    const producer = new FlakyProducer();
+    const buf = new DeliveryBuffer(
+      producer,
+      { acked: () => {}, pressure: () => {}, sendFailed: () => {} },
+      { maxBatch: 500, maxBatchBytes: 10_000 },
+    );
+    const big = (i: number, size: number): Delivery => ({
+      receivedAt: i,
+      records: [{ topic: 't', key: 'k', value: Buffer.alloc(size, i) }],
+    });
+    for (let i = 0; i < 50; i++) buf.push(big(i, 1_000));
+    buf.push(big(50, 25_000));
+    for (let i = 51; i < 60; i++) buf.push(big(i, 1_000));
+    await buf.flush();
+    const sizes = producer.sent.map((b) => b.reduce((n, r) => n + (r.value?.byteLength ?? 0) + 1, 0));
+    expect(producer.sent.flat().map((r) => r.value?.[0])).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(sizes.filter((n) => n > 10_000)).toEqual([25_001]);
+  });
+
   it('never drops while Kafka is down: retries, pauses above the high-water mark, resumes below the low one', async () => {
     const producer = new FlakyProducer();
     producer.down = true;

@@ -1,0 +1,213 @@
+/**
+ * The `custody` command as deployed: each role in its own process, configured only by environment variables,
+ * against the emulator and the real servers. Covers what in-process tests cannot: the composition roots,
+ * config errors at start-up, /readyz and /metrics, and a clean exit on SIGTERM.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator } from '../../dev/emulator/index.ts';
+import type { RunningEmulator } from '../../dev/emulator/index.ts';
+import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
+import type { SealedManifest } from '../../src/enrich/integrity.ts';
+import { verifyManifest } from '../../src/enrich/verify.ts';
+import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
+import { kafkaClient, s3Client, uniqueName } from '../support/clients.ts';
+import { infraEnv, spawnCustody } from '../support/custody-process.ts';
+import type { CustodyProcess } from '../support/custody-process.ts';
+import { readTopicToEnd } from '../support/kafka-read.ts';
+import {
+  createLockedBucket,
+  createTopics,
+  getBytes,
+  manifestKeyOf,
+  produce,
+  recordingExportsOf,
+  runExportingEmulator,
+  sinkTopics,
+  snapshotsOf,
+  tagsCodec,
+  testSigningKey,
+} from '../support/sink-fixtures.ts';
+
+let emu: RunningEmulator | undefined;
+const procs: CustodyProcess[] = [];
+afterEach(async (ctx) => {
+  for (const p of procs.splice(0)) {
+    // On failure, the processes' own account of what happened is the first thing to read.
+    if (ctx.task.result?.state === 'fail')
+      process.stderr.write(
+        `${p
+          .logs()
+          .slice(-40)
+          .map((l) => JSON.stringify(l))
+          .join('\n')}\n${p.stderr()}\n`,
+      );
+    p.child.kill('SIGKILL');
+  }
+  if (emu) {
+    await emu.exports.stop();
+    await emu.close();
+  }
+  emu = undefined;
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const get = async (port: unknown, path: string) => {
+  const res = await fetch(`http://127.0.0.1:${String(port)}${path}`);
+  return { status: res.status, text: await res.text() };
+};
+
+describe('custody as processes', () => {
+  it('reports every missing setting by name at start-up, without a stack trace or a secret', async () => {
+    const p = spawnCustody(['sink'], {
+      AWS_ACCESS_KEY_ID: 'k',
+      AWS_SECRET_ACCESS_KEY: 'do-not-print-this-42',
+    });
+    expect(await p.exited).toBe(78);
+    const err = p.stderr();
+    for (const name of ['KAFKA_BROKERS', 'S3_BUCKET', 'CUSTODY_SIGNING_KEY_FILE'])
+      expect(err).toContain(name);
+    expect(err).not.toContain('do-not-print-this-42');
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+
+  it('exports watch (backfilling an old day) and sink write every manifest, serve metrics, and stop on SIGTERM', async () => {
+    const s3 = s3Client();
+    const kafka = kafkaClient('cli-test');
+    const bucket = uniqueName('cli');
+    await createLockedBucket(s3, bucket);
+    emu = await runExportingEmulator(bucket, {
+      seed: 21,
+      start: '2026-03-01T09:00:00Z',
+      conversations: [
+        { kind: 'inbound-acd-webrtc', at: '2026-03-01T09:02:00Z', durationSeconds: 60 },
+        { kind: 'outbound-webrtc', at: '2026-03-01T09:04:00Z', durationSeconds: 60 },
+      ],
+    });
+    const expected = await recordingExportsOf(s3, bucket);
+    expect(expected.length).toBeGreaterThan(0);
+    const topics = sinkTopics();
+    await createTopics(kafka, Object.values(topics));
+    await produce(
+      kafka,
+      topics.sessionTags,
+      [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
+    );
+    const signer = testSigningKey();
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'cli-key-')), 'signing.pem');
+    writeFileSync(keyFile, signer.pem, { mode: 0o600 });
+    const env = {
+      ...infraEnv(),
+      S3_BUCKET: bucket,
+      CUSTODY_HTTP_PORT: '0',
+      CUSTODY_TOPIC_PARTITIONS: '3',
+      CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
+      CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+      CUSTODY_TOPIC_MANIFESTS: topics.manifests,
+      CUSTODY_TOPIC_DLQ: topics.dlq,
+    };
+    // The scenario's day is far older than the lookback window: only the backfill range finds it.
+    const watch = spawnCustody(
+      [
+        'exports',
+        'watch',
+        '--backfill-from',
+        '2026-03-01T00:00:00Z',
+        '--backfill-to',
+        '2026-03-01T23:00:00Z',
+      ],
+      { ...env, CUSTODY_EXPORTS_SCAN_INTERVAL_MS: '300', CUSTODY_INSTANCE_ID: 'cli-watch' },
+    );
+    const sink = spawnCustody(['sink'], {
+      ...env,
+      CUSTODY_SIGNING_KEY_FILE: keyFile,
+      CUSTODY_INSTANCE_ID: 'cli-sink',
+      CUSTODY_SINK_GROUP_ID: uniqueName('cli-sink'),
+      CUSTODY_MANIFEST_LEGAL_HOLD: 'true',
+    });
+    procs.push(watch, sink);
+    const sinkPort = (await sink.waitForLog('custody sink running'))['httpPort'];
+    const watchPort = (await watch.waitForLog('custody exports watch running'))['httpPort'];
+
+    for (const e of expected) {
+      const key = manifestKeyOf(e);
+      const bytes = await until(`manifest ${key}`, async () => {
+        const b = await getBytes(s3, bucket, key).catch(() => undefined);
+        const m = b && (JSON.parse(b.toString('utf8')) as SealedManifest);
+        return m?.completeness.status === 'complete' ? b : undefined;
+      });
+      const report = verifyManifest(bytes, new Map([[signer.keyId, signer.publicKey]]));
+      expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    }
+
+    expect((await get(sinkPort, '/readyz')).status).toBe(200);
+    expect((await get(watchPort, '/readyz')).status).toBe(200);
+    const metrics = (await get(sinkPort, '/metrics')).text;
+    const written = Number(/custody_sink_records_written_total\{kind="manifest"\} (\d+)/.exec(metrics)?.[1]);
+    expect(written).toBeGreaterThanOrEqual(expected.length);
+    expect((await get(watchPort, '/metrics')).text).toContain('custody_exports_watch_');
+
+    sink.child.kill('SIGTERM');
+    watch.child.kill('SIGTERM');
+    expect(await sink.exited).toBe(0);
+    expect(await watch.exited).toBe(0);
+    expect(sink.logs().some((l) => l['msg'] === 'custody sink stopped')).toBe(true);
+    expect(watch.logs().some((l) => l['msg'] === 'custody exports watch stopped')).toBe(true);
+    procs.length = 0;
+  }, 120_000);
+
+  it('ingest writes what the socket delivers to Kafka, keeps secrets out of its logs, and flushes on SIGTERM', async () => {
+    const secret = 'cli-ingest-secret-value-7';
+    emu = await startEmulator({ clientId: 'cli-ingest', clientSecret: secret, seed: 5, users: 6 });
+    const kafka = kafkaClient('cli-ingest');
+    const suffix = uniqueName('cli');
+    const notifications = `${suffix}.notifications`;
+    const ingest = spawnCustody(['ingest'], {
+      KAFKA_BROKERS: infraEnv()['KAFKA_BROKERS'] as string,
+      GENESYS_API_URL: emu.baseUrl,
+      GENESYS_CLIENT_ID: 'cli-ingest',
+      GENESYS_CLIENT_SECRET: secret,
+      CUSTODY_HTTP_PORT: '0',
+      CUSTODY_LOG_LEVEL: 'debug',
+      CUSTODY_INSTANCE_ID: 'cli-ingest',
+      CUSTODY_TOPIC_NOTIFICATIONS: notifications,
+      CUSTODY_TOPIC_SESSION_TAGS: `${suffix}.session-tags`,
+      CUSTODY_TOPIC_DLQ: `${suffix}.dlq`,
+    });
+    procs.push(ingest);
+    const port = (await ingest.waitForLog('custody ingest running'))['httpPort'];
+    await until('ingest ready', async () => ((await get(port, '/readyz')).status === 200 ? true : undefined));
+
+    const org = emu.org;
+    const [script] = randomConversations(org, createRng(3), emu.clock.now(), emu.clock.now() + 60_000, 4);
+    const events = (script?.events ?? []).filter((e) => e.topicName.startsWith('v2.users.'));
+    expect(events.length).toBeGreaterThan(0);
+    let delivered = 0;
+    for (const e of events) delivered += emu.control.emit({ topicName: e.topicName, eventBody: e.eventBody });
+    expect(delivered).toBe(events.length);
+
+    ingest.child.kill('SIGTERM');
+    expect(await ingest.exited).toBe(0);
+    // Everything delivered before SIGTERM was flushed to Kafka before the process exited.
+    const records = await readTopicToEnd(kafka, notifications);
+    const evidence = singleObjectCodecFor('notification.v1');
+    const topicsWritten = records.map((r) => evidence.decode(r.value as Buffer).topicName);
+    for (const e of events) expect(topicsWritten).toContain(e.topicName);
+    expect(records.length).toBeGreaterThanOrEqual(events.length);
+    const allOutput = JSON.stringify(ingest.logs()) + ingest.stderr();
+    expect(allOutput).not.toContain(secret);
+    expect(allOutput).not.toMatch(/"access_token"\s*:\s*"[^[]/);
+    procs.length = 0;
+  }, 90_000);
+});

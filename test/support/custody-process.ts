@@ -1,0 +1,100 @@
+/**
+ * Runs the real `custody` command (bin/custody.js) as a child process, configured only by environment
+ * variables as in production, for tests of the composition roots, signals and process crashes.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { infra } from './clients.ts';
+
+const BIN = new URL('../../bin/custody.js', import.meta.url).pathname;
+
+export type CustodyProcess = Readonly<{
+  child: ChildProcess;
+  /** Every JSON log line so far (stdout). */
+  logs: () => readonly Record<string, unknown>[];
+  /** Resolves with the first log line whose `msg` is `msg`; rejects if the process exits first. */
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stderr: () => string;
+}>;
+
+/** The infrastructure settings of the test servers, as a deployment would set them. */
+export function infraEnv(): Record<string, string> {
+  const i = infra();
+  return {
+    KAFKA_BROKERS: i.KAFKA_BROKERS,
+    S3_ENDPOINT: i.S3_ENDPOINT,
+    S3_REGION: i.S3_REGION,
+    AWS_ACCESS_KEY_ID: i.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: i.AWS_SECRET_ACCESS_KEY,
+  };
+}
+
+/** Starts `custody <args>` with exactly `env` plus PATH/HOME (nothing else leaks in from the test runner). */
+export function spawnCustody(args: readonly string[], env: Record<string, string>): CustodyProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
+  let err = '';
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    partial += d.toString('utf8');
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const text of parts) {
+      if (!text.trim()) continue;
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        line = { msg: text, unstructured: true };
+      }
+      lines.push(line);
+      for (const w of waiters.filter((x) => x.msg === line['msg'])) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return {
+    child,
+    logs: () => lines,
+    stderr: () => err,
+    exited,
+    waitForLog(msg, timeoutMs = 30_000) {
+      const seen = lines.find((l) => l['msg'] === msg);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(new Error(`custody ${args.join(' ')}: no "${msg}" log within ${timeoutMs} ms\n${err}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          msg,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`custody ${args.join(' ')} exited (${code}) before "${msg}"\n${err}`));
+        });
+      });
+    },
+  };
+}
