@@ -54,15 +54,21 @@ function rankTags<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): nu
  * 1. `live` beats `reconciled`, whatever the times: a value witnessed on the live feed is the primary evidence;
  *    a REST/analytics read is a later reconstruction. So a live field is never downgraded to reconciled and a
  *    reconciled value never overwrites a live one (it only fills fields the live feed never carried).
- * 2. Within one provenance, the value of the highest-ranked capture wins ({@link rankTags}: newest Genesys state).
+ * 2. Within one provenance, the value of the highest-ranked capture wins ({@link rankTags}: newest Genesys state),
+ *    or for the fields that describe the leg at connect time, the lowest-ranked (earliest).
  * 3. `firstCapturedAt` is the minimum receive time over the captures of the winning provenance, so it says when
  *    custody first held this field with this provenance (the value itself may have changed since; every version is
  *    in the evidence log).
  * Each step is a max or a min over a total order, so the join is commutative, associative and idempotent.
  */
-export function joinTag<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): Tag<T> {
+export function joinTag<T extends string | number | boolean>(
+  a: Tag<T>,
+  b: Tag<T>,
+  order: 'newest' | 'earliest' = 'newest',
+): Tag<T> {
   if (a.provenance !== b.provenance) return a.provenance === 'live' ? a : b;
-  const winner = rankTags(a, b) >= 0 ? a : b;
+  const rank = rankTags(a, b);
+  const winner = (order === 'newest' ? rank >= 0 : rank <= 0) ? a : b;
   const first = Math.min(a.firstCapturedAt, b.firstCapturedAt);
   return winner.firstCapturedAt === first ? winner : { ...winner, firstCapturedAt: first };
 }
@@ -70,11 +76,19 @@ export function joinTag<T extends string | number | boolean>(a: Tag<T>, b: Tag<T
 function joinNullable<T extends string | number | boolean>(
   a: Tag<T> | null,
   b: Tag<T> | null,
+  order: 'newest' | 'earliest',
 ): Tag<T> | null {
   if (a === null) return b;
   if (b === null) return a;
-  return joinTag(a, b);
+  return joinTag(a, b, order);
 }
+
+/**
+ * Fields that describe the leg as it was set up, not as it ends: the user's persistent-connection state is attached
+ * to every frame of the leg with the user's *current* state, which after the call is e.g. PERSISTED; the evidence a
+ * legal team asks for is the state the call connected with, so the earliest capture (by the same total order) wins.
+ */
+const AT_CONNECT_FIELDS: ReadonlySet<LegTagField> = new Set(['persistentConnectionState']);
 
 function emptyLeg(legKey: string, participantId: string): MutableLeg {
   const leg = { legKey, participantId } as MutableLeg;
@@ -86,7 +100,11 @@ type AnyTag = Tag<string | number | boolean>;
 
 function joinField(into: MutableLeg, from: LegTags, field: LegTagField): void {
   // Both sides hold the same field, hence the same value type; the union cast only erases that correlation.
-  const joined = joinNullable(into[field] as AnyTag | null, from[field] as AnyTag | null);
+  const joined = joinNullable(
+    into[field] as AnyTag | null,
+    from[field] as AnyTag | null,
+    AT_CONNECT_FIELDS.has(field) ? 'earliest' : 'newest',
+  );
   (into as Record<LegTagField, AnyTag | null>)[field] = joined;
 }
 

@@ -209,12 +209,9 @@ describe('custody end to end: emulator → ingest → Kafka → exports watch �
     }
   });
 
-  // KNOWN BUG, kept visible: the ground truth is the persistent-connection state when the leg connected
-  // (ACTIVE_CALL), but ingest attaches the user's *current* state to every frame of the leg and the merge keeps the
-  // newest, so the manifest ends up with the state after the call (PERSISTED). The fix belongs in ingest's
-  // extraction/merge (src/enrich/session-tags-extract.ts userContextObservation, session-tags-merge.ts). `it.fails`
-  // keeps the suite green while the bug exists and turns red once it is fixed: then drop `.fails`.
-  it.fails('records the persistent-connection state the leg connected with', () => {
+  // Ingest attaches the user's *current* persistent-connection state to every frame of a leg; the manifest must
+  // carry the state the leg connected with (ACTIVE_CALL), not the one after the call (PERSISTED).
+  it('records the persistent-connection state the leg connected with', () => {
     // No such manifest would make this pass vacuously, which `.fails` reports as a failure.
     const persistent = manifests.filter((m) => expectedLeg(m).persistentConnectionState !== undefined);
     for (const m of persistent) {

@@ -118,6 +118,19 @@ describe('joinTag', () => {
     expect(joinTag(base, timed)).toEqual({ ...timed, firstCapturedAt: 5 });
     expect(joinTag(timed, base)).toEqual({ ...timed, firstCapturedAt: 5 });
   });
+
+  it('keeps the earliest capture for fields that describe the leg at connect time', () => {
+    const atConnect = { ...base, value: 'ACTIVE_CALL', observedAt: 1 };
+    const after = { ...base, value: 'PERSISTED', observedAt: 2, capturedAt: 20, firstCapturedAt: 20 };
+    expect(joinTag(atConnect, after, 'earliest').value).toBe('ACTIVE_CALL');
+    expect(joinTag(after, atConnect, 'earliest').value).toBe('ACTIVE_CALL');
+    expect(joinTag(after, atConnect).value).toBe('PERSISTED');
+    const s = mergeSessionTags(undefined, [
+      obs({ fields: { persistentConnectionState: 'PERSISTED' }, observedAt: 2000 }),
+      obs({ fields: { persistentConnectionState: 'ACTIVE_CALL' }, observedAt: 1000 }),
+    ]);
+    expect(s.legs[0]?.persistentConnectionState?.value).toBe('ACTIVE_CALL');
+  });
 });
 
 describe('snapshotChanged / snapshotDigest', () => {
