@@ -6,7 +6,7 @@
  * Delivery: at-least-once, made idempotent. Everything before the offset commit is either a join-merge written
  * conditionally (replaying it changes nothing) or a manifest written only when it would differ and only on the
  * ETag it was computed from. A crash anywhere replays the uncommitted records, which converge on the same S3
- * state. Records of one conversation within a fetched batch are coalesced: one state write per input topic and one
+ * state. Offsets are committed at the end of each fetched batch and, within a long one, at most every second. Records of one conversation within a fetched batch are coalesced: one state write per input topic and one
  * reconcile. A record that cannot be used goes to `custody.dlq.v1` and processing continues.
  */
 import type { KeyObject } from 'node:crypto';
@@ -57,6 +57,9 @@ export type SinkOptions = Readonly<{
   /** Public keys of earlier signing keys, so manifests they signed are still accepted as the current version. */
   trustedPublicKeys?: readonly KeyObject[];
 }>;
+
+/** Longest time processed records of a batch stay uncommitted (the replay window after a crash). */
+const COMMIT_INTERVAL_MS = 1000;
 
 export const DEFAULT_SINK_OPTIONS = {
   groupId: 'custody-sink',
@@ -202,27 +205,31 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     const source = trigger;
     try {
       await state.addSessionTags(conversationId, tags);
-      await state.addRecordingExports(conversationId, exports);
-      const result = await reconcile(conversationId, {
-        s3: deps.s3,
-        objects,
-        state,
-        signer: deps.signer,
-        trustedKeys,
-        generatedBy,
-        now,
-        options,
-        announce: async (record) => {
-          await producer.send([
-            {
-              topic: options.topics.manifests,
-              key: record.conversationId,
-              value: deps.codecs.manifestWritten.encode(record),
-            },
-          ]);
+      const exportsWritten = await state.addRecordingExports(conversationId, exports);
+      const result = await reconcile(
+        conversationId,
+        {
+          s3: deps.s3,
+          objects,
+          state,
+          signer: deps.signer,
+          trustedKeys,
+          generatedBy,
+          now,
+          options,
+          announce: async (record) => {
+            await producer.send([
+              {
+                topic: options.topics.manifests,
+                key: record.conversationId,
+                value: deps.codecs.manifestWritten.encode(record),
+              },
+            ]);
+          },
+          deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
         },
-        deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
-      });
+        exportsWritten,
+      );
       log.debug({ conversationId, ...result }, 'reconciled');
     } catch (e) {
       if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
@@ -255,21 +262,38 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const offsets = batch.messages.map((m) => m.offset);
       const done = new Set<string>();
       let next = 0;
-      for (const group of groups.values()) {
-        if (!isRunning() || isStale()) break;
-        await processGroup(topic, partition, group);
-        for (const m of group) done.add(m.offset);
-        // Commit only the contiguous prefix of the batch whose effects are durable.
-        let last: string | undefined;
-        while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
-        if (last !== undefined) {
-          resolveOffset(last);
-          await commitOffsetsIfNecessary({
-            topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],
-          });
+      // Only the contiguous prefix of the batch whose effects are durable is ever committed. Each commit is a
+      // broker round trip, so within a batch it is committed at most every COMMIT_INTERVAL_MS, and always when the
+      // batch ends, stops early or fails: a crash in between replays at most that much, idempotently.
+      let uncommitted: string | undefined;
+      let committedAt = Date.now();
+      const commit = async (): Promise<void> => {
+        if (uncommitted === undefined) return;
+        const offset = (BigInt(uncommitted) + 1n).toString();
+        uncommitted = undefined;
+        committedAt = Date.now();
+        await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      };
+      try {
+        for (const group of groups.values()) {
+          if (!isRunning() || isStale()) break;
+          await processGroup(topic, partition, group);
+          for (const m of group) done.add(m.offset);
+          let last: string | undefined;
+          while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
+          if (last !== undefined) {
+            resolveOffset(last);
+            uncommitted = last;
+          }
+          if (Date.now() - committedAt >= COMMIT_INTERVAL_MS) await commit();
+          await heartbeat();
         }
-        await heartbeat();
+      } catch (e) {
+        // Keep the durable prefix; if even that commit fails, it is replayed (idempotently) later.
+        await commit().catch(() => undefined);
+        throw e;
       }
+      await commit();
     },
   });
   log.info({ groupId: options.groupId, instance: options.instance }, 'sink started');

@@ -27,7 +27,7 @@ import { hashObject, readObjectBytes } from './object-hashing.ts';
 import type { SigningKey } from './signing-key.ts';
 import { SinkError } from './sink-errors.ts';
 import type { SinkErrorCode } from './sink-records.ts';
-import type { JoinStateStore, TagsRead } from './sink-state-store.ts';
+import type { ExportsRead, JoinStateStore, TagsRead } from './sink-state-store.ts';
 import { custodyEntries, manifestWrittenEntry } from './sink-timeline.ts';
 
 export type ReconcileOptions = Readonly<{
@@ -139,10 +139,18 @@ function metadataInputOf(rec: RecordingState, reads: Reads, exportKey: ExportKey
 /**
  * Reconciles every recording of a conversation. Throws {@link SinkError} (retriable or not) or S3 errors; a
  * recording whose manifest cannot be built is dead-lettered and the others proceed.
+ *
+ * `exportsWritten`: `exports.json` as the caller just wrote it (state and ETag), used instead of reading it back
+ * on the first attempt. Every later write is conditional on that ETag, so a state changed meanwhile is detected
+ * exactly as if it had been read.
  */
-export async function reconcile(conversationId: string, deps: ReconcileDeps): Promise<ReconcileResult> {
+export async function reconcile(
+  conversationId: string,
+  deps: ReconcileDeps,
+  exportsWritten?: ExportsRead,
+): Promise<ReconcileResult> {
   for (let attempt = 0; attempt < deps.options.maxConflictRetries; attempt++) {
-    const result = await reconcileOnce(conversationId, deps);
+    const result = await reconcileOnce(conversationId, deps, attempt === 0 ? exportsWritten : undefined);
     if (result !== 'stale') return result;
   }
   throw new SinkError('CUSTODY_SINK_CONFLICTS', `export objects of ${conversationId} kept changing`, true);
@@ -155,10 +163,14 @@ function sameObject(a: ExportedObject | undefined, b: ExportedObject | undefined
 async function reconcileOnce(
   conversationId: string,
   deps: ReconcileDeps,
+  exportsWritten: ExportsRead | undefined,
 ): Promise<ReconcileResult | 'stale'> {
-  const tags = await deps.state.readTags(conversationId);
-  const exportsRead = await deps.state.readExports(conversationId);
+  // Exports first: without a recording there is nothing to reconcile, and the tags need not be read. (Either
+  // order is safe: the caller wrote its input before these reads, so of two instances that wrote tags and
+  // exports at the same time, at least one reads both.)
+  const exportsRead = exportsWritten ?? (await deps.state.readExports(conversationId));
   if (exportsRead === undefined) return { written: 0, unchanged: 0, deadLettered: 0 };
+  const tags = await deps.state.readTags(conversationId);
   const before = exportsRead.state;
 
   const reads = new Map<string, Reads>();
@@ -172,10 +184,14 @@ async function reconcileOnce(
     }
   }
   // Store new hashes first: the earliest stored hash of a version wins, so every instance reports the same time.
-  const state =
+  const hashed =
     Object.keys(newHashes).length === 0
-      ? before
-      : await deps.state.mergeExports({ format: EXPORTS_FORMAT, conversationId, recordings: newHashes });
+      ? exportsRead
+      : await deps.state.mergeExports(
+          { format: EXPORTS_FORMAT, conversationId, recordings: newHashes },
+          exportsRead,
+        );
+  const state = hashed.state;
 
   let written = 0;
   let unchanged = 0;
@@ -212,7 +228,7 @@ async function reconcileOnce(
     if (outcome.announced !== null) announced[rid] = { ...rec, announced: outcome.announced };
   }
   if (Object.keys(announced).length > 0) {
-    await deps.state.mergeExports({ format: EXPORTS_FORMAT, conversationId, recordings: announced });
+    await deps.state.mergeExports({ format: EXPORTS_FORMAT, conversationId, recordings: announced }, hashed);
   }
   return { written, unchanged, deadLettered };
 }
@@ -301,8 +317,13 @@ async function reconcileRecording(
     return manifest.ok ? manifest.value : `manifest invalid: ${manifest.error.issues.slice(0, 5).join('; ')}`;
   };
 
-  for (let attempt = 0; attempt < options.maxConflictRetries; attempt++) {
-    const current = await readCurrent(bucket, key, conversationId, recordingId, deps);
+  // No version announced yet: almost always there is no manifest, so the first write is tried without reading
+  // it (If-None-Match: a manifest that does exist refuses the write, and the next round reads it as usual). That
+  // round is extra: it does not count against maxConflictRetries.
+  const optimistic = rec.announced === null ? 1 : 0;
+  for (let attempt = 0; attempt < options.maxConflictRetries + optimistic; attempt++) {
+    const current =
+      attempt < optimistic ? undefined : await readCurrent(bucket, key, conversationId, recordingId, deps);
     if (current !== undefined && 'unverifiable' in current) {
       return {
         kind: 'dead-letter',

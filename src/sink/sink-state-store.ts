@@ -79,7 +79,10 @@ export class JoinStateStore {
   }
 
   async readExports(conversationId: string): Promise<ExportsRead | undefined> {
-    const key = stateKeys(this.#location, conversationId).exports;
+    return this.#readExportsObject(stateKeys(this.#location, conversationId).exports);
+  }
+
+  async #readExportsObject(key: string): Promise<ExportsRead | undefined> {
     const obj = await this.#store.get(this.#location.bucket, key);
     if (obj === undefined) return undefined;
     return { state: parsed(parseExportsState(obj.bytes), key), etag: obj.etag };
@@ -117,41 +120,56 @@ export class JoinStateStore {
     );
   }
 
-  /** Folds RecordingExport records of one conversation into `exports.json` (one write). */
+  /**
+   * Folds RecordingExport records of one conversation into `exports.json` (one write). Returns the state as
+   * written (or found unchanged) with its ETag, so the reconcile that follows need not read it back.
+   */
   async addRecordingExports(
     conversationId: string,
     inputs: readonly Readonly<{ record: RecordingExport; pointer: KafkaPointer }>[],
-  ): Promise<void> {
-    if (inputs.length === 0) return;
-    await this.updateExports(conversationId, (stored) => {
+  ): Promise<ExportsRead | undefined> {
+    if (inputs.length === 0) return undefined;
+    return this.updateExports(conversationId, (stored) => {
       let next = stored ?? { format: EXPORTS_FORMAT, conversationId, recordings: {} };
       for (const i of inputs) next = applyRecordingExport(next, i.record, i.pointer);
       return next;
     });
   }
 
-  /** Merges `delta` (e.g. new hashes or announcements) into `exports.json`; returns the merged state. */
-  async mergeExports(delta: ExportsState): Promise<ExportsState> {
-    return this.updateExports(delta.conversationId, (stored) => mergeExportsState(stored, delta));
+  /**
+   * Merges `delta` (e.g. new hashes or announcements) into `exports.json`; returns the merged state and its ETag.
+   * `known`: the state as last read or written, used instead of a fresh read for the first attempt.
+   */
+  async mergeExports(delta: ExportsState, known?: ExportsRead): Promise<ExportsRead> {
+    return this.updateExports(delta.conversationId, (stored) => mergeExportsState(stored, delta), known);
   }
 
+  /**
+   * Read-merge-write of `exports.json`. With `known` (a state and the ETag it was read or written with), the first
+   * attempt merges into it without reading: the write is conditional on that ETag, so if the object changed since,
+   * S3 refuses it and the next attempt reads afresh — the same outcome as reading first, one request fewer.
+   */
   async updateExports(
     conversationId: string,
     change: (stored: ExportsState | undefined) => ExportsState,
-  ): Promise<ExportsState> {
+    known?: ExportsRead,
+  ): Promise<ExportsRead> {
     const key = stateKeys(this.#location, conversationId).exports;
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const obj = await this.#store.get(this.#location.bucket, key);
-      const stored = obj === undefined ? undefined : parsed(parseExportsState(obj.bytes), key);
+      const base =
+        attempt === 0 && known !== undefined && known.etag !== ''
+          ? known
+          : await this.#readExportsObject(key);
+      const stored = base?.state;
       const next = change(stored);
-      if (!exportsStateChanged(stored, next)) return next;
+      if (base !== undefined && !exportsStateChanged(stored, next)) return { state: next, etag: base.etag };
       const outcome = await this.#store.put(
         this.#location.bucket,
         key,
         stateBytes(next),
-        obj === undefined ? { ifNoneMatch: '*' } : { ifMatch: obj.etag },
+        base === undefined ? { ifNoneMatch: '*' } : { ifMatch: base.etag },
       );
-      if (outcome.status === 'written') return next;
+      if (outcome.status === 'written') return { state: next, etag: outcome.etag };
     }
     throw new SinkError(
       'CUSTODY_SINK_CONFLICTS',

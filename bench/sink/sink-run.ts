@@ -1,0 +1,241 @@
+/**
+ * One timed run of `startSink` (src/sink/sink-pipeline.ts, the code `custody sink` runs) over the workload, on
+ * fresh topics, a fresh consumer group, a fresh join-state prefix and a fresh manifest prefix, so every run
+ * starts from nothing and writes exactly one manifest version per recording.
+ *
+ * Inputs arrive in production order, in two timed phases: first every conversation's session-tags snapshot (in
+ * production they are captured live, during the call), then every RecordingExport (the export lands minutes after
+ * the call). A phase ends with the consumer-group commit that covers its last record; the sink commits only after
+ * a record's effects (state, manifest, announcement) are durable, so at the end of the exports phase every
+ * manifest is in S3 and announced. Start-up (connect, group join) is timed separately and is not in the rate.
+ * The announcements (custody.manifests.v1) are checked: one complete manifest per recording, no dead letters.
+ */
+import type { Admin, Kafka, Producer, RecordMetadata } from 'kafkajs';
+import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
+import type { KeyedRecord, RecordProducer } from '../../src/kafka/record-producer.ts';
+import type { SigningKey } from '../../src/sink/signing-key.ts';
+import { createSinkCodecs } from '../../src/sink/sink-codecs.ts';
+import { DEFAULT_SINK_OPTIONS, startSink } from '../../src/sink/sink-pipeline.ts';
+import type { SinkOptions } from '../../src/sink/sink-pipeline.ts';
+import { busyShare, cpuTimes, round } from '../support.ts';
+import type { MeteredS3, OperationStats } from './s3-meter.ts';
+import type { Workload } from './workload.ts';
+
+const writtenCodec = singleObjectCodecFor('manifest-written.v1');
+
+export type SinkRunOptions = Readonly<{
+  run: string;
+  concurrency: number;
+  partitions: number;
+  legalHold: boolean;
+  timeoutMs: number;
+}>;
+
+export type PhaseFigures = Readonly<{
+  ms: number;
+  s3: Record<string, OperationStats>;
+  /** CPU time of this process (the sink, plus the benchmark's own small bookkeeping) per wall second. */
+  nodeCpuShare: number;
+  /** Busy share of all the machine's cores (the sink, Kafka, the S3 server, everything else). */
+  machineBusyShare: number;
+  /** Records kafkajs handed to the sink (more than were produced when some were delivered twice). */
+  recordsDelivered: number;
+  /** The sink consumer's Kafka requests by API (Fetch time includes its long-poll wait). */
+  kafkaConsumerRequests: Record<string, OperationStats>;
+  /** Phase start and end on the monotonic clock in µs (the clock of `node --cpu-prof` profiles). */
+  monotonicUs: readonly [string, string];
+}>;
+
+export type SinkRun = Readonly<{
+  startupMs: number;
+  tags: PhaseFigures;
+  exports: PhaseFigures;
+  /** Recordings / (tags phase + exports phase). */
+  manifestsPerSecond: number;
+  /** Recordings / exports phase (the join with the tags already in state). */
+  exportsPhaseManifestsPerSecond: number;
+  manifestVersionsWritten: number;
+  announceMs: number;
+  manifestKeys: readonly Readonly<{ key: string; versionId: string | null }>[];
+}>;
+
+/** The benchmark's own connected Kafka clients (to create topics and feed the inputs). */
+export type BenchKafka = Readonly<{ kafka: Kafka; admin: Admin; producer: Producer }>;
+
+/** Counts what the sink produces (and how long the acknowledged sends took). */
+class CountingProducer implements RecordProducer {
+  readonly written: ReturnType<typeof writtenCodec.decode>[] = [];
+  deadLetters = 0;
+  sendMs = 0;
+  readonly #inner: RecordProducer;
+  readonly #topics: Readonly<{ manifests: string; dlq: string }>;
+  constructor(inner: RecordProducer, topics: Readonly<{ manifests: string; dlq: string }>) {
+    this.#inner = inner;
+    this.#topics = topics;
+  }
+  async send(records: readonly KeyedRecord[]): Promise<RecordMetadata[]> {
+    const started = performance.now();
+    const result = await this.#inner.send(records);
+    this.sendMs += performance.now() - started;
+    for (const r of records) {
+      if (r.topic === this.#topics.dlq) this.deadLetters++;
+      else if (r.topic === this.#topics.manifests && r.value !== null)
+        this.written.push(writtenCodec.decode(r.value));
+    }
+    return result;
+  }
+  close = async (): Promise<void> => undefined;
+}
+
+/** Resolves when `committed` reaches every partition end of `topic`. */
+type CommitWatch = (topic: string, ends: ReadonlyMap<number, bigint>, timeoutMs: number) => Promise<void>;
+
+function watchCommits(sink: Awaited<ReturnType<typeof startSink>>): CommitWatch {
+  const committed = new Map<string, bigint>();
+  let wake: () => void = () => undefined;
+  sink.consumer.on(sink.consumer.events.COMMIT_OFFSETS, (e) => {
+    for (const t of e.payload.topics) {
+      for (const p of t.partitions) {
+        const k = `${t.topic}/${p.partition}`;
+        const offset = BigInt(p.offset);
+        if (offset > (committed.get(k) ?? -1n)) committed.set(k, offset);
+      }
+    }
+    wake();
+  });
+  return async (topic, ends, timeoutMs) => {
+    const deadline = Date.now() + timeoutMs;
+    const done = () => [...ends].every(([p, end]) => (committed.get(`${topic}/${p}`) ?? 0n) >= end);
+    while (!done()) {
+      if (Date.now() > deadline)
+        throw new Error(`sink did not commit ${topic} to its end in ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 250);
+      });
+    }
+  };
+}
+
+/** Produces `records` (acks=all) and returns the end offset of every partition that received some. */
+async function produceAndEnds(
+  io: BenchKafka,
+  topic: string,
+  records: ReadonlyArray<{ key: string; value: Buffer }>,
+): Promise<Map<number, bigint>> {
+  await io.producer.send({ topic, acks: -1, messages: [...records] });
+  const ends = new Map<number, bigint>();
+  for (const o of await io.admin.fetchTopicOffsets(topic)) {
+    if (o.high !== o.low) ends.set(o.partition, BigInt(o.high));
+  }
+  return ends;
+}
+
+/** One sink run. Throws when the sink does not write exactly one complete manifest per recording. */
+export async function runSink(
+  deps: Readonly<{
+    io: BenchKafka;
+    s3: MeteredS3;
+    signer: SigningKey;
+    producer: RecordProducer;
+    createdTopics: string[];
+  }>,
+  workload: Workload,
+  opts: SinkRunOptions,
+): Promise<SinkRun> {
+  const { io, s3 } = deps;
+  const { kafka, admin } = io;
+  const topics = {
+    sessionTags: `bench.session-tags.${opts.run}`,
+    recordingExports: `bench.recording-exports.${opts.run}`,
+    manifests: `bench.manifests.${opts.run}`,
+    dlq: `bench.dlq.${opts.run}`,
+  };
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: opts.partitions })),
+  });
+  const codecs = await createSinkCodecs(
+    { brokers: [], clientId: 'bench', ssl: false },
+    { partitions: opts.partitions, notifications: 'unused', ...topics },
+  );
+  const producer = new CountingProducer(deps.producer, topics);
+  const options: SinkOptions = {
+    ...DEFAULT_SINK_OPTIONS,
+    groupId: `bench-sink-${opts.run}`,
+    topics,
+    stateBucket: workload.bucket,
+    statePrefix: `_custody/${opts.run}`,
+    manifestPrefix: `custody-bench/${opts.run}`,
+    lock: opts.legalHold ? { legalHold: true } : undefined,
+    partitionsConsumedConcurrently: opts.concurrency,
+    instance: 'bench-sink',
+    version: '0.1.0-bench',
+  };
+
+  const t0 = performance.now();
+  const sink = await startSink({ kafka, s3: s3.client, signer: deps.signer, codecs, producer }, options);
+  const startupMs = performance.now() - t0;
+  const waitForCommits = watchCommits(sink);
+  let delivered = 0;
+  sink.consumer.on(sink.consumer.events.START_BATCH_PROCESS, (e) => {
+    delivered += e.payload.batchSize;
+  });
+  let kafkaRequests = new Map<string, OperationStats>();
+  sink.consumer.on(sink.consumer.events.REQUEST, (e) => {
+    const r = kafkaRequests.get(e.payload.apiName) ?? { requests: 0, ms: 0 };
+    r.requests++;
+    r.ms += e.payload.duration;
+    kafkaRequests.set(e.payload.apiName, r);
+  });
+  try {
+    const phase = async (topic: string, records: Workload['tagsRecords']): Promise<PhaseFigures> => {
+      s3.reset();
+      delivered = 0;
+      kafkaRequests = new Map();
+      const cpu0 = process.cpuUsage();
+      const machine0 = cpuTimes();
+      const started = performance.now();
+      const startUs = process.hrtime.bigint() / 1000n;
+      const ends = await produceAndEnds(io, topic, records);
+      await waitForCommits(topic, ends, opts.timeoutMs);
+      const ms = performance.now() - started;
+      const cpu = process.cpuUsage(cpu0);
+      return {
+        ms: Math.round(ms),
+        s3: s3.snapshot(),
+        nodeCpuShare: round((cpu.user + cpu.system) / 1000 / ms, 2),
+        machineBusyShare: busyShare(machine0, cpuTimes()),
+        recordsDelivered: delivered,
+        kafkaConsumerRequests: Object.fromEntries(kafkaRequests),
+        monotonicUs: [String(startUs), String(process.hrtime.bigint() / 1000n)],
+      };
+    };
+    const tags = await phase(topics.sessionTags, workload.tagsRecords);
+    const announceBefore = producer.sendMs;
+    const exportsPhase = await phase(topics.recordingExports, workload.exportRecords);
+
+    const n = workload.recordings.length;
+    const latest = new Map(producer.written.map((w) => [w.recordingId, w]));
+    const complete = [...latest.values()].filter((w) => w.completeness === 'complete').length;
+    if (latest.size !== n || complete !== n || producer.deadLetters > 0) {
+      throw new Error(
+        `sink run ${opts.run} invalid: ${latest.size}/${n} recordings announced, ${complete} complete, ${producer.deadLetters} dead letters`,
+      );
+    }
+    return {
+      startupMs: Math.round(startupMs),
+      tags,
+      exports: exportsPhase,
+      manifestsPerSecond: round(n / ((tags.ms + exportsPhase.ms) / 1000), 1),
+      exportsPhaseManifestsPerSecond: round(n / (exportsPhase.ms / 1000), 1),
+      manifestVersionsWritten: producer.written.length,
+      announceMs: Math.round(producer.sendMs - announceBefore),
+      manifestKeys: [...latest.values()].map((w) => ({ key: w.key, versionId: w.versionId })),
+    };
+  } finally {
+    await sink.stop();
+    // Deleted by the caller once every client that has seen them is closed (kafkajs keeps refreshing their metadata).
+    deps.createdTopics.push(...Object.values(topics));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Helpers every benchmark repeats: medians over repeats, the servers to run against (the environment's, or a
+ * local set started for the run), a description of the machine, and writing bench/results/<name>-<time>.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { KAFKA_VERSION, VERSITYGW_VERSION, startInfra, stopInfra } from '../infra/local.ts';
+import type { InfraSettings } from '../infra/local.ts';
+
+/** The element at quantile `q` of an ascending array (nearest rank, no interpolation); NaN when empty. */
+export const quantile = (sorted: readonly number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+/** The median (upper median for an even count) of unsorted numbers. */
+export const median = (xs: readonly number[]): number =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+
+/** Rounds to `digits` decimals (for figures in results and tables). */
+export const round = (x: number, digits = 0): number => Number(x.toFixed(digits));
+
+/** A progress logger on stderr, so stdout keeps only the summary. */
+export function benchLog(name: string): (line: string) => void {
+  return (line) => process.stderr.write(`[bench:${name}] ${line}\n`);
+}
+
+/** Settings of the servers a benchmark uses, and how to release them. */
+export type BenchInfra = Readonly<{ settings: InfraSettings; ownInfra: boolean; stop(): Promise<void> }>;
+
+/**
+ * The Kafka and S3 servers named by KAFKA_BROKERS and S3_ENDPOINT (+ S3_REGION and AWS credentials), or, when
+ * either is unset, a local set started under `.infra/bench-<name>/` and removed again by `stop()`.
+ */
+export async function benchInfra(name: string, log: (line: string) => void): Promise<BenchInfra> {
+  const env = process.env;
+  const brokers = env['KAFKA_BROKERS'];
+  const endpoint = env['S3_ENDPOINT'];
+  if (brokers && endpoint) {
+    return {
+      ownInfra: false,
+      settings: {
+        KAFKA_BROKERS: brokers,
+        S3_ENDPOINT: endpoint,
+        S3_REGION: env['S3_REGION'] ?? 'us-east-1',
+        AWS_ACCESS_KEY_ID: env['AWS_ACCESS_KEY_ID'] ?? '',
+        AWS_SECRET_ACCESS_KEY: env['AWS_SECRET_ACCESS_KEY'] ?? '',
+      },
+      stop: async () => undefined,
+    };
+  }
+  const stateName = `bench-${name}`;
+  log('KAFKA_BROKERS or S3_ENDPOINT unset: starting local Kafka + S3 for this run');
+  const running = await startInfra({ name: stateName, log });
+  return {
+    ownInfra: true,
+    settings: running.settings,
+    stop: () => stopInfra({ name: stateName, log, removeState: true }),
+  };
+}
+
+/** The machine and server versions a result was measured on. */
+export function machineInfo(ownInfra: boolean) {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadAverage1mAtStart: round(loadavg()[0] ?? NaN, 2),
+    // The versions infra/local.ts installs; with servers from the environment they are what `npm run infra:up` runs.
+    kafka: KAFKA_VERSION,
+    s3Server: `versitygw ${VERSITYGW_VERSION}`,
+    servers: ownInfra ? 'started by the benchmark (infra/local.ts)' : 'from KAFKA_BROKERS / S3_ENDPOINT',
+  };
+}
+
+/** Share of machine CPU time (all cores) spent busy between two `cpuTimes()` samples, 0..1. */
+export function cpuTimes(): Readonly<{ busy: number; total: number }> {
+  let busy = 0;
+  let total = 0;
+  for (const c of cpus()) {
+    const t = c.times.user + c.times.nice + c.times.sys + c.times.irq;
+    busy += t;
+    total += t + c.times.idle;
+  }
+  return { busy, total };
+}
+
+export function busyShare(from: ReturnType<typeof cpuTimes>, to: ReturnType<typeof cpuTimes>): number {
+  const total = to.total - from.total;
+  return total > 0 ? round((to.busy - from.busy) / total, 2) : NaN;
+}
+
+/** Writes `result` to bench/results/<name>-<ISO time>.json; returns the file path. */
+export function writeResult(name: string, date: string, result: unknown): string {
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL(`${name}-${date.replace(/[:.]/g, '-')}.json`, dir);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return fileURLToPath(file);
+}
