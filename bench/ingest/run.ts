@@ -13,6 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
+import { median, quantile } from '../support.ts';
 import { startEmulator } from '../../dev/emulator/index.ts';
 import type { ScriptedEvent } from '../../dev/emulator/model.ts';
 import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
@@ -31,14 +32,6 @@ const RATES = (process.env['BENCH_RATES'] ?? '1000,2500,5000,10000').split(',').
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const log = (line: string) => process.stderr.write(`[bench:ingest] ${line}\n`);
-
-const quantile = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-const median = (xs: readonly number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 async function main(): Promise<void> {
   let brokers = process.env['KAFKA_BROKERS'];
