@@ -17,16 +17,14 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { capturedSnapshots } from '../../dev/captured-snapshots.ts';
 import { opusHeaderPages } from '../../dev/emulator/platform/export-audio.ts';
 import { exportKeys } from '../../dev/emulator/platform/export-layout.ts';
 import { exportMetadata } from '../../dev/emulator/platform/export-metadata.ts';
 import type { ConversationScript, SimOrg, SimRecording } from '../../dev/emulator/model.ts';
 import { createOrg, createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
 import { parseExportKey } from '../../src/enrich/export-layout.ts';
-import { parseNotificationFrame } from '../../src/enrich/genesys-envelope.ts';
-import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
-import { mergeSessionTags } from '../../src/enrich/session-tags-merge.ts';
-import type { SessionTagsSnapshot, TagObservation, UserContext } from '../../src/enrich/session-tags.ts';
+import type { SessionTagsSnapshot } from '../../src/enrich/session-tags.ts';
 import type { ExportedObject, RecordingExport } from '../../src/kafka/avro-codec.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 
@@ -80,38 +78,6 @@ function conversationsWith(org: SimOrg, seed: number, n: number): ConversationSc
     from += 3_600_000;
   }
   return picked;
-}
-
-/**
- * The snapshot `custody ingest` would have captured: each scripted notification parsed as a WebSocket frame and
- * run through the pure extraction, with the user's station as user context, received 50 ms after publication.
- */
-function snapshotOf(org: SimOrg, script: ConversationScript): SessionTagsSnapshot | undefined {
-  const stationOf = new Map<string, string | undefined>(org.users.map((u) => [u.id, u.stationId]));
-  const typeOf = new Map(org.stations.map((s) => [s.id, s.type]));
-  const userContext = (userId: string): UserContext | undefined => {
-    const stationId = stationOf.get(userId);
-    return stationId === undefined ? undefined : { stationId, stationType: typeOf.get(stationId) };
-  };
-  const observations: TagObservation[] = [];
-  for (const [n, ev] of script.events.entries()) {
-    const frame = JSON.stringify({
-      topicName: ev.topicName,
-      version: '2',
-      eventBody: ev.eventBody,
-      metadata: { CorrelationId: `corr-${script.conversationId.slice(0, 8)}-${n}` },
-    });
-    const env = parseNotificationFrame(frame);
-    if (!env.ok) throw new Error(`workload frame rejected: ${env.error.reason}`);
-    if (env.value.kind === 'user-station') {
-      stationOf.set(env.value.userId, env.value.body.associatedStation?.id);
-      continue;
-    }
-    const r = extractTagObservations(env.value, { receivedAt: ev.at + 50, provenance: 'live', userContext });
-    if (!r.ok) throw new Error(`workload extraction failed: ${r.error.reason}`);
-    observations.push(...r.value.filter((o) => o.conversationId === script.conversationId));
-  }
-  return observations.length === 0 ? undefined : mergeSessionTags(undefined, observations);
 }
 
 async function putAndHead(
@@ -197,11 +163,7 @@ export async function buildWorkload(
       record,
     };
   });
-  const snapshots = new Map<string, SessionTagsSnapshot>();
-  for (const script of scripts) {
-    const snapshot = snapshotOf(org, script);
-    if (snapshot !== undefined) snapshots.set(script.conversationId, snapshot);
-  }
+  const snapshots = capturedSnapshots(org, scripts);
   return {
     bucket,
     recordings,

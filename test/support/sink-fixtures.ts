@@ -15,14 +15,12 @@ import {
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import { pino } from 'pino';
+import { capturedSnapshots } from '../../dev/captured-snapshots.ts';
 import { startEmulator } from '../../dev/emulator/index.ts';
 import type { RunningEmulator } from '../../dev/emulator/index.ts';
 import type { Scenario } from '../../dev/emulator/model.ts';
 import { manifestKeyFor, parseExportKey } from '../../src/enrich/export-layout.ts';
-import { parseNotificationFrame } from '../../src/enrich/genesys-envelope.ts';
-import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
-import { mergeSessionTags } from '../../src/enrich/session-tags-merge.ts';
-import type { SessionTagsSnapshot, TagObservation, UserContext } from '../../src/enrich/session-tags.ts';
+import type { SessionTagsSnapshot } from '../../src/enrich/session-tags.ts';
 import type { RecordingExport } from '../../src/kafka/avro-codec.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 import { signingKeyOf } from '../../src/sink/signing-key.ts';
@@ -146,45 +144,9 @@ export async function recordingExportsOf(
   return [...byRecording.values()].sort((a, b) => (a.recordingId < b.recordingId ? -1 : 1));
 }
 
-/**
- * Snapshots as `custody ingest` would capture them: every scripted event of a conversation parsed as a WebSocket
- * frame and run through the pure extraction, with the user's station (from the org, updated by station events)
- * as user context, received 50 ms after it was published.
- */
+/** Snapshots as `custody ingest` would capture them from the emulator's conversations. */
 export function snapshotsOf(emu: RunningEmulator): Map<string, SessionTagsSnapshot> {
-  const stationOf = new Map<string, string | undefined>(emu.org.users.map((u) => [u.id, u.stationId]));
-  const typeOf = new Map(emu.org.stations.map((s) => [s.id, s.type]));
-  const out = new Map<string, SessionTagsSnapshot>();
-  for (const script of emu.conversations.all()) {
-    const observations: TagObservation[] = [];
-    for (const [n, ev] of script.events.entries()) {
-      const frame = JSON.stringify({
-        topicName: ev.topicName,
-        version: '2',
-        eventBody: ev.eventBody,
-        metadata: { CorrelationId: `corr-${script.conversationId.slice(0, 8)}-${n}` },
-      });
-      const env = parseNotificationFrame(frame);
-      if (!env.ok) throw new Error(`fixture frame rejected: ${env.error.reason}`);
-      if (env.value.kind === 'user-station') {
-        stationOf.set(env.value.userId, env.value.body.associatedStation?.id);
-        continue;
-      }
-      const userContext = (userId: string): UserContext | undefined => {
-        const stationId = stationOf.get(userId);
-        return stationId === undefined ? undefined : { stationId, stationType: typeOf.get(stationId) };
-      };
-      const r = extractTagObservations(env.value, {
-        receivedAt: ev.at + 50,
-        provenance: 'live',
-        userContext,
-      });
-      if (!r.ok) throw new Error(`fixture extraction failed: ${r.error.reason}`);
-      observations.push(...r.value.filter((o) => o.conversationId === script.conversationId));
-    }
-    if (observations.length > 0) out.set(script.conversationId, mergeSessionTags(undefined, observations));
-  }
-  return out;
+  return capturedSnapshots(emu.org, emu.conversations.all());
 }
 
 export async function createTopics(kafka: Kafka, topics: readonly string[], partitions = 3): Promise<void> {
