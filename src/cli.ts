@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from './config.ts';
 import type { Need } from './config.ts';
+import { describeError, isFatal } from './runtime/errors.ts';
 import { CUSTODY_VERSION } from './version.ts';
 
 const VERSION = CUSTODY_VERSION;
@@ -119,16 +120,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'ingest': {
       const config = loadConfig(undefined, ['genesys', 'kafka']);
       const { runIngest } = await import('./main.ts');
-      await runIngest(config);
-      return 0;
+      return runIngest(config);
     }
     case 'exports': {
       if (sub === 'watch') {
         const backfill = parseBackfill(rest);
         const config = loadConfig(undefined, ['kafka', 's3', 'bucket']);
         const { runExportsWatch } = await import('./main.ts');
-        await runExportsWatch(config, backfill);
-        return 0;
+        return runExportsWatch(config, backfill);
       }
       if (sub === 'run') {
         const args = parseRunArgs(rest);
@@ -141,8 +140,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'sink': {
       const config = loadConfig(undefined, ['kafka', 's3', 'bucket', 'signing']);
       const { runSink } = await import('./main.ts');
-      await runSink(config);
-      return 0;
+      return runSink(config);
     }
     default:
       throw new UsageError(`unknown command "${cmd}"; run custody --help`);
@@ -161,7 +159,12 @@ export async function runCli(argv: readonly string[]): Promise<void> {
       process.stderr.write(`custody: ${e.message}\n`);
       process.exitCode = 64;
     } else {
-      throw e;
+      // Anything else is one line too (never a stack trace): the roles log their own failures, so only errors
+      // before a role started (a module that fails to load, an unreadable key file) reach this point.
+      process.stderr.write(`custody: ${describeError(e)}\n`);
+      process.exitCode = isFatal(e) ? 78 : 70;
     }
   }
+  // A client that keeps a timer or socket open must not keep a stopped process alive.
+  setTimeout(() => process.exit(), 5_000).unref();
 }

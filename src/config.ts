@@ -161,9 +161,9 @@ export const SETTINGS = {
   },
   CUSTODY_HTTP_PORT: {
     schema: z.coerce.number().int().min(0).max(65535),
-    description: 'Port of /healthz, /readyz and /metrics (0 picks a free port).',
+    description:
+      'Port of /healthz, /readyz and /metrics (0 picks a free port). Default per role, so roles on one host never clash: ingest 9464, exports watch 9465, sink 9466.',
     group: 'custody',
-    default: '9464',
   },
   CUSTODY_CONFIG_FILE: {
     schema: nonEmpty,
@@ -441,7 +441,8 @@ export interface Config {
   readonly custody: {
     readonly instanceId: string;
     readonly logLevel: string;
-    readonly httpPort: number;
+    /** Undefined: the role's own default port (ROLE_HTTP_PORTS). */
+    readonly httpPort: number | undefined;
     readonly signingKeyFile?: string;
   };
 }
@@ -627,7 +628,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
           .replace(/[^A-Za-z0-9._-]/g, '-')
           .slice(0, 128),
       logLevel: str('CUSTODY_LOG_LEVEL') as string,
-      httpPort: values.CUSTODY_HTTP_PORT as number,
+      httpPort: values.CUSTODY_HTTP_PORT as number | undefined,
       signingKeyFile: str('CUSTODY_SIGNING_KEY_FILE'),
     },
   };

@@ -17,6 +17,7 @@ import { createDecoders, createEncoders } from './kafka/record-codecs.ts';
 import { KafkaRecordProducer } from './kafka/record-producer.ts';
 import type { RecordProducer } from './kafka/record-producer.ts';
 import { ensureTopics } from './kafka/topics.ts';
+import type { TopicRole } from './kafka/topics.ts';
 import { startHealthServer } from './observability/health.ts';
 import { createLogger } from './observability/logger.ts';
 import type { Logger } from './observability/logger.ts';
@@ -25,11 +26,48 @@ import type { SinkMetrics } from './observability/metrics.ts';
 import { ExportJobError } from './sink/export-job-runner.ts';
 import { SdkRecordingJobsApi } from './sink/export-jobs-api.ts';
 import { runExportsRun } from './sink/exports-run.ts';
+import { exportsWatchMetrics } from './sink/export-metrics.ts';
 import { EXPORTS_WATCH_VERSION, startExportsWatch } from './sink/exports-watch.ts';
 import { loadSigningKey } from './sink/signing-key.ts';
 import { createSinkCodecs } from './sink/sink-codecs.ts';
 import { DEFAULT_SINK_OPTIONS, startSink } from './sink/sink-pipeline.ts';
+import { retryUntilDone } from './runtime/backoff.ts';
+import { describeError, FatalError } from './runtime/errors.ts';
+import { runRole } from './runtime/role.ts';
+import type { RoleContext } from './runtime/role.ts';
 import { CUSTODY_VERSION } from './version.ts';
+
+/** Each role's default port for /healthz, /readyz and /metrics, so roles on one host never clash. */
+export const ROLE_HTTP_PORTS = { ingest: 9464, exportsWatch: 9465, sink: 9466 } as const;
+
+function httpPort(config: Config, role: keyof typeof ROLE_HTTP_PORTS): number {
+  return config.custody.httpPort ?? ROLE_HTTP_PORTS[role];
+}
+
+/**
+ * Creates the role's topics (or finds them made by another role starting at the same moment) and waits until
+ * each partition has a leader; a broker that is not up yet, or just started, is waited for.
+ */
+async function prepareTopics(
+  kafka: Kafka,
+  config: Config,
+  roles: readonly TopicRole[],
+  ctx: Pick<RoleContext, 'log' | 'signal' | 'conditions'>,
+): Promise<Map<string, number>> {
+  return retryUntilDone(
+    'Kafka topics',
+    async () => {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        return await ensureTopics(admin, config.topics, roles);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
+    ctx,
+  );
+}
 
 /** Reads a PEM public key (or the public half of a private key); errors name the file, never its content. */
 async function loadPublicKey(path: string): Promise<KeyObject> {
@@ -68,72 +106,84 @@ export function kafkaFromConfig(config: Config, log: Logger): Kafka {
   return new Kafka(kafkaConfig);
 }
 
-/** Runs `custody ingest` until SIGTERM/SIGINT; resolves after a graceful shutdown. */
 function rootLogger(config: Config): Logger {
   return createLogger({ level: config.custody.logLevel, instance: config.custody.instanceId });
 }
 
-export async function runIngest(config: Config): Promise<void> {
+/** Runs `custody ingest` until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runIngest(config: Config): Promise<number> {
   const log = rootLogger(config).child({ stage: 'ingest' });
-  const kafka = kafkaFromConfig(config, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, ['notifications', 'sessionTags', 'dlq']);
-  await admin.disconnect();
-
-  const decoders = createDecoders(config.kafka);
-  const since = Date.now() - config.ingest.restoreHours * 3_600_000;
-  const restored = await restoreSnapshots({ kafka, topic: config.topics.sessionTags, decoders, since });
-  log.info(
-    { conversations: restored.snapshots.size, records: restored.records, undecodable: restored.undecodable },
-    'snapshots restored',
-  );
-
-  const registry = createRegistry({ defaultMetrics: true });
-  const metrics = ingestMetrics(registry);
-  const api = new SdkGenesysApi({
-    apiUrl: config.genesys.apiUrl as string,
-    clientId: config.genesys.clientId as string,
-    clientSecret: config.genesys.clientSecret as NonNullable<Config['genesys']['clientSecret']>,
-  });
-  const ingest = await startIngest(
-    {
-      api,
-      producer: new KafkaRecordProducer(kafka),
-      encoders: await createEncoders(config.kafka, config.topics),
-      topics: config.topics,
-      instance: config.custody.instanceId,
-      log,
-      metrics,
-      restored: restored.snapshots,
-    },
-    {
-      limits: { ...GENESYS_LIMITS, combine: config.ingest.combinedTopics },
-      delivery: {
-        highWater: config.ingest.bufferMaxFrames,
-        lowWater: Math.floor(config.ingest.bufferMaxFrames / 2),
-      },
-    },
-  );
-  const health = await startHealthServer({ port: config.custody.httpPort, registry, readiness: ingest });
-  log.info({ version: INGEST_VERSION, httpPort: health.port }, 'custody ingest running');
-
-  await untilSignal(log, 'closing sockets, flushing Kafka');
-  api.close();
-  await ingest.stop();
-  await health.close();
-  log.info('custody ingest stopped');
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-function untilSignal(log: Logger, doing: string): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info({ signal }, `shutting down: ${doing}`);
-      resolve();
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+  return runRole({ name: 'custody ingest', log }, async (ctx) => {
+    const registry = createRegistry({ defaultMetrics: true });
+    const metrics = ingestMetrics(registry);
+    let ingest: Awaited<ReturnType<typeof startIngest>> | undefined;
+    ctx.conditions.set('start-up', 'starting');
+    // Up before any dependency is reached, so /readyz can say what the role is waiting for.
+    const health = await startHealthServer({
+      port: httpPort(config, 'ingest'),
+      registry,
+      readiness: { notReadyReason: () => ctx.conditions.notReadyReason() ?? ingest?.notReadyReason() },
+    });
+    const api = new SdkGenesysApi({
+      apiUrl: config.genesys.apiUrl as string,
+      clientId: config.genesys.clientId as string,
+      clientSecret: config.genesys.clientSecret as NonNullable<Config['genesys']['clientSecret']>,
+    });
+    try {
+      const kafka = kafkaFromConfig(config, log);
+      await prepareTopics(kafka, config, ['notifications', 'sessionTags', 'dlq'], ctx);
+      const decoders = createDecoders(config.kafka);
+      const since = Date.now() - config.ingest.restoreHours * 3_600_000;
+      const restored = await retryUntilDone(
+        'session-tags restore',
+        () => restoreSnapshots({ kafka, topic: config.topics.sessionTags, decoders, since }),
+        ctx,
+      );
+      log.info(
+        {
+          conversations: restored.snapshots.size,
+          records: restored.records,
+          undecodable: restored.undecodable,
+        },
+        'snapshots restored',
+      );
+      const encoders = await retryUntilDone(
+        'schema registry',
+        () => createEncoders(config.kafka, config.topics),
+        ctx,
+      );
+      ingest = await retryUntilDone(
+        'Genesys Cloud',
+        () =>
+          startIngest(
+            {
+              api,
+              producer: new KafkaRecordProducer(kafka),
+              encoders,
+              topics: config.topics,
+              instance: config.custody.instanceId,
+              log,
+              metrics,
+              restored: restored.snapshots,
+            },
+            {
+              limits: { ...GENESYS_LIMITS, combine: config.ingest.combinedTopics },
+              delivery: {
+                highWater: config.ingest.bufferMaxFrames,
+                lowWater: Math.floor(config.ingest.bufferMaxFrames / 2),
+              },
+            },
+          ),
+        ctx,
+      );
+      ctx.conditions.clear('start-up');
+      log.info({ version: INGEST_VERSION, httpPort: health.port }, 'custody ingest running');
+      await ctx.untilStopped;
+    } finally {
+      api.close();
+      await ingest?.stop();
+      await health.close();
+    }
   });
 }
 
@@ -156,48 +206,68 @@ export function s3FromConfig(config: Config): S3Client {
   });
 }
 
-/** Runs `custody exports watch` until SIGTERM/SIGINT. `backfill` lists the hour folders of an older range too. */
+/**
+ * Runs `custody exports watch` until SIGTERM/SIGINT; resolves with the exit code. `backfill` lists the hour
+ * folders of an older range too.
+ */
 export async function runExportsWatch(
   config: Config,
   backfill?: { from: number; to: number },
-): Promise<void> {
+): Promise<number> {
   const log = rootLogger(config).child({ stage: 'exports' });
-  const kafka = kafkaFromConfig(config, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, ['recordingExports', 'dlq']);
-  await admin.disconnect();
-
-  const registry = createRegistry({ defaultMetrics: true });
-  const producer = new KafkaRecordProducer(kafka);
-  const encoders = await createEncoders(config.kafka, config.topics);
-  const s3 = s3FromConfig(config);
-  const watch = await startExportsWatch(
-    { s3, producer, encoders, log, kafka, registry },
-    {
-      bucket: config.s3.bucket as string,
-      prefix: config.exports.prefix,
-      watcherName: config.exports.watchName,
-      topics: config.topics,
-      instance: config.custody.instanceId,
-      scanIntervalMs: config.exports.scanIntervalMs,
-      lookbackHours: config.exports.lookbackHours,
-      pairGraceMs: config.exports.pairGraceMs,
-      dayHourPadding: config.exports.dayHourPadding,
-      s3Events: config.exports.s3EventsTopic ? { topic: config.exports.s3EventsTopic } : undefined,
-      jobLedgerSkewMs: config.exports.jobSkewMs,
-    },
-  );
-  if (backfill) watch.requestRange(backfill.from, backfill.to);
-  const health = await startHealthServer({ port: config.custody.httpPort, registry, readiness: watch });
-  log.info({ version: EXPORTS_WATCH_VERSION, httpPort: health.port }, 'custody exports watch running');
-
-  await untilSignal(log, 'finishing the scan pass in progress');
-  await watch.stop();
-  await producer.close();
-  await health.close();
-  s3.destroy();
-  log.info('custody exports watch stopped');
+  return runRole({ name: 'custody exports watch', log }, async (ctx) => {
+    const registry = createRegistry({ defaultMetrics: true });
+    // Registered once: start-up may be retried.
+    const metrics = exportsWatchMetrics(registry);
+    let watch: Awaited<ReturnType<typeof startExportsWatch>> | undefined;
+    ctx.conditions.set('start-up', 'starting');
+    const health = await startHealthServer({
+      port: httpPort(config, 'exportsWatch'),
+      registry,
+      readiness: { notReadyReason: () => ctx.conditions.notReadyReason() ?? watch?.notReadyReason() },
+    });
+    const kafka = kafkaFromConfig(config, log);
+    const producer = new KafkaRecordProducer(kafka);
+    const s3 = s3FromConfig(config);
+    try {
+      await prepareTopics(kafka, config, ['recordingExports', 'dlq'], ctx);
+      const encoders = await retryUntilDone(
+        'schema registry',
+        () => createEncoders(config.kafka, config.topics),
+        ctx,
+      );
+      watch = await retryUntilDone(
+        'export bucket',
+        () =>
+          startExportsWatch(
+            { s3, producer, encoders, log, kafka, metrics },
+            {
+              bucket: config.s3.bucket as string,
+              prefix: config.exports.prefix,
+              watcherName: config.exports.watchName,
+              topics: config.topics,
+              instance: config.custody.instanceId,
+              scanIntervalMs: config.exports.scanIntervalMs,
+              lookbackHours: config.exports.lookbackHours,
+              pairGraceMs: config.exports.pairGraceMs,
+              dayHourPadding: config.exports.dayHourPadding,
+              s3Events: config.exports.s3EventsTopic ? { topic: config.exports.s3EventsTopic } : undefined,
+              jobLedgerSkewMs: config.exports.jobSkewMs,
+            },
+          ),
+        ctx,
+      );
+      if (backfill) watch.requestRange(backfill.from, backfill.to);
+      ctx.conditions.clear('start-up');
+      log.info({ version: EXPORTS_WATCH_VERSION, httpPort: health.port }, 'custody exports watch running');
+      await ctx.untilStopped;
+    } finally {
+      await watch?.stop();
+      await producer.close().catch(() => undefined);
+      await health.close();
+      s3.destroy();
+    }
+  });
 }
 
 /** Counts what the sink writes, by kind, on its way to Kafka. */
@@ -220,79 +290,126 @@ function countingProducer(inner: RecordProducer, config: Config, metrics: SinkMe
   };
 }
 
-/** Runs `custody sink` until SIGTERM/SIGINT; resolves after the batch in hand is committed. */
-export async function runSink(config: Config): Promise<void> {
+/** The configured buckets the sink may read exports from and write manifests and state to. */
+export function sinkBuckets(config: Config): string[] {
+  const all = [config.s3.bucket, config.sink.manifestBucket, config.sink.stateBucket];
+  return [...new Set(all.filter((b): b is string => typeof b === 'string'))];
+}
+
+/** Runs `custody sink` until SIGTERM/SIGINT; resolves with the exit code after the batch in hand is committed. */
+export async function runSink(config: Config): Promise<number> {
   const log = rootLogger(config).child({ stage: 'sink' });
-  const signer = await loadSigningKey(config.custody.signingKeyFile as string);
-  const trustedPublicKeys = await Promise.all(config.sink.trustedKeyFiles.map(loadPublicKey));
-  const kafka = kafkaFromConfig(config, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, ['sessionTags', 'recordingExports', 'manifests', 'dlq']);
-  await admin.disconnect();
+  return runRole({ name: 'custody sink', log }, async (ctx) => {
+    const signer = await loadSigningKey(config.custody.signingKeyFile as string).catch((e: unknown) => {
+      throw new FatalError(`the signing key cannot be loaded: ${describeError(e)}`, {
+        setting: 'CUSTODY_SIGNING_KEY_FILE',
+      });
+    });
+    const trustedPublicKeys = await Promise.all(config.sink.trustedKeyFiles.map(loadPublicKey));
+    const registry = createRegistry({ defaultMetrics: true });
+    const metrics = sinkMetrics(registry);
+    let crashed: string | undefined;
+    ctx.conditions.set('start-up', 'starting');
+    const health = await startHealthServer({
+      port: httpPort(config, 'sink'),
+      registry,
+      readiness: {
+        notReadyReason: () =>
+          ctx.conditions.notReadyReason() ?? (crashed ? `consumer restarting: ${crashed}` : undefined),
+      },
+    });
+    const kafka = kafkaFromConfig(config, log);
+    const producer = countingProducer(new KafkaRecordProducer(kafka), config, metrics);
+    const s3 = s3FromConfig(config);
+    let sink: Awaited<ReturnType<typeof startSink>> | undefined;
+    try {
+      const partitions = await prepareTopics(
+        kafka,
+        config,
+        ['sessionTags', 'recordingExports', 'manifests', 'dlq'],
+        ctx,
+      );
+      assertCoPartitioned(partitions, [config.topics.sessionTags, config.topics.recordingExports]);
+      const codecs = await retryUntilDone(
+        'schema registry',
+        () => createSinkCodecs(config.kafka, config.topics),
+        ctx,
+      );
+      sink = await retryUntilDone(
+        'sink consumer',
+        () =>
+          startSink(
+            { kafka, s3, signer, codecs, logger: log, producer },
+            {
+              ...DEFAULT_SINK_OPTIONS,
+              groupId: config.sink.groupId,
+              topics: config.topics,
+              stateBucket: config.sink.stateBucket ?? (config.s3.bucket as string),
+              statePrefix: config.sink.statePrefix,
+              manifestBucket: config.sink.manifestBucket,
+              manifestPrefix: config.sink.manifestPrefix,
+              exportPrefix: config.exports.prefix,
+              lock:
+                config.sink.legalHold || config.sink.retention
+                  ? { legalHold: config.sink.legalHold, retention: config.sink.retention }
+                  : undefined,
+              partitionsConsumedConcurrently: config.sink.partitionConcurrency,
+              instance: config.custody.instanceId,
+              version: CUSTODY_VERSION,
+              trustedPublicKeys,
+            },
+          ),
+        ctx,
+      );
+      const ev = sink.consumer.events;
+      sink.consumer.on(ev.GROUP_JOIN, () => {
+        crashed = undefined;
+        metrics.rebalances.inc();
+      });
+      sink.consumer.on(ev.CRASH, (e) => {
+        metrics.crashes.inc();
+        // kafkajs restarts the consumer itself only after retriable errors; any other crash would leave it stopped
+        // for good while the process looks healthy, so the process ends instead and its supervisor restarts it.
+        if (e.payload.restart) crashed = e.payload.error.message;
+        else ctx.fail(e.payload.error);
+      });
+      sink.consumer.on(ev.END_BATCH_PROCESS, (e) => {
+        metrics.batches.inc();
+        metrics.lag.set(
+          { topic: e.payload.topic, partition: String(e.payload.partition) },
+          Number(e.payload.offsetLag),
+        );
+      });
+      ctx.conditions.clear('start-up');
+      log.info(
+        { version: CUSTODY_VERSION, keyId: signer.keyId, httpPort: health.port },
+        'custody sink running',
+      );
+      await ctx.untilStopped;
+    } finally {
+      await sink?.stop().catch(() => undefined);
+      await producer.close().catch(() => undefined);
+      await health.close();
+      s3.destroy();
+    }
+  });
+}
 
-  const registry = createRegistry({ defaultMetrics: true });
-  const metrics = sinkMetrics(registry);
-  const producer = countingProducer(new KafkaRecordProducer(kafka), config, metrics);
-  const s3 = s3FromConfig(config);
-  const sink = await startSink(
-    {
-      kafka,
-      s3,
-      signer,
-      codecs: await createSinkCodecs(config.kafka, config.topics),
-      logger: log,
-      producer,
-    },
-    {
-      ...DEFAULT_SINK_OPTIONS,
-      groupId: config.sink.groupId,
-      topics: config.topics,
-      stateBucket: config.sink.stateBucket ?? (config.s3.bucket as string),
-      statePrefix: config.sink.statePrefix,
-      manifestBucket: config.sink.manifestBucket,
-      manifestPrefix: config.sink.manifestPrefix,
-      exportPrefix: config.exports.prefix,
-      lock:
-        config.sink.legalHold || config.sink.retention
-          ? { legalHold: config.sink.legalHold, retention: config.sink.retention }
-          : undefined,
-      partitionsConsumedConcurrently: config.sink.partitionConcurrency,
-      instance: config.custody.instanceId,
-      version: CUSTODY_VERSION,
-      trustedPublicKeys,
-    },
-  );
-  let crashed: string | undefined;
-  const ev = sink.consumer.events;
-  sink.consumer.on(ev.GROUP_JOIN, () => {
-    crashed = undefined;
-    metrics.rebalances.inc();
-  });
-  sink.consumer.on(ev.CRASH, (e) => {
-    crashed = e.payload.error.message;
-    metrics.crashes.inc();
-  });
-  sink.consumer.on(ev.END_BATCH_PROCESS, (e) => {
-    metrics.batches.inc();
-    metrics.lag.set(
-      { topic: e.payload.topic, partition: String(e.payload.partition) },
-      Number(e.payload.offsetLag),
+/**
+ * The join meets a conversation's records in one partition number only if its input topics have the same
+ * partition count (Kafka Streams checks the same at start-up).
+ */
+export function assertCoPartitioned(
+  partitions: ReadonlyMap<string, number>,
+  topics: readonly string[],
+): void {
+  const counts = topics.map((t) => `${t}=${partitions.get(t) ?? '?'}`);
+  if (new Set(topics.map((t) => partitions.get(t))).size > 1) {
+    throw new FatalError(
+      `the sink's input topics are not co-partitioned (${counts.join(', ')}): give them the same partition count (CUSTODY_TOPIC_PARTITIONS when custody creates them)`,
+      { setting: 'CUSTODY_TOPIC_PARTITIONS' },
     );
-  });
-  const health = await startHealthServer({
-    port: config.custody.httpPort,
-    registry,
-    readiness: { notReadyReason: () => (crashed ? `consumer crashed: ${crashed}` : undefined) },
-  });
-  log.info({ version: CUSTODY_VERSION, keyId: signer.keyId, httpPort: health.port }, 'custody sink running');
-
-  await untilSignal(log, 'committing the batch in hand');
-  await sink.stop();
-  await producer.close();
-  await health.close();
-  s3.destroy();
-  log.info('custody sink stopped');
+  }
 }
 
 /** `custody exports run` options from the command line. */
@@ -312,72 +429,62 @@ export type ExportsRunArgs = Readonly<{
  */
 export async function runExportsJob(config: Config, args: ExportsRunArgs): Promise<number> {
   const log = rootLogger(config).child({ stage: 'exports-run' });
-  const kafka = kafkaFromConfig(config, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.topics, ['recordingExports', 'dlq']);
-  await admin.disconnect();
-
-  const abort = new AbortController();
-  const onSignal = (signal: string) => {
-    log.info({ signal }, 'stopping: the job ledger keeps the progress; continue with --resume');
-    abort.abort();
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  const api = new SdkRecordingJobsApi({
-    apiUrl: config.genesys.apiUrl as string,
-    clientId: config.genesys.clientId as string,
-    clientSecret: config.genesys.clientSecret as NonNullable<Config['genesys']['clientSecret']>,
-  });
-  const s3 = s3FromConfig(config);
-  const producer = new KafkaRecordProducer(kafka);
-  try {
-    const report = await runExportsRun(
-      {
-        api,
-        s3,
-        producer,
-        encoders: await createEncoders(config.kafka, config.topics),
-        log,
-        signal: abort.signal,
-      },
-      {
-        from: args.from,
-        to: args.to,
-        integrationId: args.integrationId ?? config.exports.integrationId,
-        actionDate: args.actionDate,
-        includeScreenRecordings: args.includeScreenRecordings,
-        resumeJobId: args.resumeJobId,
-        wait: args.wait,
-        bucket: config.s3.bucket as string,
-        prefix: config.exports.prefix,
-        dayHourPadding: config.exports.dayHourPadding,
-        topics: config.topics,
-        instance: config.custody.instanceId,
-        version: CUSTODY_VERSION,
-        job: { pollIntervalMs: config.exports.runPollMs, timeoutMs: config.exports.runTimeoutMs },
-        collect: {
-          intervalMs: config.exports.scanIntervalMs,
-          pairGraceMs: config.exports.pairGraceMs,
-          skewMs: config.exports.jobSkewMs,
-        },
-      },
+  let code = 0;
+  const roleCode = await runRole({ name: 'custody exports run', log }, async (ctx) => {
+    const kafka = kafkaFromConfig(config, log);
+    await prepareTopics(kafka, config, ['recordingExports', 'dlq'], ctx);
+    ctx.signal.addEventListener('abort', () =>
+      log.info('stopping: the job ledger keeps the progress; continue with --resume'),
     );
-    log.info({ ...report, states: report.states.length }, 'custody exports run finished');
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-    return report.finalState === 'FULFILLED' ? 0 : 1;
-  } catch (e) {
-    if (e instanceof ExportJobError) {
+    const api = new SdkRecordingJobsApi({
+      apiUrl: config.genesys.apiUrl as string,
+      clientId: config.genesys.clientId as string,
+      clientSecret: config.genesys.clientSecret as NonNullable<Config['genesys']['clientSecret']>,
+    });
+    const s3 = s3FromConfig(config);
+    const producer = new KafkaRecordProducer(kafka);
+    try {
+      const encoders = await retryUntilDone(
+        'schema registry',
+        () => createEncoders(config.kafka, config.topics),
+        ctx,
+      );
+      const report = await runExportsRun(
+        { api, s3, producer, encoders, log, signal: ctx.signal },
+        {
+          from: args.from,
+          to: args.to,
+          integrationId: args.integrationId ?? config.exports.integrationId,
+          actionDate: args.actionDate,
+          includeScreenRecordings: args.includeScreenRecordings,
+          resumeJobId: args.resumeJobId,
+          wait: args.wait,
+          bucket: config.s3.bucket as string,
+          prefix: config.exports.prefix,
+          dayHourPadding: config.exports.dayHourPadding,
+          topics: config.topics,
+          instance: config.custody.instanceId,
+          version: CUSTODY_VERSION,
+          job: { pollIntervalMs: config.exports.runPollMs, timeoutMs: config.exports.runTimeoutMs },
+          collect: {
+            intervalMs: config.exports.scanIntervalMs,
+            pairGraceMs: config.exports.pairGraceMs,
+            skewMs: config.exports.jobSkewMs,
+          },
+        },
+      );
+      log.info({ ...report, states: report.states.length }, 'custody exports run finished');
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      code = report.finalState === 'FULFILLED' ? 0 : 1;
+    } catch (e) {
+      if (!(e instanceof ExportJobError)) throw e;
       log.error({ code: e.code }, e.message);
-      return 1;
+      code = 1;
+    } finally {
+      api.close();
+      await producer.close().catch(() => undefined);
+      s3.destroy();
     }
-    throw e;
-  } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    api.close();
-    await producer.close();
-    s3.destroy();
-  }
+  });
+  return roleCode !== 0 ? roleCode : code;
 }

@@ -2,6 +2,10 @@
  * The one way custody writes to Kafka: an idempotent producer with acks=all whose `send` resolves only
  * after the broker has acknowledged every record. Callers treat a resolved send as durable and only then
  * move on (commit an offset, drop a buffered frame).
+ *
+ * Sends are cut into requests of at most `maxRequestBytes`, so a large batch (a whole scan pass, a backlog of
+ * frames) never exceeds the broker's message limit; a single record that can never fit is rejected at once with
+ * a RecordTooLargeError (not retriable), so the caller dead-letters it instead of retrying it forever.
  */
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { CompressionTypes, Partitioners } from 'kafkajs';
@@ -21,11 +25,67 @@ export interface RecordProducer {
   close(): Promise<void>;
 }
 
+/** A record larger than the broker accepts: retrying cannot help, so it belongs in the dead-letter topic. */
+export class RecordTooLargeError extends Error {
+  readonly bytes: number;
+  readonly limitBytes: number;
+  readonly topic: string;
+  readonly retriable = false;
+  constructor(topic: string, bytes: number, limitBytes: number) {
+    super(`a record for ${topic} is ${bytes} bytes, over the ${limitBytes}-byte record limit`);
+    this.name = 'RecordTooLargeError';
+    this.topic = topic;
+    this.bytes = bytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
+/**
+ * The broker's default `message.max.bytes` is 1,048,588 bytes per record batch; custody stays below it with room
+ * for the batch header and per-record framing.
+ */
+export const DEFAULT_MAX_RECORD_BYTES = 1_000_000;
+/** Per-record framing (offset delta, timestamp delta, lengths, attributes) counted on top of key/value/headers. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+/** The bytes a record takes in a request, near enough to keep requests under the broker's limit. */
+export function recordBytes(r: KeyedRecord): number {
+  let n = RECORD_OVERHEAD_BYTES + (r.key === null ? 0 : Buffer.byteLength(r.key)) + (r.value?.length ?? 0);
+  for (const [name, value] of Object.entries(r.headers ?? {})) {
+    n += Buffer.byteLength(name) + Buffer.byteLength(value) + 8;
+  }
+  return n;
+}
+
+/**
+ * Cuts records into chunks whose bytes stay within `maxBytes`, keeping their order (so per-key order holds).
+ * Throws RecordTooLargeError for a record that alone exceeds `maxBytes`.
+ */
+export function chunkByBytes(records: readonly KeyedRecord[], maxBytes: number): KeyedRecord[][] {
+  const chunks: KeyedRecord[][] = [];
+  let current: KeyedRecord[] = [];
+  let size = 0;
+  for (const r of records) {
+    const n = recordBytes(r);
+    if (n > maxBytes) throw new RecordTooLargeError(r.topic, n, maxBytes);
+    if (current.length > 0 && size + n > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 export class KafkaRecordProducer implements RecordProducer {
   readonly #producer: Producer;
+  readonly #maxRequestBytes: number;
   #connected: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, opts: { transactionalId?: string } = {}) {
+  constructor(kafka: Kafka, opts: { transactionalId?: string; maxRequestBytes?: number } = {}) {
     // Idempotence needs maxInFlightRequests <= 5 (kafkajs enforces 1 for safety with retries).
     // The Java client's murmur2 partitioner, named explicitly: a conversation's records land in the same
     // partition whichever client (custody or another Kafka service) produced them.
@@ -35,16 +95,31 @@ export class KafkaRecordProducer implements RecordProducer {
       maxInFlightRequests: 1,
       transactionalId: opts.transactionalId,
     });
+    this.#maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_RECORD_BYTES;
   }
 
   async #connect(): Promise<void> {
-    this.#connected ??= this.#producer.connect();
+    if (this.#connected === undefined) {
+      const attempt = this.#producer.connect();
+      this.#connected = attempt;
+      // A failed connect must not be remembered: the next send connects again (the broker may be up by then).
+      attempt.catch(() => {
+        if (this.#connected === attempt) this.#connected = undefined;
+      });
+    }
     return this.#connected;
   }
 
   async send(records: readonly KeyedRecord[]): Promise<RecordMetadata[]> {
     if (records.length === 0) return [];
+    const chunks = chunkByBytes(records, this.#maxRequestBytes);
     await this.#connect();
+    const out: RecordMetadata[] = [];
+    for (const chunk of chunks) out.push(...(await this.#sendChunk(chunk)));
+    return out;
+  }
+
+  async #sendChunk(records: readonly KeyedRecord[]): Promise<RecordMetadata[]> {
     const byTopic = new Map<string, Message[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic) ?? [];
@@ -64,7 +139,11 @@ export class KafkaRecordProducer implements RecordProducer {
   }
 
   async close(): Promise<void> {
-    if (this.#connected) await this.#producer.disconnect();
+    const connected = this.#connected;
     this.#connected = undefined;
+    if (connected) {
+      await connected.catch(() => undefined);
+      await this.#producer.disconnect();
+    }
   }
 }

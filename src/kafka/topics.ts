@@ -47,9 +47,18 @@ function topicConfig(spec: TopicSpec, name: string, partitions: number): ITopicC
   return { topic: name, numPartitions: partitions, configEntries };
 }
 
+/** True for kafkajs's answer when another process created the topic between our list and our create. */
+function alreadyExists(e: unknown): boolean {
+  const errors = (e as { errors?: unknown[] } | undefined)?.errors;
+  const all = Array.isArray(errors) && errors.length > 0 ? errors : [e];
+  return all.every((x) => (x as { type?: unknown } | undefined)?.type === 'TOPIC_ALREADY_EXISTS');
+}
+
 /**
- * Creates the topics of the given roles that do not exist yet. Existing topics are left as they are
- * (their partition count is reported, never changed: repartitioning would move conversations).
+ * Creates the topics of the given roles that do not exist yet and waits until every partition has a leader.
+ * Existing topics are left as they are (their partition count is reported, never changed: repartitioning would
+ * move conversations). Several roles may run this at the same moment against a brand-new broker: a topic another
+ * process created first counts as created. Retriable broker errors propagate; the caller retries the whole call.
  * @returns the partition count of each topic.
  */
 export async function ensureTopics(
@@ -64,11 +73,28 @@ export async function ensureTopics(
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((w) => !existing.has(w.name));
   if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((w) => topicConfig(w.spec, w.name, topics.partitions)),
-    });
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((w) => topicConfig(w.spec, w.name, topics.partitions)),
+      });
+    } catch (e) {
+      if (!alreadyExists(e)) throw e;
+    }
   }
   const meta = await admin.fetchTopicMetadata({ topics: wanted.map((w) => w.name) });
+  const leaderless = meta.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
+  if (leaderless.length > 0) {
+    throw new TopicsNotReadyError(leaderless.map((t) => t.name));
+  }
   return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+}
+
+/** Topics exist but some partition has no leader yet (a broker just started): worth waiting for. */
+export class TopicsNotReadyError extends Error {
+  readonly retriable = true;
+  constructor(names: readonly string[]) {
+    super(`partitions without a leader yet: ${names.join(', ')}`);
+    this.name = 'TopicsNotReadyError';
+  }
 }

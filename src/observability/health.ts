@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { FatalError } from '../runtime/errors.ts';
 
 export interface Readiness {
   /** Undefined when ready, else the reason (shown in the /readyz body). */
@@ -21,6 +22,8 @@ export async function startHealthServer(opts: {
   port: number;
   registry: Registry;
   readiness: Readiness;
+  /** The setting that chose the port, named when the port cannot be bound. */
+  portSetting?: string;
 }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -45,7 +48,16 @@ export async function startHealthServer(opts: {
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE' || e.code === 'EACCES'
+          ? new FatalError(
+              `port ${opts.port} for /healthz, /readyz and /metrics is ${e.code === 'EADDRINUSE' ? 'in use by another process' : 'not allowed'}; set ${opts.portSetting ?? 'CUSTODY_HTTP_PORT'} to a free port (0 picks one)`,
+              { setting: opts.portSetting ?? 'CUSTODY_HTTP_PORT', cause: e },
+            )
+          : e,
+      ),
+    );
     server.listen(opts.port, '0.0.0.0', () => resolve());
   });
   return {

@@ -5,6 +5,7 @@
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { describeError } from '../runtime/errors.ts';
 
 export type { Logger };
 
@@ -34,7 +35,8 @@ export function createLogger(opts: {
       base: { service: 'custody', instance: opts.instance },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT, censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      // One line per error, never a stack trace: logs are read by operators and kept with the evidence.
+      serializers: { err: (e: unknown) => ({ message: describeError(e) }) },
       formatters: { level: (label) => ({ level: label }) },
     },
     opts.destination,
