@@ -19,6 +19,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.int.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/no-stack-traces.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores: integration files share one broker and one S3 server, so run them one at a time.

@@ -17,7 +17,32 @@ export type CustodyProcess = Readonly<{
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
   stderr: () => string;
+  /** Raw stdout so far. */
+  stdout: () => string;
+  args: readonly string[];
 }>;
+
+/** A line of a JavaScript stack trace (`    at fn (file:1:2)` or `    at file:1:2`). */
+export const STACK_TRACE_LINE = /^\s+at .+(\(.*:\d+:\d+\)|:\d+:\d+)$/m;
+
+/** Every process spawned by this test file, so the setup file can check their output after each test. */
+const spawned: CustodyProcess[] = [];
+
+/** The spawned processes whose stdout or stderr so far holds a stack trace, with the first such line. */
+export function stackTraces(): Array<{ args: string; line: string }> {
+  const found: Array<{ args: string; line: string }> = [];
+  for (const p of spawned) {
+    const text = `${p.stdout()}\n${p.stderr()}`;
+    const m = STACK_TRACE_LINE.exec(text);
+    if (m) found.push({ args: p.args.join(' '), line: m[0].trim() });
+  }
+  return found;
+}
+
+/** Forgets the processes checked so far. */
+export function clearSpawned(): void {
+  spawned.length = 0;
+}
 
 /** The infrastructure settings of the test servers, as a deployment would set them. */
 export function infraEnv(): Record<string, string> {
@@ -45,8 +70,10 @@ export function spawnCustody(args: readonly string[], env: Record<string, string
   const lines: Record<string, unknown>[] = [];
   const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
   let err = '';
+  let out = '';
   let partial = '';
   child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString('utf8');
     partial += d.toString('utf8');
     const parts = partial.split('\n');
     partial = parts.pop() ?? '';
@@ -69,10 +96,12 @@ export function spawnCustody(args: readonly string[], env: Record<string, string
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  return {
+  const proc: CustodyProcess = {
     child,
+    args,
     logs: () => lines,
     stderr: () => err,
+    stdout: () => out,
     exited,
     waitForLog(msg, timeoutMs = 30_000) {
       const seen = lines.find((l) => l['msg'] === msg);
@@ -97,4 +126,6 @@ export function spawnCustody(args: readonly string[], env: Record<string, string
       });
     },
   };
+  spawned.push(proc);
+  return proc;
 }

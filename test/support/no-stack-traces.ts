@@ -1,0 +1,13 @@
+/**
+ * Setup file of the integration and fault projects: after every test, no `custody` process it spawned may have
+ * printed a stack trace on stdout or stderr, whatever happened to it (killed, crashed, refused to start). Errors
+ * reach operators as one line; a stack trace means some path escaped the runtime policy (src/runtime/role.ts).
+ */
+import { afterEach, expect } from 'vitest';
+import { clearSpawned, stackTraces } from './custody-process.ts';
+
+afterEach(() => {
+  const found = stackTraces();
+  clearSpawned();
+  expect(found, 'custody processes printed stack traces').toEqual([]);
+});
