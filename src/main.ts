@@ -9,6 +9,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import type { Config } from './config.ts';
+import { discoverExportIntegration } from './genesys/export-integration.ts';
+import { GenesysPlatformClient } from './genesys/platform-client.ts';
 import { SdkGenesysApi } from './ingest/genesys-api.ts';
 import { INGEST_VERSION, startIngest } from './ingest/ingest-pipeline.ts';
 import { restoreSnapshots } from './ingest/snapshot-restore.ts';
@@ -412,6 +414,22 @@ export function assertCoPartitioned(
   }
 }
 
+/** The org's one export integration, found through the API (GENESYS_EXPORT_INTEGRATION_ID not set). */
+async function findExportIntegration(config: Config, log: Logger): Promise<string> {
+  const client = new GenesysPlatformClient({
+    apiUrl: config.genesys.apiUrl as string,
+    clientId: config.genesys.clientId as string,
+    clientSecret: config.genesys.clientSecret as NonNullable<Config['genesys']['clientSecret']>,
+  });
+  try {
+    const id = await discoverExportIntegration(client);
+    log.info({ integrationId: id }, 'export integration discovered');
+    return id;
+  } finally {
+    client.close();
+  }
+}
+
 /** `custody exports run` options from the command line. */
 export type ExportsRunArgs = Readonly<{
   from?: number;
@@ -444,6 +462,12 @@ export async function runExportsJob(config: Config, args: ExportsRunArgs): Promi
     const s3 = s3FromConfig(config);
     const producer = new KafkaRecordProducer(kafka);
     try {
+      const integrationId =
+        args.integrationId ??
+        config.exports.integrationId ??
+        (args.resumeJobId === undefined
+          ? await retryUntilDone('Genesys integrations', () => findExportIntegration(config, log), ctx)
+          : undefined);
       const encoders = await retryUntilDone(
         'schema registry',
         () => createEncoders(config.kafka, config.topics),
@@ -454,7 +478,7 @@ export async function runExportsJob(config: Config, args: ExportsRunArgs): Promi
         {
           from: args.from,
           to: args.to,
-          integrationId: args.integrationId ?? config.exports.integrationId,
+          integrationId,
           actionDate: args.actionDate,
           includeScreenRecordings: args.includeScreenRecordings,
           resumeJobId: args.resumeJobId,

@@ -12,7 +12,7 @@ const HELP = `Usage: npm run emulator -- [options]
 
 Runs a Genesys Cloud emulator (Platform API, OAuth, Notification API + WebSocket, recording jobs,
 S3 exports, /__control test API) on 127.0.0.1 and prints one line when ready:
-  genesys-emulator ready http://127.0.0.1:<port> ws=ws://127.0.0.1:<port> org=<orgId> client=<clientId>
+  genesys-emulator ready http://127.0.0.1:<port> ws=ws://127.0.0.1:<port> org=<orgId> client=<clientId> integration=<exportIntegrationId>
 
 Server
   --port <n>                 Port on 127.0.0.1 (default 8787; 0 = any free port)
@@ -163,7 +163,7 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   const emulator = await startEmulator(options);
   process.stdout.write(
-    `genesys-emulator ready ${emulator.baseUrl} ws=${emulator.wsBaseUrl} org=${emulator.org.orgId} client=${clientId}\n`,
+    `genesys-emulator ready ${emulator.baseUrl} ws=${emulator.wsBaseUrl} org=${emulator.org.orgId} client=${clientId} integration=${emulator.org.integrationId}\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {

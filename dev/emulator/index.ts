@@ -14,6 +14,7 @@ import { createControl, registerControlRoutes, type EmulatorControl } from './pl
 import { registerDirectoryRoutes } from './platform/directory.ts';
 import { registerConversationRoutes } from './platform/conversations.ts';
 import { registerRecordingJobRoutes, type RecordingJobOptions } from './platform/recording-jobs.ts';
+import { registerIntegrationRoutes } from './platform/integrations.ts';
 import { registerExports, type ExportLogger, type ExportOptions, type Exports } from './platform/exports.ts';
 import {
   buildConversation,
@@ -161,6 +162,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   registerDirectoryRoutes(ctx);
   registerConversationRoutes(ctx);
   registerRecordingJobRoutes(ctx, options.recordingJobs);
+  registerIntegrationRoutes(ctx);
   const exports = registerExports(ctx, { logger: exportLogger(options.log), ...options.exports });
 
   const control = createControl({
