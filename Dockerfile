@@ -1,5 +1,5 @@
 # custody runs from its TypeScript sources through tsx (a runtime dependency), so the image needs no build step.
-FROM node:20-slim
+FROM node:22-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev

@@ -18,7 +18,7 @@ const impureModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.infra/', '.reports/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.infra/', '.reports/', 'coverage/', '.runtime/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
