@@ -194,6 +194,34 @@ export const SETTINGS = {
     group: 'custody',
     default: '24',
   },
+  CUSTODY_INGEST_MAX_FRAME_BYTES: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(100 * 1024 * 1024),
+    description:
+      'Largest WebSocket frame accepted; a larger one closes the socket and the interval is repaired as a gap. A frame too large for one Kafka record goes to the dead-letter topic (size, SHA-256, first 4 KiB).',
+    group: 'custody',
+    default: '8388608',
+  },
+  CUSTODY_INGEST_STOP_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(25_000),
+    description:
+      'Longest time ingest spends flushing on SIGTERM; frames not flushed by then are repaired as part of the restart gap on the next start.',
+    group: 'custody',
+    default: '10000',
+  },
+  CUSTODY_INGEST_RESTART_GAP_MAX_HOURS: {
+    schema: z.coerce
+      .number()
+      .min(0)
+      .max(24 * 30),
+    description:
+      'At start, ingest records the time since its last capture (found in the evidence log) as a gap and repairs it through the REST API, going back at most this far; an older outage needs a backfill. Keep CUSTODY_INSTANCE_ID stable across restarts for a precise gap.',
+    group: 'custody',
+    default: '24',
+  },
   CUSTODY_EXPORTS_PREFIX: {
     schema: z.string().regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected empty or a key prefix ending in /'),
     description:
@@ -413,6 +441,9 @@ export interface Config {
     readonly combinedTopics: boolean;
     readonly bufferMaxFrames: number;
     readonly restoreHours: number;
+    readonly maxFrameBytes: number;
+    readonly stopTimeoutMs: number;
+    readonly restartGapMaxHours: number;
   };
   readonly exports: {
     readonly prefix: string;
@@ -590,6 +621,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       combinedTopics: values.CUSTODY_INGEST_COMBINED_TOPICS as boolean,
       bufferMaxFrames: values.CUSTODY_INGEST_BUFFER_MAX_FRAMES as number,
       restoreHours: values.CUSTODY_INGEST_RESTORE_HOURS as number,
+      maxFrameBytes: values.CUSTODY_INGEST_MAX_FRAME_BYTES as number,
+      stopTimeoutMs: values.CUSTODY_INGEST_STOP_TIMEOUT_MS as number,
+      restartGapMaxHours: values.CUSTODY_INGEST_RESTART_GAP_MAX_HOURS as number,
     },
     exports: {
       prefix: str('CUSTODY_EXPORTS_PREFIX') as string,

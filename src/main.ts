@@ -136,11 +136,15 @@ export async function runIngest(config: Config): Promise<number> {
       await prepareTopics(kafka, config, ['notifications', 'sessionTags', 'dlq'], ctx);
       const decoders = createDecoders(config.kafka);
       const since = Date.now() - config.ingest.restoreHours * 3_600_000;
-      const restored = await retryUntilDone(
-        'session-tags restore',
-        () => restoreSnapshots({ kafka, topic: config.topics.sessionTags, decoders, since }),
-        ctx,
-      );
+      const restored = await restoreSnapshots({
+        kafka,
+        topic: config.topics.sessionTags,
+        decoders,
+        since,
+        log,
+        signal: ctx.signal,
+        conditions: ctx.conditions,
+      });
       log.info(
         {
           conversations: restored.snapshots.size,
@@ -154,36 +158,44 @@ export async function runIngest(config: Config): Promise<number> {
         () => createEncoders(config.kafka, config.topics),
         ctx,
       );
-      ingest = await retryUntilDone(
-        'Genesys Cloud',
-        () =>
-          startIngest(
-            {
-              api,
-              producer: new KafkaRecordProducer(kafka),
-              encoders,
-              topics: config.topics,
-              instance: config.custody.instanceId,
-              log,
-              metrics,
-              restored: restored.snapshots,
-            },
-            {
-              limits: { ...GENESYS_LIMITS, combine: config.ingest.combinedTopics },
-              delivery: {
-                highWater: config.ingest.bufferMaxFrames,
-                lowWater: Math.floor(config.ingest.bufferMaxFrames / 2),
-              },
-            },
-          ),
-        ctx,
+      // startIngest waits for Genesys itself (not ready meanwhile) and closes what it opened if it fails.
+      ingest = await startIngest(
+        {
+          api,
+          producer: new KafkaRecordProducer(kafka),
+          encoders,
+          topics: config.topics,
+          instance: config.custody.instanceId,
+          log,
+          metrics,
+          restored: restored.snapshots,
+          evidenceLog: { kafka, decoders },
+          signal: ctx.signal,
+          conditions: ctx.conditions,
+          onFailure: ctx.fail,
+        },
+        {
+          limits: { ...GENESYS_LIMITS, combine: config.ingest.combinedTopics },
+          delivery: {
+            highWater: config.ingest.bufferMaxFrames,
+            lowWater: Math.floor(config.ingest.bufferMaxFrames / 2),
+          },
+          channel: { maxPayloadBytes: config.ingest.maxFrameBytes },
+          stopTimeoutMs: config.ingest.stopTimeoutMs,
+          restartGapMaxMs: config.ingest.restartGapMaxHours * 3_600_000,
+        },
       );
       ctx.conditions.clear('start-up');
       log.info({ version: INGEST_VERSION, httpPort: health.port }, 'custody ingest running');
       await ctx.untilStopped;
     } finally {
       api.close();
-      await ingest?.stop();
+      const report = await ingest?.stop();
+      if (report?.timedOut)
+        log.warn(
+          { unflushed: report.unflushed },
+          'stopped before every frame was flushed; the next start repairs them',
+        );
       await health.close();
     }
   });

@@ -21,6 +21,8 @@ import type { Secret } from '../config.ts';
 export type SdkClient = typeof platformClient.ApiClient;
 
 export class GenesysApiError extends Error {
+  /** `METHOD /path` with placeholders (or `oauth token`): what was called, never ids or bodies. */
+  readonly operation: string;
   readonly status: number | undefined;
   readonly code: string | undefined;
   readonly retryAfterMs: number | undefined;
@@ -35,6 +37,7 @@ export class GenesysApiError extends Error {
   ) {
     super(`${operation}: ${status ?? 'network error'}${code ? ` ${code}` : ''}: ${message}`);
     this.name = 'GenesysApiError';
+    this.operation = operation;
     this.status = status;
     this.code = code;
     this.retryAfterMs = retryAfterMs;

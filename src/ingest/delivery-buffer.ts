@@ -6,8 +6,15 @@
  * dropped from the queue only after the broker acknowledged it. While Kafka is unreachable the batch is
  * retried with back-off — never dropped — and the queue grows; above `highWater` the buffer asks ingest to
  * pause the sockets (which records a gap for repair), and below `lowWater` to resume.
+ *
+ * Two answers end the retrying of a batch: a record the broker can never accept (RecordTooLargeError) is handed
+ * to `oversized`, which replaces it (with a dead letter) or drops it, and the rest is sent at once; a fatal
+ * error (authorization) stops delivery and is reported through `failed`, since no retry can fix it. `abandon`
+ * gives up what is still queued (a shutdown whose deadline passed) and says which frames those were.
  */
+import { recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
+import { isFatal } from '../runtime/errors.ts';
 
 export interface Delivery {
   readonly records: readonly KeyedRecord[];
@@ -48,6 +55,29 @@ export interface DeliveryEvents {
   /** true = pause the sockets, false = resume. */
   pressure(paused: boolean): void;
   sendFailed(err: unknown, attempt: number): void;
+  /** A send succeeded after `attempts` failed ones. */
+  recovered?(attempts: number): void;
+  /**
+   * A record larger than the broker accepts: returns what to send instead (a dead letter), or undefined to
+   * send nothing for it. Never retried as it was.
+   */
+  oversized?(record: KeyedRecord, delivery: Delivery, limitBytes: number): KeyedRecord | undefined;
+  /** Kafka refused for a reason retrying cannot fix: delivery has stopped. */
+  failed?(err: unknown): void;
+}
+
+/** What a buffer gave up when abandoned: its frames were received but never acknowledged by Kafka. */
+export interface Unflushed {
+  readonly frames: number;
+  /** Receive times of the oldest and newest frame given up (epoch ms), when there was any. */
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/** The shape of the producer's RecordTooLargeError (src/kafka/record-producer.ts). */
+function tooLargeLimit(err: unknown): number | undefined {
+  const e = err as { name?: unknown; limitBytes?: unknown } | undefined;
+  return e?.name === 'RecordTooLargeError' && typeof e.limitBytes === 'number' ? e.limitBytes : undefined;
 }
 
 export class DeliveryBuffer {
@@ -59,7 +89,10 @@ export class DeliveryBuffer {
   #running: Promise<void> | undefined;
   #paused = false;
   #closed = false;
+  #abandoned = false;
+  #failed = false;
   #idle: Array<() => void> = [];
+  #wakeUp: (() => void) | undefined;
 
   constructor(
     producer: RecordProducer,
@@ -81,8 +114,13 @@ export class DeliveryBuffer {
     return this.#paused;
   }
 
+  /** Kafka refused for a reason retrying cannot fix; nothing more is sent. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
   push(d: Delivery): void {
-    if (this.#closed) throw new Error('delivery buffer is closed');
+    if (this.#closed || this.#abandoned) throw new Error('delivery buffer is closed');
     this.#queue.push(d);
     if (!this.#paused && this.#queue.length >= this.#opts.highWater) {
       this.#paused = true;
@@ -92,6 +130,7 @@ export class DeliveryBuffer {
   }
 
   #kick(): void {
+    if (this.#abandoned || this.#failed) return;
     this.#running ??= this.#drain().finally(() => {
       this.#running = undefined;
       // A push that landed after the drain loop's last check but before this point must not be stranded.
@@ -99,9 +138,29 @@ export class DeliveryBuffer {
     });
   }
 
+  /**
+   * Gives up everything not yet acknowledged and stops retrying (the deadline of a shutdown passed while Kafka
+   * was unreachable). Returns what was given up, so it can be reported; pending `flush` calls resolve.
+   */
+  abandon(): Unflushed {
+    this.#abandoned = true;
+    const given = this.#queue;
+    this.#queue = [];
+    this.#wakeUp?.();
+    for (const resolve of this.#idle.splice(0)) resolve();
+    if (given.length === 0) return { frames: 0 };
+    let from = Infinity;
+    let to = -Infinity;
+    for (const d of given) {
+      from = Math.min(from, d.receivedAt);
+      to = Math.max(to, d.receivedAt);
+    }
+    return { frames: given.length, from, to };
+  }
+
   /** Resolves when everything pushed so far has been acknowledged. */
   async flush(): Promise<void> {
-    if (this.#queue.length === 0 && !this.#running) return;
+    if (this.#abandoned || (this.#queue.length === 0 && !this.#running)) return;
     await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
@@ -112,13 +171,13 @@ export class DeliveryBuffer {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && !this.#abandoned) {
       if (this.#queue.length < this.#opts.maxBatch && this.#opts.lingerMs > 0) {
         await new Promise((r) => setTimeout(r, this.#opts.lingerMs));
       }
-      const batch = this.#queue.slice(0, this.#batchLength());
-      await this.#sendWithRetry(batch);
-      this.#queue.splice(0, batch.length);
+      const n = this.#batchLength();
+      if (!(await this.#sendWithRetry(n))) return;
+      const batch = this.#queue.splice(0, n);
       this.#events.acked(batch, this.#now());
       if (this.#paused && this.#queue.length <= this.#opts.lowWater) {
         this.#paused = false;
@@ -140,17 +199,78 @@ export class DeliveryBuffer {
     return limit;
   }
 
-  async #sendWithRetry(batch: readonly Delivery[]): Promise<void> {
-    const records = batch.flatMap((d) => d.records);
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * Sends the first `n` queued deliveries until the broker acknowledges them. Resolves true once sent, false when
+   * delivery stopped (abandoned, or a fatal error).
+   */
+  async #sendWithRetry(n: number): Promise<boolean> {
+    let failures = 0;
+    for (;;) {
+      if (this.#abandoned) return false;
       try {
-        await this.#producer.send(records);
-        return;
+        await this.#producer.send(this.#queue.slice(0, n).flatMap((d) => d.records));
+        if (this.#abandoned) return false;
+        if (failures > 0) this.#events.recovered?.(failures);
+        return true;
       } catch (err) {
-        this.#events.sendFailed(err, attempt);
-        const backoff = Math.min(this.#opts.retryMaxMs, this.#opts.retryBaseMs * 2 ** attempt);
-        await new Promise((r) => setTimeout(r, backoff / 2 + (Math.random() * backoff) / 2));
+        if (this.#abandoned) return false;
+        const limit = tooLargeLimit(err);
+        if (limit !== undefined) {
+          this.#replaceOversized(n, limit);
+          continue;
+        }
+        if (isFatal(err)) {
+          this.#failed = true;
+          this.#events.failed?.(err);
+          return false;
+        }
+        this.#events.sendFailed(err, failures);
+        const backoff = Math.min(this.#opts.retryMaxMs, this.#opts.retryBaseMs * 2 ** Math.min(failures, 30));
+        failures++;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, backoff / 2 + (Math.random() * backoff) / 2);
+          function done() {
+            clearTimeout(t);
+            resolve();
+          }
+          this.#wakeUp = done;
+        });
+        this.#wakeUp = undefined;
       }
     }
+  }
+
+  /**
+   * Replaces each record of the first `n` deliveries that exceeds `limit` by what `oversized` returns (a smaller
+   * record, else nothing). When the producer's estimate and ours differ and none exceeds it, the largest goes.
+   */
+  #replaceOversized(n: number, limit: number): void {
+    let largest: { i: number; j: number; bytes: number } | undefined;
+    let replaced = 0;
+    for (let i = 0; i < n; i++) {
+      const d = this.#queue[i] as Delivery;
+      d.records.forEach((r, j) => {
+        const bytes = recordBytes(r);
+        if (!largest || bytes > largest.bytes) largest = { i, j, bytes };
+      });
+      if (!d.records.some((r) => recordBytes(r) > limit)) continue;
+      const records: KeyedRecord[] = [];
+      for (const r of d.records) {
+        if (recordBytes(r) <= limit) records.push(r);
+        else {
+          replaced++;
+          const instead = this.#events.oversized?.(r, d, limit);
+          if (instead && recordBytes(instead) <= limit) records.push(instead);
+        }
+      }
+      this.#queue[i] = { ...d, records };
+    }
+    if (replaced > 0 || !largest) return;
+    const d = this.#queue[largest.i] as Delivery;
+    const r = d.records[largest.j] as KeyedRecord;
+    const instead = this.#events.oversized?.(r, d, limit);
+    const records = d.records.filter((_, j) => j !== largest?.j);
+    if (instead && recordBytes(instead) < largest.bytes) records.splice(largest.j, 0, instead);
+    this.#queue[largest.i] = { ...d, records };
   }
 }

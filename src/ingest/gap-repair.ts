@@ -40,6 +40,7 @@ export class GapRepair {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
   #pending = 0;
+  #stopped = false;
 
   constructor(deps: GapRepairDeps, opts: Partial<GapRepairOptions> = {}) {
     this.#deps = deps;
@@ -81,11 +82,14 @@ export class GapRepair {
         const interval = `${new Date(from).toISOString()}/${new Date(to).toISOString()}`;
         const conversations = await this.#deps.api.queryConversationDetails(interval, gap.userIds);
         for (const c of conversations) {
+          if (this.#stopped) return;
           await this.#deps.reconcileAnalytics(c, gap);
           count++;
         }
       }
-      for (const id of this.#deps.knownActive(gap.userIds, from, to)) {
+      const ids = new Set([...(gap.conversationIds ?? []), ...this.#deps.knownActive(gap.userIds, from, to)]);
+      for (const id of ids) {
+        if (this.#stopped) return;
         const call = await this.#deps.api.getCallConversation(id);
         if (call) {
           await this.#deps.reconcileCall(call, gap);
@@ -94,12 +98,16 @@ export class GapRepair {
       }
       this.#deps.repaired(gap, count, final);
     } catch (e) {
-      this.#deps.failed(gap, e);
+      if (!this.#stopped) this.#deps.failed(gap, e);
     }
   }
 
-  /** Waits for running attempts; cancels the ones not started (ingest is stopping). */
+  /**
+   * Waits for running attempts, which end at their next step; cancels the ones not started (ingest is stopping).
+   * The caller bounds the wait: a Genesys call in flight may take its own retries.
+   */
   async stop(): Promise<void> {
+    this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     await Promise.all(this.#inFlight);

@@ -27,6 +27,12 @@ export interface GenesysApi {
   /** Replaces the channel's subscriptions (also extends the channel's life by 24 h). */
   putSubscriptions(channelId: string, topics: readonly string[]): Promise<Models.ChannelTopicEntityListing>;
   channelExists(channelId: string): Promise<boolean>;
+  /**
+   * Removes every subscription of a channel custody gives up (the platform has no call that deletes a channel):
+   * it stops receiving events and, having no socket, is the first one Genesys removes when a new channel would
+   * exceed the 20-channel limit. A channel that no longer exists counts as done.
+   */
+  deleteSubscriptions(channelId: string): Promise<void>;
   getCallConversation(conversationId: string): Promise<Models.CallConversation | undefined>;
   /** Conversations overlapping `interval` (ISO `start/end`) in which any of `userIds` took part. */
   queryConversationDetails(
@@ -109,6 +115,18 @@ export class SdkGenesysApi implements GenesysApi {
       return true;
     } catch (e) {
       if (e instanceof GenesysApiError && e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  async deleteSubscriptions(channelId: string): Promise<void> {
+    const api = new platformClient.NotificationsApi(this.#client.sdk);
+    try {
+      await this.#call('DELETE /api/v2/notifications/channels/{id}/subscriptions', () =>
+        api.deleteNotificationsChannelSubscriptions(channelId),
+      );
+    } catch (e) {
+      if (e instanceof GenesysApiError && e.status === 404) return;
       throw e;
     }
   }

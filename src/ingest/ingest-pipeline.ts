@@ -9,6 +9,7 @@
  * analytics with provenance `reconciled`.
  */
 import { createHash } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
 import type { NotificationEnvelope } from '../enrich/genesys-envelope.ts';
@@ -22,16 +23,30 @@ import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
 import type { NotificationRecord } from '../kafka/avro-codec.ts';
+import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
-import type { Encoders } from '../kafka/record-codecs.ts';
+import type { Decoders, Encoders } from '../kafka/record-codecs.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { IngestMetrics } from '../observability/metrics.ts';
-import type { Delivery, DeliveryBufferOptions } from './delivery-buffer.ts';
+import { DEFAULT_BACKOFF, retryUntilDone } from '../runtime/backoff.ts';
+import type { BackoffPolicy } from '../runtime/backoff.ts';
+import { Conditions } from '../runtime/conditions.ts';
+import { describeError, FatalError, isRetriable } from '../runtime/errors.ts';
+import { findLastCapture } from './capture-checkpoint.ts';
+import type { Delivery, DeliveryBufferOptions, Unflushed } from './delivery-buffer.ts';
 import { DeliveryBuffer } from './delivery-buffer.ts';
+import { oversizedFrameDeadLetter, unusableFrameDeadLetter } from './frame-dead-letters.ts';
+import { GENESYS_CREDENTIAL_SETTINGS, genesysFatal, genesysRetryAfterMs } from './genesys-errors.ts';
 import type { GapRepairOptions } from './gap-repair.ts';
 import { GapRepair } from './gap-repair.ts';
 import type { GenesysApi } from './genesys-api.ts';
-import type { ChannelOptions, ControlKind, Gap, ReceivedFrame } from './notification-channel.ts';
+import type {
+  ChannelOptions,
+  ChannelStart,
+  ControlKind,
+  Gap,
+  ReceivedFrame,
+} from './notification-channel.ts';
 import { NotificationChannel } from './notification-channel.ts';
 import { OverlapDedupe } from './overlap-dedupe.ts';
 import { GENESYS_LIMITS, planChannels } from './subscription-plan.ts';
@@ -50,6 +65,22 @@ export interface IngestOptions {
   readonly userRefreshMs: number;
   /** Forget a conversation's snapshot this long after its last event (the compacted topic keeps it). */
   readonly snapshotIdleMs: number;
+  /**
+   * Largest Kafka record the producer sends (bytes; the producer's `maxRequestBytes`). A frame whose evidence
+   * record would be larger goes to the DLQ (size, SHA-256, prefix) and its conversation is repaired as a gap.
+   */
+  readonly maxRecordBytes: number;
+  /** Bytes of an oversized frame kept in its dead letter. */
+  readonly deadLetterPrefixBytes: number;
+  /** `stop()` returns within this long whatever Kafka and Genesys do; what was not flushed is reported. */
+  readonly stopTimeoutMs: number;
+  /**
+   * The gap recorded at start for the time ingest was not running begins at most this long ago (a longer
+   * outage is repaired for its last part only; the rest needs a backfill).
+   */
+  readonly restartGapMaxMs: number;
+  /** Backoff of the start-up waits (Genesys directory, evidence log scan). */
+  readonly startRetry: BackoffPolicy;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -59,10 +90,19 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   gapRepair: {},
   userRefreshMs: 10 * 60_000,
   snapshotIdleMs: 6 * 60 * 60_000,
+  maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+  deadLetterPrefixBytes: 4_096,
+  stopTimeoutMs: 10_000,
+  restartGapMaxMs: 24 * 60 * 60_000,
+  startRetry: DEFAULT_BACKOFF,
 };
+
+/** Evidence-record overhead besides the frame text (ids, hashes, Avro framing), with room to spare. */
+const EVIDENCE_OVERHEAD_BYTES = 2_048;
 
 export interface IngestDeps {
   readonly api: GenesysApi;
+  /** Owned by ingest from here on: `stop()` closes it (and so does a failed start). */
   readonly producer: RecordProducer;
   readonly encoders: Encoders;
   readonly topics: Config['topics'];
@@ -76,6 +116,25 @@ export interface IngestDeps {
   readonly onAcked?: (receivedAt: number, ackedAt: number) => void;
   /** Snapshots restored from custody.session-tags.v1 at start-up (see restoreSnapshots). */
   readonly restored?: ReadonlyMap<string, SessionTagsSnapshot>;
+  /**
+   * The evidence log to find, at start, when this ingest last captured (see findLastCapture): the interval from
+   * then until the sockets are up is recorded as a gap and repaired. Without it no restart gap is recorded.
+   */
+  readonly evidenceLog?: { readonly kafka: Kafka; readonly decoders: Decoders };
+  /** Aborting ends the start-up waits (ShutdownError). */
+  readonly signal?: AbortSignal;
+  /** Not-ready reasons of the start-up waits and of Kafka delivery trouble (else ingest keeps its own). */
+  readonly conditions?: Conditions;
+  /** Called once when a part of ingest stopped for a reason retries cannot fix (see RunningIngest.failure). */
+  readonly onFailure?: (err: unknown) => void;
+}
+
+/** What `stop()` could not do before its deadline. */
+export interface StopReport {
+  /** True when the deadline cut the stop short. */
+  readonly timedOut: boolean;
+  /** Frames received and never acknowledged by Kafka: the next start repairs them as part of its restart gap. */
+  readonly unflushed: Unflushed;
 }
 
 export interface RunningIngest {
@@ -89,11 +148,17 @@ export interface RunningIngest {
     gapsOpen: number;
     gapsRepaired: number;
   };
+  /**
+   * Rejects when a part of ingest stopped for a reason retrying cannot fix (credentials or a permission
+   * Genesys refused, Kafka authorization): the process should end so its supervisor restarts it. Never resolves.
+   */
+  readonly failure: Promise<never>;
   /** Resolves when every frame received so far is acknowledged by Kafka. */
   flush(): Promise<void>;
   /** Waits for pending gap repairs that are due (tests) — not the later retries. */
   channels(): ReadonlyArray<{ shard: number; channelId: string | undefined; connected: boolean }>;
-  stop(): Promise<void>;
+  /** Stops within `stopTimeoutMs` even when Kafka or Genesys do not answer, and reports what was not flushed. */
+  stop(): Promise<StopReport>;
 }
 
 const CONTROL_KINDS: Partial<Record<NotificationEnvelope['kind'], ControlKind>> = {
@@ -129,12 +194,13 @@ export async function startIngest(
 ): Promise<RunningIngest> {
   const opts: IngestOptions = { ...DEFAULT_INGEST_OPTIONS, ...options };
   const now = deps.now ?? (() => Date.now());
+  const startedAt = now();
   const { log, metrics, encoders, topics } = deps;
+  const conditions = deps.conditions ?? new Conditions(log);
   const directory = new UserDirectory(deps.api, now);
   const dedupe = new OverlapDedupe();
   const conversations = new Map<string, ConversationState>();
-  for (const [id, snapshot] of deps.restored ?? [])
-    conversations.set(id, { snapshot, lastEventAt: now(), userIds: new Set() });
+  for (const [id, snapshot] of deps.restored ?? []) conversations.set(id, restoredState(snapshot, now()));
   const channels: NotificationChannel[] = [];
   const gaps = new Set<Gap>();
   const stats = { frames: 0, deadLetters: 0, duplicates: 0, gapsOpen: 0, gapsRepaired: 0 };
@@ -147,6 +213,28 @@ export async function startIngest(
   let plan: ChannelPlan | undefined;
   let stopping = false;
 
+  // --- failure: a loop that retries cannot fix ends ingest, so the process can end and be restarted ---------
+  let failedWith: unknown;
+  let rejectFailure: (e: unknown) => void = () => undefined;
+  const failure = new Promise<never>((_, reject) => {
+    rejectFailure = reject;
+  });
+  // Nobody may be listening yet (or ever, in tests): that must not count as an unhandled rejection.
+  failure.catch(() => undefined);
+  const fail = (e: unknown): void => {
+    if (failedWith !== undefined || stopping) return;
+    failedWith = e;
+    log.error(
+      { err: errorSummary(e) },
+      'ingest cannot continue: a part of it stopped for a reason retries cannot fix',
+    );
+    deps.onFailure?.(e);
+    rejectFailure(e);
+  };
+
+  const KAFKA_CONDITION = 'Kafka delivery';
+  /** Set once stop() closed or abandoned the buffer: nothing may be pushed any more. */
+  let bufferGone = false;
   const buffer = new DeliveryBuffer(
     deps.producer,
     {
@@ -169,12 +257,70 @@ export async function startIngest(
         }
       },
       sendFailed: (err: unknown, attempt: number) => {
-        log.error({ err: errorSummary(err), attempt }, 'Kafka send failed; retrying (nothing is dropped)');
+        // One line when sending starts failing; the condition carries the latest cause for /readyz.
+        if (attempt === 0)
+          log.error(
+            { err: errorSummary(err) },
+            'Kafka send failed; retrying with backoff (nothing is dropped)',
+          );
+        conditions.set(KAFKA_CONDITION, `Kafka not accepting frames: ${describeError(err)}`);
       },
+      recovered: (attempts: number) => {
+        log.info({ attempts }, 'Kafka send recovered');
+        conditions.clear(KAFKA_CONDITION);
+      },
+      oversized: (record: KeyedRecord, delivery: Delivery, limitBytes: number) => {
+        stats.deadLetters++;
+        metrics.deadLetters.inc({ code: 'CUSTODY_INGEST_RECORD_TOO_LARGE' });
+        log.error(
+          { topic: record.topic, key: record.key, bytes: recordBytes(record), limitBytes },
+          'a record is larger than Kafka accepts; dead-lettered',
+        );
+        return oversizedRecordDeadLetter(record, delivery, limitBytes);
+      },
+      failed: (err: unknown) => fail(err),
     },
     opts.delivery,
     now,
   );
+
+  const oversizedRecordDeadLetter = (
+    record: KeyedRecord,
+    delivery: Delivery,
+    limitBytes: number,
+  ): KeyedRecord | undefined => {
+    if (record.topic === topics.dlq) return undefined;
+    const value = record.value ?? Buffer.alloc(0);
+    const sha256 = createHash('sha256').update(value).digest('hex');
+    const prefix = value.subarray(0, opts.deadLetterPrefixBytes);
+    return {
+      topic: topics.dlq,
+      key: record.key,
+      value: encoders['dead-letter.v1'].encode({
+        key: record.key === null ? null : Buffer.from(record.key),
+        value: prefix,
+        source: {
+          kind: 'kafka',
+          topic: record.topic,
+          partition: null,
+          offset: null,
+          timestampMs: delivery.receivedAt,
+          channelId: null,
+        },
+        stage: 'ingest',
+        errorCode: 'CUSTODY_INGEST_RECORD_TOO_LARGE',
+        reason:
+          `a record for ${record.topic} of ${value.length} bytes (SHA-256 ${sha256}) exceeds the ${limitBytes}-byte ` +
+          `Kafka record limit; the value keeps its first ${prefix.length} bytes`,
+        firstSeenAtMs: delivery.receivedAt,
+        instance: deps.instance,
+        headers: {
+          'custody.record.bytes': Buffer.from(String(value.length)),
+          'custody.record.sha256': Buffer.from(sha256),
+        },
+      }),
+    };
+  };
 
   const userContext = (userId: string): TagUserContext | undefined => {
     const c = directory.context(userId);
@@ -215,34 +361,76 @@ export async function startIngest(
     stats.deadLetters++;
     metrics.deadLetters.inc({ code });
     log.error({ channelId: frame.channelId, code, reason }, 'notification frame dead-lettered');
-    return {
-      topic: topics.dlq,
-      key: null,
-      value: encoders['dead-letter.v1'].encode({
-        key: null,
-        value: Buffer.from(frame.text, 'utf8'),
-        source: {
-          kind: 'websocket',
-          topic: null,
-          partition: null,
-          offset: null,
-          timestampMs: frame.receivedAt,
-          channelId: frame.channelId,
-        },
-        stage: 'ingest',
-        errorCode: code,
-        reason,
-        firstSeenAtMs: frame.receivedAt,
-        instance: deps.instance,
-        headers: {},
-      }),
+    return unusableFrameDeadLetter({
+      frame,
+      code,
+      reason,
+      dlqTopic: topics.dlq,
+      instance: deps.instance,
+      encoders,
+    });
+  };
+
+  /**
+   * A frame too large for any Kafka record: its size, hash and a prefix go to the DLQ, and the conversation it
+   * is about (or its user) is recorded as a gap, so what it said is repaired from the Platform API.
+   */
+  const onOversizedFrame = (frame: ReceivedFrame, bytes: number): void => {
+    const sha256 = createHash('sha256').update(frame.text, 'utf8').digest('hex');
+    const parsed = parseFrame(frame.text);
+    const keys: { conversationId?: string; entityId?: string } = parsed.ok
+      ? notificationKeys(parsed.value)
+      : {};
+    const topicName = parsed.ok ? parsed.value.topicName : undefined;
+    const userId = topicName?.startsWith('v2.users.') ? keys.entityId : undefined;
+    const conversationId = keys.conversationId;
+    stats.deadLetters++;
+    metrics.deadLetters.inc({ code: 'CUSTODY_INGEST_FRAME_TOO_LARGE' });
+    metrics.events.inc({ kind: 'oversized' });
+    log.error(
+      { channelId: frame.channelId, bytes, sha256, limitBytes: opts.maxRecordBytes, conversationId, userId },
+      'notification frame too large for Kafka: dead-lettered (size, hash, prefix) and repaired as a gap',
+    );
+    const record = oversizedFrameDeadLetter({
+      frame,
+      bytes,
+      sha256,
+      limitBytes: opts.maxRecordBytes,
+      prefixBytes: opts.deadLetterPrefixBytes,
+      conversationId,
+      topicName,
+      dlqTopic: topics.dlq,
+      instance: deps.instance,
+      encoders,
+    });
+    buffer.push({ records: [record], receivedAt: frame.receivedAt });
+    metrics.bufferDepth.set(buffer.depth);
+    if (!conversationId && !userId) return;
+    const shard = channels.find((c) => c.channelId === frame.channelId)?.shard ?? -1;
+    const known = conversationId ? conversations.get(conversationId)?.userIds : undefined;
+    const gap: Gap = {
+      shard,
+      userIds: [...new Set([...(userId ? [userId] : []), ...(known ?? [])])],
+      from: frame.receivedAt,
+      to: frame.receivedAt,
+      reason: 'frame too large for Kafka',
+      conversationIds: conversationId ? [conversationId] : undefined,
     };
+    recordGap(gap);
+    repair.schedule(gap);
   };
 
   const onFrame = (frame: ReceivedFrame): void => {
+    // A socket that outlived a stop past its deadline: the buffer is gone, and the restart gap covers the frame.
+    if (bufferGone) return;
     stats.frames++;
     const seq = (sequence.get(frame.channelId) ?? 0) + 1;
     sequence.set(frame.channelId, seq);
+    const frameBytes = Buffer.byteLength(frame.text, 'utf8');
+    if (frameBytes + EVIDENCE_OVERHEAD_BYTES > opts.maxRecordBytes) {
+      onOversizedFrame(frame, frameBytes);
+      return;
+    }
     const parsed = parseFrame(frame.text);
     const kind = parsed.ok ? parsed.value.kind : 'rejected';
     metrics.events.inc({ kind });
@@ -326,6 +514,7 @@ export async function startIngest(
   };
 
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
+    if (bufferGone) return;
     const records = absorb(observations, now());
     if (records.length > 0) buffer.push({ records, receivedAt: now() });
   };
@@ -360,7 +549,7 @@ export async function startIngest(
       },
       repaired: (gap, count, final) => {
         log.info(
-          { shard: gap.shard, from: gap.from, to: gap.to, conversations: count, final },
+          { shard: gap.shard, from: gap.from, to: gap.to, reason: gap.reason, conversations: count, final },
           'gap reconciled',
         );
         if (final) {
@@ -371,22 +560,30 @@ export async function startIngest(
           metrics.gapsOpen.set(gaps.size);
         }
       },
-      failed: (gap, err) =>
-        log.error(
-          { shard: gap.shard, err: errorSummary(err) },
-          'gap repair attempt failed; a later attempt will retry',
-        ),
+      failed: (gap, err) => {
+        const fatal = genesysFatal(err);
+        if (fatal) fail(fatal);
+        else
+          log.error(
+            { shard: gap.shard, err: errorSummary(err) },
+            'gap repair attempt failed; a later attempt will retry',
+          );
+      },
     },
     opts.gapRepair,
   );
 
+  const recordGap = (gap: Gap): void => {
+    gaps.add(gap);
+    stats.gapsOpen = gaps.size;
+    metrics.gapsOpened.inc();
+    metrics.gapsOpen.set(gaps.size);
+  };
+
   const channelEvents = (shard: number) => ({
     frame: (f: ReceivedFrame) => onFrame(f),
     gapOpened: (gap: Gap) => {
-      gaps.add(gap);
-      stats.gapsOpen = gaps.size;
-      metrics.gapsOpened.inc();
-      metrics.gapsOpen.set(gaps.size);
+      recordGap(gap);
       log.warn(
         { shard, from: gap.from, reason: gap.reason, users: gap.userIds.length },
         'notification gap opened',
@@ -404,13 +601,15 @@ export async function startIngest(
       repair.schedule(gap);
     },
     reconnect: (reason: string) => metrics.reconnects.inc({ reason }),
+    failed: (err: FatalError) => fail(err),
     log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
       log[level]({ shard, ...fields }, msg),
   });
 
-  const applyPlan = async (userIds: readonly string[]): Promise<void> => {
+  /** Subscribes the planned shards; `start` opens a gap on new shards (the restart gap at start-up). */
+  const applyPlan = async (userIds: readonly string[], start: ChannelStart = {}): Promise<void> => {
     const planned = planChannels(userIds, opts.limits, plan);
-    if (!planned.ok) throw new Error(planned.error.message);
+    if (!planned.ok) throw new FatalError(planned.error.message, { setting: GENESYS_CREDENTIAL_SETTINGS });
     plan = planned.value;
     for (const [i, users] of plan.shards.entries()) {
       const topicsOfShard = plan.topicsPerShard[i] ?? [];
@@ -429,28 +628,103 @@ export async function startIngest(
           scheduleAt: deps.scheduleAt,
         });
         channels[i] = channel;
-        await channel.start(users, topicsOfShard);
+        // Resolves after the first attempt; a failed one keeps retrying in the background (not ready meanwhile).
+        await channel.start(users, topicsOfShard, start);
       }
     }
     metrics.channels.set(channels.length);
     metrics.topics.set(plan.topicsPerShard.reduce((n, t) => n + t.length, 0));
   };
 
-  deps.api.onTokenRenewed(() => {
-    for (const c of channels) {
-      c.resubscribe().catch((e: unknown) =>
-        log.warn(
-          { shard: c.shard, err: errorSummary(e) },
-          'resubscribe after token renewal failed; the channel will be rebuilt if it ends',
-        ),
-      );
+  const startRetry = {
+    log,
+    signal: deps.signal,
+    conditions,
+    policy: opts.startRetry,
+    retryAfterMs: genesysRetryAfterMs,
+  };
+  /** A Genesys wait: network errors, 429 (Retry-After) and 5xx are retried; 401/403 become a FatalError. */
+  const fromGenesys = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retryUntilDone(
+      what,
+      async () => {
+        try {
+          return await fn();
+        } catch (e) {
+          throw genesysFatal(e) ?? e;
+        }
+      },
+      { ...startRetry, retriable: isRetriable },
+    );
+
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    deps.api.onTokenRenewed(() => {
+      for (const c of channels) {
+        c.resubscribe().catch((e: unknown) => {
+          const fatal = genesysFatal(e);
+          if (fatal) fail(fatal);
+          else
+            log.warn(
+              { shard: c.shard, err: errorSummary(e) },
+              'resubscribe after token renewal failed; the channel will be rebuilt if it ends',
+            );
+        });
+      }
+    });
+    const loaded = await fromGenesys('Genesys user directory', () => directory.load());
+    if (loaded.invalid.length > 0)
+      log.error({ count: loaded.invalid.length }, 'users with ids that are not UUIDs were skipped');
+    const restartGapFrom = await lastCaptureBefore(loaded.userIds);
+    await applyPlan(
+      loaded.userIds,
+      restartGapFrom === undefined ? {} : { gapFrom: restartGapFrom, gapReason: 'ingest was not running' },
+    );
+    log.info({ users: loaded.userIds.length, channels: channels.length }, 'ingest subscribed');
+  } catch (e) {
+    await release(`start-up failed: ${describeError(e)}`).catch(() => undefined);
+    throw e;
+  }
+
+  /**
+   * When this ingest last captured before this start (its newest evidence record), clamped to restartGapMaxMs;
+   * undefined on a first start or without an evidence log.
+   */
+  async function lastCaptureBefore(userIds: readonly string[]): Promise<number | undefined> {
+    if (!deps.evidenceLog) return undefined;
+    const last = await findLastCapture({
+      kafka: deps.evidenceLog.kafka,
+      decoders: deps.evidenceLog.decoders,
+      topic: topics.notifications,
+      instance: deps.instance,
+      userIds,
+      before: startedAt,
+      log,
+      signal: deps.signal,
+      conditions,
+      policy: opts.startRetry,
+    });
+    if (!last) {
+      log.info('no earlier capture by this ingest in the evidence log: no restart gap');
+      return undefined;
     }
-  });
-  const loaded = await directory.load();
-  if (loaded.invalid.length > 0)
-    log.error({ count: loaded.invalid.length }, 'users with ids that are not UUIDs were skipped');
-  await applyPlan(loaded.userIds);
-  log.info({ users: loaded.userIds.length, channels: channels.length }, 'ingest subscribed');
+    const floor = startedAt - opts.restartGapMaxMs;
+    if (last.at < floor)
+      log.warn(
+        { lastCapturedAt: new Date(last.at).toISOString(), repairedFrom: new Date(floor).toISOString() },
+        'ingest was down longer than CUSTODY_INGEST_RESTART_GAP_MAX_HOURS: only the last part of the outage is repaired',
+      );
+    log.info(
+      {
+        lastCapturedAt: new Date(last.at).toISOString(),
+        matchedBy: last.matchedBy,
+        downMs: startedAt - last.at,
+        scanned: last.scanned,
+      },
+      'restart gap: from the last capture until the sockets are up',
+    );
+    return Math.max(last.at, floor);
+  }
 
   const housekeeping = setInterval(() => {
     const cutoff = now() - opts.snapshotIdleMs;
@@ -458,38 +732,106 @@ export async function startIngest(
   }, 60_000);
   housekeeping.unref();
   const refresh = setInterval(() => {
-    if (stopping) return;
+    if (stopping || failedWith !== undefined) return;
     directory
       .load()
       .then((l) => applyPlan(l.userIds))
-      .catch((e: unknown) =>
-        log.error({ err: errorSummary(e) }, 'user refresh failed; keeping the current subscriptions'),
-      );
+      .catch((e: unknown) => {
+        const fatal = genesysFatal(e);
+        if (fatal) fail(fatal);
+        else log.error({ err: errorSummary(e) }, 'user refresh failed; keeping the current subscriptions');
+      });
   }, opts.userRefreshMs);
   refresh.unref();
+  timers.push(housekeeping, refresh);
 
+  /**
+   * Stops everything within stopTimeoutMs: sockets, repairs, the flush to Kafka and the producer. What did not
+   * reach Kafka by then is given up and reported (the next start's restart gap covers it).
+   */
+  async function release(why: string): Promise<StopReport> {
+    stopping = true;
+    for (const t of timers) clearInterval(t);
+    const deadline = Date.now() + opts.stopTimeoutMs;
+    const within = async (what: string, p: Promise<unknown>): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+      });
+      try {
+        const done = await Promise.race([p.then(() => true), timedOut]);
+        if (!done)
+          log.warn({ what, stopTimeoutMs: opts.stopTimeoutMs }, `stop deadline reached while ${what}`);
+        return done;
+      } catch (e) {
+        log.warn({ what, err: errorSummary(e) }, `stop: ${what} failed`);
+        return true;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    // Order matters: stop reading, let running repairs finish, flush what was received, then close.
+    const closed = await within('closing sockets', Promise.all(channels.map((c) => c.stop())));
+    const repaired = await within('finishing gap repairs', repair.stop());
+    const flushed = !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
+    let unflushed: Unflushed = { frames: 0 };
+    bufferGone = true;
+    if (!flushed) {
+      unflushed = buffer.abandon();
+      if (unflushed.frames > 0)
+        log.error(
+          {
+            frames: unflushed.frames,
+            from: new Date(unflushed.from ?? 0).toISOString(),
+            to: new Date(unflushed.to ?? 0).toISOString(),
+          },
+          'frames not written to Kafka before the stop deadline; the next start records this interval as a gap and repairs it',
+        );
+    } else await buffer.close();
+    const producerClosed = await within('closing the Kafka producer', deps.producer.close());
+    log.info({ why, flushed, unflushedFrames: unflushed.frames }, 'ingest stopped');
+    return { timedOut: !(closed && repaired && flushed && producerClosed), unflushed };
+  }
+
+  let stopped: Promise<StopReport> | undefined;
   return {
     notReadyReason() {
       if (stopping) return 'stopping';
-      if (buffer.overflowing) return `Kafka backpressure (${buffer.depth} frames buffered)`;
+      if (failedWith !== undefined) return `failed: ${describeError(failedWith)}`;
+      const reasons: string[] = [];
+      if (!deps.conditions) {
+        const own = conditions.notReadyReason();
+        if (own) reasons.push(own);
+      }
+      if (buffer.overflowing) reasons.push(`Kafka backpressure (${buffer.depth} frames buffered)`);
       const down = channels.filter((c) => !c.connected).length;
-      return down > 0 ? `${down} of ${channels.length} notification channels not connected` : undefined;
+      if (down > 0) reasons.push(`${down} of ${channels.length} notification channels not connected`);
+      return reasons.length > 0 ? reasons.join('; ') : undefined;
     },
     snapshot: (id) => conversations.get(id)?.snapshot,
     stats,
+    failure,
     flush: () => buffer.flush(),
     channels: () => channels.map((c) => ({ shard: c.shard, channelId: c.channelId, connected: c.connected })),
-    async stop() {
-      stopping = true;
-      clearInterval(housekeeping);
-      clearInterval(refresh);
-      // Order matters: stop reading, let running repairs finish, flush what was received, then close.
-      await Promise.all(channels.map((c) => c.stop()));
-      await repair.stop();
-      await buffer.close();
-      await deps.producer.close();
+    stop() {
+      stopped ??= release('stop requested');
+      return stopped;
     },
   };
+}
+
+/** A restored conversation: its users (so gap repair finds it) and when custody last captured anything of it. */
+function restoredState(snapshot: SessionTagsSnapshot, fallback: number): ConversationState {
+  const userIds = new Set<string>();
+  let last = 0;
+  for (const leg of snapshot.legs) {
+    if (leg.userId?.value) userIds.add(leg.userId.value);
+    for (const value of Object.values(leg)) {
+      const captured = (value as { capturedAt?: unknown } | null)?.capturedAt;
+      if (typeof captured === 'number' && captured > last) last = captured;
+    }
+  }
+  return { snapshot, lastEventAt: last > 0 ? last : fallback, userIds };
 }
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {

@@ -8,10 +8,24 @@
  * downstream); it resubscribes before the channel's 24 h expiry — and (2) records every interval in which
  * it may have missed events (socket dropped, evicted, channel expired, heartbeats stopped, consumption
  * paused for backpressure), so gap repair can reconcile those conversations from REST/analytics.
+ *
+ * A channel is a Genesys resource that outlives its socket, and an OAuth client may hold only 20 of them. So a
+ * lost socket is reconnected to the same channel while Genesys still has it (HEAD answers 200); a channel custody
+ * gives up (expired, evicted, gone silent) has its subscriptions deleted before a new one is created — the
+ * platform has no call that deletes a channel, and a channel without subscriptions or socket is the first one
+ * Genesys removes. On `socket_closing` the replacement socket connects to the same `connectUri`, as Genesys
+ * documents; only when that fails is a new channel created.
+ *
+ * Failures to create, subscribe or connect are retried with backoff for as long as ingest runs, the shard
+ * counting as not connected meanwhile; only a refusal retrying cannot fix (credentials, a missing permission)
+ * ends the retries, through `events.failed`.
  */
 import WebSocket from 'ws';
+import { backoffDelay } from '../runtime/backoff.ts';
+import { describeError, isRetriable } from '../runtime/errors.ts';
+import type { FatalError } from '../runtime/errors.ts';
 import type { GenesysApi } from './genesys-api.ts';
-import { GenesysApiError } from './genesys-api.ts';
+import { genesysFatal, genesysRetryAfterMs } from './genesys-errors.ts';
 
 /** How ingest classifies a frame for the channel's own bookkeeping (the full parse happens downstream). */
 export type ControlKind =
@@ -38,6 +52,8 @@ export interface Gap {
   /** First moment we are receiving again; undefined while the gap is open. */
   readonly to?: number;
   readonly reason: string;
+  /** Conversations known to be affected (e.g. a frame about them could not be kept); repaired by id too. */
+  readonly conversationIds?: readonly string[];
 }
 
 export interface ChannelOptions {
@@ -49,6 +65,12 @@ export interface ChannelOptions {
   readonly resubscribeMarginMs: number;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
+  /**
+   * Largest WebSocket message accepted, in bytes. A larger one makes the socket close (1009) before it is
+   * buffered, which is recorded as a gap and repaired; the `ws` default (100 MiB) would let a single frame take
+   * that much memory, and no such frame fits a Kafka record anyway.
+   */
+  readonly maxPayloadBytes: number;
 }
 
 export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
@@ -57,13 +79,23 @@ export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   resubscribeMarginMs: 60 * 60_000,
   backoffBaseMs: 500,
   backoffMaxMs: 60_000,
+  maxPayloadBytes: 8 * 1024 * 1024,
 };
+
+/** How a shard starts: with a gap already open (ingest was not running since `gapFrom`), or without. */
+export interface ChannelStart {
+  /** The last moment the users of this shard are known to have been captured (epoch ms, ingest's clock). */
+  readonly gapFrom?: number;
+  readonly gapReason?: string;
+}
 
 export interface ChannelEvents {
   frame(frame: ReceivedFrame, kind: ControlKind): void;
   gapOpened(gap: Gap): void;
   gapClosed(gap: Gap): void;
   reconnect(reason: string): void;
+  /** The channel cannot be kept up for a reason retrying cannot fix (credentials, permission): it stopped trying. */
+  failed(err: FatalError): void;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -71,6 +103,14 @@ interface Socket {
   readonly ws: WebSocket;
   readonly channelId: string;
   readonly connectUri: string;
+}
+
+/** The Genesys channel this shard owns; it may exist while no socket is connected to it. */
+interface OwnedChannel {
+  readonly id: string;
+  readonly connectUri: string;
+  /** False once the channel itself is suspect or gone (silent, expired, evicted, token revoked). */
+  reusable: boolean;
 }
 
 export class NotificationChannel {
@@ -84,6 +124,7 @@ export class NotificationChannel {
   #cancelResubscribe: (() => void) | undefined;
   #topics: readonly string[] = [];
   #userIds: readonly string[] = [];
+  #channel: OwnedChannel | undefined;
   #current: Socket | undefined;
   /** The socket being replaced after socket_closing; kept until the replacement is live. */
   #retiring: Socket | undefined;
@@ -92,6 +133,7 @@ export class NotificationChannel {
   #openGap: Gap | undefined;
   #stopped = false;
   #paused = false;
+  #rotating = false;
   #timers = new Set<NodeJS.Timeout>();
   #reconnecting: Promise<void> | undefined;
   #attempt = 0;
@@ -137,32 +179,64 @@ export class NotificationChannel {
     return this.#topics;
   }
 
-  /** Creates the channel, subscribes and connects. Resolves once the socket is open. */
-  async start(userIds: readonly string[], topics: readonly string[]): Promise<void> {
+  /**
+   * Creates the channel, subscribes and connects. Resolves once the socket is open, or once the first attempt
+   * failed for a reason worth retrying: the shard then keeps retrying with backoff in the background (not
+   * connected meanwhile, and a gap is open from `start.gapFrom` or from now). Rejects only with a FatalError
+   * (credentials, permission), after which the shard does not retry.
+   */
+  async start(
+    userIds: readonly string[],
+    topics: readonly string[],
+    start: ChannelStart = {},
+  ): Promise<void> {
     this.#userIds = userIds;
     this.#topics = topics;
-    this.#current = await this.#openNewChannel();
-    this.#lastFrameAt = this.#now();
+    if (start.gapFrom !== undefined) this.#gapFrom(start.gapFrom, start.gapReason ?? 'not subscribed');
     this.#schedule(
       () => this.#watchdog(),
       Math.min(this.#opts.idleBeforePingMs, this.#opts.pongTimeoutMs) / 2,
       true,
     );
+    try {
+      const socket = await this.#establish();
+      if (this.#stopped) {
+        await closeSocket(socket.ws);
+        return;
+      }
+      this.#current = socket;
+      this.#lastFrameAt = this.#now();
+      if (!this.#paused) this.#closeGap();
+    } catch (e) {
+      const fatal = genesysFatal(e);
+      if (fatal) {
+        this.#stopped = true;
+        for (const t of this.#timers) clearTimeout(t);
+        throw fatal;
+      }
+      this.#events.log('warn', 'channel could not be started; retrying with backoff', {
+        shard: this.shard,
+        err: describeError(e),
+      });
+      this.#openGapIfNone('channel not started');
+      void this.#reconnect('start-failed');
+    }
   }
 
   /** Replaces the subscriptions (users joined or left this shard). */
   async updateTopics(userIds: readonly string[], topics: readonly string[]): Promise<void> {
     this.#userIds = userIds;
     this.#topics = topics;
-    const s = this.#current;
-    if (s) await this.#subscribe(s.channelId);
+    // Without a channel the next (re)build subscribes the new topics.
+    const c = this.#channel;
+    if (c) await this.#subscribe(c.id);
   }
 
   /** Resubscribes now (after a token renewal: the channel lives as long as the token that subscribed it). */
   async resubscribe(): Promise<void> {
-    const s = this.#current;
-    if (!s || this.#stopped) return;
-    await this.#subscribe(s.channelId);
+    const c = this.#channel;
+    if (!c || this.#stopped) return;
+    await this.#subscribe(c.id);
     this.#expiresAt = Math.max(this.#expiresAt, this.#now() + 60_000);
   }
 
@@ -183,7 +257,8 @@ export class NotificationChannel {
 
   /**
    * Closes the sockets and waits until they are closed: frames that arrive during the close handshake are
-   * still delivered to `frame`, and none arrives after this resolves.
+   * still delivered to `frame`, and none arrives after this resolves. The channel itself is left to Genesys
+   * (a restart may create its own; the idle one is the first Genesys removes).
    */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -198,10 +273,83 @@ export class NotificationChannel {
 
   // --- channel creation and subscription -------------------------------------------------------
 
+  /**
+   * A connected socket: on the channel this shard already owns while Genesys still has it and it is not suspect,
+   * else on a new channel, created only after the old one's subscriptions are deleted.
+   */
+  async #establish(): Promise<Socket> {
+    const owned = this.#channel;
+    if (owned?.reusable) {
+      if (await this.#api.channelExists(owned.id)) {
+        let socket: Socket;
+        try {
+          socket = await this.#connect(owned.id, owned.connectUri);
+        } catch (e) {
+          // Genesys lists the channel but will not connect it: the next attempt gives it up for a new one.
+          owned.reusable = false;
+          throw e;
+        }
+        try {
+          // Re-asserts the topics (a server-side drop may have removed some) and extends the channel's life.
+          await this.#subscribe(owned.id);
+          this.#expiresAt = this.#now() + 24 * 3_600_000;
+          this.#scheduleResubscribe();
+        } catch (e) {
+          const fatal = genesysFatal(e);
+          if (fatal) {
+            terminate(socket.ws);
+            throw fatal;
+          }
+          this.#events.log(
+            'warn',
+            'resubscribing a reused channel failed; its subscriptions stay as they were',
+            {
+              shard: this.shard,
+              channelId: owned.id,
+              err: describeError(e),
+            },
+          );
+        }
+        this.#events.log('info', 'reconnected to the same channel', {
+          shard: this.shard,
+          channelId: owned.id,
+        });
+        return socket;
+      }
+      this.#channel = undefined;
+    } else if (owned) {
+      await this.#release(owned);
+    }
+    return this.#openNewChannel();
+  }
+
+  /** Deletes the subscriptions of a channel this shard gives up, before another is created (20-channel limit). */
+  async #release(owned: OwnedChannel): Promise<void> {
+    try {
+      await this.#api.deleteSubscriptions(owned.id);
+      this.#events.log('info', 'released channel (subscriptions deleted)', {
+        shard: this.shard,
+        channelId: owned.id,
+      });
+    } catch (e) {
+      // Retriable and fatal failures are the caller's (retried with backoff, or ended); any other answer means
+      // Genesys will not take this channel's subscriptions away: go on without it rather than stop capturing.
+      if (genesysFatal(e) || isRetriable(e)) throw e;
+      this.#events.log('warn', 'could not release the old channel; creating a new one anyway', {
+        shard: this.shard,
+        channelId: owned.id,
+        err: describeError(e),
+      });
+    }
+    if (this.#channel === owned) this.#channel = undefined;
+  }
+
   async #openNewChannel(): Promise<Socket> {
     const channel = await this.#api.createChannel();
     if (!channel.id || !channel.connectUri)
       throw new Error('Genesys returned a channel without id or connectUri');
+    // Owned from here on: if subscribing or connecting fails, the retry reuses it instead of creating another.
+    this.#channel = { id: channel.id, connectUri: channel.connectUri, reusable: true };
     await this.#subscribe(channel.id);
     this.#expiresAt = channel.expires ? Date.parse(channel.expires) : this.#now() + 24 * 3_600_000;
     this.#scheduleResubscribe();
@@ -228,20 +376,25 @@ export class NotificationChannel {
     const margin = Math.min(this.#opts.resubscribeMarginMs, remaining * 0.1);
     this.#cancelResubscribe = this.#scheduleAt(this.#expiresAt - margin, () => {
       void (async () => {
-        const s = this.#current;
-        if (!s || this.#stopped) return;
+        const c = this.#channel;
+        if (!c || this.#stopped) return;
         try {
-          await this.#subscribe(s.channelId);
+          await this.#subscribe(c.id);
           // Resubscribing restarts the channel's life (24 h on Genesys).
           this.#expiresAt = this.#now() + Math.max(remaining, 60_000);
           this.#events.log('info', 'resubscribed before channel expiry', {
             shard: this.shard,
-            channelId: s.channelId,
+            channelId: c.id,
           });
         } catch (e) {
+          const fatal = genesysFatal(e);
+          if (fatal) {
+            this.#events.failed(fatal);
+            return;
+          }
           this.#events.log('warn', 'resubscribe failed; the channel will be rebuilt if it expires', {
             shard: this.shard,
-            err: String(e),
+            err: describeError(e),
           });
         }
         if (!this.#stopped) this.#scheduleResubscribe();
@@ -251,7 +404,10 @@ export class NotificationChannel {
 
   #connect(channelId: string, connectUri: string): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(connectUri, { handshakeTimeout: 15_000 });
+      const ws = new WebSocket(connectUri, {
+        handshakeTimeout: 15_000,
+        maxPayload: this.#opts.maxPayloadBytes,
+      });
       const socket: Socket = { ws, channelId, connectUri };
       let opened = false;
       ws.on('open', () => {
@@ -272,6 +428,16 @@ export class NotificationChannel {
       });
       ws.on('error', (err) => {
         if (!opened) reject(err);
+        else if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+          this.#events.log(
+            'error',
+            'a frame exceeded the largest accepted size; the socket is reconnected and the gap repaired',
+            {
+              shard: this.shard,
+              channelId,
+              maxPayloadBytes: this.#opts.maxPayloadBytes,
+            },
+          );
         else this.#events.log('warn', 'WebSocket error', { shard: this.shard, channelId, err: err.message });
       });
     });
@@ -291,6 +457,7 @@ export class NotificationChannel {
         break;
       case 'channel-gone':
       case 'token-revoked':
+        if (this.#channel?.id === socket.channelId) this.#channel.reusable = false;
         socket.ws.close(4000, kind);
         break;
       default:
@@ -301,10 +468,16 @@ export class NotificationChannel {
   #onClose(socket: Socket, code: number): void {
     if (socket === this.#retiring) {
       this.#retiring = undefined;
+      // During a rotation the replacement is on its way: no gap unless the rotation fails.
+      if (this.#current === socket && !this.#rotating) this.#lost(socket, code);
       return;
     }
     if (socket !== this.#current || this.#stopped) return;
-    this.#current = undefined;
+    this.#lost(socket, code);
+  }
+
+  #lost(socket: Socket, code: number): void {
+    if (this.#current === socket) this.#current = undefined;
     this.#openGapIfNone(`socket closed (code ${code})`);
     void this.#reconnect(`closed-${code}`);
   }
@@ -316,11 +489,13 @@ export class NotificationChannel {
     if (!s || this.#stopped || this.#paused || s.ws.readyState !== WebSocket.OPEN) return;
     const now = this.#now();
     if (this.#pingSentAt !== undefined && now - this.#pingSentAt > this.#opts.pongTimeoutMs) {
-      // Heartbeats stopped and the ping went unanswered: an open-but-dead socket (genesys.md §2.7).
-      this.#events.log('warn', 'no heartbeat or pong: reconnecting', {
+      // Heartbeats stopped and the ping went unanswered: an open-but-dead socket (genesys.md §2.7). The channel
+      // itself may be what went silent, so it is released and a new one created.
+      this.#events.log('warn', 'no heartbeat or pong: reconnecting on a new channel', {
         shard: this.shard,
         channelId: s.channelId,
       });
+      if (this.#channel?.id === s.channelId) this.#channel.reusable = false;
       this.#gapFrom(this.#lastFrameAt, 'heartbeats stopped');
       this.#current = undefined;
       s.ws.terminate();
@@ -335,26 +510,68 @@ export class NotificationChannel {
 
   // --- replacement and rebuild -----------------------------------------------------------------
 
-  /** socket_closing: bring up a replacement channel first, then let the old socket go (no gap). */
+  /**
+   * socket_closing: a new socket on the same connectUri (Genesys then closes the old one), else on a new channel
+   * with the old one's subscriptions deleted once the new one is live. No gap either way.
+   */
   async #rotate(): Promise<void> {
     const old = this.#current;
-    if (!old || this.#reconnecting) return;
+    if (!old || this.#reconnecting || this.#rotating) return;
     this.#events.reconnect('socket-closing');
+    this.#rotating = true;
+    this.#retiring = old;
     try {
-      const next = await this.#openNewChannel();
-      this.#retiring = old;
+      let next: Socket;
+      try {
+        next = await this.#connect(old.channelId, old.connectUri);
+      } catch (e) {
+        this.#events.log('warn', 'could not reconnect to the closing channel; creating a new one', {
+          shard: this.shard,
+          err: describeError(e),
+        });
+        const previous = this.#channel;
+        next = await this.#openNewChannel();
+        if (previous && previous.id !== next.channelId) void this.#releaseQuietly(previous);
+      }
+      if (this.#stopped) {
+        await closeSocket(next.ws);
+        return;
+      }
       this.#current = next;
-      old.ws.close(1000, 'replaced after socket_closing');
-      this.#events.log('info', 'rotated channel after socket_closing', {
+      if (old.ws.readyState === WebSocket.OPEN || old.ws.readyState === WebSocket.CONNECTING)
+        old.ws.close(1000, 'replaced after socket_closing');
+      else this.#retiring = undefined;
+      this.#events.log('info', 'rotated socket after socket_closing', {
         shard: this.shard,
         from: old.channelId,
         to: next.channelId,
       });
     } catch (e) {
-      // No replacement (e.g. channel quota): the old socket closes within a minute and #onClose rebuilds.
-      this.#events.log('warn', 'could not open a replacement channel; will reconnect after close', {
+      const fatal = genesysFatal(e);
+      if (fatal) this.#events.failed(fatal);
+      // No replacement: the old socket closes within a minute and a rebuild follows (now, if it already closed).
+      this.#events.log('warn', 'could not open a replacement socket; will reconnect after close', {
         shard: this.shard,
-        err: String(e),
+        err: describeError(e),
+      });
+      if (this.#current === old && old.ws.readyState !== WebSocket.OPEN && !this.#stopped) {
+        this.#retiring = undefined;
+        this.#rotating = false;
+        this.#lost(old, 1001);
+      } else if (this.#retiring === old) this.#retiring = undefined;
+    } finally {
+      this.#rotating = false;
+    }
+  }
+
+  async #releaseQuietly(owned: OwnedChannel): Promise<void> {
+    try {
+      await this.#api.deleteSubscriptions(owned.id);
+    } catch (e) {
+      this.#events.log('warn', "could not delete the replaced channel's subscriptions", {
+        shard: this.shard,
+        channelId: owned.id,
+        err: describeError(e),
       });
     }
   }
@@ -362,26 +579,43 @@ export class NotificationChannel {
   #reconnect(reason: string): Promise<void> {
     this.#reconnecting ??= (async () => {
       this.#events.reconnect(reason);
+      let lastReason: string | undefined;
       while (!this.#stopped && !this.#current) {
         try {
-          this.#current = await this.#openNewChannel();
+          const socket = await this.#establish();
+          if (this.#stopped) {
+            await closeSocket(socket.ws);
+            return;
+          }
+          this.#current = socket;
           this.#lastFrameAt = this.#now();
           this.#attempt = 0;
           if (!this.#paused) this.#closeGap();
           this.#events.log('info', 'channel rebuilt', {
             shard: this.shard,
-            channelId: this.#current.channelId,
+            channelId: socket.channelId,
             reason,
           });
         } catch (e) {
-          const retryAfter = e instanceof GenesysApiError ? (e.retryAfterMs ?? 0) : 0;
-          const backoff = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffBaseMs * 2 ** this.#attempt++);
-          const wait = Math.max(retryAfter, backoff / 2 + (Math.random() * backoff) / 2);
-          this.#events.log('warn', 'channel rebuild failed; backing off', {
-            shard: this.shard,
-            waitMs: Math.round(wait),
-            err: String(e),
+          const fatal = genesysFatal(e);
+          if (fatal) {
+            this.#events.failed(fatal);
+            return;
+          }
+          const backoff = backoffDelay(this.#attempt++, {
+            initialMs: this.#opts.backoffBaseMs,
+            maxMs: this.#opts.backoffMaxMs,
           });
+          const wait = Math.max(genesysRetryAfterMs(e) ?? 0, backoff);
+          const why = describeError(e);
+          // One line per change of cause, not one per attempt.
+          if (why !== lastReason)
+            this.#events.log('warn', 'channel rebuild failed; backing off', {
+              shard: this.shard,
+              waitMs: Math.round(wait),
+              err: why,
+            });
+          lastReason = why;
           await new Promise<void>((r) => this.#schedule(r, wait));
         }
       }
@@ -420,6 +654,10 @@ export class NotificationChannel {
     t.unref?.();
     this.#timers.add(t);
   }
+}
+
+function terminate(ws: WebSocket): void {
+  if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
 }
 
 /** Closes a socket politely, then forcefully after 2 s; resolves when it is closed. */

@@ -5,12 +5,28 @@
  * fuller snapshots on the compacted topic. Only records written in the last `windowMs` are read (found by
  * timestamp): a conversation still in progress has been written recently, so a bounded read restores every
  * live conversation without re-reading the topic from the beginning of time.
+ *
+ * A broker that has just started answers the offset and metadata requests with retriable errors for a while
+ * (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a coordinator loading): the whole read is retried with
+ * backoff, reported as a not-ready condition, until it succeeds or `signal` aborts.
  */
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import { mergeSessionTags } from '../enrich/session-tags-merge.ts';
 import type { Decoders } from '../kafka/record-codecs.ts';
+import { createLogger } from '../observability/logger.ts';
+import type { Logger } from '../observability/logger.ts';
+import { retryUntilDone } from '../runtime/backoff.ts';
+import type { BackoffPolicy } from '../runtime/backoff.ts';
+import type { Conditions } from '../runtime/conditions.ts';
+import type { PartitionRange } from './topic-ranges.ts';
+import { readRanges } from './topic-ranges.ts';
+
+export interface RestoredSnapshots {
+  snapshots: Map<string, SessionTagsSnapshot>;
+  records: number;
+  undecodable: number;
+}
 
 export async function restoreSnapshots(args: {
   kafka: Kafka;
@@ -18,72 +34,76 @@ export async function restoreSnapshots(args: {
   decoders: Decoders;
   since: number;
   timeoutMs?: number;
-}): Promise<{ snapshots: Map<string, SessionTagsSnapshot>; records: number; undecodable: number }> {
+  /** Logs the waits (once per change of cause); without it retriable errors are still retried, silently. */
+  log?: Logger;
+  /** Aborting ends the retries with ShutdownError. */
+  signal?: AbortSignal;
+  /** While retrying, `session-tags restore` is a not-ready reason. */
+  conditions?: Conditions;
+  policy?: BackoffPolicy;
+}): Promise<RestoredSnapshots> {
+  return retryUntilDone('session-tags restore', () => restoreOnce(args), {
+    log: args.log ?? silentLogger(),
+    signal: args.signal,
+    conditions: args.conditions,
+    policy: args.policy,
+  });
+}
+
+async function restoreOnce(args: {
+  kafka: Kafka;
+  topic: string;
+  decoders: Decoders;
+  since: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}): Promise<RestoredSnapshots> {
   const admin = args.kafka.admin();
-  await admin.connect();
   let starts: Array<{ partition: number; offset: string }>;
   let ends: Array<{ partition: number; high: string }>;
   try {
+    await admin.connect();
     starts = await admin.fetchTopicOffsetsByTimestamp(args.topic, args.since);
     ends = await admin.fetchTopicOffsets(args.topic);
   } finally {
-    await admin.disconnect();
+    await admin.disconnect().catch(() => undefined);
   }
-  const remaining = new Map<number, bigint>();
+  const ranges: PartitionRange[] = [];
   for (const e of ends) {
     const start = starts.find((s) => s.partition === e.partition);
     const from = start && start.offset !== '-1' ? BigInt(start.offset) : BigInt(e.high);
-    if (from < BigInt(e.high)) remaining.set(e.partition, BigInt(e.high));
+    ranges.push({ partition: e.partition, from, to: BigInt(e.high) });
   }
   const snapshots = new Map<string, SessionTagsSnapshot>();
   let records = 0;
   let undecodable = 0;
-  if (remaining.size === 0) return { snapshots, records, undecodable };
-
-  // A throwaway group that never commits: the read is positioned by seek, not by committed offsets.
-  const consumer = args.kafka.consumer({ groupId: `custody-ingest-restore-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: args.topic, fromBeginning: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`restoring ${args.topic} took longer than ${args.timeoutMs ?? 120_000} ms`)),
-        args.timeoutMs ?? 120_000,
-      );
-      consumer
-        .run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            records++;
-            if (message.key && message.value) {
-              try {
-                const snap = await args.decoders['session-tags.v1'].decode(message.value);
-                const prev = snapshots.get(snap.conversationId);
-                // Successive snapshots of a conversation; merging (not replacing) keeps anything either holds.
-                snapshots.set(
-                  snap.conversationId,
-                  prev ? mergeSessionTags({ ...prev, legs: [...prev.legs, ...snap.legs] }, []) : snap,
-                );
-              } catch {
-                undecodable++;
-              }
-            }
-            const end = remaining.get(partition);
-            if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-            if (remaining.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-      for (const s of starts) {
-        if (remaining.has(s.partition))
-          consumer.seek({ topic: args.topic, partition: s.partition, offset: s.offset });
+  await readRanges({
+    kafka: args.kafka,
+    topic: args.topic,
+    ranges,
+    timeoutMs: args.timeoutMs ?? 120_000,
+    purpose: 'ingest-restore',
+    signal: args.signal,
+    onMessage: async (_partition, message) => {
+      records++;
+      if (!message.key || !message.value) return;
+      try {
+        const snap = await args.decoders['session-tags.v1'].decode(message.value);
+        const prev = snapshots.get(snap.conversationId);
+        // Successive snapshots of a conversation; merging (not replacing) keeps anything either holds.
+        snapshots.set(
+          snap.conversationId,
+          prev ? mergeSessionTags({ ...prev, legs: [...prev.legs, ...snap.legs] }, []) : snap,
+        );
+      } catch {
+        undecodable++;
       }
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+    },
+  });
   return { snapshots, records, undecodable };
+}
+
+/** A logger that drops everything, for callers that pass none. */
+export function silentLogger(): Logger {
+  return createLogger({ level: 'silent', instance: 'custody-ingest' });
 }

@@ -111,19 +111,23 @@ async function expectRepaired(scripts: readonly ConversationScript[]): Promise<v
   expect(provenanceCounts([after], snapshots).reconciled).toBe(0);
 }
 
-const channelPostOutage = (harness: IngestHarness, status = 503) =>
+/**
+ * The notification API failing for the whole outage: creating channels, or also (`allMethods`) checking,
+ * subscribing and reconnecting an existing one — a dropped socket is otherwise reconnected to its channel at once.
+ */
+const channelPostOutage = (harness: IngestHarness, status = 503, allMethods = false) =>
   harness.emu.control.failRest({
     pathPrefix: '/api/v2/notifications/channels',
-    method: 'POST',
+    method: allMethods ? undefined : 'POST',
     status,
     durationMs: OUTAGE_MS,
     retryAfterSeconds: 1,
   });
 
 describe('custody ingest under faults', () => {
-  it('a dropped socket (and channel creation failing for 3 minutes) loses no conversation', async () => {
+  it('a dropped socket (and the notification API failing for 3 minutes) loses no conversation', async () => {
     const { scripts } = await run((harness, channelId) => {
-      channelPostOutage(harness);
+      channelPostOutage(harness, 503, true);
       harness.emu.control.dropSocket(channelId);
     });
     await expectRepaired(scripts);
@@ -158,7 +162,7 @@ describe('custody ingest under faults', () => {
   it('429s with Retry-After while rebuilding are honoured and nothing is lost', async () => {
     let throttled: { hits: number } | undefined;
     const { scripts } = await run((harness, channelId) => {
-      throttled = channelPostOutage(harness, 429);
+      throttled = channelPostOutage(harness, 429, true);
       harness.emu.control.dropSocket(channelId);
     });
     await expectRepaired(scripts);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryBuffer } from '../../../src/ingest/delivery-buffer.ts';
 import type { Delivery } from '../../../src/ingest/delivery-buffer.ts';
+import { recordBytes, RecordTooLargeError } from '../../../src/kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../../../src/kafka/record-producer.ts';
 
 /** A producer port fake (component level): records what was sent, fails while `down` is true. */
@@ -80,5 +81,88 @@ describe('DeliveryBuffer', () => {
     expect(pressure).toEqual([true, false]);
     expect(producer.sent.flat()).toHaveLength(60);
     expect(buf.depth).toBe(0);
+  });
+});
+
+/** A producer that refuses records over `limit` bytes as the real one does (RecordTooLargeError). */
+class LimitedProducer implements RecordProducer {
+  sent: KeyedRecord[] = [];
+  constructor(readonly limit: number) {}
+  async send(records: readonly KeyedRecord[]) {
+    for (const r of records)
+      if (recordBytes(r) > this.limit) throw new RecordTooLargeError(r.topic, recordBytes(r), this.limit);
+    this.sent.push(...records);
+    return [];
+  }
+  async close() {}
+}
+
+describe('DeliveryBuffer: answers retrying cannot fix', () => {
+  it('replaces a record the broker can never accept (dead letter) instead of retrying it forever', async () => {
+    const producer = new LimitedProducer(1_000);
+    const seen: Array<{ bytes: number; limit: number }> = [];
+    let failures = 0;
+    const buf = new DeliveryBuffer(producer, {
+      acked: () => {},
+      pressure: () => {},
+      sendFailed: () => failures++,
+      oversized: (r, _d, limit) => {
+        seen.push({ bytes: r.value?.length ?? 0, limit });
+        return { topic: 'dlq', key: r.key, value: Buffer.from('too large') };
+      },
+    });
+    buf.push(delivery(1));
+    buf.push({ receivedAt: 2, records: [{ topic: 't', key: 'k', value: Buffer.alloc(5_000) }] });
+    buf.push(delivery(3));
+    await buf.flush();
+    expect(seen).toEqual([{ bytes: 5_000, limit: 1_000 }]);
+    expect(failures).toBe(0);
+    expect(producer.sent.map((r) => `${r.topic}:${r.value?.toString()}`)).toEqual([
+      't:1',
+      'dlq:too large',
+      't:3',
+    ]);
+  });
+
+  it('stops on a fatal error (authorization) and reports it', async () => {
+    const producer: RecordProducer = {
+      send: async () => {
+        throw Object.assign(new Error('Not authorized to access topics'), {
+          type: 'TOPIC_AUTHORIZATION_FAILED',
+        });
+      },
+      close: async () => {},
+    };
+    const failed: unknown[] = [];
+    let retries = 0;
+    const buf = new DeliveryBuffer(
+      producer,
+      { acked: () => {}, pressure: () => {}, sendFailed: () => retries++, failed: (e) => failed.push(e) },
+      { retryBaseMs: 1, retryMaxMs: 2 },
+    );
+    buf.push(delivery(1));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(failed).toHaveLength(1);
+    expect(retries).toBe(0);
+    expect(buf.failed).toBe(true);
+  });
+
+  it('abandon() stops retrying and says which frames were given up', async () => {
+    const producer = new FlakyProducer();
+    producer.down = true;
+    const buf = new DeliveryBuffer(
+      producer,
+      { acked: () => {}, pressure: () => {}, sendFailed: () => {} },
+      { retryBaseMs: 1_000, retryMaxMs: 1_000 },
+    );
+    for (let i = 10; i < 15; i++) buf.push(delivery(i));
+    const flushing = buf.flush();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(buf.abandon()).toEqual({ frames: 5, from: 10, to: 14 });
+    await flushing;
+    const attempts = producer.attempts;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(producer.attempts).toBe(attempts);
+    expect(() => buf.push(delivery(20))).toThrow(/closed/);
   });
 });
