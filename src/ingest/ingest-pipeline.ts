@@ -56,6 +56,12 @@ import { CUSTODY_VERSION } from '../version.ts';
 
 export const INGEST_VERSION = CUSTODY_VERSION;
 
+/** Headers of every session-tags record: the ingest instance and version that captured the snapshot. */
+export const SESSION_TAGS_HEADERS = {
+  instance: 'custody.ingest.instance',
+  version: 'custody.ingest.version',
+} as const;
+
 export interface IngestOptions {
   readonly limits: PlanLimits;
   readonly channel: Partial<ChannelOptions>;
@@ -322,6 +328,11 @@ export async function startIngest(
     };
   };
 
+  const writerHeaders = {
+    [SESSION_TAGS_HEADERS.instance]: deps.instance,
+    [SESSION_TAGS_HEADERS.version]: INGEST_VERSION,
+  };
+
   const userContext = (userId: string): TagUserContext | undefined => {
     const c = directory.context(userId);
     if (!c) return undefined;
@@ -352,6 +363,8 @@ export async function startIngest(
           topic: topics.sessionTags,
           key: conversationId,
           value: encoders['session-tags.v1'].encode(next),
+          // Who captured it: manifests name this ingest instance and version as the actor of the capture.
+          headers: writerHeaders,
         });
     }
     return records;

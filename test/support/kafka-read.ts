@@ -8,6 +8,8 @@ export interface ReadRecord {
   readonly key: string | null;
   readonly value: Buffer | null;
   readonly timestamp: string;
+  /** Header values as UTF-8 text (the last value of a repeated header). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<ReadRecord[]> {
@@ -33,6 +35,12 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30
               key: message.key?.toString() ?? null,
               value: message.value,
               timestamp: message.timestamp,
+              headers: Object.fromEntries(
+                Object.entries(message.headers ?? {}).map(([k, v]) => [
+                  k,
+                  String(Array.isArray(v) ? v[v.length - 1] : (v ?? '')),
+                ]),
+              ),
             });
             const end = remaining.get(partition);
             if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);

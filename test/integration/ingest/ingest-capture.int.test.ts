@@ -7,8 +7,12 @@ import type { ConversationScript } from '../../../dev/emulator/model.ts';
 import type { SessionTagsSnapshot } from '../../../src/enrich/session-tags.ts';
 import { compareWithGroundTruth, provenanceCounts, scenarioOfEveryKind } from '../../support/ground-truth.ts';
 import { startIngestHarness, type IngestHarness } from '../../support/ingest-harness.ts';
+import { INGEST_VERSION, SESSION_TAGS_HEADERS } from '../../../src/ingest/ingest-pipeline.ts';
+import { readTopicToEnd } from '../../support/kafka-read.ts';
 
 const DAY_MS = 24 * 3_600_000;
+/** The instance name the ingest harness runs as. */
+const INSTANCE = 'ingest-test';
 const START = Date.parse('2026-03-02T00:00:00.000Z');
 
 describe('custody ingest: a scripted day', () => {
@@ -30,6 +34,15 @@ describe('custody ingest: a scripted day', () => {
 
   afterAll(async () => {
     await h?.stop();
+  });
+
+  it('names the ingest instance and version that captured each snapshot in its record headers', async () => {
+    const records = (await readTopicToEnd(h.kafka, h.topics.sessionTags)).filter((r) => r.value);
+    expect(records.length).toBeGreaterThan(0);
+    for (const r of records) {
+      expect(r.headers[SESSION_TAGS_HEADERS.instance]).toBe(INSTANCE);
+      expect(r.headers[SESSION_TAGS_HEADERS.version]).toBe(INGEST_VERSION);
+    }
   });
 
   it('captures a snapshot for every conversation', () => {
