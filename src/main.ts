@@ -353,7 +353,16 @@ export async function runSink(config: Config): Promise<number> {
         'sink consumer',
         () =>
           startSink(
-            { kafka, s3, signer, codecs, logger: log, producer },
+            {
+              kafka,
+              s3,
+              signer,
+              codecs,
+              logger: log,
+              producer,
+              conditions: ctx.conditions,
+              signal: ctx.signal,
+            },
             {
               ...DEFAULT_SINK_OPTIONS,
               groupId: config.sink.groupId,

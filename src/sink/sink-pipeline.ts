@@ -29,6 +29,10 @@ import { validateRecordingExport, validateSessionTags } from './sink-records.ts'
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
 import { JoinStateStore } from './sink-state-store.ts';
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../runtime/backoff.ts';
+import type { BackoffPolicy } from '../runtime/backoff.ts';
+import type { Conditions } from '../runtime/conditions.ts';
+import { describeError, isRetriable } from '../runtime/errors.ts';
 
 /** The sink's settings (see the README's configuration table for the variables behind them). */
 export type SinkOptions = Readonly<{
@@ -80,6 +84,12 @@ export type SinkDeps = Readonly<{
   now?: () => number;
   logger?: Logger;
   producer?: RecordProducer;
+  /** Not-ready reasons (behind /readyz) while the sink waits out S3 or Kafka trouble. */
+  conditions?: Conditions;
+  /** Aborting ends the in-place waits (the batch is left uncommitted and replayed later). */
+  signal?: AbortSignal;
+  /** Backoff of the in-place retries. */
+  retryPolicy?: BackoffPolicy;
 }>;
 
 export type RunningSink = Readonly<{
@@ -163,6 +173,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         ? await deps.codecs.sessionTags.decode(message.value)
         : await deps.codecs.recordingExport.decode(message.value);
     } catch (e) {
+      // A registry that does not answer says nothing about the record: wait for it rather than dead-letter.
+      if (isRetriable(e)) throw e;
       // Codec errors never quote the payload.
       const reason = e instanceof Error ? e.message : 'undecodable';
       return { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason };
@@ -240,6 +252,49 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
   };
 
+  /**
+   * Runs one conversation's group, waiting out retriable failures (S3 or Kafka down, throttling, a bucket not
+   * created yet, a registry that does not answer) in place: the partition keeps its order, the member keeps
+   * heartbeating, and /readyz says what the sink waits for. Giving up to kafkajs instead would retry a few times
+   * within a second and then stop the consumer for good. Resolves false when the wait was cut short by a
+   * rebalance or a stop: the group stays uncommitted and is replayed by whoever owns the partition next.
+   */
+  const WAIT = 'sink: S3/Kafka';
+  const policy = deps.retryPolicy ?? DEFAULT_BACKOFF;
+  let waitingSince: number | undefined;
+  const processWithRetry = async (
+    topic: string,
+    partition: number,
+    group: readonly KafkaMessage[],
+    batch: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
+  ): Promise<boolean> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await processGroup(topic, partition, group);
+        if (waitingSince !== undefined) {
+          log.info({ waitedMs: Date.now() - waitingSince }, 'sink: recovered');
+          waitingSince = undefined;
+          deps.conditions?.clear(WAIT);
+        }
+        return true;
+      } catch (e) {
+        if (!isRetriable(e)) throw e;
+        const reason = describeError(e);
+        if (waitingSince === undefined) {
+          waitingSince = Date.now();
+          log.warn({ topic, partition, reason }, 'sink: waiting (retrying with backoff)');
+        }
+        deps.conditions?.set(WAIT, `waiting for S3/Kafka: ${reason}`);
+        const until = Date.now() + backoffDelay(attempt, policy);
+        while (Date.now() < until) {
+          if (!batch.isRunning() || batch.isStale() || deps.signal?.aborted) return false;
+          await sleep(Math.min(1_000, until - Date.now()), deps.signal).catch(() => undefined);
+          await batch.heartbeat();
+        }
+      }
+    }
+  };
+
   const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   await consumer.connect();
   await consumer.subscribe({
@@ -277,7 +332,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       try {
         for (const group of groups.values()) {
           if (!isRunning() || isStale()) break;
-          await processGroup(topic, partition, group);
+          if (!(await processWithRetry(topic, partition, group, { heartbeat, isRunning, isStale }))) break;
           for (const m of group) done.add(m.offset);
           let last: string | undefined;
           while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
