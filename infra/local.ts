@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, wri
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 
@@ -99,6 +99,17 @@ export function ensureInstalled(log: (line: string) => void = defaultLog): void 
     mkdirSync(dirname(versitygwBin), { recursive: true });
     writeFileSync(versitygwBin, readFileSync(join(gobin, 'versitygw')), { mode: 0o755 });
     rmSync(gobin, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A random KRaft cluster id (16 bytes, base64url). Like Kafka's own Uuid.randomUuid, it never begins with '-':
+ * StorageTool's argument parser would read such an id as a flag (1 start in 64 failed that way).
+ */
+export function newClusterId(random: (n: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
   }
 }
 
@@ -275,7 +286,7 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
   mkdirSync(kafkaData, { recursive: true });
   const props = join(kafkaData, 'server.properties');
   writeFileSync(props, kafkaProperties(kafkaData, kafkaPort, controllerPort));
-  const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  const clusterId = newClusterId();
   run(
     'java',
     ['-cp', `${kafkaLibs}/*`, LOG4J, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
@@ -297,6 +308,8 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
       '--port',
       `127.0.0.1:${s3Port}`,
       '--quiet',
+      // Without it every S3 request opens a new connection, which is neither how AWS behaves nor fair to benchmarks.
+      '--keep-alive',
       '--iam-dir',
       join(s3Root, 'iam'),
       'posix',
