@@ -24,6 +24,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // The real CLI as separate processes against servers that start cold, fail and restart
+          // (test/fault/scenario.ts). Run on its own after the other projects: `npm run test:fault`.
+          name: 'fault',
+          include: ['test/fault/**/*.fault.test.ts'],
+          globalSetup: ['test/fault/global-setup.ts'],
+          setupFiles: ['test/support/no-stack-traces.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -42,6 +42,11 @@ export interface InfraOptions {
   s3Port?: number;
   /** Progress lines go here (stderr by default, so stdout stays shell-sourceable). */
   log?: (line: string) => void;
+  /**
+   * Called with the settings as soon as both servers are spawned, before they are ready: a test can start
+   * custody at the same moment as a freshly formatted broker.
+   */
+  onSpawned?: (settings: InfraSettings) => void;
 }
 
 export interface RunningInfra {
@@ -299,33 +304,10 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
   );
 
   // --- versitygw: posix backend with versioning, so Object Lock is available and enforced.
-  const s3Root = join(stateDir, 's3');
-  for (const d of ['data', 'versions', 'iam']) mkdirSync(join(s3Root, d), { recursive: true });
   const s3Log = join(stateDir, 's3.log');
-  const s3Pid = spawnDetached(
-    versitygwBin,
-    [
-      '--port',
-      `127.0.0.1:${s3Port}`,
-      '--quiet',
-      // Without it every S3 request opens a new connection, which is neither how AWS behaves nor fair to benchmarks.
-      '--keep-alive',
-      '--iam-dir',
-      join(s3Root, 'iam'),
-      'posix',
-      '--versioning-dir',
-      join(s3Root, 'versions'),
-      join(s3Root, 'data'),
-    ],
-    s3Log,
-    {
-      ...process.env,
-      ROOT_ACCESS_KEY: settings.AWS_ACCESS_KEY_ID,
-      ROOT_SECRET_KEY: settings.AWS_SECRET_ACCESS_KEY,
-    },
-  );
-  writeFileSync(s3PidFile, String(s3Pid));
+  const s3Pid = launchS3(stateDir, settings);
   log(`versitygw ${VERSITYGW_VERSION} starting (pid ${s3Pid}) on ${settings.S3_ENDPOINT}; log ${s3Log}`);
+  opts.onSpawned?.(settings);
 
   try {
     await waitFor('versitygw', s3Pid, s3Log, () => probeS3(settings), 30_000);
@@ -347,6 +329,61 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
 }
 
 const LOG4J = `-Dlog4j2.configurationFile=file:${join(repoRoot, 'infra/kafka/log4j2.properties')}`;
+
+/** Starts versitygw on a state folder (its data, port and credentials) and records its pid. */
+function launchS3(stateDir: string, settings: InfraSettings): number {
+  const s3Root = join(stateDir, 's3');
+  for (const d of ['data', 'versions', 'iam']) mkdirSync(join(s3Root, d), { recursive: true });
+  const port = new URL(settings.S3_ENDPOINT).port;
+  const pid = spawnDetached(
+    versitygwBin,
+    [
+      '--port',
+      `127.0.0.1:${port}`,
+      '--quiet',
+      // Without it every S3 request opens a new connection, which is neither how AWS behaves nor fair to benchmarks.
+      '--keep-alive',
+      '--iam-dir',
+      join(s3Root, 'iam'),
+      'posix',
+      '--versioning-dir',
+      join(s3Root, 'versions'),
+      join(s3Root, 'data'),
+    ],
+    join(stateDir, 's3.log'),
+    {
+      ...process.env,
+      ROOT_ACCESS_KEY: settings.AWS_ACCESS_KEY_ID,
+      ROOT_SECRET_KEY: settings.AWS_SECRET_ACCESS_KEY,
+    },
+  );
+  writeFileSync(join(stateDir, 's3.pid'), String(pid));
+  return pid;
+}
+
+/**
+ * Kills the S3 server of a running set (SIGKILL) and starts it again on the same data, port and credentials after
+ * `downMs`; resolves when it serves again. For fault tests.
+ */
+export async function restartS3(opts: {
+  name: string;
+  downMs?: number;
+  log?: (line: string) => void;
+}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  const stateDir = join(infraHome, opts.name);
+  const settings = JSON.parse(readFileSync(settingsFile(stateDir), 'utf8')) as InfraSettings;
+  const pid = readPid(join(stateDir, 's3.pid'));
+  if (pid && isAlive(pid)) {
+    process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+  }
+  log(`versitygw killed (pid ${pid}); down for ${opts.downMs ?? 0} ms`);
+  await new Promise((r) => setTimeout(r, opts.downMs ?? 0));
+  const next = launchS3(stateDir, settings);
+  await waitFor('versitygw', next, join(stateDir, 's3.log'), () => probeS3(settings), 30_000);
+  log(`versitygw restarted (pid ${next})`);
+}
 
 /** Starts the broker of a formatted state folder and records its pid. */
 function launchKafka(stateDir: string): number {
