@@ -36,6 +36,8 @@ export type ScenarioOptions = Readonly<{
   drainMs?: number;
   /** Settings for every role. */
   env?: Record<string, string>;
+  /** Delay before a supervisor restarts a role that exited (default 1 s). */
+  restartDelayMs?: number;
   /** Extra settings per role. */
   roleEnv?: Partial<Record<'ingest' | 'watch' | 'sink', Record<string, string>>>;
   /** Runs alongside the traffic: the fault. */
@@ -75,7 +77,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const started = Date.now();
-  const deployment = createDeployment({ infra: o.infra, name: `${o.name}-${process.pid}`, env: o.env });
+  const deployment = createDeployment({
+    infra: o.infra,
+    name: `${o.name}-${process.pid}`,
+    env: o.env,
+    restartDelayMs: o.restartDelayMs,
+  });
   const s3 = s3Of(o.infra);
   let emulator: EmulatorProcess | undefined;
   const emulatorPort = await import('../../infra/local.ts').then((m) => m.freePort());
@@ -84,6 +91,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     emulator = await startEmulatorProcess(o.infra, deployment.bucket, {
       speed: 60,
       rate: 3,
+      // Each scenario its own org and traffic.
+      seed: [...o.name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 100_000, 7),
       exportAfterMinutes: 1,
       ...o.emulator,
       port: emulatorPort,
@@ -152,6 +161,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       .join('\n');
     throw new Error(
       `${e instanceof Error ? e.message : String(e)}\n${tail}\n--- emulator\n${emulator?.output().slice(-2000) ?? ''}`,
+      { cause: e },
     );
   } finally {
     await deployment.stopAll();

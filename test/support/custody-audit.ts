@@ -102,36 +102,43 @@ export async function auditBucket(opts: {
   let versions = 0;
   let forks = 0;
   for (const r of recordings.values()) {
-    const manifestVersions = [...(objects.get(r.manifestKey) ?? [])].sort(
-      (a, b) => a.lastModified - b.lastModified,
-    );
+    const manifestVersions = objects.get(r.manifestKey) ?? [];
     if (manifestVersions.length === 0) {
       lost.push(r.audioKey ?? r.metadataKey ?? r.manifestKey);
       continue;
     }
     written++;
     versions += manifestVersions.length;
-    let previous: Buffer | undefined;
-    let newest: SealedManifest | null = null;
-    const numbers = new Set<number>();
-    let forked = false;
+    // S3 lists versions newest first with second-resolution times, so the order of a chain is its own
+    // version numbers; two versions with one number are a fork.
+    const fetched: Array<{ versionId: string; bytes: Buffer; n: number }> = [];
     for (const v of manifestVersions) {
       const bytes = await getBytes(s3, bucket, r.manifestKey, v.versionId);
-      const report = verifyManifest(bytes, opts.publicKeys, previous === undefined ? {} : { previous });
+      let n = Number.NaN;
+      try {
+        n = Number((JSON.parse(bytes.toString('utf8')) as { manifest_version?: unknown }).manifest_version);
+      } catch {
+        // verifyManifest reports unreadable JSON below.
+      }
+      fetched.push({ versionId: v.versionId, bytes, n });
+    }
+    fetched.sort((x, y) => x.n - y.n);
+    let previous: Buffer | undefined;
+    let newest: SealedManifest | null = null;
+    let forked = new Set(fetched.map((f) => f.n)).size !== fetched.length;
+    if (forked)
+      failures.push({ key: r.manifestKey, problem: 'two versions carry the same manifest_version (a fork)' });
+    if (fetched[0] !== undefined && fetched[0].n !== 1) {
+      failures.push({ key: r.manifestKey, problem: `the chain starts at version ${fetched[0].n}, not 1` });
+      forked = true;
+    }
+    for (const f of fetched) {
+      const report = verifyManifest(f.bytes, opts.publicKeys, previous === undefined ? {} : { previous });
       for (const c of report.checks.filter((x) => !x.ok)) {
-        failures.push({ key: `${r.manifestKey}@${v.versionId}`, problem: `${c.name}: ${c.detail}` });
+        failures.push({ key: `${r.manifestKey}@${f.versionId}`, problem: `${c.name}: ${c.detail}` });
         if (c.name === 'chain') forked = true;
       }
-      const n = report.manifest?.manifest_version;
-      if (n !== undefined) {
-        if (numbers.has(n)) forked = true;
-        numbers.add(n);
-      }
-      if (previous === undefined && n !== undefined && n !== 1) {
-        failures.push({ key: r.manifestKey, problem: `the chain starts at version ${n}, not 1` });
-        forked = true;
-      }
-      previous = bytes;
+      previous = f.bytes;
       newest = report.manifest ?? newest;
     }
     if (forked) forks++;
@@ -143,7 +150,7 @@ export async function auditBucket(opts: {
           : createHash('sha256')
               .update(await getBytes(s3, bucket, key))
               .digest('hex');
-      const objectsNow = await verifyAgainstObjects(newest, {
+      const objectsNow = verifyAgainstObjects(newest, {
         audioSha256: newest.audio ? await sha(r.audioKey) : undefined,
         metadataSha256: newest.genesys_metadata.sha256 ? await sha(r.metadataKey) : undefined,
       });
