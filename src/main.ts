@@ -114,6 +114,7 @@ function rootLogger(config: Config): Logger {
 
 /** Runs `custody ingest` until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runIngest(config: Config): Promise<number> {
+  const processStartedAt = Date.now();
   const log = rootLogger(config).child({ stage: 'ingest' });
   return runRole({ name: 'custody ingest', log }, async (ctx) => {
     const registry = createRegistry({ defaultMetrics: true });
@@ -170,6 +171,7 @@ export async function runIngest(config: Config): Promise<number> {
           metrics,
           restored: restored.snapshots,
           evidenceLog: { kafka, decoders },
+          processStartedAt,
           signal: ctx.signal,
           conditions: ctx.conditions,
           onFailure: ctx.fail,

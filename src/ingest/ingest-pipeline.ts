@@ -127,6 +127,11 @@ export interface IngestDeps {
    * then until the sockets are up is recorded as a gap and repaired. Without it no restart gap is recorded.
    */
   readonly evidenceLog?: { readonly kafka: Kafka; readonly decoders: Decoders };
+  /**
+   * When the process started (before it waited for Kafka and Genesys): on a first start, with no earlier capture,
+   * the time since then is recorded as a gap and repaired.
+   */
+  readonly processStartedAt?: number;
   /** Aborting ends the start-up waits (ShutdownError). */
   readonly signal?: AbortSignal;
   /** Not-ready reasons of the start-up waits and of Kafka delivery trouble (else ingest keeps its own). */
@@ -718,6 +723,17 @@ export async function startIngest(
       policy: opts.startRetry,
     });
     if (!last) {
+      // A first start: what happened while this process waited for Kafka and Genesys was not captured either.
+      if (deps.processStartedAt !== undefined && deps.processStartedAt < startedAt) {
+        log.info(
+          {
+            since: new Date(deps.processStartedAt).toISOString(),
+            waitedMs: startedAt - deps.processStartedAt,
+          },
+          'no earlier capture by this ingest: the time since the process started is a gap',
+        );
+        return Math.max(deps.processStartedAt, startedAt - opts.restartGapMaxMs);
+      }
       log.info('no earlier capture by this ingest in the evidence log: no restart gap');
       return undefined;
     }

@@ -9,7 +9,8 @@ import type { Conditions } from './conditions.ts';
 
 export type BackoffPolicy = Readonly<{ initialMs: number; maxMs: number }>;
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 30_000 };
+/** A dependency that comes back is noticed within 10 s: waits longer than that only delay recovery. */
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 10_000 };
 
 /**
  * The delay before retry number `attempt` (0-based): half of the capped exponential step plus a random half

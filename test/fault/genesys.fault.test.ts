@@ -1,21 +1,21 @@
 /** Genesys Cloud unreachable at start, answering 5xx and 429, dropping and closing sockets, evicting channels. */
 import { describe, expect, inject, it } from 'vitest';
+import { waitUntil } from '../support/deployment.ts';
 import { logsMatching, runScenario } from './scenario.ts';
 
 describe('fault suite: Genesys Cloud misbehaving', () => {
   it('unreachable for 30 s at start: ingest waits, not ready, then captures', async () => {
-    let readyWhileDown = -1;
     const r = await runScenario({
       name: 'genesys-late',
       injected: 'Genesys (the emulator) not running for the first 30 s',
       infra: inject('infra'),
       emulatorDelayMs: 30_000,
-      trafficMs: 20_000,
-      fault: async () => undefined,
-      afterTraffic: async () => undefined,
-      env: {},
+      trafficMs: 25_000,
     });
-    void readyWhileDown;
+    // While Genesys was away ingest waited: one line when it started waiting, one when Genesys came back.
+    const waits = r.logs.ingest.filter((l) => /waiting \(retrying with backoff\)/.test(String(l['msg'])));
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+    expect(waits.length).toBeLessThanOrEqual(4);
     expect(r.audit.lost).toEqual([]);
     expect(r.audit.failures).toEqual([]);
     expect(r.audit.complete).toBeGreaterThan(0);
@@ -31,7 +31,31 @@ describe('fault suite: Genesys Cloud misbehaving', () => {
       fault: async ({ emulator, sleep, deployment }) => {
         const emu = emulator();
         if (!emu) throw new Error('no emulator');
-        await sleep(5_000);
+        const channels = async () =>
+          (await emu.control<{ entities: Array<{ id: string; connected: boolean }> }>('GET', '/channels'))
+            .entities;
+        // Channels without a socket at that moment (reconnecting) answer 404; the connected ones get the fault.
+        const each = async (action: string) => {
+          await waitUntil(
+            'a connected channel',
+            async () => ((await channels()).some((c) => c.connected) ? true : undefined),
+            20_000,
+          );
+          let hit = 0;
+          for (const c of (await channels()).filter((x) => x.connected))
+            hit += await emu.control('POST', `/channels/${c.id}/${action}`).then(
+              () => 1,
+              () => 0,
+            );
+          return hit;
+        };
+        await sleep(4_000);
+        expect(await each('drop-socket')).toBeGreaterThan(0);
+        await sleep(3_000);
+        expect(await each('socket-closing')).toBeGreaterThan(0);
+        await sleep(3_000);
+        expect(await each('evict')).toBeGreaterThan(0);
+        await sleep(3_000);
         await emu.control('POST', '/faults', { pathPrefix: '/api/v2/', status: 503, count: 20 });
         await emu.control('POST', '/faults', {
           pathPrefix: '/api/v2/',
@@ -39,17 +63,9 @@ describe('fault suite: Genesys Cloud misbehaving', () => {
           count: 10,
           retryAfterSeconds: 1,
         });
-        const channels = async () =>
-          (await emu.control<{ entities: Array<{ id: string; connected: boolean }> }>('GET', '/channels'))
-            .entities;
         await sleep(3_000);
-        for (const c of await channels()) await emu.control('POST', `/channels/${c.id}/drop-socket`);
-        await sleep(4_000);
-        for (const c of await channels()) await emu.control('POST', `/channels/${c.id}/socket-closing`);
-        await sleep(4_000);
-        const [first] = await channels();
-        if (first) await emu.control('POST', `/channels/${first.id}/evict`);
-        await sleep(4_000);
+        expect(await each('drop-socket')).toBeGreaterThan(0);
+        await sleep(3_000);
         expect(logsMatching(deployment, /gap/).length).toBeGreaterThan(0);
       },
     });

@@ -52,8 +52,9 @@ export type ScenarioResult = Readonly<{
   audit: AuditResult;
   /** Exits the supervisors restarted from, per role. */
   exits: Record<string, Array<number | string>>;
-  /** Non-zero, non-signal exit codes seen (a role that died by itself). */
   seconds: number;
+  /** Every log line of every process of each role. */
+  logs: Record<'ingest' | 'watch' | 'sink', Array<Record<string, unknown>>>;
 }>;
 
 export function kafkaOf(infra: InfraSettings): Kafka {
@@ -110,9 +111,14 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       await sleep(o.emulatorDelayMs);
       await startEmulator();
     }
-    const fault = o.fault?.(ctx);
+    // Caught now, rethrown after the traffic: a fault that fails early must not be an unhandled rejection.
+    const fault = o.fault?.(ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sleep(o.trafficMs);
-    await fault;
+    const faultError = await fault;
+    if (faultError !== undefined) throw faultError;
     await emulator?.stop();
     await o.afterTraffic?.(ctx);
     // The quiet period: every export in the bucket must get a manifest.
@@ -135,7 +141,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       deadLetters: await auditDeadLetters(kafkaOf(o.infra), deployment.topics.dlq),
     };
     const exits = Object.fromEntries(Object.values(roles).map((r) => [r.role, r.exits().map((e) => e.code)]));
-    const result: ScenarioResult = {
+    const logs = {
+      ingest: roles.ingest.processes().flatMap((p) => [...p.logs()]),
+      watch: roles.watch.processes().flatMap((p) => [...p.logs()]),
+      sink: roles.sink.processes().flatMap((p) => [...p.logs()]),
+    };
+    const result: Omit<ScenarioResult, 'logs'> = {
       name: o.name,
       injected: o.injected,
       audit,
@@ -144,7 +155,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     };
     mkdirSync('.reports/fault', { recursive: true });
     writeFileSync(`.reports/fault/${o.name}.json`, `${JSON.stringify(result, null, 2)}\n`);
-    return result;
+    return { ...result, logs };
   } catch (e) {
     const tail = deployment
       .roles()
