@@ -57,6 +57,13 @@ function isPlainObject(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * Deepest nesting accepted. Far beyond any real manifest or Genesys metadata (a handful of levels), and far below
+ * what exhausts the call stack: a hostile 40 KB file nested 20,000 levels deep must be a clear rejection, not a
+ * RangeError that stops a consumer.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 function serialize(value: unknown, path: string, stack: Set<object>): string {
   switch (typeof value) {
     case 'string':
@@ -79,6 +86,8 @@ function serialize(value: unknown, path: string, stack: Set<object>): string {
   if (value === null) return 'null';
   const obj: object = value as object;
   if (stack.has(obj)) throw new CanonicalJsonError(path, 'cycle');
+  if (stack.size >= MAX_JSON_DEPTH)
+    throw new CanonicalJsonError(path.slice(0, 200), `nested deeper than ${MAX_JSON_DEPTH} levels`);
   stack.add(obj);
   try {
     if (Array.isArray(obj)) {
@@ -130,11 +139,16 @@ export function canonicalBytes(value: unknown): Buffer {
 
 /** Whether `value` can be canonicalised (is I-JSON data); never throws. */
 export function isCanonicalizable(value: unknown): boolean {
+  return canonicalProblem(value) === undefined;
+}
+
+/** Why `value` cannot be canonicalised, or undefined when it can; never throws for JSON data. */
+export function canonicalProblem(value: unknown): string | undefined {
   try {
     canonicalize(value);
-    return true;
+    return undefined;
   } catch (err) {
-    if (err instanceof CanonicalJsonError) return false;
+    if (err instanceof CanonicalJsonError) return err.message;
     throw err;
   }
 }

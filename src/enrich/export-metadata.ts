@@ -10,7 +10,7 @@
  * over the exact bytes (not a re-serialisation), so the manifest proves which file it describes.
  */
 import { z } from 'zod';
-import { isCanonicalizable } from './canonical-json.ts';
+import { canonicalProblem } from './canonical-json.ts';
 import type { JsonObject } from './canonical-json.ts';
 import type { ExportKey } from './export-layout.ts';
 import { sha256Hex } from './integrity.ts';
@@ -45,7 +45,24 @@ export type ExportMetadata = Readonly<{
 
 /** Stable codes for {@link MetadataFailure}. */
 export type MetadataFailureReason =
-  'not-utf8' | 'not-json' | 'not-an-object' | 'not-i-json' | 'schema' | 'id-mismatch';
+  'not-utf8' | 'not-json' | 'not-an-object' | 'not-i-json' | 'schema' | 'id-mismatch' | 'too-large';
+
+/**
+ * Largest metadata file read. Genesys's are about a kilobyte; a larger one is evidence of something else and is
+ * hashed in full but not read into memory or embedded.
+ */
+export const MAX_METADATA_BYTES = 1024 * 1024;
+
+/** The failure of a metadata file over MAX_METADATA_BYTES (hashed while streaming, never parsed). */
+export function oversizedMetadata(sha256: string, size: number): MetadataFailure {
+  return {
+    reason: 'too-large',
+    detail: `metadata is ${size} bytes, over the ${MAX_METADATA_BYTES}-byte limit; hashed, not parsed`,
+    issues: [],
+    sha256,
+    size,
+  };
+}
 
 /** Why a metadata file was rejected. Carries the bytes' hash, so an invalid file is still identified as evidence. */
 export type MetadataFailure = Readonly<{
@@ -114,8 +131,10 @@ export function parseExportMetadata(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return fail('not-an-object', 'metadata JSON is not an object');
   }
-  if (!isCanonicalizable(parsed)) {
-    return fail('not-i-json', 'metadata contains a lone surrogate or other non-I-JSON data');
+  const problem = canonicalProblem(parsed);
+  if (problem !== undefined) {
+    // The problem names a JSON pointer and a rule (lone surrogate, nesting depth), never a value.
+    return fail('not-i-json', `metadata is not I-JSON: ${problem}`);
   }
 
   const checked = metadataSchema.safeParse(parsed);

@@ -42,7 +42,14 @@ export type MetadataInput =
   | Readonly<{ status: 'missing' }>;
 
 /** The audio object, hashed by the shell while streaming it. */
-export type AudioInput = Readonly<{ sha256: string; size: number; s3: S3ObjectRef }>;
+export type AudioInput = Readonly<{
+  sha256: string;
+  /** Bytes hashed. */
+  size: number;
+  s3: S3ObjectRef;
+  /** The size the export listing reported for this object version; a different hashed size is a finding. */
+  expectedSize?: number;
+}>;
 
 /** Legal-hold state as known to custody (no hold events exist yet, so usually `none`). */
 export type LegalHoldInput =
@@ -241,6 +248,9 @@ function legalHoldOf(hold: LegalHoldInput): ManifestLegalHold {
 function missingOf(input: ManifestInput, webrtc: ManifestWebrtc): MissingItem[] {
   const missing: MissingItem[] = [];
   if (input.audio === null) missing.push({ field: 'audio', reason: 'object-missing' });
+  else if (input.audio.size === 0) missing.push({ field: 'audio', reason: 'empty-object' });
+  else if (input.audio.expectedSize !== undefined && input.audio.expectedSize !== input.audio.size)
+    missing.push({ field: 'audio', reason: 'size-differs-from-export' });
   if (input.metadata.status === 'missing')
     missing.push({ field: 'genesys_metadata', reason: 'object-missing' });
   if (input.metadata.status === 'invalid') {

@@ -54,15 +54,25 @@ export function hashObject(
   });
 }
 
-/** Reads an object version whole (for the small metadata file). */
+/**
+ * Reads an object version whole (for the small metadata file), keeping at most `maxBytes` in memory: a larger
+ * object is still hashed in full while streaming, and comes back `truncated` with its real size.
+ */
 export function readObjectBytes(
   s3: S3Client,
   bucket: string,
   object: ExportedObject,
-): Promise<ObjectRead<Buffer>> {
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<ObjectRead<{ bytes: Buffer; sha256: string; size: number; truncated: boolean }>> {
   return read(s3, bucket, object, async (body) => {
+    const hash = createHash('sha256');
     const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(Buffer.from(chunk));
-    return Buffer.concat(chunks);
+    let size = 0;
+    for await (const chunk of body) {
+      hash.update(chunk);
+      if (size + chunk.byteLength <= maxBytes) chunks.push(Buffer.from(chunk));
+      size += chunk.byteLength;
+    }
+    return { bytes: Buffer.concat(chunks), sha256: hash.digest('hex'), size, truncated: size > maxBytes };
   });
 }

@@ -5,14 +5,13 @@
  * manifest would differ materially from the current one — conditionally on the current version's ETag. Each
  * version written is announced on `custody.manifests.v1` before the caller commits its offset.
  */
-import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { buildCustodyTimeline } from '../enrich/custody.ts';
 import type { CustodyEntry } from '../enrich/custody.ts';
 import { manifestKeyFor, parseExportKey } from '../enrich/export-layout.ts';
 import type { ExportKey } from '../enrich/export-layout.ts';
-import { parseExportMetadata } from '../enrich/export-metadata.ts';
+import { MAX_METADATA_BYTES, oversizedMetadata, parseExportMetadata } from '../enrich/export-metadata.ts';
 import { manifestSha256, sealManifest, serializeSealedManifest } from '../enrich/integrity.ts';
 import type { SealedManifest } from '../enrich/integrity.ts';
 import { buildManifest } from '../enrich/manifest.ts';
@@ -62,7 +61,8 @@ export type ReconcileResult = Readonly<{ written: number; unchanged: number; dea
 
 type Reads = {
   audioHash: ObjectHash | null;
-  metadata: Readonly<{ bytes: Buffer; hash: ObjectHash }> | 'missing';
+  /** `oversized`: over MAX_METADATA_BYTES, hashed but not parsed. */
+  metadata: Readonly<{ bytes: Buffer; hash: ObjectHash; oversized: boolean }> | 'missing';
 };
 
 const LEGAL_HOLD_SOURCE = 'custody (no legal-hold events consumed yet)';
@@ -99,21 +99,18 @@ async function readObjects(rec: RecordingState, deps: ReconcileDeps): Promise<Re
   }
   let metadata: Reads['metadata'] = 'missing';
   if (rec.metadata !== null) {
-    const read = await readObjectBytes(deps.s3, rec.bucket, rec.metadata.object);
+    const read = await readObjectBytes(deps.s3, rec.bucket, rec.metadata.object, MAX_METADATA_BYTES);
     if (read.status === 'read') {
-      const computed = hashOf(rec.metadata.object, sha256Of(read.value), read.value.byteLength, deps);
+      const computed = hashOf(rec.metadata.object, read.value.sha256, read.value.size, deps);
       const stored = rec.metadataHash;
       metadata = {
-        bytes: read.value,
+        bytes: read.value.bytes,
         hash: stored !== null && stored.sha256 === computed.sha256 ? stored : computed,
+        oversized: read.value.truncated,
       };
     }
   }
   return { audioHash, metadata };
-}
-
-function sha256Of(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function exportKeyOf(rec: RecordingState, exportPrefix: string): ExportKey {
@@ -130,6 +127,13 @@ type Current = Readonly<{ object: StoredObject; manifest: SealedManifest }>;
 function metadataInputOf(rec: RecordingState, reads: Reads, exportKey: ExportKey): MetadataInput {
   if (rec.metadata === null || reads.metadata === 'missing') return { status: 'missing' };
   const s3 = refOf(rec.bucket, rec.metadata.object);
+  if (reads.metadata.oversized) {
+    return {
+      status: 'invalid',
+      failure: oversizedMetadata(reads.metadata.hash.sha256, reads.metadata.hash.size),
+      s3,
+    };
+  }
   const parsed = parseExportMetadata(reads.metadata.bytes, exportKey);
   return parsed.ok
     ? { status: 'valid', metadata: parsed.value, s3 }
@@ -214,7 +218,7 @@ async function reconcileOnce(
         r.metadata !== 'missing' &&
         rec.metadataHash !== null &&
         rec.metadataHash.sha256 === r.metadata.hash.sha256
-          ? { bytes: r.metadata.bytes, hash: rec.metadataHash }
+          ? { bytes: r.metadata.bytes, hash: rec.metadataHash, oversized: r.metadata.oversized }
           : r.metadata,
     };
     const outcome = await reconcileRecording(conversationId, rid, rec, stored, tags, deps);
@@ -283,6 +287,7 @@ async function reconcileRecording(
           sha256: reads.audioHash.sha256,
           size: reads.audioHash.size,
           s3: refOf(rec.bucket, rec.audio.object),
+          expectedSize: rec.audio.object.size,
         };
   const legs = manifestLegsOf(tags?.state.snapshot);
 
