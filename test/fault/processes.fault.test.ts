@@ -19,14 +19,14 @@ describe('fault suite: processes killed and racing', () => {
     let kills = 0;
     const r = await runScenario({
       name: 'sink-kill-20',
-      injected: 'custody sink SIGKILLed 20 times, every 0.5–2.5 s',
+      injected: 'custody sink SIGKILLed 20 times, every 0.4–1.6 s (restarted 0.3 s later)',
       infra: inject('infra'),
-      trafficMs: 45_000,
+      trafficMs: 32_000,
       restartDelayMs: 300,
       fault: async ({ roles, sleep }) => {
         await sleep(3_000);
         for (let i = 0; i < 20; i++) {
-          await sleep(500 + Math.random() * 2_000);
+          await sleep(400 + Math.random() * 1_200);
           roles.sink.kill('SIGKILL');
           kills++;
         }
@@ -43,12 +43,12 @@ describe('fault suite: processes killed and racing', () => {
       name: 'two-sinks',
       injected: 'a second sink in the group; each SIGKILLed 4 times in turn',
       infra: inject('infra'),
-      trafficMs: 35_000,
+      trafficMs: 30_000,
       restartDelayMs: 500,
       fault: async ({ deployment, roles, sleep }) => {
         const second = await deployment.start('sink', { instance: 'second-sink' });
         for (let i = 0; i < 8; i++) {
-          await sleep(2_500 + Math.random() * 1_000);
+          await sleep(2_000 + Math.random() * 1_000);
           (i % 2 === 0 ? roles.sink : second).kill('SIGKILL');
         }
       },
