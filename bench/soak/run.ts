@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:soak [-- --minutes 10 --rate 10]`: custody as users run it — ingest, exports watch and sink as
+ * three separate supervised processes beside the Genesys emulator (its own process) at `--rate` conversations per
+ * second of real time (`--speed 60`) for `--minutes`. Then it waits for every export to get a manifest and audits
+ * the bucket (test/support/custody-audit.ts). Reports the export→manifest latency (S3 LastModified of the audio →
+ * of the first manifest version, 1 s resolution), each role's RSS at start, middle and end, restarts, and writes
+ * bench/results/soak-<time>.json. Not part of `npm test`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
+import { Kafka, logLevel } from 'kafkajs';
+import { auditBucket, auditDeadLetters } from '../../test/support/custody-audit.ts';
+import { createDeployment, startEmulatorProcess, waitUntil } from '../../test/support/deployment.ts';
+import type { SupervisedRole } from '../../test/support/deployment.ts';
+import { parseExportKey, manifestKeyFor } from '../../src/enrich/export-layout.ts';
+import { benchInfra, benchLog, machineInfo, quantile, round, writeResult } from '../support.ts';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '10' },
+    'drain-minutes': { type: 'string', default: '15' },
+  },
+});
+const minutes = Number(values.minutes);
+const ratePerSecond = Number(values.rate);
+const log = benchLog('soak');
+
+function rssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round(Number(m[1]) / 1024, 1) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const infra = await benchInfra('soak', log);
+  const deployment = createDeployment({ infra: infra.settings, name: `soak-${Date.now()}` });
+  const s3 = new S3Client({
+    endpoint: infra.settings.S3_ENDPOINT,
+    region: infra.settings.S3_REGION,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: infra.settings.AWS_ACCESS_KEY_ID,
+      secretAccessKey: infra.settings.AWS_SECRET_ACCESS_KEY,
+    },
+  });
+  const started = Date.now();
+  // --rate is per simulated minute; at --speed 60 one simulated minute passes per real second.
+  const emulator = await startEmulatorProcess(infra.settings, deployment.bucket, {
+    speed: 60,
+    rate: ratePerSecond,
+    exportAfterMinutes: 1,
+    seed: 42,
+  });
+  deployment.useEmulator(emulator.baseUrl);
+  const roles: Record<string, SupervisedRole> = {
+    ingest: await deployment.start('ingest'),
+    'exports watch': await deployment.start('exports watch'),
+    sink: await deployment.start('sink'),
+  };
+  const rss: Record<string, Array<number | null>> = {};
+  const sample = (label: string) => {
+    for (const [name, r] of Object.entries(roles)) (rss[name] ??= []).push(rssMb(r.current().child.pid));
+    log(
+      `${label}: RSS ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.at(-1)])))} MB`,
+    );
+  };
+  const runMs = minutes * 60_000;
+  await new Promise((r) => setTimeout(r, 30_000));
+  sample('start (30 s)');
+  await new Promise((r) => setTimeout(r, runMs / 2 - 30_000));
+  sample('middle');
+  await new Promise((r) => setTimeout(r, runMs / 2));
+  sample('end of traffic');
+  await emulator.stop();
+  const trafficEnded = Date.now();
+  log('traffic stopped; waiting for every export to get a manifest');
+  await waitUntil(
+    'a manifest for every export',
+    async () => {
+      const a = await auditBucket({
+        s3,
+        bucket: deployment.bucket,
+        publicKeys: deployment.publicKeys,
+        rehash: false,
+      });
+      log(`drain: ${a.written}/${a.expected} recordings have a manifest`);
+      return a.lost.length === 0 ? a : undefined;
+    },
+    Number(values['drain-minutes']) * 60_000,
+    15_000,
+  ).catch((e: unknown) => log(String(e)));
+  const drainedMs = Date.now() - trafficEnded;
+  sample('drained');
+
+  // Export → first manifest version, from the listing's LastModified (1 s resolution).
+  const firstSeen = new Map<string, number>();
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  for (;;) {
+    const page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: deployment.bucket,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionMarker,
+      }),
+    );
+    for (const v of page.Versions ?? []) {
+      const t = v.LastModified?.getTime();
+      if (!v.Key || t === undefined) continue;
+      firstSeen.set(v.Key, Math.min(firstSeen.get(v.Key) ?? t, t));
+    }
+    if (!page.IsTruncated) break;
+    keyMarker = page.NextKeyMarker;
+    versionMarker = page.NextVersionIdMarker;
+  }
+  const latencies: number[] = [];
+  for (const [key, exportedAt] of firstSeen) {
+    const parsed = parseExportKey(key);
+    if (!parsed.ok || parsed.value.kind !== 'audio') continue;
+    const manifestAt = firstSeen.get(manifestKeyFor(parsed.value));
+    if (manifestAt !== undefined) latencies.push((manifestAt - exportedAt) / 1000);
+  }
+  latencies.sort((a, b) => a - b);
+  log('auditing every manifest version (hashes, signatures, chains)');
+  const audit = await auditBucket({ s3, bucket: deployment.bucket, publicKeys: deployment.publicKeys });
+  const kafka = new Kafka({ brokers: infra.settings.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const deadLetters = await auditDeadLetters(kafka, deployment.topics.dlq);
+  const restarts = Object.fromEntries(
+    Object.entries(roles).map(([n, r]) => [n, r.exits().map((e) => e.code)]),
+  );
+  await deployment.stopAll();
+  s3.destroy();
+  const result = {
+    machine: machineInfo(infra.ownInfra),
+    settings: { minutes, conversationsPerSecond: ratePerSecond, speed: 60 },
+    audit: { ...audit, lost: audit.lost.length, failures: audit.failures.slice(0, 20), deadLetters },
+    exportToManifestSeconds: {
+      count: latencies.length,
+      p50: quantile(latencies, 0.5),
+      p90: quantile(latencies, 0.9),
+      p99: quantile(latencies, 0.99),
+      max: latencies.at(-1) ?? null,
+    },
+    drainSeconds: round(drainedMs / 1000),
+    rssMb: rss,
+    restarts,
+    wallSeconds: round((Date.now() - started) / 1000),
+  };
+  const file = writeResult('soak', new Date().toISOString(), result);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
+  await infra.stop();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:soak failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
