@@ -2,10 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, SETTING_NAMES } from '../../src/config.ts';
+import { ROLE_HTTP_PORTS } from '../../src/main.ts';
 
 interface ComposeService {
   build?: unknown;
   image?: string;
+  command?: string[];
+  restart?: string;
+  healthcheck?: { test?: string[] };
   environment?: Record<string, string | number> | string[];
 }
 
@@ -30,6 +34,18 @@ describe('docker-compose.yml', () => {
   it('runs the custody roles ingest, exports watch and sink', () => {
     expect(custodyServices.map(([name]) => name).sort()).toEqual(['exports-watch', 'ingest', 'sink']);
   });
+
+  it.each(custodyServices)(
+    '%s is restarted unless stopped and probed on its own /readyz port',
+    (_name, service) => {
+      expect(service.restart).toBe('unless-stopped');
+      const role = { ingest: 'ingest', 'exports watch': 'exportsWatch', sink: 'sink' } as const;
+      const command = (service.command ?? []).join(' ') as keyof typeof role;
+      const port = ROLE_HTTP_PORTS[role[command]];
+      expect(port).toBeDefined();
+      expect((service.healthcheck?.test ?? []).join(' ')).toContain(`http://127.0.0.1:${port}/readyz`);
+    },
+  );
 
   it.each(custodyServices)('%s sets only variables the config schema knows', (_name, service) => {
     const env = envOf(service);
