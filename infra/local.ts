@@ -361,30 +361,6 @@ function launchS3(stateDir: string, settings: InfraSettings): number {
   return pid;
 }
 
-/**
- * Kills the S3 server of a running set (SIGKILL) and starts it again on the same data, port and credentials after
- * `downMs`; resolves when it serves again. For fault tests.
- */
-export async function restartS3(opts: {
-  name: string;
-  downMs?: number;
-  log?: (line: string) => void;
-}): Promise<void> {
-  const log = opts.log ?? defaultLog;
-  const stateDir = join(infraHome, opts.name);
-  const settings = JSON.parse(readFileSync(settingsFile(stateDir), 'utf8')) as InfraSettings;
-  const pid = readPid(join(stateDir, 's3.pid'));
-  if (pid && isAlive(pid)) {
-    process.kill(pid, 'SIGKILL');
-    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
-  }
-  log(`versitygw killed (pid ${pid}); down for ${opts.downMs ?? 0} ms`);
-  await new Promise((r) => setTimeout(r, opts.downMs ?? 0));
-  const next = launchS3(stateDir, settings);
-  await waitFor('versitygw', next, join(stateDir, 's3.log'), () => probeS3(settings), 30_000);
-  log(`versitygw restarted (pid ${next})`);
-}
-
 /** Starts the broker of a formatted state folder and records its pid. */
 function launchKafka(stateDir: string): number {
   const pid = spawnDetached(
@@ -409,35 +385,32 @@ function launchKafka(stateDir: string): number {
   return pid;
 }
 
+type RestartOptions = { name: string; downMs?: number; log?: (line: string) => void };
+
 /**
- * Kills the broker of a running set (SIGKILL: a crash, not a clean shutdown) and starts it again on the
- * same data and ports; resolves when it serves again. For fault tests.
+ * Kills one server of a running set (SIGKILL: a crash, not a clean shutdown) and starts it again on the same data,
+ * ports and credentials after `downMs`; resolves when it serves again. For fault tests.
  */
-export async function restartKafka(opts: {
-  name: string;
-  downMs?: number;
-  log?: (line: string) => void;
-}): Promise<void> {
+async function restartServer(server: 'kafka' | 's3', opts: RestartOptions): Promise<void> {
   const log = opts.log ?? defaultLog;
   const stateDir = join(infraHome, opts.name);
   const settings = JSON.parse(readFileSync(settingsFile(stateDir), 'utf8')) as InfraSettings;
-  const pid = readPid(join(stateDir, 'kafka.pid'));
+  const what = server === 'kafka' ? 'Kafka' : 'versitygw';
+  const pid = readPid(join(stateDir, `${server}.pid`));
   if (pid && isAlive(pid)) {
     process.kill(pid, 'SIGKILL');
     while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
   }
-  log(`Kafka killed (pid ${pid}); down for ${opts.downMs ?? 0} ms`);
+  log(`${what} killed (pid ${pid}); down for ${opts.downMs ?? 0} ms`);
   await new Promise((r) => setTimeout(r, opts.downMs ?? 0));
-  const next = launchKafka(stateDir);
-  await waitFor(
-    'Kafka',
-    next,
-    join(stateDir, 'kafka.log'),
-    () => probeKafka(settings.KAFKA_BROKERS),
-    120_000,
-  );
-  log(`Kafka restarted (pid ${next})`);
+  const next = server === 'kafka' ? launchKafka(stateDir) : launchS3(stateDir, settings);
+  const probe = server === 'kafka' ? () => probeKafka(settings.KAFKA_BROKERS) : () => probeS3(settings);
+  await waitFor(what, next, join(stateDir, `${server}.log`), probe, server === 'kafka' ? 120_000 : 30_000);
+  log(`${what} restarted (pid ${next})`);
 }
+
+export const restartKafka = (opts: RestartOptions): Promise<void> => restartServer('kafka', opts);
+export const restartS3 = (opts: RestartOptions): Promise<void> => restartServer('s3', opts);
 
 async function stopPid(pid: number, what: string, log: (l: string) => void): Promise<void> {
   if (!isAlive(pid)) return;

@@ -378,6 +378,7 @@ export async function runSink(config: Config): Promise<number> {
                 config.sink.legalHold || config.sink.retention
                   ? { legalHold: config.sink.legalHold, retention: config.sink.retention }
                   : undefined,
+              allowedBuckets: sinkBuckets(config),
               partitionsConsumedConcurrently: config.sink.partitionConcurrency,
               instance: config.custody.instanceId,
               version: CUSTODY_VERSION,

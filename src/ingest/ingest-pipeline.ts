@@ -23,6 +23,7 @@ import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
 import type { NotificationRecord } from '../kafka/avro-codec.ts';
+import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import type { Decoders, Encoders } from '../kafka/record-codecs.ts';
@@ -55,12 +56,6 @@ import { UserDirectory } from './user-directory.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 
 export const INGEST_VERSION = CUSTODY_VERSION;
-
-/** Headers of every session-tags record: the ingest instance and version that captured the snapshot. */
-export const SESSION_TAGS_HEADERS = {
-  instance: 'custody.ingest.instance',
-  version: 'custody.ingest.version',
-} as const;
 
 export interface IngestOptions {
   readonly limits: PlanLimits;

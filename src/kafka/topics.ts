@@ -34,6 +34,12 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
   { role: 'dlq', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'input that could not be processed' },
 ];
 
+/** Headers of every session-tags record: the ingest instance and version that captured the snapshot. */
+export const SESSION_TAGS_HEADERS = {
+  instance: 'custody.ingest.instance',
+  version: 'custody.ingest.version',
+} as const;
+
 export function topicName(topics: Config['topics'], role: TopicRole): string {
   return topics[role];
 }

@@ -19,7 +19,13 @@ import type { ExportedObject, ExportJobFacts, RecordingExport } from '../kafka/a
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A Kafka record: the evidence pointer of an input. `offset` is a decimal string (Kafka offsets are int64). */
-export type KafkaPointer = Readonly<{ topic: string; partition: number; offset: string }>;
+export type KafkaPointer = Readonly<{
+  topic: string;
+  partition: number;
+  offset: string;
+  /** The custody process that wrote the record, from its headers (session-tags records name their ingest). */
+  writer?: Readonly<{ instance: string; version: string }>;
+}>;
 
 /** Where a leg was first seen with a provenance: the session-tags record that carried it. */
 export type LegCaptures = Readonly<{ live: KafkaPointer | null; reconciled: KafkaPointer | null }>;
@@ -146,6 +152,7 @@ const kafkaPointerSchema = z.strictObject({
   topic: nonEmpty,
   partition: z.number().int().nonnegative(),
   offset: z.string().regex(/^(0|[1-9]\d{0,18})$/),
+  writer: z.strictObject({ instance: nonEmpty, version: nonEmpty }).optional(),
 });
 
 const tagsStateSchema = z.strictObject({

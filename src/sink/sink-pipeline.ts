@@ -15,6 +15,7 @@ import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { keyIdFor } from '../enrich/integrity.ts';
+import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
@@ -50,6 +51,8 @@ export type SinkOptions = Readonly<{
   exportPrefix: string;
   /** Object Lock on each manifest version. */
   lock?: ManifestLock;
+  /** Buckets an export record may name; others are dead-lettered. Undefined: any (tests of the join alone). */
+  allowedBuckets?: readonly string[];
   /** Lost conditional writes tolerated per object before the batch is retried. */
   maxConflictRetries: number;
   /** Partitions processed in parallel by one instance. */
@@ -99,6 +102,19 @@ export type RunningSink = Readonly<{
 }>;
 
 type Decoded = SinkInput | Readonly<{ rejected: true; code: SinkErrorCode; reason: string }> | 'tombstone';
+
+/** The ingest instance and version a session-tags record names in its headers (absent on older records). */
+function writerOf(headers: IHeaders | undefined): { writer?: { instance: string; version: string } } {
+  const text = (name: string): string | undefined => {
+    const v = headers?.[name];
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    const s = last === undefined ? undefined : String(last);
+    return s !== undefined && /^[A-Za-z0-9._+-]{1,128}$/.test(s) ? s : undefined;
+  };
+  const instance = text(SESSION_TAGS_HEADERS.instance);
+  const version = text(SESSION_TAGS_HEADERS.version);
+  return instance && version ? { writer: { instance, version } } : {};
+}
 
 function headersOf(headers: IHeaders | undefined): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
@@ -183,7 +199,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     const plain: unknown = JSON.parse(JSON.stringify(value));
     return isTags
       ? validateSessionTags(key, plain)
-      : validateRecordingExport(key, plain, options.exportPrefix);
+      : validateRecordingExport(key, plain, options.exportPrefix, options.allowedBuckets);
   };
 
   /** One conversation's records of one partition: fold them into the state, then reconcile once. */
@@ -207,7 +223,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         await deadLetter(topic, partition, message, input.code, input.reason);
         continue;
       }
-      const pointer = { topic, partition, offset: message.offset };
+      const pointer = { topic, partition, offset: message.offset, ...writerOf(message.headers) };
       if (input.kind === 'session-tags') tags.push({ snapshot: input.snapshot, pointer });
       else exports.push({ record: input.record, pointer });
       conversationId = input.conversationId;

@@ -336,6 +336,15 @@ async function reconcileRecording(
         reason: current.unverifiable,
       };
     }
+    if (current === undefined && attempt >= optimistic && rec.announced !== null) {
+      // Version n was written and announced, yet no manifest is there now (deleted, or the bucket was swapped).
+      // Starting again at version 1 would hide that from every later reader: stop and say so instead.
+      return {
+        kind: 'dead-letter',
+        code: 'CUSTODY_SINK_MANIFEST_MISSING',
+        reason: `manifest version ${rec.announced.manifestVersion} (sha256 ${rec.announced.manifestSha256}) was written and announced, but ${key} holds no manifest now; not starting a new chain`,
+      };
+    }
     const prior = previousWrittenOf(current);
     if (current !== undefined) {
       const m = current.manifest;

@@ -18,6 +18,10 @@ export const SINK_ERROR_CODES = [
   'CUSTODY_SINK_STATE_CORRUPT',
   'CUSTODY_SINK_MANIFEST_INVALID',
   'CUSTODY_SINK_CURRENT_MANIFEST_UNVERIFIABLE',
+  /** The chain's head is gone although a later version was announced: never silently start a new chain. */
+  'CUSTODY_SINK_MANIFEST_MISSING',
+  /** The export names a bucket the sink is not configured to read from or write to. */
+  'CUSTODY_SINK_BUCKET_NOT_ALLOWED',
 ] as const;
 export type SinkErrorCode = (typeof SINK_ERROR_CODES)[number];
 
@@ -82,12 +86,21 @@ export function validateRecordingExport(
   key: string | null,
   value: unknown,
   exportPrefix: string,
+  /** Buckets the sink may read exports from; undefined = any (tests of the join alone). */
+  allowedBuckets?: readonly string[],
 ): SinkInput | RejectedInput {
   const parsed = recordingExportSchema.safeParse(value);
   if (!parsed.success) {
     return reject('CUSTODY_SINK_INVALID_EXPORT', `recording export invalid at ${pathsOf(parsed.error)}`);
   }
   const record = parsed.data as RecordingExport;
+  if (allowedBuckets !== undefined && !allowedBuckets.includes(record.bucket)) {
+    // Never read from, or write signed manifests into, a bucket an input record merely names.
+    return reject(
+      'CUSTODY_SINK_BUCKET_NOT_ALLOWED',
+      `recording export names bucket "${record.bucket.slice(0, 63)}", which is not a configured bucket (S3_BUCKET, CUSTODY_MANIFEST_BUCKET, CUSTODY_SINK_STATE_BUCKET)`,
+    );
+  }
   if (key !== record.conversationId) {
     return reject('CUSTODY_SINK_BAD_KEY', 'record key is not the recording export conversationId');
   }

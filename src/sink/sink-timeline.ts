@@ -49,6 +49,18 @@ const INGEST_ACTOR: CustodyActor = {
 const GENESYS: CustodyActor = { kind: 'genesys' };
 const S3: CustodyActor = { kind: 's3' };
 
+/** The ingest that captured a record, as its headers name it; else the actor says it was not recorded. */
+function ingestActor(pointer: KafkaPointer | null): CustodyActor {
+  return pointer?.writer
+    ? {
+        kind: 'custody',
+        component: 'custody-ingest',
+        version: pointer.writer.version,
+        instance: pointer.writer.instance,
+      }
+    : INGEST_ACTOR;
+}
+
 function kafka(pointer: KafkaPointer | null): CustodyEvidence | null {
   return pointer === null
     ? null
@@ -109,7 +121,7 @@ function legEntries(state: SessionTagsState): (CustodyEntry | undefined)[] {
           provenance === 'live' ? 'session_tags_captured' : 'session_tags_reconciled',
           Math.min(...times),
           'custody-receive',
-          INGEST_ACTOR,
+          ingestActor(provenance === 'live' ? captures.live : captures.reconciled),
           kafka(provenance === 'live' ? captures.live : captures.reconciled),
           { ...detail, fields: [...fields].sort() },
         ),

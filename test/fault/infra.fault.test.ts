@@ -5,16 +5,8 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { restartKafka, restartS3, startInfra, stopInfra } from '../../infra/local.ts';
-import { runScenario } from './scenario.ts';
+import { expectSound, NO_EXITS, runScenario } from './scenario.ts';
 import type { ScenarioResult } from './scenario.ts';
-
-function expectSound(r: Omit<ScenarioResult, 'logs'>): void {
-  expect(r.audit.expected).toBeGreaterThan(5);
-  expect(r.audit.lost).toEqual([]);
-  expect(r.audit.failures).toEqual([]);
-  expect(r.audit.forks).toBe(0);
-  expect(r.audit.deadLetters.withoutReason).toBe(0);
-}
 
 const stateName = () => {
   const name = inject('infra').stateName;
@@ -44,7 +36,7 @@ describe('fault suite: Kafka and S3 failing', () => {
       });
       const r = await (scenario as Promise<ScenarioResult>);
       expectSound(r);
-      expect(r.exits).toEqual({ ingest: [], 'exports watch': [], sink: [] });
+      expect(r.exits).toEqual(NO_EXITS);
     } finally {
       await stopInfra({ name, removeState: true, log: () => undefined });
     }
@@ -62,7 +54,7 @@ describe('fault suite: Kafka and S3 failing', () => {
       },
     });
     expectSound(r);
-    expect(r.exits).toEqual({ ingest: [], 'exports watch': [], sink: [] });
+    expect(r.exits).toEqual(NO_EXITS);
   });
 
   it('the S3 server SIGKILLed mid-stream and back 5 s later: no role dies, nothing is lost', async () => {
@@ -77,6 +69,6 @@ describe('fault suite: Kafka and S3 failing', () => {
       },
     });
     expectSound(r);
-    expect(r.exits).toEqual({ ingest: [], 'exports watch': [], sink: [] });
+    expect(r.exits).toEqual(NO_EXITS);
   });
 });

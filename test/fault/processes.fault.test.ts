@@ -3,16 +3,7 @@
  * killed in turn, `custody ingest` SIGKILLed and restarted (its downtime recorded as a gap and repaired).
  */
 import { describe, expect, inject, it } from 'vitest';
-import { logsMatching, runScenario } from './scenario.ts';
-import type { ScenarioResult } from './scenario.ts';
-
-function expectSound(r: ScenarioResult): void {
-  expect(r.audit.expected).toBeGreaterThan(5);
-  expect(r.audit.lost).toEqual([]);
-  expect(r.audit.failures).toEqual([]);
-  expect(r.audit.forks).toBe(0);
-  expect(r.audit.deadLetters.withoutReason).toBe(0);
-}
+import { expectSound, logsMatching, runScenario } from './scenario.ts';
 
 describe('fault suite: processes killed and racing', () => {
   it('custody sink SIGKILLed 20 times at random moments: no manifest lost, no fork', async () => {

@@ -4,12 +4,14 @@
  * then the audit. The result is written to .reports/fault/<name>.json for the README's fault table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { InfraSettings } from '../../infra/local.ts';
-import { auditBucket, auditDeadLetters } from '../support/custody-audit.ts';
+import { auditBucket, auditDeadLetters, waitForEveryManifest } from '../support/custody-audit.ts';
 import type { AuditResult } from '../support/custody-audit.ts';
-import { createDeployment, startEmulatorProcess, waitUntil } from '../support/deployment.ts';
+import type { SealedManifest } from '../../src/enrich/integrity.ts';
+import { createDeployment, startEmulatorProcess } from '../support/deployment.ts';
 import type { Deployment, EmulatorOptions, EmulatorProcess, SupervisedRole } from '../support/deployment.ts';
 
 export type ScenarioContext = Readonly<{
@@ -53,6 +55,8 @@ export type ScenarioResult = Readonly<{
   /** Exits the supervisors restarted from, per role. */
   exits: Record<string, Array<number | string>>;
   seconds: number;
+  /** The newest manifest of every recording. */
+  manifests: SealedManifest[];
   /** Every log line of every process of each role. */
   logs: Record<'ingest' | 'watch' | 'sink', Array<Record<string, unknown>>>;
 }>;
@@ -122,22 +126,18 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await emulator?.stop();
     await o.afterTraffic?.(ctx);
     // The quiet period: every export in the bucket must get a manifest.
-    await waitUntil(
-      'a manifest for every export',
-      async () => {
-        const a = await auditBucket({
-          s3,
-          bucket: deployment.bucket,
-          publicKeys: deployment.publicKeys,
-          rehash: false,
-        });
-        return a.expected > 0 && a.lost.length === 0 ? a : undefined;
-      },
+    await waitForEveryManifest(
+      { s3, bucket: deployment.bucket, publicKeys: deployment.publicKeys },
       o.drainMs ?? 90_000,
       2_000,
     ).catch(() => undefined);
+    const { newest: manifests, ...bucketAudit } = await auditBucket({
+      s3,
+      bucket: deployment.bucket,
+      publicKeys: deployment.publicKeys,
+    });
     const audit = {
-      ...(await auditBucket({ s3, bucket: deployment.bucket, publicKeys: deployment.publicKeys })),
+      ...bucketAudit,
       deadLetters: await auditDeadLetters(kafkaOf(o.infra), deployment.topics.dlq),
     };
     const exits = Object.fromEntries(Object.values(roles).map((r) => [r.role, r.exits().map((e) => e.code)]));
@@ -146,7 +146,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       watch: roles.watch.processes().flatMap((p) => [...p.logs()]),
       sink: roles.sink.processes().flatMap((p) => [...p.logs()]),
     };
-    const result: Omit<ScenarioResult, 'logs'> = {
+    const result: Omit<ScenarioResult, 'logs' | 'manifests'> = {
       name: o.name,
       injected: o.injected,
       audit,
@@ -155,7 +155,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     };
     mkdirSync('.reports/fault', { recursive: true });
     writeFileSync(`.reports/fault/${o.name}.json`, `${JSON.stringify(result, null, 2)}\n`);
-    return { ...result, logs };
+    return { ...result, logs, manifests };
   } catch (e) {
     const tail = deployment
       .roles()
@@ -187,3 +187,15 @@ export function logsMatching(d: Deployment, msg: RegExp): Array<Record<string, u
     .roles()
     .flatMap((r) => r.processes().flatMap((p) => p.logs().filter((l) => msg.test(String(l['msg'])))));
 }
+
+/** What every scenario must show: nothing lost, every check passed, no fork, every dead letter with a reason. */
+export function expectSound(r: Pick<ScenarioResult, 'audit'>): void {
+  expect(r.audit.expected).toBeGreaterThan(5);
+  expect(r.audit.lost).toEqual([]);
+  expect(r.audit.failures).toEqual([]);
+  expect(r.audit.forks).toBe(0);
+  expect(r.audit.deadLetters.withoutReason).toBe(0);
+}
+
+/** No role exited by itself (the supervisor restarted none). */
+export const NO_EXITS = { ingest: [], 'exports watch': [], sink: [] };

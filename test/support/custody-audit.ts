@@ -14,6 +14,7 @@ import { manifestKeyFor, parseExportKey } from '../../src/enrich/export-layout.t
 import type { SealedManifest } from '../../src/enrich/integrity.ts';
 import { verifyAgainstObjects, verifyManifest } from '../../src/enrich/verify.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
+import { waitUntil } from './deployment.ts';
 import type { DeadLetter } from '../../src/kafka/avro-codec.ts';
 
 export type AuditFinding = Readonly<{ key: string; problem: string }>;
@@ -82,7 +83,7 @@ export async function auditBucket(opts: {
   publicKeys: ReadonlyMap<string, KeyObject>;
   /** Re-hash the audio and metadata objects (a GET each); on by default. */
   rehash?: boolean;
-}): Promise<Omit<AuditResult, 'deadLetters'>> {
+}): Promise<Omit<AuditResult, 'deadLetters'> & { newest: SealedManifest[] }> {
   const { s3, bucket } = opts;
   const objects = await listVersions(s3, bucket);
   const recordings = new Map<string, { manifestKey: string; audioKey?: string; metadataKey?: string }>();
@@ -101,6 +102,7 @@ export async function auditBucket(opts: {
   let complete = 0;
   let versions = 0;
   let forks = 0;
+  const newestOfEach: SealedManifest[] = [];
   for (const r of recordings.values()) {
     const manifestVersions = objects.get(r.manifestKey) ?? [];
     if (manifestVersions.length === 0) {
@@ -142,6 +144,7 @@ export async function auditBucket(opts: {
       newest = report.manifest ?? newest;
     }
     if (forked) forks++;
+    if (newest) newestOfEach.push(newest);
     if (newest?.completeness.status === 'complete') complete++;
     if (newest && opts.rehash !== false) {
       const sha = async (key: string | undefined) =>
@@ -158,7 +161,16 @@ export async function auditBucket(opts: {
         failures.push({ key: r.manifestKey, problem: `${c.name}: ${c.detail}` });
     }
   }
-  return { expected: recordings.size, written, complete, lost, versions, forks, failures };
+  return {
+    expected: recordings.size,
+    written,
+    complete,
+    lost,
+    versions,
+    forks,
+    failures,
+    newest: newestOfEach,
+  };
 }
 
 const deadLetterCodec = singleObjectCodecFor('dead-letter.v1');
@@ -202,4 +214,26 @@ export async function auditDeadLetters(kafka: Kafka, topic: string): Promise<Aud
     byCode,
     withoutReason: letters.filter((l) => !l.reason.trim() || !l.errorCode.trim()).length,
   };
+}
+
+/**
+ * Waits until every recording in the bucket has a manifest (polling the audit without re-hashing), and resolves
+ * with that audit; rejects after `timeoutMs`. `onPoll` sees each intermediate audit (progress lines).
+ */
+export function waitForEveryManifest(
+  opts: Parameters<typeof auditBucket>[0],
+  timeoutMs: number,
+  everyMs: number,
+  onPoll?: (a: Omit<AuditResult, 'deadLetters'>) => void,
+): Promise<Omit<AuditResult, 'deadLetters'>> {
+  return waitUntil(
+    'a manifest for every export',
+    async () => {
+      const a = await auditBucket({ ...opts, rehash: false });
+      onPoll?.(a);
+      return a.expected > 0 && a.lost.length === 0 ? a : undefined;
+    },
+    timeoutMs,
+    everyMs,
+  );
 }

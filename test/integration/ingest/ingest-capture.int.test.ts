@@ -7,7 +7,8 @@ import type { ConversationScript } from '../../../dev/emulator/model.ts';
 import type { SessionTagsSnapshot } from '../../../src/enrich/session-tags.ts';
 import { compareWithGroundTruth, provenanceCounts, scenarioOfEveryKind } from '../../support/ground-truth.ts';
 import { startIngestHarness, type IngestHarness } from '../../support/ingest-harness.ts';
-import { INGEST_VERSION, SESSION_TAGS_HEADERS } from '../../../src/ingest/ingest-pipeline.ts';
+import { INGEST_VERSION } from '../../../src/ingest/ingest-pipeline.ts';
+import { SESSION_TAGS_HEADERS } from '../../../src/kafka/topics.ts';
 import { readTopicToEnd } from '../../support/kafka-read.ts';
 
 const DAY_MS = 24 * 3_600_000;

@@ -165,7 +165,7 @@ const recordingsOf = (emu: RunningEmulator) =>
   emu.conversations.all().flatMap((s) => s.recordings.map((r) => r.recordingId));
 
 describe('custody exports run', () => {
-  it('runs as the `custody exports run --wait` command: FULFILLED, exit 0, every covered recording published', async () => {
+  it('runs as the `custody exports run --wait` command without an integration id: FULFILLED, exit 0, every covered recording published', async () => {
     const env = await environment();
     const run = spawnCustody(
       [
@@ -182,7 +182,7 @@ describe('custody exports run', () => {
         GENESYS_API_URL: env.emu.baseUrl,
         GENESYS_CLIENT_ID: CLIENT.clientId,
         GENESYS_CLIENT_SECRET: CLIENT.clientSecret,
-        GENESYS_EXPORT_INTEGRATION_ID: env.emu.org.integrationId,
+        // No GENESYS_EXPORT_INTEGRATION_ID: custody finds the org's one export integration itself.
         S3_BUCKET: env.bucket,
         CUSTODY_INSTANCE_ID: 'exports-run-cli',
         CUSTODY_EXPORTS_RUN_POLL_MS: '150',
@@ -195,6 +195,9 @@ describe('custody exports run', () => {
     cleanups.push(async () => void run.child.kill('SIGKILL'));
     const finished = await run.waitForLog('custody exports run finished', 60_000);
     expect(await run.exited).toBe(0);
+    expect((await run.waitForLog('export integration discovered'))['integrationId']).toBe(
+      env.emu.org.integrationId,
+    );
     expect(finished['finalState']).toBe('FULFILLED');
     const records = await exportsOn(env);
     expect(records.map((r) => r.value.recordingId).sort()).toEqual([...recordingsOf(env.emu)].sort());
