@@ -311,6 +311,26 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
   };
 
+  /**
+   * One conversation at a time in this process. Its session-tags and export partitions (same number, two topics)
+   * are consumed concurrently with partitionsConsumedConcurrently > 1, and two reconciles of one conversation would
+   * race on the manifest's conditional write: S3 refuses the loser, but an S3-compatible server whose If-Match is
+   * not atomic lets both through and forks the chain (seen in the soak on versitygw). Other instances are kept apart
+   * by the partition assignment, and across a rebalance by the conditional write.
+   */
+  const conversationLocks = new Map<string, Promise<unknown>>();
+  const oneAtATime = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const before = conversationLocks.get(key) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    conversationLocks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (conversationLocks.get(key) === settled) conversationLocks.delete(key);
+    }
+  };
+
   const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   await consumer.connect();
   await consumer.subscribe({
@@ -346,9 +366,12 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
       };
       try {
-        for (const group of groups.values()) {
+        for (const [key, group] of groups) {
           if (!isRunning() || isStale()) break;
-          if (!(await processWithRetry(topic, partition, group, { heartbeat, isRunning, isStale }))) break;
+          const processed = await oneAtATime(key, () =>
+            processWithRetry(topic, partition, group, { heartbeat, isRunning, isStale }),
+          );
+          if (!processed) break;
           for (const m of group) done.add(m.offset);
           let last: string | undefined;
           while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
