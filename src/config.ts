@@ -249,7 +249,7 @@ export const SETTINGS = {
       .min(1)
       .max(24 * 90),
     description:
-      'Hour folders re-listed on every scan, back from now (late arrivals land in old folders; older ones need a backfill).',
+      'Hour folders re-listed on every scan, back from now (late arrivals land in old folders). After downtime the watch also lists, a few hours per pass, every hour between its last pass and this window; hours older than that need a backfill.',
     group: 'exports',
     default: '48',
   },

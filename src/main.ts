@@ -252,26 +252,32 @@ export async function runExportsWatch(
         () => createEncoders(config.kafka, config.topics),
         ctx,
       );
-      watch = await retryUntilDone(
-        'export bucket',
-        () =>
-          startExportsWatch(
-            { s3, producer, encoders, log, kafka, metrics },
-            {
-              bucket: config.s3.bucket as string,
-              prefix: config.exports.prefix,
-              watcherName: config.exports.watchName,
-              topics: config.topics,
-              instance: config.custody.instanceId,
-              scanIntervalMs: config.exports.scanIntervalMs,
-              lookbackHours: config.exports.lookbackHours,
-              pairGraceMs: config.exports.pairGraceMs,
-              dayHourPadding: config.exports.dayHourPadding,
-              s3Events: config.exports.s3EventsTopic ? { topic: config.exports.s3EventsTopic } : undefined,
-              jobLedgerSkewMs: config.exports.jobSkewMs,
-            },
-          ),
-        ctx,
+      // The watch waits for its bucket (created by the integration's first export) and for Kafka itself.
+      watch = await startExportsWatch(
+        {
+          s3,
+          producer,
+          encoders,
+          log,
+          kafka,
+          metrics,
+          conditions: ctx.conditions,
+          signal: ctx.signal,
+          onFailure: ctx.fail,
+        },
+        {
+          bucket: config.s3.bucket as string,
+          prefix: config.exports.prefix,
+          watcherName: config.exports.watchName,
+          topics: config.topics,
+          instance: config.custody.instanceId,
+          scanIntervalMs: config.exports.scanIntervalMs,
+          lookbackHours: config.exports.lookbackHours,
+          pairGraceMs: config.exports.pairGraceMs,
+          dayHourPadding: config.exports.dayHourPadding,
+          s3Events: config.exports.s3EventsTopic ? { topic: config.exports.s3EventsTopic } : undefined,
+          jobLedgerSkewMs: config.exports.jobSkewMs,
+        },
       );
       if (backfill) watch.requestRange(backfill.from, backfill.to);
       ctx.conditions.clear('start-up');

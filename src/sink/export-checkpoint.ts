@@ -6,7 +6,12 @@
  * - `hours[folder]` — keyed by the listed hour folder exactly as in S3 (`{prefix/}{org}/year=…/hour=H/`):
  *   `emitted[conversationId/recordingId]` = the pair last emitted; `pending[…]` = when a lone object was first
  *   seen (the pairing grace survives restarts); `invalid` = keys already dead-lettered (each exactly once).
- * - `ranges` — backfill requests not finished yet (`nextHourMs` is the first hour not yet listed).
+ * - `ranges` — backfill requests not finished yet (`nextHourMs` is the first hour not yet listed), including the
+ *   catch-up ranges the watcher adds itself (below).
+ * - `windowFromHourMs` — the high-water hour: the start of the scan window of the latest pass. Every hour from
+ *   it on is listed again by a later pass: by that pass's window, or, for hours that slid out of the window in
+ *   between (the watcher was down, or a pass took long), by a catch-up range that pass adds from this hour on.
+ *   Absent in checkpoints written before it existed (then `writtenAtMs - lookback` stands in for it).
  *
  * Hours that left the scan window are pruned once they have no pending lone objects and no unfinished range
  * covers them; a later backfill of such an hour emits its recordings again (downstream is idempotent).
@@ -37,6 +42,8 @@ export type Checkpoint = {
   writtenAtMs: number | null;
   hours: Record<string, HourState>;
   ranges: RangeRequest[];
+  /** The high-water hour (see the module comment); null/absent before the first pass. */
+  windowFromHourMs?: number | null;
 };
 
 const HOUR_MS = 3_600_000;
@@ -60,11 +67,20 @@ const checkpointSchema = z.object({
   writtenAtMs: epochMs.nullable(),
   hours: z.record(z.string().endsWith('/'), hourSchema),
   ranges: z.array(z.object({ fromHourMs: epochMs, toHourMs: epochMs, nextHourMs: epochMs })),
+  windowFromHourMs: epochMs.refine((v) => v % HOUR_MS === 0, 'not the start of an hour').nullish(),
 });
 
 /** An empty checkpoint for a watcher. */
 export function emptyCheckpoint(watcher: string): Checkpoint {
-  return { format: CHECKPOINT_FORMAT, watcher, writer: null, writtenAtMs: null, hours: {}, ranges: [] };
+  return {
+    format: CHECKPOINT_FORMAT,
+    watcher,
+    writer: null,
+    writtenAtMs: null,
+    hours: {},
+    ranges: [],
+    windowFromHourMs: null,
+  };
 }
 
 /** Validates a checkpoint read from storage; `error` names the first problems (never the content). */
@@ -128,7 +144,16 @@ export function mergeCheckpoints(ours: Checkpoint, theirs: Checkpoint): Checkpoi
       prev === undefined ? { ...r } : { ...r, nextHourMs: Math.max(prev.nextHourMs, r.nextHourMs) },
     );
   }
-  return { ...ours, hours, ranges: [...ranges.values()].filter((r) => r.nextHourMs <= r.toHourMs) };
+  // The later high-water hour: the writer that set it added the catch-up range below it, kept in the union.
+  const marks = [ours.windowFromHourMs, theirs.windowFromHourMs].filter(
+    (m): m is number => typeof m === 'number',
+  );
+  return {
+    ...ours,
+    hours,
+    ranges: [...ranges.values()].filter((r) => r.nextHourMs <= r.toHourMs),
+    windowFromHourMs: marks.length === 0 ? null : Math.max(...marks),
+  };
 }
 
 /**

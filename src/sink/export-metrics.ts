@@ -17,6 +17,8 @@ export interface ExportsWatchMetrics {
   deadLetters(code: string, n: number): void;
   scanDuration(seconds: number): void;
   pendingRecordings(n: number): void;
+  /** Hour folders of backfill and catch-up ranges still to list (0: caught up). */
+  backlogHours(n: number): void;
   checkpointWrite(): void;
   checkpointConflict(): void;
   s3Events(
@@ -67,6 +69,11 @@ export function exportsWatchMetrics(registry: Registry): ExportsWatchMetrics {
     help: 'Recordings with one object seen alone, waiting for the pairing grace period',
     registers,
   });
+  const backlog = new Gauge({
+    name: 'custody_exports_watch_backlog_hours',
+    help: 'Hours of backfill and catch-up ranges (the watcher was down longer than its lookback) still to list',
+    registers,
+  });
   const writes = new Counter({
     name: 'custody_exports_watch_checkpoint_writes_total',
     help: 'Checkpoint objects written',
@@ -91,6 +98,7 @@ export function exportsWatchMetrics(registry: Registry): ExportsWatchMetrics {
     deadLetters: (code, n) => dead.inc({ code }, n),
     scanDuration: (s) => duration.observe(s),
     pendingRecordings: (n) => pending.set(n),
+    backlogHours: (n) => backlog.set(n),
     checkpointWrite: () => writes.inc(),
     checkpointConflict: () => conflicts.inc(),
     s3Events: (outcome, n) => events.inc({ outcome }, n),
@@ -106,6 +114,7 @@ export const NO_METRICS: ExportsWatchMetrics = {
   deadLetters: () => undefined,
   scanDuration: () => undefined,
   pendingRecordings: () => undefined,
+  backlogHours: () => undefined,
   checkpointWrite: () => undefined,
   checkpointConflict: () => undefined,
   s3Events: () => undefined,

@@ -5,6 +5,7 @@
  */
 import type { ExportKey } from '../enrich/export-layout.ts';
 import type { DeadLetter, ExportedObject, ExportJobFacts, RecordingExport } from '../kafka/avro-codec.ts';
+import { createHash } from 'node:crypto';
 import type { Encoders } from '../kafka/record-codecs.ts';
 import type { KeyedRecord } from '../kafka/record-producer.ts';
 
@@ -31,6 +32,7 @@ export const EXPORTS_DLQ_CODES = {
   invalidKey: 'CUSTODY_SINK_INVALID_EXPORT_KEY',
   invalidEvent: 'CUSTODY_SINK_INVALID_S3_EVENT',
   jobRecordingFailed: 'CUSTODY_SINK_EXPORT_JOB_RECORDING_FAILED',
+  recordTooLarge: 'CUSTODY_SINK_EXPORT_RECORD_TOO_LARGE',
 } as const;
 
 function exported(o: ObjectVersion | null): ExportedObject | null {
@@ -124,7 +126,11 @@ export type ConsumedRecord = Readonly<{
   headers: Readonly<Record<string, Buffer>>;
 }>;
 
-/** A dead letter for a consumed S3 event record (the original bytes, with its topic/partition/offset). */
+/**
+ * A dead letter for a consumed S3 event record (the original bytes, with its topic/partition/offset). With
+ * `tooLarge` (the dead letter itself was too large for Kafka), the original bytes are left out: their size,
+ * SHA-256 and first 4 KiB go into headers instead, and the reason says so.
+ */
 export function consumedDeadLetter(args: {
   encoders: ExportsWatchEncoders;
   topic: string;
@@ -133,11 +139,14 @@ export function consumedDeadLetter(args: {
   reason: string;
   nowMs: number;
   instance: string;
+  tooLarge?: TooLargeReason;
 }): KeyedRecord {
   const ts = Number(args.record.timestamp);
+  const original = args.record.value;
+  const shrink = args.tooLarge !== undefined;
   const letter: DeadLetter = {
     key: args.record.key,
-    value: args.record.value,
+    value: shrink ? null : original,
     source: {
       kind: 'kafka',
       topic: args.record.topic,
@@ -148,10 +157,23 @@ export function consumedDeadLetter(args: {
     },
     stage: EXPORTS_STAGE,
     errorCode: args.errorCode,
-    reason: args.reason,
+    reason: shrink
+      ? `${args.reason} (original bytes left out, the dead letter was too large for Kafka: ${args.tooLarge?.message})`
+      : args.reason,
     firstSeenAtMs: args.nowMs,
     instance: args.instance,
-    headers: { ...args.record.headers },
+    headers: shrink
+      ? {
+          originalBytes: Buffer.from(String(original?.length ?? 0), 'utf8'),
+          originalSha256: Buffer.from(
+            createHash('sha256')
+              .update(original ?? Buffer.alloc(0))
+              .digest('hex'),
+            'utf8',
+          ),
+          originalPrefix: (original ?? Buffer.alloc(0)).subarray(0, 4096),
+        }
+      : { ...args.record.headers },
   };
   return {
     topic: args.topic,
@@ -195,6 +217,64 @@ export function failedJobRecordingDeadLetter(args: {
   return {
     topic: args.topic,
     key: args.conversationId,
+    value: args.encoders['dead-letter.v1'].encode(letter),
+  };
+}
+
+/** Why a record was too large for Kafka, as the producer said (export-publish.ts `TooLarge`). */
+export type TooLargeReason = Readonly<{
+  bytes: number | undefined;
+  limitBytes: number | undefined;
+  message: string;
+}>;
+
+/**
+ * The dead letter that stands in for a RecordingExport the broker can never accept (RecordTooLargeError): source
+ * kind `s3`, and in `value`, as JSON, what identifies the recording (bucket, ids, both keys and version ids), never
+ * the oversized record itself. Keyed by conversationId like the record it replaces. Re-publish it by fixing the
+ * cause (a broker or producer limit) and re-writing either object, or with a backfill of its hour.
+ */
+export function exportTooLargeDeadLetter(args: {
+  encoders: ExportsWatchEncoders;
+  topic: string;
+  value: RecordingExport;
+  why: TooLargeReason;
+  nowMs: number;
+  instance: string;
+}): KeyedRecord {
+  const v = args.value;
+  const identity = {
+    bucket: v.bucket,
+    orgId: v.orgId,
+    conversationId: v.conversationId,
+    recordingId: v.recordingId,
+    partitionHour: v.partitionHour,
+    audio: v.audio === null ? null : { key: v.audio.key, versionId: v.audio.versionId },
+    metadata: v.metadata === null ? null : { key: v.metadata.key, versionId: v.metadata.versionId },
+    detectedBy: v.detectedBy,
+  };
+  const newest = Math.max(v.audio?.lastModifiedMs ?? -1, v.metadata?.lastModifiedMs ?? -1);
+  const letter: DeadLetter = {
+    key: Buffer.from(v.conversationId, 'utf8'),
+    value: Buffer.from(JSON.stringify(identity), 'utf8'),
+    source: {
+      kind: 's3',
+      topic: null,
+      partition: null,
+      offset: null,
+      timestampMs: newest < 0 ? null : newest,
+      channelId: null,
+    },
+    stage: EXPORTS_STAGE,
+    errorCode: EXPORTS_DLQ_CODES.recordTooLarge,
+    reason: `RecordingExport not publishable: ${args.why.message}`,
+    firstSeenAtMs: args.nowMs,
+    instance: args.instance,
+    headers: { bucket: Buffer.from(v.bucket, 'utf8') },
+  };
+  return {
+    topic: args.topic,
+    key: v.conversationId,
     value: args.encoders['dead-letter.v1'].encode(letter),
   };
 }

@@ -5,30 +5,39 @@
  * - A message that is not a valid notification goes to the DLQ (CUSTODY_SINK_INVALID_S3_EVENT, with the reason
  *   and the original bytes); an invalid export key in a valid message too (CUSTODY_SINK_INVALID_EXPORT_KEY).
  * - When a sibling does not exist yet (Genesys writes the audio, then the metadata), nothing is emitted for that
- *   event ("deferred"): the sibling's own event emits the pair, and a recording whose sibling never comes is
- *   emitted with the missing side null by the scanner after the pairing grace — if its hour folder is in the
- *   scan window (or a requested range).
+ *   event ("deferred"): the object is recorded as pending in the scanner's checkpoint (written before the event's
+ *   offset is committed), whatever the age of its hour folder. Every scan pass revisits it: the sibling's own
+ *   event (or a pass) emits the pair, and if the sibling never comes the scanner emits the object alone once the
+ *   pairing grace is over — exactly what it does with a lone object it found itself.
  * - Pairs the scanner (or an earlier event) already emitted are not emitted again; pairs emitted here are
  *   recorded in the scanner's checkpoint.
- * - Offsets are resolved and committed only after the produced records were acknowledged; an S3 or Kafka error
- *   fails the batch, and kafkajs redelivers it from the last committed offset.
+ * - Offsets are resolved and committed only after the produced records were acknowledged. S3 and Kafka calls that
+ *   fail retriably are waited out in place (export-retry.ts, heartbeating meanwhile); other errors fail the batch,
+ *   and kafkajs redelivers it from the last committed offset. A record too large for Kafka is dead-lettered.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { exportSiblingKeys, normalizeKeyPrefix, parseExportKey } from '../enrich/export-layout.ts';
-import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
+import type { RecordProducer } from '../kafka/record-producer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ExportsWatchMetrics } from './export-metrics.ts';
+import type { Outgoing } from './export-publish.ts';
+import { DEFAULT_MAX_RECORDS_PER_SEND, publishInChunks } from './export-publish.ts';
 import type { ConsumedRecord, Detector, ExportsWatchEncoders, ObjectVersion } from './export-records.ts';
 import {
   consumedDeadLetter,
   EXPORTS_DLQ_CODES,
+  exportTooLargeDeadLetter,
   recordingExport,
   recordingExportRecord,
 } from './export-records.ts';
+import type { Retrier } from './export-retry.ts';
+import { KAFKA_DEPENDENCY, NO_RETRY, s3Dependency } from './export-retry.ts';
 import { headVersion } from './export-s3.ts';
 import type { ExportScanner } from './export-scanner.ts';
 import { parseS3EventMessage } from './s3-events.ts';
+import type { TooLargeReason } from './export-records.ts';
+import { describeError, errorChain, isFatal, ShutdownError } from '../runtime/errors.ts';
 
 export type S3EventsOptions = Readonly<{
   /** Topic the bucket's notifications are delivered to. */
@@ -50,6 +59,10 @@ export type S3EventsDeps = Readonly<{
   metrics: ExportsWatchMetrics;
   now: () => number;
   scanner: ExportScanner;
+  /** Waits out retriable S3 and Kafka failures (export-retry.ts); default: none. */
+  retry?: Retrier;
+  /** The consumer stopped for good (kafkajs will not restart it): the role must end. */
+  onStopped?: (error: unknown) => void;
 }>;
 
 export type S3EventsContext = Readonly<{
@@ -62,7 +75,8 @@ export type S3EventsContext = Readonly<{
 /** The running consumer. */
 export type RunningS3Events = Readonly<{ stop(): Promise<void>; crashed(): string | undefined }>;
 
-type Handled = { records: KeyedRecord[]; afterAck: Array<() => void> };
+/** What one message gives: records to publish, and whether it deferred a lone object (to persist first). */
+type Handled = { items: Outgoing[]; deferred: boolean };
 
 function consumed(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
   const headers: Record<string, Buffer> = {};
@@ -86,17 +100,19 @@ async function handleMessage(
   deps: S3EventsDeps,
   ctx: S3EventsContext,
   record: ConsumedRecord,
+  heartbeat: () => Promise<void>,
 ): Promise<Handled> {
-  const out: Handled = { records: [], afterAck: [] };
+  const out: Handled = { items: [], deferred: false };
   const nowMs = deps.now();
   const m = deps.metrics;
+  const retry = deps.retry ?? NO_RETRY;
   const deadLetter = (errorCode: string, reason: string) => {
     m.deadLetters(errorCode, 1);
     deps.log.error(
       { topic: record.topic, partition: record.partition, offset: record.offset, code: errorCode, reason },
       'S3 event dead-lettered',
     );
-    out.records.push(
+    const letter = (tooLarge?: TooLargeReason) =>
       consumedDeadLetter({
         encoders: deps.encoders,
         topic: ctx.topics.dlq,
@@ -105,8 +121,9 @@ async function handleMessage(
         reason,
         nowMs,
         instance: ctx.detector.instance,
-      }),
-    );
+        tooLarge,
+      });
+    out.items.push({ record: letter(), tooLarge: (why) => letter(why) });
   };
 
   const parsed = parseS3EventMessage(record.value ?? Buffer.alloc(0));
@@ -135,12 +152,15 @@ async function handleMessage(
       continue;
     }
     const { audioKey, metadataKey } = exportSiblingKeys(ref.value);
-    const [audio, metadata] = await Promise.all([
-      headVersion(deps.s3, ctx.bucket, audioKey),
-      headVersion(deps.s3, ctx.bucket, metadataKey),
-    ]);
+    const head = (key: string) =>
+      retry(s3Dependency(ctx.bucket), () => headVersion(deps.s3, ctx.bucket, key), heartbeat);
+    const [audio, metadata] = await Promise.all([head(audioKey), head(metadataKey)]);
     if (audio === undefined || metadata === undefined) {
       m.s3Events('deferred', 1);
+      // Pending in the scanner's checkpoint from now: revisited every pass until its sibling comes or the pairing
+      // grace ends, even when its hour is far older than the scan window (a bulk export of last year's calls).
+      deps.scanner.noteDeferred(ref.value, nowMs);
+      out.deferred = true;
       continue;
     }
     m.s3Events('created', 1);
@@ -164,11 +184,28 @@ async function handleMessage(
         Math.max(audio.lastModifiedMs, metadata.lastModifiedMs),
       ),
     });
-    out.records.push(recordingExportRecord(deps.encoders, ctx.topics.recordingExports, value));
     const exportRef = ref.value;
-    out.afterAck.push(() => {
-      deps.scanner.noteEmitted(exportRef, pair);
-      m.recordingsEmitted('s3-event', 1);
+    out.items.push({
+      record: recordingExportRecord(deps.encoders, ctx.topics.recordingExports, value),
+      tooLarge: (why) => {
+        deps.log.error(
+          { bucket: ctx.bucket, key: created.key, reason: why.message },
+          'RecordingExport too large for Kafka: dead-lettered',
+        );
+        return exportTooLargeDeadLetter({
+          encoders: deps.encoders,
+          topic: ctx.topics.dlq,
+          value,
+          why,
+          nowMs,
+          instance: ctx.detector.instance,
+        });
+      },
+      afterAck: (deadLettered) => {
+        deps.scanner.noteEmitted(exportRef, pair);
+        if (deadLettered) m.deadLetters(EXPORTS_DLQ_CODES.recordTooLarge, 1);
+        else m.recordingsEmitted('s3-event', 1);
+      },
     });
   }
   return out;
@@ -183,16 +220,37 @@ export async function startS3Events(
   const prefix = normalizeKeyPrefix(ctx.prefix);
   if (!prefix.ok) throw new RangeError(`invalid export prefix: ${prefix.error.detail}`);
   const context: S3EventsContext = { ...ctx, prefix: prefix.value };
+  const retry = deps.retry ?? NO_RETRY;
   const consumer: Consumer = deps.kafka.consumer({ groupId: options.groupId });
   let crash: string | undefined;
+  let stopping = false;
   consumer.on(consumer.events.CRASH, (e) => {
-    crash = e.payload.error.message;
+    // A wait ended by stop() (ShutdownError) is not a crash.
+    if (stopping || errorChain(e.payload.error).some((x) => x instanceof ShutdownError)) return;
+    crash = describeError(e.payload.error);
     deps.log.error({ err: e.payload.error, restart: e.payload.restart }, 'S3 events consumer crashed');
+    // kafkajs restarts the consumer after a retriable error; otherwise it is stopped for good.
+    if (!e.payload.restart) deps.onStopped?.(e.payload.error);
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning });
+  // Rejoined after a restart: the crash is over.
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    crash = undefined;
+  });
+  await retry(KAFKA_DEPENDENCY, () => consumer.connect());
+  await retry(KAFKA_DEPENDENCY, () =>
+    consumer.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning }),
+  );
 
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    try {
+      await handleBatch(payload);
+    } catch (e) {
+      // Credentials or permissions: kafkajs would restart the consumer into the same error forever.
+      if (isFatal(e) && !stopping) deps.onStopped?.(e);
+      throw e;
+    }
+  };
+  const handleBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const messages = batch.messages;
     for (let i = 0; i < messages.length; i += options.maxMessagesPerProduce) {
@@ -200,11 +258,18 @@ export async function startS3Events(
       const chunk = messages.slice(i, i + options.maxMessagesPerProduce);
       const handled: Handled[] = [];
       for (const message of chunk) {
-        handled.push(await handleMessage(deps, context, consumed(batch.topic, batch.partition, message)));
+        handled.push(
+          await handleMessage(deps, context, consumed(batch.topic, batch.partition, message), heartbeat),
+        );
       }
-      await deps.producer.send(handled.flatMap((h) => h.records));
+      await publishInChunks(
+        deps.producer,
+        handled.flatMap((h) => h.items),
+        { maxRecordsPerSend: DEFAULT_MAX_RECORDS_PER_SEND, retry, onRetry: heartbeat },
+      );
+      // Deferred objects are pending in the checkpoint object before their events are committed.
+      if (handled.some((h) => h.deferred)) await deps.scanner.flushCheckpoint();
       // Acknowledged by the broker: only now may the offsets move on.
-      for (const h of handled) for (const f of h.afterAck) f();
       const last = chunk[chunk.length - 1];
       if (last) resolveOffset(last.offset);
       await heartbeat();
@@ -216,6 +281,7 @@ export async function startS3Events(
   return {
     crashed: () => crash,
     async stop() {
+      stopping = true;
       await consumer.disconnect();
     },
   };

@@ -4,28 +4,38 @@
  * A pass never lists the whole bucket. It lists (ListObjectsV2, paged) only the hour folders of
  * - the sliding window `now - lookbackHours … now + lookaheadHours` of every org folder (org folders are found
  *   with a Delimiter listing of the export prefix, cached for `orgRefreshPasses` passes),
- * - up to `maxRangeHoursPerPass` hours of backfill requests ({@link ExportScanner.requestRange}: e.g. after a
- *   bulk job exported old conversations into old hour folders), and
- * - folders that still hold a lone object waiting for its pairing grace.
+ * - up to `maxRangeHoursPerPass` hours of unfinished ranges: backfill requests ({@link ExportScanner.requestRange}:
+ *   e.g. after a bulk job exported old conversations into old hour folders) and catch-up ranges — every hour from
+ *   the checkpoint's high-water hour on that slid out of the window since the latest pass (the watcher was down
+ *   longer than the lookback, or passes were slow), so no late export is skipped however long the outage —, and
+ * - folders that still hold a lone object waiting for its pairing grace (found by a pass, or deferred by the
+ *   S3-event path, {@link ExportScanner.noteDeferred}, whatever the folder's age).
  * It groups objects by recording, applies the emission rules of `export-emission.ts` (HEAD only for objects
  * whose ETag/LastModified changed, to learn their version id), and produces one RecordingExport per new pair
  * plus one dead letter per new invalid key.
  *
- * Order of effects: records first (the producer resolves once the broker acknowledged all of them), then the
- * in-memory checkpoint, then the S3 checkpoint object. A crash between the produce and the checkpoint write
- * re-emits that pass's recordings after a restart; downstream (the sink) is idempotent, so that is harmless.
+ * Order of effects: records go out in chunks of at most `maxRecordsPerSend` (export-publish.ts); each chunk's
+ * recordings enter the in-memory checkpoint once the broker acknowledged it (and the checkpoint object is
+ * written between chunks), so the checkpoint never gets ahead of Kafka. A record too large for Kafka is replaced
+ * by a dead letter naming the recording, and counts as done. A crash between a produce and the next checkpoint
+ * write re-emits those recordings after a restart; downstream (the sink) is idempotent, so that is harmless.
+ *
+ * Every S3 and Kafka call goes through the `retry` dependency (export-retry.ts): retriable failures (a bucket
+ * that does not exist yet, throttling, a broker restarting) are waited out in place, so a pass continues where
+ * it was; only other errors reject the pass.
  */
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ExportKey } from '../enrich/export-layout.ts';
 import { normalizeKeyPrefix, parseExportKey } from '../enrich/export-layout.ts';
 import type { ExportJobFacts } from '../kafka/avro-codec.ts';
-import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
+import type { RecordProducer } from '../kafka/record-producer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Checkpoint, HourState } from './export-checkpoint.ts';
 import {
   cloneCheckpoint,
   emptyCheckpoint,
+  HOUR_MS,
   hourStateOf,
   isSameEmitted,
   mergeCheckpoints,
@@ -36,12 +46,31 @@ import { CheckpointError, S3CheckpointStore } from './export-checkpoint-store.ts
 import type { EmittedFile, EmittedPair, ObservedFile } from './export-emission.ts';
 import { decideEmission, observeListed } from './export-emission.ts';
 import type { ExportsWatchMetrics } from './export-metrics.ts';
+import type { Outgoing } from './export-publish.ts';
+import { DEFAULT_MAX_RECORDS_PER_SEND, publishInChunks } from './export-publish.ts';
 import type { Detector, ExportsWatchEncoders, ObjectVersion } from './export-records.ts';
-import { invalidKeyDeadLetter, recordingExport, recordingExportRecord } from './export-records.ts';
+import {
+  EXPORTS_DLQ_CODES,
+  exportTooLargeDeadLetter,
+  invalidKeyDeadLetter,
+  recordingExport,
+  recordingExportRecord,
+} from './export-records.ts';
+import type { Retrier } from './export-retry.ts';
+import { NO_RETRY, s3Dependency } from './export-retry.ts';
 import type { ListedObject } from './export-s3.ts';
 import { headVersion, listFolder, listOrgFolders, mapLimit } from './export-s3.ts';
 import type { DayHourPadding } from './export-window.ts';
-import { hourFolders, rangeRequest, takeRangeHours, windowHours } from './export-window.ts';
+import {
+  advanceRanges,
+  catchUpRange,
+  highWaterHour,
+  hourFolders,
+  rangeHoursLeft,
+  rangeRequest,
+  takeRangeHours,
+  windowHours,
+} from './export-window.ts';
 
 export type ExportScannerOptions = Readonly<{
   bucket: string;
@@ -59,6 +88,8 @@ export type ExportScannerOptions = Readonly<{
   topics: Readonly<{ recordingExports: string; dlq: string }>;
   detector: Detector;
   checkpoint: Readonly<{ bucket: string; key: string }>;
+  /** Records per `producer.send` (default 500): a pass publishes in chunks of at most this many. */
+  maxRecordsPerSend?: number;
 }>;
 
 /**
@@ -76,6 +107,8 @@ export type ExportScannerDeps = Readonly<{
   now: () => number;
   /** Attaches job facts to emitted records; none when absent. */
   jobFacts?: JobFactsLookup;
+  /** Waits out retriable S3 and Kafka failures (export-retry.ts); default: none (errors reject the pass). */
+  retry?: Retrier;
 }>;
 
 /** What one pass did. */
@@ -90,12 +123,19 @@ export type ScanReport = Readonly<{
   headRequests: number;
   recordingsEmitted: number;
   invalidKeys: number;
+  /** Recordings whose RecordingExport was too large for Kafka: dead-lettered instead. */
+  recordsTooLarge: number;
+  /** `producer.send` calls (chunks of at most `maxRecordsPerSend` records). */
+  sends: number;
   pending: number;
+  /** Hours of backfill and catch-up ranges still to list after this pass (0: caught up). */
+  backlogHours: number;
   checkpointWritten: boolean;
 }>;
 
 type Group = { ref: ExportKey; audio?: ListedObject; metadata?: ListedObject };
 type Update = (c: Checkpoint) => void;
+type PassCounts = { emitted: number; invalidKeys: number; tooLarge: number };
 
 const MAX_CHECKPOINT_ATTEMPTS = 3;
 
@@ -112,20 +152,29 @@ function stored(o: ObjectVersion | null): EmittedFile | null {
   return o === null ? null : { etag: o.etag, versionId: o.versionId, lastModifiedMs: o.lastModifiedMs };
 }
 
-/** The incremental scanner; one per watcher name. Passes run one at a time. */
+/** The incremental scanner; one per watcher name. Passes run one at a time; so do checkpoint writes. */
 export class ExportScanner {
   readonly #o: ExportScannerOptions;
   readonly #d: ExportScannerDeps;
   readonly #prefix: string;
   readonly #store: S3CheckpointStore;
+  readonly #retry: Retrier;
+  readonly #bucketDependency: string;
+  readonly #checkpointDependency: string;
   #state: Checkpoint;
   #etag: string | undefined;
+  #loading: Promise<void> | undefined;
   #loaded = false;
-  #dirty = false;
+  /** Bumped on every change of the in-memory checkpoint; `#persistedVersion` is the one last written. */
+  #version = 0;
+  #persistedVersion = 0;
   #orgs: string[] = [];
   #passes = 0;
   #requested: Checkpoint['ranges'] = [];
   #queue: Promise<unknown> = Promise.resolve();
+  #writes: Promise<unknown> = Promise.resolve();
+  /** Recordings deferred by the S3-event path since the current pass listed its folders (`folder\nrec`). */
+  readonly #deferredDuringPass = new Set<string>();
 
   constructor(deps: ExportScannerDeps, options: ExportScannerOptions) {
     const prefix = normalizeKeyPrefix(options.prefix);
@@ -133,14 +182,29 @@ export class ExportScanner {
     this.#prefix = prefix.value;
     this.#o = options;
     this.#d = deps;
+    this.#retry = deps.retry ?? NO_RETRY;
+    this.#bucketDependency = s3Dependency(options.bucket);
+    this.#checkpointDependency = s3Dependency(options.checkpoint.bucket);
     this.#store = new S3CheckpointStore(deps.s3, options.checkpoint.bucket, options.checkpoint.key);
     this.#state = emptyCheckpoint(options.watcherName);
   }
 
-  /** Reads the checkpoint (once; scanOnce calls it when needed). */
-  async load(): Promise<void> {
-    if (this.#loaded) return;
-    const { checkpoint, etag } = await this.#store.read(this.#o.watcherName);
+  /**
+   * Reads the checkpoint (once; scanOnce calls it when needed), waiting while S3 answers retriably.
+   * @throws {CheckpointError} when the stored checkpoint is invalid; fatal S3 errors as they are.
+   */
+  load(): Promise<void> {
+    if (this.#loaded) return Promise.resolve();
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #load(): Promise<void> {
+    const { checkpoint, etag } = await this.#retry(this.#checkpointDependency, () =>
+      this.#store.read(this.#o.watcherName),
+    );
     this.#state = checkpoint ?? emptyCheckpoint(this.#o.watcherName);
     this.#etag = etag;
     this.#loaded = true;
@@ -168,11 +232,34 @@ export class ExportScanner {
     return this.#d.jobFacts?.(conversationId, lastModifiedMs) ?? null;
   }
 
-  /** Records a pair emitted by the S3-event path; persisted with the next pass's checkpoint write. */
+  /** Records a pair emitted by the S3-event path; persisted with the next checkpoint write. */
   noteEmitted(ref: ExportKey, pair: EmittedPair): void {
     const hour = hourStateOf(this.#state, hourFolderOf(ref), Date.parse(ref.partitionHour));
     recordEmitted(hour, recordingKey(ref), pair);
-    this.#dirty = true;
+    this.#version++;
+  }
+
+  /**
+   * Records an object the S3-event path found without its sibling (seen alone at `seenAtMs`, custody's clock) as
+   * pending in the checkpoint, whatever the age of its hour folder: every later pass lists that folder and
+   * revisits it, until its sibling comes (the pair is emitted) or the pairing grace ends (it is emitted alone,
+   * as for a lone object a pass found itself). Persist with {@link flushCheckpoint} before committing the event.
+   */
+  noteDeferred(ref: ExportKey, seenAtMs: number): void {
+    const folder = hourFolderOf(ref);
+    const rec = recordingKey(ref);
+    const hour = hourStateOf(this.#state, folder, Date.parse(ref.partitionHour));
+    const before = hour.pending[rec];
+    hour.pending[rec] = Math.min(before ?? seenAtMs, seenAtMs);
+    this.#deferredDuringPass.add(`${folder}\n${rec}`);
+    if (before !== hour.pending[rec]) this.#version++;
+  }
+
+  /** Writes the checkpoint now if it changed (after any write in progress); true when written. */
+  async flushCheckpoint(): Promise<boolean> {
+    await this.load();
+    const nowMs = this.#d.now();
+    return this.#persist(nowMs, this.#windowStart(nowMs));
   }
 
   /** Runs one pass (after any pass in progress). */
@@ -182,23 +269,66 @@ export class ExportScanner {
     return run;
   }
 
+  #windowStart(nowMs: number): number {
+    return windowHours(nowMs, this.#o.lookbackHours, 0)[0] ?? nowMs;
+  }
+
+  /**
+   * Adds the catch-up range of this pass (hours from the high-water hour that slid out of the window) and moves
+   * the high-water hour to this pass's window start; both are kept in the checkpoint, so a restart during a long
+   * catch-up continues it.
+   */
+  #catchUp(windowStart: number): void {
+    const o = this.#o;
+    const missed = catchUpRange(highWaterHour(this.#state, o.lookbackHours), windowStart);
+    if (missed !== undefined) {
+      this.#state.ranges.push(missed);
+      const hours = (missed.toHourMs - missed.fromHourMs) / HOUR_MS + 1;
+      // One hour is the window sliding on between two passes: routine. More means the watcher fell behind.
+      this.#d.log[hours > 1 ? 'warn' : 'debug'](
+        {
+          behindHours: hours,
+          catchUpFrom: new Date(missed.fromHourMs).toISOString(),
+          catchUpTo: new Date(missed.toHourMs).toISOString(),
+          hoursPerPass: o.maxRangeHoursPerPass,
+          lastWrittenAt:
+            this.#state.writtenAtMs === null ? null : new Date(this.#state.writtenAtMs).toISOString(),
+        },
+        `exports watch is ${hours} hour(s) behind its checkpoint: listing the hour folders that left the lookback window since`,
+      );
+    }
+    if (this.#state.windowFromHourMs !== windowStart) {
+      this.#state.windowFromHourMs = windowStart;
+      this.#version++;
+    }
+    if (missed !== undefined) this.#version++;
+  }
+
   async #scan(): Promise<ScanReport> {
     const t0 = performance.now();
     const nowMs = this.#d.now();
     await this.load();
     const o = this.#o;
+    const m = this.#d.metrics;
+    // Deferrals from here on are newer than this pass's listings: never taken for objects that disappeared.
+    this.#deferredDuringPass.clear();
     if (this.#requested.length > 0) {
       this.#state.ranges.push(...this.#requested);
       this.#requested = [];
-      this.#dirty = true;
+      this.#version++;
     }
+    const window = windowHours(nowMs, o.lookbackHours, o.lookaheadHours);
+    const windowStart = window[0] ?? nowMs;
+    this.#catchUp(windowStart);
     if (this.#passes % Math.max(1, o.orgRefreshPasses) === 0) {
-      this.#orgs = await listOrgFolders(this.#d.s3, o.bucket, this.#prefix);
+      this.#orgs = await this.#retry(this.#bucketDependency, () =>
+        listOrgFolders(this.#d.s3, o.bucket, this.#prefix),
+      );
     }
     this.#passes++;
 
-    const window = windowHours(nowMs, o.lookbackHours, o.lookaheadHours);
-    const ranges = takeRangeHours(this.#state.ranges, o.maxRangeHoursPerPass);
+    const taken = this.#state.ranges.map((r) => ({ ...r }));
+    const ranges = takeRangeHours(taken, o.maxRangeHoursPerPass);
     const folders = new Map<string, number>();
     for (const org of this.#orgs) {
       for (const h of [...window, ...ranges.hours]) {
@@ -212,16 +342,15 @@ export class ExportScanner {
     const listings = await mapLimit([...folders], o.s3Concurrency, async ([folder, hourMs]) => ({
       folder,
       hourMs,
-      ...(await listFolder(this.#d.s3, o.bucket, folder)),
+      ...(await this.#retry(this.#bucketDependency, () => listFolder(this.#d.s3, o.bucket, folder))),
     }));
 
-    const records: KeyedRecord[] = [];
+    const counts: PassCounts = { emitted: 0, invalidKeys: 0, tooLarge: 0 };
+    const outgoing: Outgoing[] = [];
     const updates: Update[] = [];
     const toResolve: Array<{ folder: string; hourMs: number; rec: string; group: Group }> = [];
     let objectsListed = 0;
     let skipped = 0;
-    let invalidKeys = 0;
-    let emitted = 0;
 
     for (const { folder, hourMs, objects } of listings) {
       objectsListed += objects.length;
@@ -231,26 +360,8 @@ export class ExportScanner {
         const parsed = parseExportKey(obj.key, { prefix: this.#prefix });
         if (!parsed.ok) {
           if (parsed.error.kind === 'not-an-export') skipped++;
-          else if (!hour?.invalid.includes(obj.key)) {
-            invalidKeys++;
-            records.push(
-              invalidKeyDeadLetter({
-                encoders: this.#d.encoders,
-                topic: o.topics.dlq,
-                bucket: o.bucket,
-                key: obj.key,
-                reason: `${parsed.error.reason}: ${parsed.error.detail}`,
-                lastModifiedMs: obj.lastModifiedMs,
-                nowMs,
-                instance: o.detector.instance,
-              }),
-            );
-            this.#d.log.error(
-              { bucket: o.bucket, key: obj.key, reason: parsed.error.reason },
-              'invalid export key dead-lettered',
-            );
-            updates.push((c) => hourStateOf(c, folder, hourMs).invalid.push(obj.key));
-          }
+          else if (!hour?.invalid.includes(obj.key))
+            outgoing.push(this.#invalidKey(obj, parsed.error, folder, hourMs, nowMs, counts));
           continue;
         }
         const rec = recordingKey(parsed.value);
@@ -258,9 +369,13 @@ export class ExportScanner {
         group[parsed.value.kind] = obj;
         groups.set(rec, group);
       }
-      // Lone objects that disappeared stop waiting.
+      // Lone objects that disappeared stop waiting (unless the S3-event path deferred them after this listing).
       for (const rec of Object.keys(hour?.pending ?? {})) {
-        if (!groups.has(rec)) updates.push((c) => delete hourStateOf(c, folder, hourMs).pending[rec]);
+        if (groups.has(rec)) continue;
+        updates.push((c) => {
+          if (!this.#deferredDuringPass.has(`${folder}\n${rec}`))
+            delete hourStateOf(c, folder, hourMs).pending[rec];
+        });
       }
       for (const [rec, group] of groups) {
         const prior = hour?.emitted[rec];
@@ -275,9 +390,8 @@ export class ExportScanner {
         if (decision.kind === 'resolve' || decision.kind === 'emit') {
           toResolve.push({ folder, hourMs, rec, group });
         } else if (decision.kind === 'wait') {
-          if (hour?.pending[rec] !== decision.aloneSinceMs) {
-            updates.push((c) => (hourStateOf(c, folder, hourMs).pending[rec] = decision.aloneSinceMs));
-          }
+          if (hour?.pending[rec] !== decision.aloneSinceMs)
+            updates.push(markPending(folder, hourMs, rec, decision.aloneSinceMs));
         } else if (hour?.pending[rec] !== undefined) {
           updates.push((c) => delete hourStateOf(c, folder, hourMs).pending[rec]);
         }
@@ -293,7 +407,9 @@ export class ExportScanner {
         const known = observeListed(listed, before);
         if (known?.resolved) return { ...listed, versionId: known.versionId };
         headRequests++;
-        const head = await headVersion(this.#d.s3, o.bucket, listed.key);
+        const head = await this.#retry(this.#bucketDependency, () =>
+          headVersion(this.#d.s3, o.bucket, listed.key),
+        );
         // Keep the listing's LastModified (finer than HEAD's) so the next pass recognises the object.
         return head === undefined
           ? null
@@ -319,7 +435,6 @@ export class ExportScanner {
       });
       const pair: EmittedPair = { audio: stored(audio), metadata: stored(metadata) };
       if (decision.kind === 'emit') {
-        emitted++;
         const value = recordingExport({
           bucket: o.bucket,
           ref: group.ref,
@@ -333,10 +448,37 @@ export class ExportScanner {
             Math.max(audio?.lastModifiedMs ?? 0, metadata?.lastModifiedMs ?? 0),
           ),
         });
-        records.push(recordingExportRecord(this.#d.encoders, o.topics.recordingExports, value));
-        updates.push((c) => recordEmitted(hourStateOf(c, folder, hourMs), rec, pair));
+        outgoing.push({
+          record: recordingExportRecord(this.#d.encoders, o.topics.recordingExports, value),
+          tooLarge: (why) => {
+            this.#d.log.error(
+              { bucket: o.bucket, key: (audio ?? metadata)?.key, reason: why.message },
+              'RecordingExport too large for Kafka: dead-lettered',
+            );
+            return exportTooLargeDeadLetter({
+              encoders: this.#d.encoders,
+              topic: o.topics.dlq,
+              value,
+              why,
+              nowMs,
+              instance: o.detector.instance,
+            });
+          },
+          afterAck: (deadLettered) => {
+            // Acknowledged (the record or its dead letter): now, and only now, remember it as done.
+            recordEmitted(hourStateOf(this.#state, folder, hourMs), rec, pair);
+            this.#version++;
+            if (deadLettered) {
+              counts.tooLarge++;
+              m.deadLetters(EXPORTS_DLQ_CODES.recordTooLarge, 1);
+            } else {
+              counts.emitted++;
+              m.recordingsEmitted('scan', 1);
+            }
+          },
+        });
       } else if (decision.kind === 'wait') {
-        updates.push((c) => (hourStateOf(c, folder, hourMs).pending[rec] = decision.aloneSinceMs));
+        updates.push(markPending(folder, hourMs, rec, decision.aloneSinceMs));
       } else if (prior !== undefined && (audio !== null || metadata !== null)) {
         // Same versions with a newer LastModified reading: remember it, so the next pass needs no HEAD.
         updates.push((c) =>
@@ -348,27 +490,35 @@ export class ExportScanner {
       }
     }
 
-    await this.#d.producer.send(records);
-    // Acknowledged: now (and only now) remember what was emitted.
+    // Pending marks and their clean-up do not depend on Kafka.
     for (const update of updates) update(this.#state);
-    const rangesChanged = ranges.hours.length > 0;
-    if (rangesChanged) this.#state.ranges = ranges.after;
-    const pruned = pruneCheckpoint(this.#state, window[0] ?? nowMs);
-    this.#state = pruned.checkpoint;
-    if (updates.length > 0 || rangesChanged || pruned.pruned.length > 0) this.#dirty = true;
-    const checkpointWritten = await this.#persist(nowMs, window[0] ?? nowMs);
+    if (updates.length > 0) this.#version++;
+    const published = await publishInChunks(this.#d.producer, outgoing, {
+      maxRecordsPerSend: o.maxRecordsPerSend ?? DEFAULT_MAX_RECORDS_PER_SEND,
+      retry: this.#retry,
+      // A long pass keeps what Kafka acknowledged so far, should it stop before its end.
+      afterChunk: async () => void (await this.#persist(nowMs, windowStart)),
+    });
+    if (ranges.hours.length > 0) {
+      this.#state.ranges = advanceRanges(this.#state.ranges, taken, ranges.after);
+      this.#version++;
+    }
+    const pruned = pruneCheckpoint(this.#state, windowStart);
+    if (pruned.pruned.length > 0) {
+      this.#state = pruned.checkpoint;
+      this.#version++;
+    }
+    const checkpointWritten = await this.#persist(nowMs, windowStart);
 
     const pendingCount = Object.values(this.#state.hours).reduce(
       (n, h) => n + Object.keys(h.pending).length,
       0,
     );
-    const m = this.#d.metrics;
+    const backlogHours = rangeHoursLeft(this.#state.ranges);
     m.objectsListed(objectsListed);
     m.objectsSkipped(skipped);
-    m.recordingsEmitted('scan', emitted);
-    m.invalidKeys('scan', invalidKeys);
-    if (invalidKeys > 0) m.deadLetters('CUSTODY_SINK_INVALID_EXPORT_KEY', invalidKeys);
     m.pendingRecordings(pendingCount);
+    m.backlogHours(backlogHours);
     const durationMs = performance.now() - t0;
     m.scanDuration(durationMs / 1000);
     return {
@@ -380,28 +530,80 @@ export class ExportScanner {
       objectsListed,
       objectsSkipped: skipped,
       headRequests,
-      recordingsEmitted: emitted,
-      invalidKeys,
+      recordingsEmitted: counts.emitted,
+      invalidKeys: counts.invalidKeys,
+      recordsTooLarge: counts.tooLarge,
+      sends: published.sends,
       pending: pendingCount,
+      backlogHours,
       checkpointWritten,
     };
   }
 
-  /** Writes the checkpoint if it changed; on a lost conditional write, re-reads, merges and retries. */
-  async #persist(nowMs: number, windowStartMs: number): Promise<boolean> {
-    if (!this.#dirty) return false;
+  /** The dead letter of a listed key that breaks the layout; remembered (never sent again) once acknowledged. */
+  #invalidKey(
+    obj: ListedObject,
+    error: Readonly<{ reason: string; detail: string }>,
+    folder: string,
+    hourMs: number,
+    nowMs: number,
+    counts: PassCounts,
+  ): Outgoing {
+    const o = this.#o;
+    this.#d.log.error(
+      { bucket: o.bucket, key: obj.key, reason: error.reason },
+      'invalid export key dead-lettered',
+    );
+    return {
+      record: invalidKeyDeadLetter({
+        encoders: this.#d.encoders,
+        topic: o.topics.dlq,
+        bucket: o.bucket,
+        key: obj.key,
+        reason: `${error.reason}: ${error.detail}`,
+        lastModifiedMs: obj.lastModifiedMs,
+        nowMs,
+        instance: o.detector.instance,
+      }),
+      afterAck: () => {
+        const hour = hourStateOf(this.#state, folder, hourMs);
+        if (!hour.invalid.includes(obj.key)) hour.invalid.push(obj.key);
+        this.#version++;
+        counts.invalidKeys++;
+        this.#d.metrics.invalidKeys('scan', 1);
+        this.#d.metrics.deadLetters(EXPORTS_DLQ_CODES.invalidKey, 1);
+      },
+    };
+  }
+
+  /** Writes the checkpoint if it changed, one write at a time; true when written. */
+  #persist(nowMs: number, windowStartMs: number): Promise<boolean> {
+    const run = this.#writes.then(() => this.#write(nowMs, windowStartMs));
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The conditional write; on a lost one, re-reads, merges and tries again. */
+  async #write(nowMs: number, windowStartMs: number): Promise<boolean> {
+    if (this.#version === this.#persistedVersion) return false;
     for (let attempt = 1; attempt <= MAX_CHECKPOINT_ATTEMPTS; attempt++) {
-      const next: Checkpoint = { ...this.#state, writer: this.#o.detector.instance, writtenAtMs: nowMs };
-      const res = await this.#store.write(next, this.#etag);
+      const version = this.#version;
+      const writer = this.#o.detector.instance;
+      const res = await this.#retry(this.#checkpointDependency, () =>
+        this.#store.write({ ...this.#state, writer, writtenAtMs: nowMs }, this.#etag),
+      );
       if (res.written) {
-        this.#state = next;
+        this.#state.writer = writer;
+        this.#state.writtenAtMs = nowMs;
         this.#etag = res.etag;
-        this.#dirty = false;
+        this.#persistedVersion = version;
         this.#d.metrics.checkpointWrite();
         return true;
       }
       this.#d.metrics.checkpointConflict();
-      const theirs = await this.#store.read(this.#o.watcherName);
+      const theirs = await this.#retry(this.#checkpointDependency, () =>
+        this.#store.read(this.#o.watcherName),
+      );
       this.#d.log.warn(
         {
           watcher: this.#o.watcherName,
@@ -415,6 +617,7 @@ export class ExportScanner {
           mergeCheckpoints(this.#state, theirs.checkpoint),
           windowStartMs,
         ).checkpoint;
+        this.#version++;
       }
       this.#etag = theirs.etag;
     }
@@ -423,4 +626,12 @@ export class ExportScanner {
       `checkpoint s3://${this.#store.bucket}/${this.#store.key} kept changing under watcher "${this.#o.watcherName}"`,
     );
   }
+}
+
+/** Marks a recording pending since `sinceMs`, keeping an earlier mark (e.g. one the S3-event path set). */
+function markPending(folder: string, hourMs: number, rec: string, sinceMs: number): Update {
+  return (c) => {
+    const pending = hourStateOf(c, folder, hourMs).pending;
+    pending[rec] = Math.min(pending[rec] ?? sinceMs, sinceMs);
+  };
 }

@@ -68,3 +68,59 @@ export function rangeRequest(fromMs: number, toMs: number): RangeRequest {
   const to = hourStart(Math.max(fromMs, toMs));
   return { fromHourMs: from, toHourMs: to, nextHourMs: from };
 }
+
+/**
+ * The catch-up range of a pass (pure): every hour from the checkpoint's high-water hour (the window start of the
+ * latest pass) up to the hour before this pass's window start. Those hours left the window since they were last
+ * listed (the watcher was down, or passes were slow), may have received exports meanwhile (late exports land in
+ * old folders), and no window lists them again. Undefined when nothing slid out, or before the first pass.
+ */
+export function catchUpRange(
+  highWaterHourMs: number | null | undefined,
+  windowStartHourMs: number,
+): RangeRequest | undefined {
+  if (highWaterHourMs === null || highWaterHourMs === undefined) return undefined;
+  if (highWaterHourMs >= windowStartHourMs) return undefined;
+  return rangeRequest(highWaterHourMs, windowStartHourMs - HOUR_MS);
+}
+
+/**
+ * The high-water hour of a checkpoint: its own; for one written before the field existed, the window start of
+ * the pass that last wrote it (an earlier hour than the true mark at worst, so nothing is skipped). Null when it
+ * was never written.
+ */
+export function highWaterHour(
+  c: Readonly<{ windowFromHourMs?: number | null; writtenAtMs: number | null }>,
+  lookbackHours: number,
+): number | null {
+  if (typeof c.windowFromHourMs === 'number') return c.windowFromHourMs;
+  if (c.writtenAtMs === null) return null;
+  return hourStart(c.writtenAtMs) - lookbackHours * HOUR_MS;
+}
+
+/**
+ * Applies a pass's progress to the ranges as they are now (pure): `taken` are the ranges the pass took hours
+ * from and `after` the same ranges once those hours are done ({@link takeRangeHours}). Ranges added meanwhile
+ * (a request, a merge with another writer's checkpoint) are kept as they are.
+ */
+export function advanceRanges(
+  current: readonly RangeRequest[],
+  taken: readonly RangeRequest[],
+  after: readonly RangeRequest[],
+): RangeRequest[] {
+  const id = (r: RangeRequest) => `${r.fromHourMs}-${r.toHourMs}`;
+  const progress = new Map<string, number>();
+  for (const r of taken) progress.set(id(r), Number.POSITIVE_INFINITY);
+  for (const r of after) progress.set(id(r), r.nextHourMs);
+  const out: RangeRequest[] = [];
+  for (const r of current) {
+    const next = Math.max(r.nextHourMs, progress.get(id(r)) ?? r.nextHourMs);
+    if (next <= r.toHourMs) out.push({ ...r, nextHourMs: next });
+  }
+  return out;
+}
+
+/** Hours the unfinished ranges still have to list (pure). */
+export function rangeHoursLeft(ranges: readonly RangeRequest[]): number {
+  return ranges.reduce((n, r) => n + Math.max(0, (r.toHourMs - r.nextHourMs) / HOUR_MS + 1), 0);
+}

@@ -10,7 +10,8 @@
  * 3. Poll to FULFILLED / FAILED / CANCELLED; every state custody observes goes into the ledger with custody's
  *    clock (and Genesys's `dateCreated` for the first).
  * 4. Recordings Genesys lists as failed go to the dead-letter topic (their exports will never come), once each.
- * 5. With `wait`: publish each covered export as it lands (detectedBy `job`, with the job facts). Either way
+ * 5. With `wait`: publish each covered export as it lands (detectedBy `job`, with the job facts; an object
+ *    published alone after the pairing grace is published again with its sibling when that lands). Either way
  *    `custody exports watch` attaches the job facts to every covered export it detects, through the ledger, so the
  *    sink's manifests get `export_job_created/executed/fulfilled` custody events.
  *
@@ -47,6 +48,7 @@ import { exportJobQuery, invalidRequestReason } from './export-job-state.ts';
 import type { RecordingJobsApi } from './export-jobs-api.ts';
 import type { ExportsWatchEncoders } from './export-records.ts';
 import { failedJobRecordingDeadLetter } from './export-records.ts';
+import { DependencyWaits } from './export-retry.ts';
 import type { DayHourPadding } from './export-window.ts';
 
 export type ExportsRunDeps = Readonly<{
@@ -281,12 +283,15 @@ export async function runExportsRun(
         log,
         now,
         sleep: (t) => (deps.sleep ?? abortableSleep)(t, deps.signal),
+        // S3 throttling or a broker restarting while the exports land: waited out, not the end of the run.
+        retry: new DependencyWaits({ log, signal: deps.signal }).run,
       },
       {
         bucket: options.bucket,
         prefix: options.prefix,
         dayHourPadding: options.dayHourPadding,
         topic: options.topics.recordingExports,
+        dlqTopic: options.topics.dlq,
         detector: { instance: options.instance, version },
         intervalMs: tuning.intervalMs,
         timeoutMs: tuning.timeoutMs + untilExportDate,

@@ -8,14 +8,25 @@
  * - optionally, S3 event notifications delivered to a Kafka topic (export-s3-events.ts): lower latency and
  *   exports into hour folders of any age.
  * Hour folders older than the scan window (e.g. a bulk job exporting last year's calls) are seen by the event
- * path, or by the scanner after {@link RunningExportsWatch.requestRange}.
+ * path, or by the scanner after {@link RunningExportsWatch.requestRange}; hours that slid out of the window while
+ * the watch was down are caught up from the checkpoint's high-water hour (export-scanner.ts).
+ *
+ * Unattended operation. Every S3 and Kafka call (checkpoint, listings, HEADs, producing, the event consumer) that
+ * fails retriably — the export bucket not created yet, throttling, a broker restarting — is waited out in place
+ * with capped exponential backoff and jitter (export-retry.ts): the watch is not ready meanwhile (the reason is a
+ * condition in `deps.conditions`, else in {@link RunningExportsWatch.notReadyReason}), and logs one line when the
+ * wait starts and one when it ends. Anything else that stops the scan loop or the event consumer for good (a
+ * fatal AccessDenied, an invalid checkpoint, a bug) rejects {@link RunningExportsWatch.failed} and calls
+ * `deps.onFailure`, so the process ends and its supervisor restarts it: nothing lingers alive but idle.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import type { Logger } from '../observability/logger.ts';
-import { CheckpointError } from './export-checkpoint-store.ts';
+import type { BackoffPolicy } from '../runtime/backoff.ts';
+import { Conditions } from '../runtime/conditions.ts';
+import { describeError, isFatal, ShutdownError } from '../runtime/errors.ts';
 import { JobLedgerIndex, S3JobLedgerStore } from './export-job-ledger-store.ts';
 import type { ExportsWatchMetrics } from './export-metrics.ts';
 import { exportsWatchMetrics, NO_METRICS } from './export-metrics.ts';
@@ -25,6 +36,8 @@ import { startS3Events } from './export-s3-events.ts';
 import type { ScanReport } from './export-scanner.ts';
 import { ExportScanner } from './export-scanner.ts';
 import type { DayHourPadding } from './export-window.ts';
+import { DEFAULT_MAX_RECORDS_PER_SEND } from './export-publish.ts';
+import { DependencyWaits, s3Dependency } from './export-retry.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 
 export type { ScanReport } from './export-scanner.ts';
@@ -52,6 +65,11 @@ export type ExportsWatchOptions = Readonly<{
   dayHourPadding: DayHourPadding;
   maxRangeHoursPerPass: number;
   s3Concurrency: number;
+  /**
+   * Records per `producer.send`: a pass publishes in chunks of at most this many, and its checkpoint advances
+   * chunk by chunk, only over what the broker acknowledged.
+   */
+  maxRecordsPerSend: number;
   /** Where the checkpoint lives; bucket defaults to `bucket`, key to `_custody/exports-watch/{watcherName}/checkpoint.json`. */
   checkpointBucket?: string;
   checkpointKey?: string;
@@ -79,6 +97,7 @@ export const DEFAULT_EXPORTS_WATCH_OPTIONS = {
   dayHourPadding: 'both',
   maxRangeHoursPerPass: 48,
   s3Concurrency: 8,
+  maxRecordsPerSend: DEFAULT_MAX_RECORDS_PER_SEND,
   jobLedgers: true,
   jobLedgerSkewMs: 5 * 60_000,
 } as const satisfies Partial<ExportsWatchOptions>;
@@ -102,6 +121,17 @@ export type ExportsWatchDeps = Readonly<{
   metrics?: ExportsWatchMetrics;
   /** custody's clock (epoch ms); `Date.now` by default. */
   now?: () => number;
+  /**
+   * The role's readiness conditions: while S3 or Kafka is waited for, `waiting for <what>: <reason>` is set
+   * here. Without it the watch keeps its own, reported by `notReadyReason()`.
+   */
+  conditions?: Conditions;
+  /** Aborting ends every wait (start-up included) with ShutdownError; a pass that meets no failure finishes. */
+  signal?: AbortSignal;
+  /** Called once when the scan loop or the S3-event consumer stopped for good (also: `failed`). */
+  onFailure?: (error: unknown) => void;
+  /** Backoff of the waits (default: the runtime's, 250 ms doubling to 10 s). */
+  backoff?: BackoffPolicy;
 }>;
 
 export type RunningExportsWatch = Readonly<{
@@ -111,9 +141,20 @@ export type RunningExportsWatch = Readonly<{
   requestRange(from: Date | number, to: Date | number): void;
   /** Undefined when healthy; else why not (for /readyz). */
   notReadyReason(): string | undefined;
-  /** Stops the loop and the consumer, after the pass in progress. Does not close the producer it was given. */
+  /**
+   * Rejects, with the error, when the scan loop or the S3-event consumer stopped for good (never for a retriable
+   * error: those are waited out). The composition root ends the process then. Never resolves.
+   */
+  failed: Promise<never>;
+  /**
+   * Stops the loop and the consumer, after the pass in progress (a pass waiting for S3 or Kafka stops waiting).
+   * Does not close the producer it was given.
+   */
   stop(): Promise<void>;
 }>;
+
+/** Pause between passes while backfill or catch-up hours remain, instead of the scan interval. */
+const BACKLOG_PAUSE_MS = 1_000;
 
 /** The checkpoint key of a watcher. */
 export function defaultCheckpointKey(watcherName: string): string {
@@ -135,6 +176,35 @@ export async function startExportsWatch(
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? (deps.registry ? exportsWatchMetrics(deps.registry) : NO_METRICS);
   const log = deps.log.child({ stage: 'exports', component: 'exports-watch', watcher: o.watcherName });
+  // Our own signal: stop() ends the waits of this watch even when the caller's signal is not aborted.
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  if (deps.signal?.aborted) abort.abort();
+  else deps.signal?.addEventListener('abort', onAbort, { once: true });
+  const ownConditions = deps.conditions === undefined;
+  const conditions = deps.conditions ?? new Conditions(log);
+  const waits = new DependencyWaits({ log, conditions, signal: abort.signal, policy: deps.backoff });
+  const retry = waits.run;
+  const bucketDependency = s3Dependency(o.bucket);
+
+  let stopped = false;
+  let failure: unknown;
+  let timer: NodeJS.Timeout | undefined;
+  let rejectFailed: (e: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => {
+    rejectFailed = reject;
+  });
+  // Nobody may be listening (a caller that only polls notReadyReason): not an unhandled rejection.
+  failed.catch(() => undefined);
+  const fail = (e: unknown): void => {
+    if (stopped || failure !== undefined) return;
+    failure = e;
+    if (timer) clearTimeout(timer);
+    log.error({ reason: describeError(e), fatal: isFatal(e) }, `exports watch failed: ${describeError(e)}`);
+    rejectFailed(e);
+    deps.onFailure?.(e);
+  };
+
   const ledgers = o.jobLedgers
     ? new JobLedgerIndex(new S3JobLedgerStore(deps.s3, o.bucket), log, o.jobLedgerSkewMs)
     : undefined;
@@ -147,6 +217,7 @@ export async function startExportsWatch(
       metrics,
       now,
       jobFacts: ledgers ? (c, t) => ledgers.factsFor(c, t) : undefined,
+      retry,
     },
     {
       bucket: o.bucket,
@@ -159,6 +230,7 @@ export async function startExportsWatch(
       dayHourPadding: o.dayHourPadding,
       maxRangeHoursPerPass: o.maxRangeHoursPerPass,
       s3Concurrency: o.s3Concurrency,
+      maxRecordsPerSend: o.maxRecordsPerSend,
       topics: o.topics,
       detector: { instance: o.instance, version: o.version },
       checkpoint: {
@@ -167,63 +239,70 @@ export async function startExportsWatch(
       },
     },
   );
-  await scanner.load();
-  await ledgers?.refresh();
+  const refreshLedgers = async (): Promise<void> => {
+    if (ledgers) await retry(bucketDependency, () => ledgers.refresh());
+  };
   /** One scan pass, with the job ledgers re-read first (so exports of a job executed since carry its facts). */
   const scanOnce = async (): Promise<ScanReport> => {
-    await ledgers?.refresh();
+    await refreshLedgers();
     return scanner.scanOnce();
   };
 
   let events: RunningS3Events | undefined;
-  if (o.s3Events) {
-    if (!deps.kafka) throw new RangeError('s3Events needs deps.kafka');
-    events = await startS3Events(
-      {
-        kafka: deps.kafka,
-        s3: deps.s3,
-        producer: deps.producer,
-        encoders: deps.encoders,
-        log,
-        metrics,
-        now,
-        scanner,
-      },
-      {
-        bucket: o.bucket,
-        prefix: o.prefix,
-        topics: o.topics,
-        detector: { instance: o.instance, version: o.version },
-      },
-      { ...DEFAULT_S3_EVENTS_OPTIONS, ...o.s3Events },
-    );
+  try {
+    // Waits (not ready) while the bucket does not exist yet; an invalid checkpoint or a fatal error throws.
+    await scanner.load();
+    await refreshLedgers();
+    if (o.s3Events) {
+      if (!deps.kafka) throw new RangeError('s3Events needs deps.kafka');
+      events = await startS3Events(
+        {
+          kafka: deps.kafka,
+          s3: deps.s3,
+          producer: deps.producer,
+          encoders: deps.encoders,
+          log,
+          metrics,
+          now,
+          scanner,
+          retry,
+          onStopped: fail,
+        },
+        {
+          bucket: o.bucket,
+          prefix: o.prefix,
+          topics: o.topics,
+          detector: { instance: o.instance, version: o.version },
+        },
+        { ...DEFAULT_S3_EVENTS_OPTIONS, ...o.s3Events },
+      );
+    }
+  } catch (e) {
+    deps.signal?.removeEventListener('abort', onAbort);
+    throw e;
   }
 
-  let stopped = false;
-  let fatal: string | undefined;
-  let lastError: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<unknown> = Promise.resolve();
-
-  const pass = async (): Promise<void> => {
-    try {
-      const report = await scanOnce();
-      lastError = undefined;
-      log[report.recordingsEmitted > 0 || report.invalidKeys > 0 ? 'info' : 'debug'](
-        { ...report },
-        'scan pass done',
-      );
-    } catch (e) {
-      lastError = e instanceof Error ? e.message : String(e);
-      if (e instanceof CheckpointError && e.code === 'CUSTODY_SINK_CHECKPOINT_INVALID') fatal = lastError;
-      log.error({ err: e }, 'scan pass failed; retrying at the next interval');
-    }
+  /** One pass of the loop; resolves with the pause before the next. */
+  const pass = async (): Promise<number> => {
+    const report = await scanOnce();
+    const busy = report.recordingsEmitted > 0 || report.invalidKeys > 0 || report.recordsTooLarge > 0;
+    log[busy || report.backlogHours > 0 ? 'info' : 'debug']({ ...report }, 'scan pass done');
+    // Behind (a catch-up or a backfill): the next hours right away, not after a whole interval.
+    return report.backlogHours > 0 ? Math.min(o.scanIntervalMs, BACKLOG_PAUSE_MS) : o.scanIntervalMs;
   };
   const loop = (): void => {
-    if (stopped || fatal) return;
-    inFlight = pass().finally(() => {
-      if (!stopped && !fatal) timer = setTimeout(loop, o.scanIntervalMs);
-    });
+    if (stopped || failure !== undefined) return;
+    inFlight = pass().then(
+      (pauseMs) => {
+        if (!stopped && failure === undefined) timer = setTimeout(loop, pauseMs);
+      },
+      (e: unknown) => {
+        // Stopping (stop() or the caller's signal) ends a wait with ShutdownError: not a failure.
+        if (e instanceof ShutdownError && abort.signal.aborted) return;
+        fail(e);
+      },
+    );
   };
   if (o.scanIntervalMs > 0) loop();
 
@@ -236,16 +315,19 @@ export async function startExportsWatch(
       );
     },
     notReadyReason() {
-      if (fatal) return `exports watch stopped: ${fatal}`;
+      if (failure !== undefined) return `exports watch failed: ${describeError(failure)}`;
       const crashed = events?.crashed();
       if (crashed) return `S3 events consumer crashed: ${crashed}`;
-      return lastError ? `last scan pass failed: ${lastError}` : undefined;
+      return ownConditions ? conditions.notReadyReason() : undefined;
     },
+    failed,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await inFlight;
+      abort.abort();
+      await inFlight.catch(() => undefined);
       await events?.stop();
+      deps.signal?.removeEventListener('abort', onAbort);
     },
   };
 }

@@ -161,7 +161,7 @@ describe('start-up', () => {
     const env = { ...infraEnv(), ...topicsEnv(), S3_BUCKET: name, CUSTODY_HTTP_PORT: port };
     const watch = spawnCustody(['exports', 'watch'], env);
     procs.push(watch);
-    await watch.waitForLog('export bucket: waiting (retrying with backoff)', 60_000);
+    await watch.waitForLog(`S3 bucket ${name}: waiting (retrying with backoff)`, 60_000);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toContain('NoSuchBucket');
@@ -170,7 +170,9 @@ describe('start-up', () => {
     await s3Client().send(new CreateBucketCommand({ Bucket: name }));
     await watch.waitForLog('custody exports watch running', 60_000);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-    const waits = watch.logs().filter((l) => l['msg'] === 'export bucket: waiting (retrying with backoff)');
+    const waits = watch
+      .logs()
+      .filter((l) => l['msg'] === `S3 bucket ${name}: waiting (retrying with backoff)`);
     expect(waits).toHaveLength(1);
     watch.child.kill('SIGTERM');
     expect(await watch.exited).toBe(0);

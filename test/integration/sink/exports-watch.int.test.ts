@@ -23,6 +23,9 @@ import { KafkaRecordProducer } from '../../../src/kafka/record-producer.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import type { ExportsWatchOptions, RunningExportsWatch } from '../../../src/sink/exports-watch.ts';
 import { defaultCheckpointKey, startExportsWatch } from '../../../src/sink/exports-watch.ts';
+import { collectJobExports } from '../../../src/sink/export-job-collector.ts';
+import { LEDGER_FORMAT } from '../../../src/sink/export-job-ledger.ts';
+import type { ExportJobLedger } from '../../../src/sink/export-job-ledger.ts';
 import { infra, kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import { readTopicToEnd } from '../../support/kafka-read.ts';
 
@@ -306,6 +309,88 @@ describe('custody exports watch: scanning', () => {
   });
 });
 
+describe('custody exports watch: down longer than the lookback', () => {
+  it('catches up from its checkpoint: exports that arrived in hours that left the window are still emitted', async () => {
+    const env = await environment();
+    const t = Date.now();
+    const org = randomUUID();
+    const first = await watcher(env, () => t, { lookbackHours: 1 });
+    const seed = `${hourFolder(org, t)}conversation_id=${randomUUID()}/${randomUUID()}.opus`;
+    await put(env.s3, env.bucket, seed, 'a');
+    await put(env.s3, env.bucket, `${seed}_metadata.json`, '{}');
+    expect((await first.scanOnce()).recordingsEmitted).toBe(1);
+    await first.stop();
+    // While the watcher is down (5 h), a late export lands in the hour that was current at its last pass.
+    const late = `${hourFolder(org, t)}conversation_id=${randomUUID()}/${randomUUID()}.opus`;
+    await put(env.s3, env.bucket, late, 'b');
+    await put(env.s3, env.bucket, `${late}_metadata.json`, '{}');
+    const second = await watcher(env, () => t + 5 * 3_600_000, { lookbackHours: 1 });
+    expect((await second.scanOnce()).recordingsEmitted).toBe(1);
+    const emitted = (await exportsOn(env)).map((r) => r.value.audio?.key);
+    expect(emitted).toContain(late);
+  });
+
+  it('lists every hour from the high-water hour on, a bounded number per pass, and says how far behind it is', async () => {
+    const env = await environment();
+    const H = 3_600_000;
+    const t = Date.now();
+    const org = randomUUID();
+    const first = await watcher(env, () => t, { lookbackHours: 1 });
+    const seed = `${hourFolder(org, t)}conversation_id=${randomUUID()}/${randomUUID()}.opus`;
+    await put(env.s3, env.bucket, seed, 'a');
+    await put(env.s3, env.bucket, `${seed}_metadata.json`, '{}');
+    expect((await first.scanOnce()).recordingsEmitted).toBe(1);
+    await first.stop();
+    // Down for 10 h: exports land in the hour of the last pass and in one the watcher never had in its window.
+    const lateKeys = [t, t + 4 * H].map(
+      (at) => `${hourFolder(org, at)}conversation_id=${randomUUID()}/${randomUUID()}.opus`,
+    );
+    for (const k of lateKeys) {
+      await put(env.s3, env.bucket, k, 'b');
+      await put(env.s3, env.bucket, `${k}_metadata.json`, '{}');
+    }
+    const lines: string[] = [];
+    const captured = createLogger({
+      level: 'info',
+      instance: 'test',
+      destination: { write: (l: string) => void lines.push(l) },
+    });
+    const producer = new KafkaRecordProducer(env.kafka);
+    const second = await startExportsWatch(
+      { s3: env.s3, producer, encoders, log: captured, registry: new Registry(), now: () => t + 10 * H },
+      {
+        bucket: env.bucket,
+        topics: { recordingExports: env.exportsTopic, dlq: env.dlqTopic },
+        instance: 'watch-test',
+        watcherName: 'it',
+        scanIntervalMs: 0,
+        lookbackHours: 1,
+        maxRangeHoursPerPass: 2,
+      },
+    );
+    cleanups.push(async () => {
+      await second.stop();
+      await producer.close();
+    });
+    // The catch-up is 10 hours (from the last pass's window start to this one's), 2 per pass.
+    const reports = [];
+    for (let pass = 0; pass < 5; pass++) reports.push(await second.scanOnce());
+    expect(reports.map((r) => r.backlogHours)).toEqual([8, 6, 4, 2, 0]);
+    expect(reports.map((r) => r.recordingsEmitted)).toEqual([1, 0, 1, 0, 0]);
+    const behind = lines
+      .map((l) => JSON.parse(l) as { msg: string; behindHours?: number })
+      .filter((l) => l.behindHours !== undefined);
+    expect(behind).toHaveLength(1);
+    expect(behind[0]?.behindHours).toBe(10);
+    expect(behind[0]?.msg).toContain('10 hour(s) behind');
+    const emitted = (await exportsOn(env)).map((r) => r.value.audio?.key);
+    expect(emitted).toHaveLength(3);
+    for (const k of lateKeys) expect(emitted).toContain(k);
+    // Caught up: a restart at the same time has nothing left to list.
+    expect((await second.scanOnce()).backlogHours).toBe(0);
+  });
+});
+
 describe('custody exports watch: checkpoint concurrency', () => {
   it('two watchers with one name never overwrite each other: a lost conditional write re-reads and merges', async () => {
     const env = await environment();
@@ -441,5 +526,135 @@ describe('custody exports watch: S3 event notifications', () => {
     expect((await w.scanOnce()).recordingsEmitted).toBe(0);
     expect(await exportsOn(env)).toHaveLength(1);
     expect(defaultCheckpointKey('it')).toBe('_custody/exports-watch/it/checkpoint.json');
+  });
+
+  it('revisits a lone object deferred on the event path, even in an hour far older than the scan window', async () => {
+    const env = await environment();
+    const eventsTopic = uniqueName('s3-events');
+    const admin = env.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 1 }] });
+    await admin.disconnect();
+    const org = randomUUID();
+    const t = Date.now();
+    // Last month's call, exported today by a bulk job: only its audio ever arrives.
+    const audioKey = `${hourFolder(org, t - 30 * 24 * 3_600_000)}conversation_id=${randomUUID()}/${randomUUID()}.opus`;
+    const put1 = await put(env.s3, env.bucket, audioKey, 'lone audio');
+    const event = {
+      Records: [
+        {
+          eventVersion: '2.1',
+          eventSource: 'aws:s3',
+          awsRegion: 'us-east-1',
+          eventTime: new Date(t).toISOString(),
+          eventName: 'ObjectCreated:Put',
+          s3: {
+            s3SchemaVersion: '1.0',
+            bucket: { name: env.bucket, arn: `arn:aws:s3:::${env.bucket}` },
+            object: {
+              key: encodeURIComponent(audioKey),
+              size: Buffer.byteLength('lone audio'),
+              eTag: (put1.ETag ?? '').replace(/"/g, ''),
+              versionId: put1.VersionId,
+              sequencer: '0062E99A88DC407461',
+            },
+          },
+        },
+      ],
+    };
+    const producer = env.kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: eventsTopic, messages: [{ key: 'k', value: JSON.stringify(event) }] });
+    await producer.disconnect();
+    let now = t;
+    const registry = new Registry();
+    const w1 = await watcher(
+      env,
+      () => now,
+      {
+        pairGraceMs: 60_000,
+        s3Events: { topic: eventsTopic, groupId: uniqueName('s3events-group'), fromBeginning: true },
+      },
+      registry,
+    );
+    // The event is consumed and deferred (no sibling); the watcher stops before any scan pass of its own.
+    await waitForCount(async () => {
+      const text = await registry.metrics();
+      return /custody_exports_watch_s3_events_total\{outcome="deferred"\} [1-9]/.test(text) ? [1] : [];
+    }, 1);
+    await w1.stop();
+    // The deferral was in the checkpoint before the event was committed: a restarted watcher (no events) has it
+    // pending, waits out the grace, then emits the audio alone, as for a lone object a pass found itself.
+    const w2 = await watcher(env, () => now, { pairGraceMs: 60_000 });
+    expect(await w2.scanOnce()).toMatchObject({ recordingsEmitted: 0, pending: 1 });
+    now = t + 120_000;
+    expect(await w2.scanOnce()).toMatchObject({ recordingsEmitted: 1, pending: 0 });
+    const [record] = await exportsOn(env);
+    expect(record?.value.audio?.key).toBe(audioKey);
+    expect(record?.value.metadata).toBeNull();
+  });
+});
+
+describe('custody exports run --wait: collecting a job’s exports', () => {
+  it('publishes metadata that lands after its audio was published alone', async () => {
+    const env = await environment();
+    const org = randomUUID();
+    const conv = randomUUID();
+    const t = Date.now();
+    const audioKey = `${hourFolder(org, t)}conversation_id=${conv}/${randomUUID()}.opus`;
+    await put(env.s3, env.bucket, audioKey, 'audio');
+    const ledger: ExportJobLedger = {
+      format: LEDGER_FORMAT,
+      jobId: randomUUID(),
+      createdBy: null,
+      runner: { instance: 'test', version: '0' },
+      request: { action: 'EXPORT', actionDate: null, integrationId: null, interval: 'x/y' },
+      states: [{ state: 'PROCESSING', observedAtMs: t - 60_000, genesys: null }],
+      totals: { conversations: 1, recordings: 1, processed: 1, skipped: 0, failed: 0 },
+      errorMessage: null,
+      coverage: { listedAtMs: t, totalHits: 1, jobTotalConversations: 1, conversations: { [conv]: t } },
+      failedRecordings: [],
+      published: [],
+      updatedAtMs: t,
+    };
+    let now = t;
+    let passes = 0;
+    const producer = new KafkaRecordProducer(env.kafka);
+    cleanups.push(() => producer.close());
+    const report = await collectJobExports(
+      {
+        s3: env.s3,
+        producer,
+        encoders,
+        log,
+        now: () => now,
+        sleep: async () => {
+          passes++;
+          now += 1_000;
+          // The metadata lands after the audio was published alone (grace 2 s).
+          if (passes === 4) await put(env.s3, env.bucket, `${audioKey}_metadata.json`, '{}');
+        },
+      },
+      {
+        bucket: env.bucket,
+        prefix: '',
+        dayHourPadding: 'unpadded',
+        topic: env.exportsTopic,
+        detector: { instance: 'test', version: '0' },
+        intervalMs: 1_000,
+        timeoutMs: 20_000,
+        pairGraceMs: 2_000,
+        skewMs: 60_000,
+        s3Concurrency: 2,
+      },
+      ledger,
+      async () => undefined,
+    );
+    expect(report).toMatchObject({ expected: 1, published: 1, timedOut: false });
+    const records = (await exportsOn(env)).map((r) => r.value);
+    expect(records).toHaveLength(2);
+    expect(records[0]?.metadata).toBeNull();
+    expect(records[1]?.metadata?.key).toBe(`${audioKey}_metadata.json`);
+    expect(records[1]?.audio?.key).toBe(audioKey);
   });
 });

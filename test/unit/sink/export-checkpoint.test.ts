@@ -138,3 +138,22 @@ describe('recordEmitted / isSameEmitted', () => {
     expect(isSameEmitted(undefined, 'r', { audio: f('a'), metadata: null })).toBe(false);
   });
 });
+
+describe('the high-water hour', () => {
+  it('reads checkpoints written before it existed, and merges to the later mark', () => {
+    const { windowFromHourMs: _, ...old } = cp({});
+    const parsed = parseCheckpoint(JSON.parse(JSON.stringify(old)));
+    expect(parsed.ok && parsed.value.windowFromHourMs).toBeUndefined();
+    const ours = { ...cp({}), windowFromHourMs: H0 };
+    const theirs = {
+      ...cp({}, [{ fromHourMs: H0, toHourMs: H0 + HOUR_MS, nextHourMs: H0 }]),
+      windowFromHourMs: H0 + 2 * HOUR_MS,
+    };
+    const merged = mergeCheckpoints(ours, theirs);
+    expect(merged.windowFromHourMs).toBe(H0 + 2 * HOUR_MS);
+    // The catch-up range the other writer added below its mark is kept.
+    expect(merged.ranges).toHaveLength(1);
+    expect(mergeCheckpoints(old, old).windowFromHourMs).toBeNull();
+    expect(parseCheckpoint({ ...cp({}), windowFromHourMs: H0 + 1 }).ok).toBe(false);
+  });
+});
