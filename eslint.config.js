@@ -1,5 +1,5 @@
 // Lint rules that encode the architecture: src/enrich is a pure core (no I/O, no clock,
-// no randomness), and ingest/sink never import each other (they talk only through Kafka).
+// no randomness), and the roles (ingest, exports, sink) never import each other (they talk only through Kafka).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -54,7 +54,7 @@ export default tseslint.config(
           patterns: [
             { group: impureModules, message: 'src/enrich is the pure core: no I/O modules.' },
             {
-              group: ['../ingest/*', '../sink/*', '../kafka/*', '../observability/*'],
+              group: ['../ingest/*', '../sink/*', '../exports/*', '../kafka/*', '../observability/*'],
               message: 'src/enrich imports only src/enrich.',
             },
           ],
@@ -77,22 +77,20 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ['src/ingest/**/*.ts'],
+  ...['ingest', 'exports', 'sink'].map((role) => ({
+    files: [`src/${role}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['../sink/*'], message: 'ingest and sink talk only through Kafka.' }] },
+        {
+          patterns: [
+            {
+              group: ['ingest', 'exports', 'sink'].filter((other) => other !== role).map((other) => `../${other}/*`),
+              message: 'The roles (ingest, exports, sink) talk only through Kafka.',
+            },
+          ],
+        },
       ],
     },
-  },
-  {
-    files: ['src/sink/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ group: ['../ingest/*'], message: 'ingest and sink talk only through Kafka.' }] },
-      ],
-    },
-  },
+  })),
 );

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { canonicalProblem } from './canonical-json.ts';
 import type { JsonObject } from './canonical-json.ts';
 import type { ExportKey } from './export-layout.ts';
-import { sha256Hex } from './integrity.ts';
+import { sha256Hex } from './sha256.ts';
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 

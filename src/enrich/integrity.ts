@@ -14,10 +14,13 @@
  * Node's crypto is the only dependency: keys are `KeyObject`s passed in (the shell loads them), Ed25519 is
  * deterministic, so sealing is a pure function of the manifest and the key.
  */
-import { createHash, createPublicKey, sign } from 'node:crypto';
+import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { canonicalBytes, canonicalize } from './canonical-json.ts';
 import type { Manifest } from './manifest.ts';
+import { sha256Hex } from './sha256.ts';
+
+export { sha256Hex };
 
 /** The key that signs manifests and its id (see {@link keyIdFor}). */
 export type ManifestSigner = Readonly<{ keyId: string; privateKey: KeyObject }>;
@@ -37,11 +40,6 @@ export type ManifestIntegrity = Readonly<{
 
 /** A manifest body plus its `integrity` member. */
 export type SealedManifest = Manifest & Readonly<{ integrity: ManifestIntegrity }>;
-
-/** Lower-case hex SHA-256 of `bytes`. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * The bytes that are hashed and signed: canonical JSON of the manifest without any `integrity` member.

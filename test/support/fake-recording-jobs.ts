@@ -6,7 +6,7 @@
  */
 import type { Models } from 'purecloud-platform-client-v2';
 import { GenesysApiError } from '../../src/genesys/platform-client.ts';
-import type { CoveragePage, RecordingJobsApi } from '../../src/sink/export-jobs-api.ts';
+import type { CoveragePage, RecordingJobsApi } from '../../src/exports/export-jobs-api.ts';
 
 /** A clock that moves only when {@link VirtualTime.runUntilSettled} advances it to the next sleeper. */
 export class VirtualTime {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Checkpoint, HourState } from '../../../src/sink/export-checkpoint.ts';
+import type { Checkpoint, HourState } from '../../../src/exports/export-checkpoint.ts';
 import {
   emptyCheckpoint,
   HOUR_MS,
@@ -8,7 +8,7 @@ import {
   parseCheckpoint,
   pruneCheckpoint,
   recordEmitted,
-} from '../../../src/sink/export-checkpoint.ts';
+} from '../../../src/exports/export-checkpoint.ts';
 
 const H0 = Date.parse('2026-03-01T09:00:00.000Z');
 const f = (etag: string, lastModifiedMs = 1, versionId: string | null = 'v1') => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeS3EventKey, parseS3EventMessage } from '../../../src/sink/s3-events.ts';
+import { decodeS3EventKey, parseS3EventMessage } from '../../../src/exports/s3-events.ts';
 
 const ORG = '0b7e4a4e-3c55-4d8e-9b0a-6f1d2c3b4a59';
 const CONV = '5d2f1c8e-7a3b-4e9d-8c1f-2a3b4c5d6e7f';

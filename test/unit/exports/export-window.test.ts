@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HOUR_MS } from '../../../src/sink/export-checkpoint.ts';
+import { HOUR_MS } from '../../../src/exports/export-checkpoint.ts';
 import {
   advanceRanges,
   catchUpRange,
@@ -9,7 +9,7 @@ import {
   rangeRequest,
   takeRangeHours,
   windowHours,
-} from '../../../src/sink/export-window.ts';
+} from '../../../src/exports/export-window.ts';
 
 const ORG = '0b7e4a4e-3c55-4d8e-9b0a-6f1d2c3b4a59';
 

@@ -7,8 +7,8 @@ import {
   ledgerKey,
   mergeLedgers,
   parseLedger,
-} from '../../../src/sink/export-job-ledger.ts';
-import type { ExportJobLedger, LedgerAttribution } from '../../../src/sink/export-job-ledger.ts';
+} from '../../../src/exports/export-job-ledger.ts';
+import type { ExportJobLedger, LedgerAttribution } from '../../../src/exports/export-job-ledger.ts';
 
 const T = Date.parse('2026-03-01T10:00:00.000Z');
 const C1 = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a11';

@@ -6,9 +6,9 @@ import {
   DEFAULT_JOB_RUNNER_OPTIONS,
   ExportJobError,
   runExportJob,
-} from '../../../src/sink/export-job-runner.ts';
-import type { JobProgress, JobRunnerOptions } from '../../../src/sink/export-job-runner.ts';
-import { exportJobQuery } from '../../../src/sink/export-job-state.ts';
+} from '../../../src/exports/export-job-runner.ts';
+import type { JobProgress, JobRunnerOptions } from '../../../src/exports/export-job-runner.ts';
+import { exportJobQuery } from '../../../src/exports/export-job-state.ts';
 import { FakeJobsPlatform, VirtualTime } from '../../support/fake-recording-jobs.ts';
 
 const T = Date.parse('2026-03-01T10:00:00.000Z');

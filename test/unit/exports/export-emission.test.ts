@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { EmissionInput, EmittedPair, ObservedFile } from '../../../src/sink/export-emission.ts';
-import { decideEmission, observeListed } from '../../../src/sink/export-emission.ts';
+import type { EmissionInput, EmittedPair, ObservedFile } from '../../../src/exports/export-emission.ts';
+import { decideEmission, observeListed } from '../../../src/exports/export-emission.ts';
 
 const GRACE = 600_000;
 const NOW = 1_772_355_600_000;

@@ -11,8 +11,8 @@ import {
   jobTotals,
   mergeObservedStates,
   observeJobState,
-} from '../../../src/sink/export-job-state.ts';
-import type { ObservedJobState } from '../../../src/sink/export-job-state.ts';
+} from '../../../src/exports/export-job-state.ts';
+import type { ObservedJobState } from '../../../src/exports/export-job-state.ts';
 
 const T = Date.parse('2026-03-01T10:00:00.000Z');
 const CREATED = '2026-03-01T09:59:59.250Z';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { Conditions } from '../../../src/runtime/conditions.ts';
 import { ShutdownError } from '../../../src/runtime/errors.ts';
-import { DependencyWaits } from '../../../src/sink/export-retry.ts';
+import { DependencyWaits } from '../../../src/exports/export-retry.ts';
 
 function capture() {
   const lines: Array<{ msg: string }> = [];

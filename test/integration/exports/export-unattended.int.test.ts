@@ -33,8 +33,8 @@ import type {
   ExportsWatchDeps,
   ExportsWatchOptions,
   RunningExportsWatch,
-} from '../../../src/sink/exports-watch.ts';
-import { defaultCheckpointKey, startExportsWatch } from '../../../src/sink/exports-watch.ts';
+} from '../../../src/exports/exports-watch.ts';
+import { defaultCheckpointKey, startExportsWatch } from '../../../src/exports/exports-watch.ts';
 import { infra, kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import { readTopicToEnd } from '../../support/kafka-read.ts';
 import { startS3FaultProxy } from '../../support/s3-fault-proxy.ts';

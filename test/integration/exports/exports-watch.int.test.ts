@@ -21,11 +21,11 @@ import { singleObjectCodecFor } from '../../../src/kafka/avro-codec.ts';
 import type { DeadLetter, RecordingExport } from '../../../src/kafka/avro-codec.ts';
 import { KafkaRecordProducer } from '../../../src/kafka/record-producer.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
-import type { ExportsWatchOptions, RunningExportsWatch } from '../../../src/sink/exports-watch.ts';
-import { defaultCheckpointKey, startExportsWatch } from '../../../src/sink/exports-watch.ts';
-import { collectJobExports } from '../../../src/sink/export-job-collector.ts';
-import { LEDGER_FORMAT } from '../../../src/sink/export-job-ledger.ts';
-import type { ExportJobLedger } from '../../../src/sink/export-job-ledger.ts';
+import type { ExportsWatchOptions, RunningExportsWatch } from '../../../src/exports/exports-watch.ts';
+import { defaultCheckpointKey, startExportsWatch } from '../../../src/exports/exports-watch.ts';
+import { collectJobExports } from '../../../src/exports/export-job-collector.ts';
+import { LEDGER_FORMAT } from '../../../src/exports/export-job-ledger.ts';
+import type { ExportJobLedger } from '../../../src/exports/export-job-ledger.ts';
 import { infra, kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import { readTopicToEnd } from '../../support/kafka-read.ts';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyedRecord, RecordProducer } from '../../../src/kafka/record-producer.ts';
 import { RecordTooLargeError } from '../../../src/kafka/record-producer.ts';
-import { publishInChunks } from '../../../src/sink/export-publish.ts';
-import type { Outgoing } from '../../../src/sink/export-publish.ts';
-import { NO_RETRY } from '../../../src/sink/export-retry.ts';
+import { publishInChunks } from '../../../src/exports/export-publish.ts';
+import type { Outgoing } from '../../../src/exports/export-publish.ts';
+import { NO_RETRY } from '../../../src/exports/export-retry.ts';
 
 const rec = (key: string): KeyedRecord => ({ topic: 't', key, value: Buffer.from(key) });
 
