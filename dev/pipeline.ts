@@ -177,6 +177,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
       'notifications',
       'sessionTags',
       'recordingExports',
+      'sinkState',
       'manifests',
       'dlq',
     ]);
@@ -280,7 +281,6 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
         ...DEFAULT_SINK_OPTIONS,
         groupId: `${o.name}-sink`,
         topics: o.topics,
-        stateBucket: o.bucket,
         instance: `${o.name}-sink`,
         version: CUSTODY_VERSION,
         lock: o.lock ?? { legalHold: true },

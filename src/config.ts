@@ -304,17 +304,6 @@ export const SETTINGS = {
     group: 'sink',
     default: 'custody-sink',
   },
-  CUSTODY_SINK_STATE_BUCKET: {
-    schema: s3Bucket,
-    description: 'Bucket of the sink’s join state (default: S3_BUCKET).',
-    group: 'sink',
-  },
-  CUSTODY_SINK_STATE_PREFIX: {
-    schema: z.string().regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'expected a key prefix'),
-    description: 'Key prefix of the join state, one object per conversation.',
-    group: 'sink',
-    default: '_custody/conversations',
-  },
   CUSTODY_SINK_PARTITION_CONCURRENCY: {
     schema: positiveInt,
     description: 'Partitions one sink instance processes in parallel.',
@@ -380,6 +369,13 @@ export const SETTINGS = {
     group: 'topics',
     default: 'custody.recording-exports.v1',
   },
+  CUSTODY_TOPIC_SINK_STATE: {
+    schema: topicName,
+    description:
+      'The sink’s join state, one compacted record per conversation (internal: only the sink reads it).',
+    group: 'topics',
+    default: 'custody.sink-state.v1',
+  },
   CUSTODY_TOPIC_MANIFESTS: {
     schema: topicName,
     description: 'One record per manifest version written.',
@@ -434,6 +430,7 @@ export interface Config {
     readonly notifications: string;
     readonly sessionTags: string;
     readonly recordingExports: string;
+    readonly sinkState: string;
     readonly manifests: string;
     readonly dlq: string;
   };
@@ -460,8 +457,6 @@ export interface Config {
   };
   readonly sink: {
     readonly groupId: string;
-    readonly stateBucket?: string;
-    readonly statePrefix: string;
     readonly partitionConcurrency: number;
     readonly manifestBucket?: string;
     readonly manifestPrefix: string;
@@ -614,6 +609,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       notifications: str('CUSTODY_TOPIC_NOTIFICATIONS') as string,
       sessionTags: str('CUSTODY_TOPIC_SESSION_TAGS') as string,
       recordingExports: str('CUSTODY_TOPIC_RECORDING_EXPORTS') as string,
+      sinkState: str('CUSTODY_TOPIC_SINK_STATE') as string,
       manifests: str('CUSTODY_TOPIC_MANIFESTS') as string,
       dlq: str('CUSTODY_TOPIC_DLQ') as string,
     },
@@ -640,8 +636,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
     },
     sink: {
       groupId: str('CUSTODY_SINK_GROUP_ID') as string,
-      stateBucket: str('CUSTODY_SINK_STATE_BUCKET'),
-      statePrefix: str('CUSTODY_SINK_STATE_PREFIX') as string,
       partitionConcurrency: values.CUSTODY_SINK_PARTITION_CONCURRENCY as number,
       manifestBucket: str('CUSTODY_MANIFEST_BUCKET'),
       manifestPrefix: str('CUSTODY_MANIFEST_PREFIX') as string,

@@ -312,9 +312,9 @@ function countingProducer(inner: RecordProducer, config: Config, metrics: SinkMe
   };
 }
 
-/** The configured buckets the sink may read exports from and write manifests and state to. */
+/** The configured buckets the sink may read exports from and write manifests to. */
 export function sinkBuckets(config: Config): string[] {
-  const all = [config.s3.bucket, config.sink.manifestBucket, config.sink.stateBucket];
+  const all = [config.s3.bucket, config.sink.manifestBucket];
   return [...new Set(all.filter((b): b is string => typeof b === 'string'))];
 }
 
@@ -348,10 +348,14 @@ export async function runSink(config: Config): Promise<number> {
       const partitions = await prepareTopics(
         kafka,
         config,
-        ['sessionTags', 'recordingExports', 'manifests', 'dlq'],
+        ['sessionTags', 'recordingExports', 'sinkState', 'manifests', 'dlq'],
         ctx,
       );
-      assertCoPartitioned(partitions, [config.topics.sessionTags, config.topics.recordingExports]);
+      assertCoPartitioned(partitions, [
+        config.topics.sessionTags,
+        config.topics.recordingExports,
+        config.topics.sinkState,
+      ]);
       const codecs = await retryUntilDone(
         'schema registry',
         () => createSinkCodecs(config.kafka, config.topics),
@@ -375,8 +379,6 @@ export async function runSink(config: Config): Promise<number> {
               ...DEFAULT_SINK_OPTIONS,
               groupId: config.sink.groupId,
               topics: config.topics,
-              stateBucket: config.sink.stateBucket ?? (config.s3.bucket as string),
-              statePrefix: config.sink.statePrefix,
               manifestBucket: config.sink.manifestBucket,
               manifestPrefix: config.sink.manifestPrefix,
               exportPrefix: config.exports.prefix,
@@ -438,7 +440,7 @@ export function assertCoPartitioned(
   const counts = topics.map((t) => `${t}=${partitions.get(t) ?? '?'}`);
   if (new Set(topics.map((t) => partitions.get(t))).size > 1) {
     throw new FatalError(
-      `the sink's input topics are not co-partitioned (${counts.join(', ')}): give them the same partition count (CUSTODY_TOPIC_PARTITIONS when custody creates them)`,
+      `the sink's topics (its inputs and its state changelog) are not co-partitioned (${counts.join(', ')}): give them the same partition count (CUSTODY_TOPIC_PARTITIONS when custody creates them)`,
       { setting: 'CUSTODY_TOPIC_PARTITIONS' },
     );
   }

@@ -148,6 +148,7 @@ export async function runSink(
   const topics = {
     sessionTags: `bench.session-tags.${opts.run}`,
     recordingExports: `bench.recording-exports.${opts.run}`,
+    sinkState: `bench.sink-state.${opts.run}`,
     manifests: `bench.manifests.${opts.run}`,
     dlq: `bench.dlq.${opts.run}`,
   };
@@ -164,8 +165,6 @@ export async function runSink(
     ...DEFAULT_SINK_OPTIONS,
     groupId: `bench-sink-${opts.run}`,
     topics,
-    stateBucket: workload.bucket,
-    statePrefix: `_custody/${opts.run}`,
     manifestPrefix: `custody-bench/${opts.run}`,
     lock: opts.legalHold ? { legalHold: true } : undefined,
     partitionsConsumedConcurrently: opts.concurrency,

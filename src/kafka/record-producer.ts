@@ -17,6 +17,8 @@ export interface KeyedRecord {
   readonly headers?: Readonly<Record<string, string>>;
   /** Record timestamp (ms); defaults to the broker's CreateTime from the producer clock. */
   readonly timestamp?: number;
+  /** Explicit partition (e.g. a changelog record beside the input partition it mirrors); default: by key. */
+  readonly partition?: number;
 }
 
 export interface RecordProducer {
@@ -128,6 +130,7 @@ export class KafkaRecordProducer implements RecordProducer {
         value: r.value,
         headers: r.headers ? { ...r.headers } : undefined,
         timestamp: r.timestamp === undefined ? undefined : String(r.timestamp),
+        ...(r.partition === undefined ? {} : { partition: r.partition }),
       });
       byTopic.set(r.topic, list);
     }

@@ -7,7 +7,8 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { Config } from '../config.ts';
 
-export type TopicRole = 'notifications' | 'sessionTags' | 'recordingExports' | 'manifests' | 'dlq';
+export type TopicRole =
+  'notifications' | 'sessionTags' | 'recordingExports' | 'sinkState' | 'manifests' | 'dlq';
 
 interface TopicSpec {
   readonly role: TopicRole;
@@ -30,6 +31,8 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     retentionMs: 365 * DAY_MS,
     purpose: 'recordings found in S3',
   },
+  // Internal to the sink (its join state, like a Kafka Streams changelog): compacted, one record per conversation.
+  { role: 'sinkState', cleanup: 'compact', purpose: 'the sink’s join state per conversation (internal)' },
   { role: 'manifests', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'manifest versions written' },
   { role: 'dlq', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'input that could not be processed' },
 ];

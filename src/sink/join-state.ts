@@ -1,11 +1,13 @@
 /**
- * The sink's join state, as it is kept in S3 (architecture.md "The join"): per conversation, one
- * `session-tags.json` (the merged snapshot and where each leg was first captured on Kafka) and one `exports.json`
- * (the conversation's recordings with their export facts, hashes and what was announced on the manifests topic).
+ * The sink's join state (architecture.md "The join"), per conversation: the session tags (the merged snapshot and
+ * where each leg was first captured on Kafka) and the exports (the conversation's recordings with their export
+ * facts, hashes and the manifest version last announced). It lives in the memory of the instance that owns the
+ * conversation's partition and in the compacted changelog topic `custody.sink-state.v1` (one record per
+ * conversation, the whole state), from which an instance restores it when it is assigned the partition.
  *
  * Everything here is pure. Each merge is a join (commutative, associative, idempotent: a maximum over a total order,
- * field by field), so replays, duplicates, late records and two instances writing the same conversation all
- * converge on the same state whatever the order; S3 conditional writes only decide who re-merges.
+ * field by field), so replays, duplicates, late records, a restore that reads back the instance's own writes and
+ * two instances that owned a partition one after the other all converge on the same state whatever the order.
  */
 import { z } from 'zod';
 import { canonicalBytes, canonicalize } from '../enrich/canonical-json.ts';
@@ -59,8 +61,11 @@ export type ObjectHash = Readonly<{
   version: string;
 }>;
 
-/** The manifest version last announced on `custody.manifests.v1` for a recording. */
-export type Announced = Readonly<{ manifestVersion: number; manifestSha256: string }>;
+/**
+ * The manifest version last announced on `custody.manifests.v1` for a recording, with the digest of the inputs it
+ * was last built (or found current) from: the same inputs again need no S3 request at all.
+ */
+export type Announced = Readonly<{ manifestVersion: number; manifestSha256: string; inputs: string | null }>;
 
 /** What the sink knows about one recording. */
 export type RecordingState = Readonly<{
@@ -83,8 +88,17 @@ export type ExportsState = Readonly<{
   recordings: Readonly<Record<string, RecordingState>>;
 }>;
 
+/** A changelog record: everything the sink knows about one conversation. */
+export type ConversationState = Readonly<{
+  format: typeof STATE_FORMAT;
+  conversationId: string;
+  tags: SessionTagsState | null;
+  exports: ExportsState | null;
+}>;
+
 export const TAGS_FORMAT = 'custody.sink.session-tags/v1';
 export const EXPORTS_FORMAT = 'custody.sink.exports/v1';
+export const STATE_FORMAT = 'custody.sink.state/v1';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schemas (state read back from S3 and snapshots from Kafka are external input: validated, never trusted)
@@ -210,6 +224,10 @@ const recordingSchema = z.strictObject({
     .strictObject({
       manifestVersion: z.number().int().positive(),
       manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
+      inputs: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .nullable(),
     })
     .nullable(),
 });
@@ -218,6 +236,13 @@ const exportsStateSchema = z.strictObject({
   format: z.literal(EXPORTS_FORMAT),
   conversationId: uuidLower,
   recordings: z.record(uuidLower, recordingSchema),
+});
+
+const conversationStateSchema = z.strictObject({
+  format: z.literal(STATE_FORMAT),
+  conversationId: uuidLower,
+  tags: tagsStateSchema.nullable(),
+  exports: exportsStateSchema.nullable(),
 });
 
 /** Why a stored state object was rejected (a field path list, never content). */
@@ -254,8 +279,23 @@ export function parseExportsState(bytes: Uint8Array): ExportsState | StateParseF
     : { detail: `exports state invalid at ${issuesOf(parsed.error)}` };
 }
 
-/** The bytes stored for a state object: RFC 8785 canonical JSON, so equal states are equal bytes. */
-export function stateBytes(state: SessionTagsState | ExportsState): Buffer {
+/** Parses a changelog record's value; its key must name the same conversation. */
+export function parseConversationState(
+  key: string | null,
+  bytes: Uint8Array,
+): ConversationState | StateParseFailure {
+  const parsed = conversationStateSchema.safeParse(parseJsonBytes(bytes));
+  if (!parsed.success) return { detail: `sink state invalid at ${issuesOf(parsed.error)}` };
+  const state = parsed.data as ConversationState;
+  const inner = [state.tags?.snapshot.conversationId, state.exports?.conversationId];
+  if (key !== state.conversationId || inner.some((id) => id !== undefined && id !== key)) {
+    return { detail: 'sink state names another conversation than its key' };
+  }
+  return state;
+}
+
+/** The bytes stored for a state: RFC 8785 canonical JSON, so equal states are equal bytes. */
+export function stateBytes(state: SessionTagsState | ExportsState | ConversationState): Buffer {
   return canonicalBytes(state);
 }
 
@@ -438,7 +478,11 @@ function hashFor(object: ExportedObject | undefined, ...hashes: (ObjectHash | nu
 function mergeAnnounced(a: Announced | null, b: Announced | null): Announced | null {
   if (a === null) return b;
   if (b === null) return a;
-  return (cmp(a.manifestVersion, b.manifestVersion) || cmp(a.manifestSha256, b.manifestSha256)) >= 0 ? a : b;
+  return (cmp(a.manifestVersion, b.manifestVersion) ||
+    cmp(a.manifestSha256, b.manifestSha256) ||
+    cmp(a.inputs ?? '', b.inputs ?? '')) >= 0
+    ? a
+    : b;
 }
 
 /** Joins what two states know about the same recording. */
@@ -516,6 +560,42 @@ export function applyRecordingExport(
   pointer: KafkaPointer,
 ): ExportsState {
   return mergeExportsState(stored, exportsStateOf(record, pointer));
+}
+
+/** Joins two tags states of one conversation: the snapshots, and per leg the lowest capture pointers. */
+export function mergeTagsState(
+  a: SessionTagsState | null,
+  b: SessionTagsState | null,
+): SessionTagsState | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  const captures: Record<string, LegCaptures> = { ...a.captures };
+  for (const [legKey, c] of Object.entries(b.captures)) {
+    const before = captures[legKey] ?? { live: null, reconciled: null };
+    captures[legKey] = {
+      live: minPointer(before.live, c.live),
+      reconciled: minPointer(before.reconciled, c.reconciled),
+    };
+  }
+  const sorted = Object.fromEntries(Object.entries(captures).sort(([x], [y]) => cmp(x, y)));
+  return { format: TAGS_FORMAT, snapshot: joinSnapshots(a.snapshot, b.snapshot), captures: sorted };
+}
+
+/** Joins two states of one conversation (e.g. what is in memory and a changelog record read back). */
+export function mergeConversationState(
+  a: ConversationState | undefined,
+  b: ConversationState,
+): ConversationState {
+  if (a === undefined) return b;
+  if (a.conversationId !== b.conversationId) {
+    throw new RangeError('mergeConversationState got states of two conversations');
+  }
+  return {
+    format: STATE_FORMAT,
+    conversationId: b.conversationId,
+    tags: mergeTagsState(a.tags, b.tags),
+    exports: b.exports === null ? a.exports : mergeExportsState(a.exports ?? undefined, b.exports),
+  };
 }
 
 /** Whether two exports states differ (as stored bytes). */

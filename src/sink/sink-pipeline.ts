@@ -1,13 +1,17 @@
 /**
- * `custody sink`: consumes `custody.session-tags.v1` and `custody.recording-exports.v1` in one consumer group,
- * folds each record into the conversation's join state in S3, reconciles the conversation's manifests, and only
- * then commits the record's offset (side effect first, offsets after: research/anchors.md §2.9).
+ * `custody sink`: a stream–table join the way Kafka Streams builds one. It consumes `custody.session-tags.v1` and
+ * `custody.recording-exports.v1` (co-partitioned by conversation id) in one consumer group, folds each record into
+ * the conversation's join state — held in memory for the partitions this instance owns and backed by the compacted
+ * changelog `custody.sink-state.v1` (join-table.ts) — reconciles the conversation's manifests in S3, and only then
+ * commits the record's offset (side effect first, offsets after: research/anchors.md §2.9): manifest written and
+ * announced, changelog flushed, offset committed.
  *
- * Delivery: at-least-once, made idempotent. Everything before the offset commit is either a join-merge written
- * conditionally (replaying it changes nothing) or a manifest written only when it would differ and only on the
- * ETag it was computed from. A crash anywhere replays the uncommitted records, which converge on the same S3
- * state. Offsets are committed at the end of each fetched batch and, within a long one, at most every second. Records of one conversation within a fetched batch are coalesced: one state write per input topic and one
- * reconcile. A record that cannot be used goes to `custody.dlq.v1` and processing continues.
+ * Delivery: at-least-once, made idempotent. State changes are joins (replaying them changes nothing) and a manifest
+ * is written only when it would differ, conditionally on the version it continues. A crash anywhere replays the
+ * uncommitted records onto the restored state, which converges on the same manifests. Offsets are committed at the
+ * end of each fetched batch and, within a long one, at most every second. Records of one conversation within a
+ * fetched batch are coalesced into one reconcile. A record that cannot be used goes to `custody.dlq.v1` and
+ * processing continues.
  */
 import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -20,7 +24,9 @@ import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
-import type { KafkaPointer } from './join-state.ts';
+import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
+import type { ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
+import { JoinTable } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
 import type { ManifestLock } from './manifest-store.ts';
 import type { SigningKey } from './signing-key.ts';
@@ -29,7 +35,6 @@ import { SinkError } from './sink-errors.ts';
 import { validateRecordingExport, validateSessionTags } from './sink-records.ts';
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
-import { JoinStateStore } from './sink-state-store.ts';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../runtime/backoff.ts';
 import type { BackoffPolicy } from '../runtime/backoff.ts';
 import type { Conditions } from '../runtime/conditions.ts';
@@ -39,10 +44,14 @@ import { describeError, isRetriable } from '../runtime/errors.ts';
 export type SinkOptions = Readonly<{
   /** Consumer group of every sink instance. */
   groupId: string;
-  topics: Readonly<{ sessionTags: string; recordingExports: string; manifests: string; dlq: string }>;
-  /** Bucket of the join state (`{statePrefix}/{conversationId}/…`). */
-  stateBucket: string;
-  statePrefix: string;
+  topics: Readonly<{
+    sessionTags: string;
+    recordingExports: string;
+    /** The join state's compacted changelog (co-partitioned with the inputs). */
+    sinkState: string;
+    manifests: string;
+    dlq: string;
+  }>;
   /** Bucket of the manifests; default: each recording's export bucket. */
   manifestBucket?: string;
   /** `''`: manifests beside the audio; else the same relative key under this prefix. */
@@ -70,7 +79,6 @@ const COMMIT_INTERVAL_MS = 1000;
 
 export const DEFAULT_SINK_OPTIONS = {
   groupId: 'custody-sink',
-  statePrefix: '_custody/conversations',
   manifestPrefix: '',
   exportPrefix: '',
   maxConflictRetries: 10,
@@ -97,6 +105,8 @@ export type SinkDeps = Readonly<{
 
 export type RunningSink = Readonly<{
   consumer: Consumer;
+  /** The join state this instance holds (for metrics, tests and the restore benchmark). */
+  table: JoinTable;
   /** Stops fetching, lets the batch in hand finish its current conversation, commits, and disconnects. */
   stop(): Promise<void>;
 }>;
@@ -131,11 +141,6 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   const log = (deps.logger ?? pino({ level: 'silent' })).child({ stage: 'sink', component: 'sink-pipeline' });
   const producer = deps.producer ?? new KafkaRecordProducer(deps.kafka);
   const objects = new S3ObjectStore(deps.s3, now);
-  const state = new JoinStateStore(
-    objects,
-    { bucket: options.stateBucket, prefix: options.statePrefix },
-    options.maxConflictRetries,
-  );
   const trustedKeys = new Map<string, KeyObject>([[deps.signer.keyId, deps.signer.publicKey]]);
   for (const k of options.trustedPublicKeys ?? []) trustedKeys.set(keyIdFor(k), k);
   const generatedBy = { component: 'custody-sink', version: options.version, instance: options.instance };
@@ -202,14 +207,45 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       : validateRecordingExport(key, plain, options.exportPrefix, options.allowedBuckets);
   };
 
-  /** One conversation's records of one partition: fold them into the state, then reconcile once. */
+  const pointerOf = (topic: string, partition: number, message: KafkaMessage): KafkaPointer => ({
+    topic,
+    partition,
+    offset: message.offset,
+    ...writerOf(message.headers),
+  });
+
+  const admin = deps.kafka.admin();
+  const table = new JoinTable(
+    {
+      kafka: deps.kafka,
+      admin,
+      producer,
+      log,
+      decodeTags: async (message) => {
+        const input = await decode(options.topics.sessionTags, message);
+        return input !== 'tombstone' && !input.rejected && input.kind === 'session-tags'
+          ? input.snapshot
+          : undefined;
+      },
+      pointerOf,
+      signal: deps.signal,
+    },
+    {
+      changelogTopic: options.topics.sinkState,
+      sessionTagsTopic: options.topics.sessionTags,
+      groupId: options.groupId,
+      instance: options.instance,
+    },
+  );
+
+  /** One conversation's records of one partition: fold them into the join state, then reconcile once. */
   const processGroup = async (
     topic: string,
     partition: number,
     messages: readonly KafkaMessage[],
   ): Promise<void> => {
-    const tags: { snapshot: SessionTagsSnapshot; pointer: KafkaPointer }[] = [];
-    const exports: { record: RecordingExport; pointer: KafkaPointer }[] = [];
+    let tags: SessionTagsState | undefined;
+    let exports: ExportsState | undefined;
     let conversationId: string | undefined;
     let trigger: KafkaMessage | undefined;
     for (const message of messages) {
@@ -223,42 +259,51 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         await deadLetter(topic, partition, message, input.code, input.reason);
         continue;
       }
-      const pointer = { topic, partition, offset: message.offset, ...writerOf(message.headers) };
-      if (input.kind === 'session-tags') tags.push({ snapshot: input.snapshot, pointer });
-      else exports.push({ record: input.record, pointer });
       conversationId = input.conversationId;
       trigger = message;
+      const held = table.get(partition, conversationId);
+      const pointer = pointerOf(topic, partition, message);
+      if (input.kind === 'session-tags') {
+        tags = applySessionTags(tags ?? held?.tags ?? undefined, input.snapshot, pointer);
+      } else {
+        exports = applyRecordingExport(
+          exports ?? held?.exports ?? { format: EXPORTS_FORMAT, conversationId, recordings: {} },
+          input.record,
+          pointer,
+        );
+      }
     }
     if (conversationId === undefined || trigger === undefined) return;
     const source = trigger;
+    const state = table.merge(partition, {
+      format: STATE_FORMAT,
+      conversationId,
+      tags: tags ?? null,
+      exports: exports ?? null,
+    });
+    if (state.exports === null) return; // no recording yet: nothing to reconcile
     try {
-      await state.addSessionTags(conversationId, tags);
-      const exportsWritten = await state.addRecordingExports(conversationId, exports);
-      const result = await reconcile(
-        conversationId,
-        {
-          s3: deps.s3,
-          objects,
-          state,
-          signer: deps.signer,
-          trustedKeys,
-          generatedBy,
-          now,
-          options,
-          announce: async (record) => {
-            await producer.send([
-              {
-                topic: options.topics.manifests,
-                key: record.conversationId,
-                value: deps.codecs.manifestWritten.encode(record),
-              },
-            ]);
-          },
-          deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
+      const outcome = await reconcile(state.tags ?? undefined, state.exports, {
+        s3: deps.s3,
+        objects,
+        signer: deps.signer,
+        trustedKeys,
+        generatedBy,
+        now,
+        options,
+        announce: async (record) => {
+          await producer.send([
+            {
+              topic: options.topics.manifests,
+              key: record.conversationId,
+              value: deps.codecs.manifestWritten.encode(record),
+            },
+          ]);
         },
-        exportsWritten,
-      );
-      log.debug({ conversationId, ...result }, 'reconciled');
+        deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
+      });
+      table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
+      log.debug({ conversationId, ...outcome.result }, 'reconciled');
     } catch (e) {
       if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
         await deadLetter(topic, partition, source, e.code, e.message);
@@ -277,6 +322,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
    */
   const WAIT = 'sink: S3/Kafka';
   const policy = deps.retryPolicy ?? DEFAULT_BACKOFF;
+  /** Partitions waiting out a failure, with when they started; /readyz is not ready while any is. */
+  const waiting = new Map<string, number>();
   let waitingSince: number | undefined;
   const processWithRetry = async (
     topic: string,
@@ -284,30 +331,37 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     group: readonly KafkaMessage[],
     batch: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
   ): Promise<boolean> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await processGroup(topic, partition, group);
-        if (waitingSince !== undefined) {
-          log.info({ waitedMs: Date.now() - waitingSince }, 'sink: recovered');
-          waitingSince = undefined;
-          deps.conditions?.clear(WAIT);
-        }
-        return true;
-      } catch (e) {
-        if (!isRetriable(e)) throw e;
-        const reason = describeError(e);
-        if (waitingSince === undefined) {
-          waitingSince = Date.now();
-          log.warn({ topic, partition, reason }, 'sink: waiting (retrying with backoff)');
-        }
-        deps.conditions?.set(WAIT, `waiting for S3/Kafka: ${reason}`);
-        const until = Date.now() + backoffDelay(attempt, policy);
-        while (Date.now() < until) {
-          if (!batch.isRunning() || batch.isStale() || deps.signal?.aborted) return false;
-          await sleep(Math.min(1_000, until - Date.now()), deps.signal).catch(() => undefined);
-          await batch.heartbeat();
+    const where = `${topic}:${partition}`;
+    const settle = (): void => {
+      if (!waiting.delete(where) || waiting.size > 0 || waitingSince === undefined) return;
+      log.info({ waitedMs: Date.now() - waitingSince }, 'sink: recovered');
+      waitingSince = undefined;
+      deps.conditions?.clear(WAIT);
+    };
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await processGroup(topic, partition, group);
+          return true;
+        } catch (e) {
+          if (!isRetriable(e)) throw e;
+          const reason = describeError(e);
+          if (waitingSince === undefined) {
+            waitingSince = Date.now();
+            log.warn({ topic, partition, reason }, 'sink: waiting (retrying with backoff)');
+          }
+          waiting.set(where, Date.now());
+          deps.conditions?.set(WAIT, `waiting for S3/Kafka: ${reason}`);
+          const until = Date.now() + backoffDelay(attempt, policy);
+          while (Date.now() < until) {
+            if (!batch.isRunning() || batch.isStale() || deps.signal?.aborted) return false;
+            await sleep(Math.min(1_000, until - Date.now()), deps.signal).catch(() => undefined);
+            await batch.heartbeat();
+          }
         }
       }
+    } finally {
+      settle();
     }
   };
 
@@ -331,7 +385,42 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
   };
 
+  /**
+   * Waits for the partition's join state, heartbeating so the member keeps its assignment; a restore that fails
+   * (Kafka trouble) is retried like any other retriable failure, with /readyz saying so.
+   */
+  const waitUntilRestored = async (
+    partition: number,
+    batch: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
+  ): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await table.ready(partition, () => batch.heartbeat());
+        if (attempt > 0) deps.conditions?.clear(WAIT);
+        return;
+      } catch (e) {
+        if (!batch.isRunning() || batch.isStale() || deps.signal?.aborted) return;
+        deps.conditions?.set(WAIT, `restoring join state: ${describeError(e)}`);
+        log.warn(
+          { partition, reason: describeError(e) },
+          'sink: state restore failed (retrying with backoff)',
+        );
+        await sleep(backoffDelay(attempt, policy), deps.signal).catch(() => undefined);
+        await batch.heartbeat();
+      }
+    }
+  };
+
   const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+  // Catch up the join state of every partition assigned, drop what was revoked (join-table.ts).
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    const assignment = e.payload.memberAssignment;
+    const mine = new Set<number>();
+    for (const topic of [options.topics.sessionTags, options.topics.recordingExports])
+      for (const p of assignment[topic] ?? []) mine.add(p);
+    table.assigned([...mine]);
+  });
+  await admin.connect();
   await consumer.connect();
   await consumer.subscribe({
     topics: [options.topics.sessionTags, options.topics.recordingExports],
@@ -361,13 +450,16 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const commit = async (): Promise<void> => {
         if (uncommitted === undefined) return;
         const offset = (BigInt(uncommitted) + 1n).toString();
+        // What the offset covers must be in the changelog first (a restore starts from it).
+        await table.flush(partition);
         uncommitted = undefined;
         committedAt = Date.now();
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
       };
+      await waitUntilRestored(partition, { heartbeat, isRunning, isStale });
       try {
         for (const [key, group] of groups) {
-          if (!isRunning() || isStale()) break;
+          if (!isRunning() || isStale() || !table.holds(partition)) break;
           const processed = await oneAtATime(key, () =>
             processWithRetry(topic, partition, group, { heartbeat, isRunning, isStale }),
           );
@@ -394,8 +486,10 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
 
   return {
     consumer,
+    table,
     stop: async () => {
       await consumer.disconnect();
+      await admin.disconnect().catch(() => undefined);
       if (deps.producer === undefined) await producer.close();
     },
   };

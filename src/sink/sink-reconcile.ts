@@ -1,9 +1,16 @@
 /**
- * `reconcile(conversationId)`: the sink's one reaction to any input. It reads the conversation's join state from
- * S3, hashes what has not been hashed (and records the hash in the state, so every instance reports the same hash
- * time), builds each recording's manifest with `src/enrich`, and writes a new manifest version only when the
- * manifest would differ materially from the current one — conditionally on the current version's ETag. Each
- * version written is announced on `custody.manifests.v1` before the caller commits its offset.
+ * `reconcile(conversation)`: the sink's one reaction to any input. Given the conversation's join state (held in
+ * memory by the instance that owns its partition), it hashes what has not been hashed (the hash and its time go
+ * into the state, so the manifest reports the same hash time forever), builds each recording's manifest with
+ * `src/enrich`, and writes a new manifest version only when the manifest would differ materially from the current
+ * one — conditionally, so a zombie instance that lost the partition cannot fork the chain. Each version written is
+ * announced on `custody.manifests.v1` before the caller commits its offset.
+ *
+ * S3 requests: a recording whose inputs (tags, export facts, hashes, custody version) are the ones its announced
+ * manifest was built from costs none. Otherwise its audio is stream-hashed once per object version and its
+ * metadata read; the first version is written with `If-None-Match: *` without reading anything else, so the usual
+ * case costs exactly the three requests every manifest needs. A later version reads the current manifest (to
+ * verify it and continue its chain) and writes with `If-Match`.
  */
 import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -12,21 +19,21 @@ import type { CustodyEntry } from '../enrich/custody.ts';
 import { manifestKeyFor, parseExportKey } from '../enrich/export-layout.ts';
 import type { ExportKey } from '../enrich/export-layout.ts';
 import { MAX_METADATA_BYTES, oversizedMetadata, parseExportMetadata } from '../enrich/export-metadata.ts';
-import { manifestSha256, sealManifest, serializeSealedManifest } from '../enrich/integrity.ts';
+import { canonicalBytes } from '../enrich/canonical-json.ts';
+import { manifestSha256, sealManifest, serializeSealedManifest, sha256Hex } from '../enrich/integrity.ts';
 import type { SealedManifest } from '../enrich/integrity.ts';
 import { buildManifest } from '../enrich/manifest.ts';
 import type { AudioInput, GeneratedBy, Manifest, MetadataInput, S3ObjectRef } from '../enrich/manifest.ts';
 import { verifyManifest } from '../enrich/verify.ts';
 import type { ExportedObject, ManifestWritten } from '../kafka/avro-codec.ts';
 import { EXPORTS_FORMAT } from './join-state.ts';
-import type { ObjectHash, RecordingState } from './join-state.ts';
+import type { Announced, ExportsState, ObjectHash, RecordingState, SessionTagsState } from './join-state.ts';
 import { instantOfMs, manifestLegsOf } from './manifest-inputs.ts';
 import type { ManifestLock, S3ObjectStore, StoredObject } from './manifest-store.ts';
 import { hashObject, readObjectBytes } from './object-hashing.ts';
 import type { SigningKey } from './signing-key.ts';
 import { SinkError } from './sink-errors.ts';
 import type { SinkErrorCode } from './sink-records.ts';
-import type { ExportsRead, JoinStateStore, TagsRead } from './sink-state-store.ts';
 import { custodyEntries, manifestWrittenEntry } from './sink-timeline.ts';
 
 export type ReconcileOptions = Readonly<{
@@ -43,7 +50,6 @@ export type ReconcileOptions = Readonly<{
 export type ReconcileDeps = Readonly<{
   s3: S3Client;
   objects: S3ObjectStore;
-  state: JoinStateStore;
   signer: SigningKey;
   /** Keys whose manifests the sink accepts as the current version (its own and earlier ones). */
   trustedKeys: ReadonlyMap<string, KeyObject>;
@@ -56,8 +62,13 @@ export type ReconcileDeps = Readonly<{
   deadLetter: (code: SinkErrorCode, reason: string) => Promise<void>;
 }>;
 
-/** What a reconcile did, for logs and tests. */
-export type ReconcileResult = Readonly<{ written: number; unchanged: number; deadLettered: number }>;
+/** What a reconcile did, for logs, metrics and tests. `skipped`: inputs unchanged, no S3 request made. */
+export type ReconcileResult = Readonly<{
+  written: number;
+  unchanged: number;
+  deadLettered: number;
+  skipped: number;
+}>;
 
 type Reads = {
   audioHash: ObjectHash | null;
@@ -141,87 +152,49 @@ function metadataInputOf(rec: RecordingState, reads: Reads, exportKey: ExportKey
 }
 
 /**
- * Reconciles every recording of a conversation. Throws {@link SinkError} (retriable or not) or S3 errors; a
- * recording whose manifest cannot be built is dead-lettered and the others proceed.
- *
- * `exportsWritten`: `exports.json` as the caller just wrote it (state and ETag), used instead of reading it back
- * on the first attempt. Every later write is conditional on that ETag, so a state changed meanwhile is detected
- * exactly as if it had been read.
+ * Digest of everything a recording's manifest is built from besides the current manifest itself: the tags, the
+ * recording's export facts and hashes, and the custody version that builds it (an upgrade re-checks each manifest
+ * once, on its conversation's next input).
+ */
+export function inputsDigest(
+  tags: SessionTagsState | undefined,
+  rec: RecordingState,
+  version: string,
+): string {
+  return sha256Hex(canonicalBytes({ tags: tags ?? null, recording: { ...rec, announced: null }, version }));
+}
+
+/**
+ * Reconciles every recording of a conversation. Returns the exports state with what it learnt (hashes, the
+ * versions announced and the inputs they were built from), for the caller to merge into the join state. Throws
+ * {@link SinkError} (retriable or not) or S3 errors; a recording whose manifest cannot be built is dead-lettered
+ * and the others proceed.
  */
 export async function reconcile(
-  conversationId: string,
+  tags: SessionTagsState | undefined,
+  exports: ExportsState,
   deps: ReconcileDeps,
-  exportsWritten?: ExportsRead,
-): Promise<ReconcileResult> {
-  for (let attempt = 0; attempt < deps.options.maxConflictRetries; attempt++) {
-    const result = await reconcileOnce(conversationId, deps, attempt === 0 ? exportsWritten : undefined);
-    if (result !== 'stale') return result;
-  }
-  throw new SinkError('CUSTODY_SINK_CONFLICTS', `export objects of ${conversationId} kept changing`, true);
-}
-
-function sameObject(a: ExportedObject | undefined, b: ExportedObject | undefined): boolean {
-  return a?.key === b?.key && a?.versionId === b?.versionId && a?.etag === b?.etag;
-}
-
-async function reconcileOnce(
-  conversationId: string,
-  deps: ReconcileDeps,
-  exportsWritten: ExportsRead | undefined,
-): Promise<ReconcileResult | 'stale'> {
-  // Exports first: without a recording there is nothing to reconcile, and the tags need not be read. (Either
-  // order is safe: the caller wrote its input before these reads, so of two instances that wrote tags and
-  // exports at the same time, at least one reads both.)
-  const exportsRead = exportsWritten ?? (await deps.state.readExports(conversationId));
-  if (exportsRead === undefined) return { written: 0, unchanged: 0, deadLettered: 0 };
-  const tags = await deps.state.readTags(conversationId);
-  const before = exportsRead.state;
-
-  const reads = new Map<string, Reads>();
-  const newHashes: Record<string, RecordingState> = {};
-  for (const [rid, rec] of Object.entries(before.recordings)) {
-    const r = await readObjects(rec, deps);
-    reads.set(rid, r);
-    const metadataHash = r.metadata === 'missing' ? rec.metadataHash : r.metadata.hash;
-    if (r.audioHash !== rec.audioHash || metadataHash !== rec.metadataHash) {
-      newHashes[rid] = { ...rec, audioHash: r.audioHash, metadataHash };
-    }
-  }
-  // Store new hashes first: the earliest stored hash of a version wins, so every instance reports the same time.
-  const hashed =
-    Object.keys(newHashes).length === 0
-      ? exportsRead
-      : await deps.state.mergeExports(
-          { format: EXPORTS_FORMAT, conversationId, recordings: newHashes },
-          exportsRead,
-        );
-  const state = hashed.state;
-
+): Promise<Readonly<{ result: ReconcileResult; exports: ExportsState }>> {
+  const conversationId = exports.conversationId;
+  const version = deps.generatedBy.version;
   let written = 0;
   let unchanged = 0;
   let deadLettered = 0;
-  const announced: Record<string, RecordingState> = {};
-  for (const [rid, rec] of Object.entries(state.recordings)) {
-    const r = reads.get(rid);
-    const old = before.recordings[rid];
-    if (r === undefined || old === undefined) continue; // added meanwhile: the record that added it reconciles it
-    // Another instance recorded a newer object version while we read: start over with the new state.
-    if (
-      !sameObject(rec.audio?.object, old.audio?.object) ||
-      !sameObject(rec.metadata?.object, old.metadata?.object)
-    ) {
-      return 'stale';
+  let skipped = 0;
+  const learnt: Record<string, RecordingState> = {};
+  for (const [rid, before] of Object.entries(exports.recordings)) {
+    if (before.announced !== null && before.announced.inputs === inputsDigest(tags, before, version)) {
+      skipped++;
+      continue;
     }
-    const stored: Reads = {
-      audioHash: r.audioHash === null ? null : (rec.audioHash ?? r.audioHash),
-      metadata:
-        r.metadata !== 'missing' &&
-        rec.metadataHash !== null &&
-        rec.metadataHash.sha256 === r.metadata.hash.sha256
-          ? { bytes: r.metadata.bytes, hash: rec.metadataHash, oversized: r.metadata.oversized }
-          : r.metadata,
+    const r = await readObjects(before, deps);
+    const rec: RecordingState = {
+      ...before,
+      audioHash: r.audioHash,
+      metadataHash: r.metadata === 'missing' ? before.metadataHash : r.metadata.hash,
     };
-    const outcome = await reconcileRecording(conversationId, rid, rec, stored, tags, deps);
+    if (rec.audioHash !== before.audioHash || rec.metadataHash !== before.metadataHash) learnt[rid] = rec;
+    const outcome = await reconcileRecording(conversationId, rid, rec, r, tags, deps);
     if (outcome.kind === 'dead-letter') {
       await deps.deadLetter(outcome.code, outcome.reason);
       deadLettered++;
@@ -229,16 +202,16 @@ async function reconcileOnce(
     }
     if (outcome.kind === 'written') written++;
     else unchanged++;
-    if (outcome.announced !== null) announced[rid] = { ...rec, announced: outcome.announced };
+    learnt[rid] = { ...rec, announced: { ...outcome.announced, inputs: inputsDigest(tags, rec, version) } };
   }
-  if (Object.keys(announced).length > 0) {
-    await deps.state.mergeExports({ format: EXPORTS_FORMAT, conversationId, recordings: announced }, hashed);
-  }
-  return { written, unchanged, deadLettered };
+  return {
+    result: { written, unchanged, deadLettered, skipped },
+    exports: { format: EXPORTS_FORMAT, conversationId, recordings: learnt },
+  };
 }
 
 type RecordingOutcome =
-  | Readonly<{ kind: 'written' | 'unchanged'; announced: RecordingState['announced'] }>
+  | Readonly<{ kind: 'written' | 'unchanged'; announced: Omit<Announced, 'inputs'> }>
   | Readonly<{ kind: 'dead-letter'; code: SinkErrorCode; reason: string }>;
 
 function previousWrittenOf(current: Current | undefined): CustodyEntry[] {
@@ -272,7 +245,7 @@ async function reconcileRecording(
   recordingId: string,
   rec: RecordingState,
   reads: Reads,
-  tags: TagsRead | undefined,
+  tags: SessionTagsState | undefined,
   deps: ReconcileDeps,
 ): Promise<RecordingOutcome> {
   const { options } = deps;
@@ -289,7 +262,7 @@ async function reconcileRecording(
           s3: refOf(rec.bucket, rec.audio.object),
           expectedSize: rec.audio.object.size,
         };
-  const legs = manifestLegsOf(tags?.state.snapshot);
+  const legs = manifestLegsOf(tags?.snapshot);
 
   const build = (
     version: number,
@@ -420,9 +393,9 @@ async function announceIfNeeded(
   key: string,
   current: Current,
   deps: ReconcileDeps,
-): Promise<RecordingState['announced']> {
+): Promise<Omit<Announced, 'inputs'>> {
   const m = current.manifest;
-  if (rec.announced !== null && rec.announced.manifestVersion >= m.manifest_version) return null;
+  if (rec.announced !== null && rec.announced.manifestVersion >= m.manifest_version) return rec.announced;
   await deps.announce(
     writtenRecord(
       m,

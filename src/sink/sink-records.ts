@@ -98,7 +98,7 @@ export function validateRecordingExport(
     // Never read from, or write signed manifests into, a bucket an input record merely names.
     return reject(
       'CUSTODY_SINK_BUCKET_NOT_ALLOWED',
-      `recording export names bucket "${record.bucket.slice(0, 63)}", which is not a configured bucket (S3_BUCKET, CUSTODY_MANIFEST_BUCKET, CUSTODY_SINK_STATE_BUCKET)`,
+      `recording export names bucket "${record.bucket.slice(0, 63)}", which is not a configured bucket (S3_BUCKET, CUSTODY_MANIFEST_BUCKET)`,
     );
   }
   if (key !== record.conversationId) {

@@ -1,11 +1,11 @@
 /**
  * The custody entries of one recording's manifest, from what the join state holds. Pure: every time comes from the
  * state (Genesys clocks in the tags, custody receive times, S3 LastModified, the stored hash times), never from a
- * clock read here, so two sink instances build the same timeline from the same S3 state.
+ * clock read here, so any instance builds the same timeline from the same join state.
  */
 import type { CustodyActor, CustodyEntry, CustodyEvidence, CustodyEventType } from '../enrich/custody.ts';
 import type { GeneratedBy } from '../enrich/manifest.ts';
-import type { LegTags, Tag } from '../enrich/session-tags.ts';
+import type { LegTags } from '../enrich/session-tags.ts';
 import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';
 import type { ExportedObject, ExportJobFacts } from '../kafka/avro-codec.ts';
 import type {
@@ -17,17 +17,10 @@ import type {
 } from './join-state.ts';
 import { instantOfMs } from './manifest-inputs.ts';
 
-/** The session-tags evidence object a manifest references (key, version id, SHA-256 of its bytes). */
-export type TagsEvidence = Readonly<{
-  bucket: string;
-  key: string;
-  versionId: string | null;
-  sha256: string;
-}>;
-
 /** What the timeline is built from. */
 export type TimelineFacts = Readonly<{
-  tags: Readonly<{ state: SessionTagsState; evidence: TagsEvidence }> | undefined;
+  /** The conversation's session tags; each entry cites the Kafka record that carried what it states. */
+  tags: SessionTagsState | undefined;
   recording: RecordingState;
   /** The hashes the manifest reports (null when the object was not read). */
   audioHash: ObjectHash | null;
@@ -94,12 +87,6 @@ function legDetail(leg: LegTags): NonNullable<CustodyEntry['detail']> {
   };
 }
 
-function tagsOf(leg: LegTags): Tag<unknown>[] {
-  return LEG_TAG_FIELDS.map((f) => leg[f] as Tag<unknown> | null).filter(
-    (t): t is Tag<unknown> => t !== null,
-  );
-}
-
 function legEntries(state: SessionTagsState): (CustodyEntry | undefined)[] {
   const out: (CustodyEntry | undefined)[] = [];
   for (const leg of state.snapshot.legs) {
@@ -134,43 +121,42 @@ function legEntries(state: SessionTagsState): (CustodyEntry | undefined)[] {
 /**
  * Conversation start/end as the Genesys clock shows them in the captured legs: the first leg connected and, once
  * every leg has disconnected, the last leg disconnected (`detail.fields` names the leg field each is taken from).
+ * The evidence is the session-tags record that first carried that leg.
  */
-function conversationEntries(
-  state: SessionTagsState,
-  evidence: CustodyEvidence,
-): (CustodyEntry | undefined)[] {
+function conversationEntries(state: SessionTagsState): (CustodyEntry | undefined)[] {
   const legs = state.snapshot.legs;
-  const connected = legs.flatMap((l) => (l.connectedTime === null ? [] : [l.connectedTime.value]));
-  const disconnected = legs.flatMap((l) => (l.disconnectedTime === null ? [] : [l.disconnectedTime.value]));
+  const evidenceOf = (leg: LegTags): CustodyEvidence | null => {
+    const captures = state.captures[leg.legKey];
+    return kafka(captures?.live ?? captures?.reconciled ?? null);
+  };
+  const pick = (time: 'connectedTime' | 'disconnectedTime', better: (a: number, b: number) => boolean) => {
+    let best: LegTags | undefined;
+    for (const leg of legs) {
+      const t = leg[time]?.value;
+      if (t === undefined) continue;
+      const b = best?.[time]?.value;
+      if (b === undefined || better(t, b)) best = leg;
+    }
+    return best;
+  };
   const out: (CustodyEntry | undefined)[] = [];
-  if (connected.length > 0) {
+  const first = pick('connectedTime', (a, b) => a < b);
+  if (first?.connectedTime) {
     out.push(
-      entry('conversation_started', Math.min(...connected), 'genesys', GENESYS, evidence, {
+      entry('conversation_started', first.connectedTime.value, 'genesys', GENESYS, evidenceOf(first), {
         fields: ['connectedTime'],
       }),
     );
   }
-  if (legs.length > 0 && disconnected.length === legs.length) {
+  const last = pick('disconnectedTime', (a, b) => a > b);
+  if (legs.length > 0 && legs.every((l) => l.disconnectedTime !== null) && last?.disconnectedTime) {
     out.push(
-      entry('conversation_ended', Math.max(...disconnected), 'genesys', GENESYS, evidence, {
+      entry('conversation_ended', last.disconnectedTime.value, 'genesys', GENESYS, evidenceOf(last), {
         fields: ['disconnectedTime'],
       }),
     );
   }
   return out;
-}
-
-function tagsObjectEntry(state: SessionTagsState, tags: TagsEvidence): CustodyEntry | undefined {
-  const first = state.snapshot.legs.flatMap(tagsOf).map((t) => t.firstCapturedAt);
-  if (first.length === 0) return undefined;
-  return entry(
-    'session_tags_captured',
-    Math.min(...first),
-    'custody-receive',
-    INGEST_ACTOR,
-    { s3: { bucket: tags.bucket, key: tags.key, version_id: tags.versionId } },
-    { sha256: tags.sha256 },
-  );
 }
 
 const JOB_EVENTS: Readonly<Record<string, CustodyEventType>> = {
@@ -245,14 +231,8 @@ export function custodyEntries(facts: TimelineFacts): CustodyEntry[] {
   const rec = facts.recording;
   const all: (CustodyEntry | undefined)[] = [];
   if (facts.tags !== undefined) {
-    const { state, evidence } = facts.tags;
-    all.push(...legEntries(state));
-    all.push(
-      ...conversationEntries(state, {
-        s3: { bucket: evidence.bucket, key: evidence.key, version_id: evidence.versionId },
-      }),
-    );
-    all.push(tagsObjectEntry(state, evidence));
+    all.push(...legEntries(facts.tags));
+    all.push(...conversationEntries(facts.tags));
   }
   if (rec.job !== null) all.push(...jobEntries(rec.job, rec.audio ?? rec.metadata));
   all.push(...objectEntries(rec.bucket, rec.audio, facts.audioHash, 'audio_object_created', 'audio_hashed'));

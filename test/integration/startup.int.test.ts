@@ -36,6 +36,7 @@ function topicsEnv() {
     CUSTODY_TOPIC_NOTIFICATIONS: `${base}.notifications`,
     CUSTODY_TOPIC_SESSION_TAGS: `${base}.tags`,
     CUSTODY_TOPIC_RECORDING_EXPORTS: `${base}.exports`,
+    CUSTODY_TOPIC_SINK_STATE: `${base}.sink-state`,
     CUSTODY_TOPIC_MANIFESTS: `${base}.manifests`,
     CUSTODY_TOPIC_DLQ: `${base}.dlq`,
     CUSTODY_TOPIC_PARTITIONS: '3',
@@ -63,6 +64,7 @@ describe('start-up', () => {
       notifications: env.CUSTODY_TOPIC_NOTIFICATIONS,
       sessionTags: env.CUSTODY_TOPIC_SESSION_TAGS,
       recordingExports: env.CUSTODY_TOPIC_RECORDING_EXPORTS,
+      sinkState: env.CUSTODY_TOPIC_SINK_STATE,
       manifests: env.CUSTODY_TOPIC_MANIFESTS,
       dlq: env.CUSTODY_TOPIC_DLQ,
     };

@@ -164,6 +164,7 @@ export function sinkTopics() {
   return {
     sessionTags: uniqueName('tags'),
     recordingExports: uniqueName('exports'),
+    sinkState: uniqueName('sink-state'),
     manifests: uniqueName('manifests'),
     dlq: uniqueName('dlq'),
   };
@@ -269,10 +270,9 @@ export async function objectVersions(
   return out;
 }
 
-/** The sink options the tests use (state and manifests in the export bucket). */
+/** The sink options the tests use (manifests beside the exports). */
 export function testSinkOptions(
   topics: ReturnType<typeof sinkTopics>,
-  bucket: string,
   groupId: string,
   instance: string,
 ): SinkOptions {
@@ -280,7 +280,6 @@ export function testSinkOptions(
     ...DEFAULT_SINK_OPTIONS,
     groupId,
     topics,
-    stateBucket: bucket,
     instance,
     version: '0.1.0-test',
     lock: { legalHold: true },
@@ -312,6 +311,7 @@ function topicsConfig(options: SinkOptions) {
     notifications: 'unused-notifications',
     sessionTags: options.topics.sessionTags,
     recordingExports: options.topics.recordingExports,
+    sinkState: options.topics.sinkState,
     manifests: options.topics.manifests,
     dlq: options.topics.dlq,
   };

@@ -271,7 +271,7 @@ describe('custody exports run', () => {
       [...snapshotsOf(env.emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
     );
     const signer = testSigningKey();
-    const options = testSinkOptions(env.topics, env.bucket, uniqueName('custody-sink'), 'sink-jobs');
+    const options = testSinkOptions(env.topics, uniqueName('custody-sink'), 'sink-jobs');
     const sink = await startTestSink(env.kafka, env.s3, signer, options);
     cleanups.push(() => sink.stop());
     await waitForCaughtUp(env.kafka, options.groupId, [env.topics.sessionTags, env.topics.recordingExports]);

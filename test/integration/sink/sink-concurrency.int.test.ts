@@ -96,6 +96,7 @@ describe('custody sink instances in one group', () => {
       CUSTODY_TOPIC_PARTITIONS: '3',
       CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
       CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+      CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
       CUSTODY_TOPIC_MANIFESTS: topics.manifests,
       CUSTODY_TOPIC_DLQ: topics.dlq,
     });
@@ -116,8 +117,8 @@ describe('custody sink instances in one group', () => {
     child = undefined;
 
     // Two instances take over the group (after the dead member's session expires) and race each other.
-    const a = await startTestSink(kafka, s3, signer, testSinkOptions(topics, bucket, groupId, 'sink-a'));
-    const b = await startTestSink(kafka, s3, signer, testSinkOptions(topics, bucket, groupId, 'sink-b'));
+    const a = await startTestSink(kafka, s3, signer, testSinkOptions(topics, groupId, 'sink-a'));
+    const b = await startTestSink(kafka, s3, signer, testSinkOptions(topics, groupId, 'sink-b'));
     sinks.push(a, b);
     await produce(kafka, topics.sessionTags, tagRecords);
     await produce(kafka, topics.recordingExports, exportRecords);

@@ -92,7 +92,7 @@ describe('custody sink with bad input', () => {
     ]);
     const signer = testSigningKey();
     const keys = new Map([[signer.keyId, signer.publicKey]]);
-    const options = testSinkOptions(topics, bucket, uniqueName('custody-sink'), 'sink-faults');
+    const options = testSinkOptions(topics, uniqueName('custody-sink'), 'sink-faults');
     sink = await startTestSink(kafka, s3, signer, options);
     await waitForCaughtUp(kafka, options.groupId, [topics.sessionTags, topics.recordingExports]);
 

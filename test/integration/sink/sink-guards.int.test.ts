@@ -57,7 +57,7 @@ describe('custody sink guards', () => {
     await createTopics(kafka, Object.values(topics));
     const signer = testSigningKey();
     const options = {
-      ...testSinkOptions(topics, bucket, uniqueName('guards-sink'), 'guards'),
+      ...testSinkOptions(topics, uniqueName('guards-sink'), 'guards'),
       allowedBuckets: [bucket],
     };
     sinks.push(await startTestSink(kafka, s3, signer, options));

@@ -63,11 +63,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 describe('custody sink, unattended', () => {
-  it('waits, not ready, while its state bucket does not exist, then writes every manifest', async () => {
+  it('waits, not ready, while its manifest bucket does not exist, then writes every manifest', async () => {
     const s3 = s3Client();
     const kafka = kafkaClient('sink-unattended');
     const bucket = uniqueName('unattended');
-    const stateBucket = uniqueName('late-state');
+    const manifestBucket = uniqueName('late-manifests');
     await createLockedBucket(s3, bucket);
     emu = await runExportingEmulator(bucket, {
       seed: 31,
@@ -99,11 +99,12 @@ describe('custody sink, unattended', () => {
     const sink = spawnCustody(['sink'], {
       ...infraEnv(),
       S3_BUCKET: bucket,
-      CUSTODY_SINK_STATE_BUCKET: stateBucket,
+      CUSTODY_MANIFEST_BUCKET: manifestBucket,
       CUSTODY_HTTP_PORT: String(port),
       CUSTODY_TOPIC_PARTITIONS: '3',
       CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
       CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+      CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
       CUSTODY_TOPIC_MANIFESTS: topics.manifests,
       CUSTODY_TOPIC_DLQ: topics.dlq,
       CUSTODY_SIGNING_KEY_FILE: keyFile,
@@ -119,12 +120,12 @@ describe('custody sink, unattended', () => {
     // Longer than kafkajs's own retries last (the old failure stopped the consumer within a second).
     await new Promise((r) => setTimeout(r, 12_000));
     expect(sink.child.exitCode).toBeNull();
-    await s3.send(new CreateBucketCommand({ Bucket: stateBucket }));
+    await s3.send(new CreateBucketCommand({ Bucket: manifestBucket }));
 
     for (const e of expected) {
       const key = manifestKeyOf(e);
       const bytes = await until(`manifest ${key}`, async () => {
-        const b = await getBytes(s3, bucket, key).catch(() => undefined);
+        const b = await getBytes(s3, manifestBucket, key).catch(() => undefined);
         const m = b && (JSON.parse(b.toString('utf8')) as SealedManifest);
         return m?.completeness.status === 'complete' ? b : undefined;
       });

@@ -4,16 +4,25 @@ import type { TagObservation } from '../../../src/enrich/session-tags.ts';
 import { notificationSource } from '../../../src/enrich/session-tags.ts';
 import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
 import {
+  STATE_FORMAT,
   applyRecordingExport,
   applySessionTags,
   joinSnapshots,
+  mergeConversationState,
   mergeExportsState,
+  mergeTagsState,
+  parseConversationState,
   parseExportsState,
   parseTagsState,
   stateBytes,
   tagsStateChanged,
 } from '../../../src/sink/join-state.ts';
-import type { ExportsState, ObjectHash } from '../../../src/sink/join-state.ts';
+import type {
+  ConversationState,
+  ExportsState,
+  ObjectHash,
+  SessionTagsState,
+} from '../../../src/sink/join-state.ts';
 
 const CONV = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a11';
 const ORG = '9a9a9a9a-0000-4000-8000-000000000000';
@@ -207,5 +216,68 @@ describe('exports state', () => {
     });
     expect(parseExportsState(stateBytes(merged))).toEqual(merged);
     expect(parseExportsState(Buffer.from('{"format":"x"}'))).toHaveProperty('detail');
+  });
+});
+
+describe('conversation state (the changelog record)', () => {
+  const older = applySessionTags(undefined, mergeSessionTags(undefined, early), ptr('3'));
+  const newer = applySessionTags(undefined, mergeSessionTags(undefined, late), ptr('9'));
+  const exports = applyRecordingExport(undefined, exportRecord(), ptr('5', 'exp'));
+  const state = (tags: SessionTagsState | null, ex: ExportsState | null): ConversationState => ({
+    format: STATE_FORMAT,
+    conversationId: CONV,
+    tags,
+    exports: ex,
+  });
+
+  it('merges as a join: any order, any grouping, repeats change nothing, and tags equal folding the records', () => {
+    const parts = [state(older, null), state(null, exports), state(newer, null)];
+    const orders = [parts, [...parts].reverse(), [parts[1], parts[2], parts[0]]];
+    const results = orders.map((list) =>
+      list.reduce<ConversationState | undefined>((s, x) => (x ? mergeConversationState(s, x) : s), undefined),
+    );
+    for (const r of results) expect(r).toEqual(results[0]);
+    const merged = results[0] as ConversationState;
+    expect(mergeConversationState(merged, parts[0] as ConversationState)).toEqual(merged);
+    // The same as folding both session-tags records into one tags state.
+    const folded = applySessionTags(older, mergeSessionTags(undefined, late), ptr('9'));
+    expect(merged.tags).toEqual(folded);
+    expect(merged.tags?.captures[P1]?.live).toEqual(ptr('3'));
+    expect(merged.exports).toEqual(exports);
+    expect(mergeTagsState(null, older)).toBe(older);
+  });
+
+  it('keeps the highest announced version and the inputs it was built from', () => {
+    const rec = exports.recordings[REC];
+    if (rec === undefined) throw new Error('fixture');
+    const announced = (v: number, inputs: string | null): ExportsState => ({
+      ...exports,
+      recordings: {
+        [REC]: { ...rec, announced: { manifestVersion: v, manifestSha256: 'a'.repeat(64), inputs } },
+      },
+    });
+    const merged = mergeExportsState(announced(2, 'b'.repeat(64)), announced(1, 'c'.repeat(64)));
+    expect(merged.recordings[REC]?.announced).toEqual({
+      manifestVersion: 2,
+      manifestSha256: 'a'.repeat(64),
+      inputs: 'b'.repeat(64),
+    });
+    expect(
+      mergeExportsState(announced(2, null), announced(2, 'b'.repeat(64))).recordings[REC]?.announced?.inputs,
+    ).toBe('b'.repeat(64));
+  });
+
+  it('round-trips through the changelog bytes and rejects records it must not trust', () => {
+    const s = state(older, exports);
+    expect(parseConversationState(CONV, stateBytes(s))).toEqual(s);
+    const other = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a99';
+    expect(parseConversationState(other, stateBytes(s))).toEqual({
+      detail: 'sink state names another conversation than its key',
+    });
+    const tampered = JSON.parse(stateBytes(s).toString('utf8')) as Record<string, unknown>;
+    tampered['format'] = 'custody.sink.state/v0';
+    expect(parseConversationState(CONV, Buffer.from(JSON.stringify(tampered)))).toHaveProperty('detail');
+    expect(parseConversationState(CONV, Buffer.from('{'))).toHaveProperty('detail');
+    expect(() => mergeConversationState(s, { ...s, conversationId: other })).toThrow(RangeError);
   });
 });

@@ -1,0 +1,270 @@
+/**
+ * The sink's join table: the join state of every conversation in the partitions this instance owns, in memory,
+ * backed by the compacted changelog topic `custody.sink-state.v1` (the way a Kafka Streams task keeps a state store
+ * with its changelog).
+ *
+ * - **Restore.** When a partition is assigned, its state is read from the changelog partition of the same number
+ *   (from where this instance last read it, so a partition kept across a rebalance reads only what changed), and
+ *   the session-tags partition is read from the group's committed offset to its end, so exports processed next
+ *   already see every tag captured before them (Kafka Streams' timestamp synchronisation, simplified: tags always
+ *   precede the exports of a conversation by minutes or hours in real traffic, but not in a replay). Every merge is
+ *   a join, so reading back the instance's own writes, or records the consumer will process again, changes nothing.
+ * - **Durability.** Every change marks its conversation dirty; `flush(partition)` writes the dirty states to the
+ *   changelog partition, and the caller flushes before it commits input offsets. What a committed offset covers is
+ *   therefore always in the changelog.
+ * - **Release.** A partition no longer assigned is dropped from memory.
+ */
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
+import type { RecordProducer } from '../kafka/record-producer.ts';
+import {
+  STATE_FORMAT,
+  applySessionTags,
+  isStateFailure,
+  mergeConversationState,
+  parseConversationState,
+  stateBytes,
+} from './join-state.ts';
+import type { ConversationState, KafkaPointer } from './join-state.ts';
+import { readPartitions } from './partition-reader.ts';
+
+type PartitionTable = {
+  conversations: Map<string, ConversationState>;
+  dirty: Set<string>;
+  /** Next changelog offset to read on the next catch-up. */
+  changelogFrom: string | undefined;
+  /** The restore or catch-up in progress (or done); undefined: one is needed before the partition is used. */
+  restored: Promise<void> | undefined;
+  /** Set once the first restore finished: from then on memory holds the partition's whole state. */
+  complete: boolean;
+};
+
+/** A change to a partition this instance does not (or no longer) hold: writing it would publish a partial state. */
+export class PartitionNotHeldError extends Error {
+  constructor(partition: number) {
+    super(`join state of partition ${partition} is not held by this instance`);
+    this.name = 'PartitionNotHeldError';
+  }
+}
+
+export type JoinTableOptions = Readonly<{
+  changelogTopic: string;
+  sessionTagsTopic: string;
+  /** The sink's consumer group (whose committed session-tags offsets bound the tags read at restore). */
+  groupId: string;
+  instance: string;
+}>;
+
+export type JoinTableDeps = Readonly<{
+  kafka: Kafka;
+  admin: Admin;
+  producer: RecordProducer;
+  log: Logger;
+  /** Decodes a session-tags record into a snapshot, or undefined when the sink would dead-letter it. */
+  decodeTags: (message: KafkaMessage) => Promise<SessionTagsSnapshot | undefined>;
+  /** Session-tags record headers → the pointer the state records for it. */
+  pointerOf: (topic: string, partition: number, message: KafkaMessage) => KafkaPointer;
+  signal?: AbortSignal;
+}>;
+
+export type RestoreStats = Readonly<{
+  partition: number;
+  changelogRecords: number;
+  tagsRecords: number;
+  conversations: number;
+  ms: number;
+}>;
+
+export class JoinTable {
+  readonly #deps: JoinTableDeps;
+  readonly #options: JoinTableOptions;
+  readonly #partitions = new Map<number, PartitionTable>();
+  /** Restores of all partitions run one after the other (each reads whole partitions; no point in overlapping). */
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly restores: RestoreStats[] = [];
+
+  constructor(deps: JoinTableDeps, options: JoinTableOptions) {
+    this.#deps = deps;
+    this.#options = options;
+  }
+
+  #table(partition: number): PartitionTable {
+    let t = this.#partitions.get(partition);
+    if (t === undefined) {
+      t = {
+        conversations: new Map(),
+        dirty: new Set(),
+        changelogFrom: undefined,
+        restored: undefined,
+        complete: false,
+      };
+      this.#partitions.set(partition, t);
+    }
+    return t;
+  }
+
+  /** The group's assignment changed: drop what is no longer ours, and catch up what is (before it is used). */
+  assigned(partitions: readonly number[]): void {
+    const keep = new Set(partitions);
+    for (const p of [...this.#partitions.keys()]) if (!keep.has(p)) this.#partitions.delete(p);
+    for (const p of partitions) {
+      const t = this.#table(p);
+      t.restored = undefined;
+      void this.ready(p).catch(() => undefined);
+    }
+  }
+
+  /** Resolves once the partition's state is restored; starts the restore when needed. */
+  ready(partition: number, onProgress?: () => Promise<void>): Promise<void> {
+    const t = this.#table(partition);
+    if (t.restored === undefined) {
+      const run = this.#queue.then(() => this.#restore(partition, t, onProgress));
+      t.restored = run;
+      this.#queue = run.catch(() => undefined);
+      // A failed restore is tried again by the next caller.
+      run.catch(() => {
+        if (t.restored === run) t.restored = undefined;
+      });
+    }
+    return t.restored;
+  }
+
+  /** Whether the partition is assigned here and restored (changes to it may be made and flushed). */
+  holds(partition: number): boolean {
+    return this.#partitions.get(partition)?.complete === true;
+  }
+
+  get(partition: number, conversationId: string): ConversationState | undefined {
+    return this.#partitions.get(partition)?.conversations.get(conversationId);
+  }
+
+  /** Merges `change` into the conversation's state; marks it dirty when that changed it. */
+  merge(partition: number, change: ConversationState): ConversationState {
+    const t = this.#partitions.get(partition);
+    if (t?.complete !== true) throw new PartitionNotHeldError(partition);
+    const before = t.conversations.get(change.conversationId);
+    const next = mergeConversationState(before, change);
+    if (before === undefined || !stateBytes(before).equals(stateBytes(next))) {
+      t.conversations.set(change.conversationId, next);
+      t.dirty.add(change.conversationId);
+    }
+    return next;
+  }
+
+  /** Writes the partition's dirty states to the changelog; resolves once Kafka acknowledged them. */
+  async flush(partition: number): Promise<void> {
+    const t = this.#partitions.get(partition);
+    if (t === undefined || t.dirty.size === 0) return;
+    const ids = [...t.dirty];
+    t.dirty.clear();
+    const records = ids.flatMap((id) => {
+      const state = t.conversations.get(id);
+      return state === undefined
+        ? []
+        : [{ topic: this.#options.changelogTopic, key: id, value: stateBytes(state), partition }];
+    });
+    try {
+      await this.#deps.producer.send(records);
+    } catch (e) {
+      for (const id of ids) t.dirty.add(id);
+      throw e;
+    }
+  }
+
+  /** Conversations held in memory (all owned partitions). */
+  size(): number {
+    let n = 0;
+    for (const t of this.#partitions.values()) n += t.conversations.size;
+    return n;
+  }
+
+  async #restore(partition: number, t: PartitionTable, onProgress?: () => Promise<void>): Promise<void> {
+    const started = Date.now();
+    const { admin, kafka, log } = this.#deps;
+    const { changelogTopic, sessionTagsTopic, groupId } = this.#options;
+    const [changelogOffsets, tagsOffsets, committed] = await Promise.all([
+      admin.fetchTopicOffsets(changelogTopic),
+      admin.fetchTopicOffsets(sessionTagsTopic),
+      admin.fetchOffsets({ groupId, topics: [sessionTagsTopic] }),
+    ]);
+    const changelogEnd = changelogOffsets.find((o) => o.partition === partition);
+    const tagsEnd = tagsOffsets.find((o) => o.partition === partition);
+    if (changelogEnd === undefined || tagsEnd === undefined) {
+      throw new Error(`partition ${partition} is missing from ${changelogTopic} or ${sessionTagsTopic}`);
+    }
+    const committedTags = committed
+      .find((c) => c.topic === sessionTagsTopic)
+      ?.partitions.find((p) => p.partition === partition)?.offset;
+    const tagsFrom = committedTags !== undefined && committedTags !== '-1' ? committedTags : tagsEnd.low;
+    const changelogFrom = t.changelogFrom ?? changelogEnd.low;
+
+    let changelogRecords = 0;
+    let corrupt = 0;
+    const tagMessages: KafkaMessage[] = [];
+    await readPartitions(
+      kafka,
+      [
+        { topic: changelogTopic, partition, from: changelogFrom, to: changelogEnd.high },
+        { topic: sessionTagsTopic, partition, from: tagsFrom, to: tagsEnd.high },
+      ],
+      (topic, _p, message) => {
+        if (topic === sessionTagsTopic) {
+          tagMessages.push(message);
+          return;
+        }
+        changelogRecords++;
+        if (message.value === null) return;
+        const key = message.key?.toString('utf8') ?? null;
+        const state = parseConversationState(key, message.value);
+        if (isStateFailure(state)) {
+          // Only the sink writes this topic; a record it cannot read is reported, never trusted.
+          corrupt++;
+          log.error(
+            { partition, offset: message.offset, detail: state.detail },
+            'sink state record unreadable',
+          );
+          return;
+        }
+        const before = t.conversations.get(state.conversationId);
+        t.conversations.set(state.conversationId, mergeConversationState(before, state));
+      },
+      {
+        groupPrefix: `${groupId}.restore.${this.#options.instance}`,
+        partitionCounts: new Map([
+          [changelogTopic, changelogOffsets.length],
+          [sessionTagsTopic, tagsOffsets.length],
+        ]),
+        onProgress,
+        signal: this.#deps.signal,
+      },
+    );
+    // Tags the consumer has not committed yet: fold them in now (they are dirty until flushed, so a commit that
+    // covers them always finds them in the changelog).
+    t.complete = true;
+    for (const message of tagMessages) {
+      const snapshot = await this.#deps.decodeTags(message);
+      if (snapshot === undefined) continue; // the consumer dead-letters it when it gets there
+      const pointer = this.#deps.pointerOf(sessionTagsTopic, partition, message);
+      const before = t.conversations.get(snapshot.conversationId);
+      const tags = applySessionTags(before?.tags ?? undefined, snapshot, pointer);
+      this.merge(partition, {
+        format: STATE_FORMAT,
+        conversationId: snapshot.conversationId,
+        tags,
+        exports: null,
+      });
+    }
+    t.changelogFrom = changelogEnd.high;
+    await this.flush(partition);
+    const stats: RestoreStats = {
+      partition,
+      changelogRecords,
+      tagsRecords: tagMessages.length,
+      conversations: t.conversations.size,
+      ms: Date.now() - started,
+    };
+    this.restores.push(stats);
+    log.info({ ...stats, corrupt }, 'sink state restored');
+  }
+}
