@@ -9,6 +9,7 @@
  * field by field), so replays, duplicates, late records, a restore that reads back the instance's own writes and
  * two instances that owned a partition one after the other all converge on the same state whatever the order.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { canonicalBytes, canonicalize } from '../enrich/canonical-json.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
@@ -279,11 +280,37 @@ export function parseExportsState(bytes: Uint8Array): ExportsState | StateParseF
     : { detail: `exports state invalid at ${issuesOf(parsed.error)}` };
 }
 
+/**
+ * A changelog value: one format byte, then the state's canonical JSON compressed with raw DEFLATE (about a tenth of
+ * its size: the sink holds these bytes in memory for every conversation of its partitions, and restores them).
+ */
+const DEFLATED_JSON = 0x01;
+/** Largest state a changelog value may inflate to (a bound against compression bombs). */
+export const MAX_STATE_BYTES = 16 * 1024 * 1024;
+
+/** The changelog value of a state. */
+export function encodeConversationState(state: ConversationState): Buffer {
+  return Buffer.concat([Buffer.of(DEFLATED_JSON), deflateRawSync(stateBytes(state), { level: 1 })]);
+}
+
+/** The canonical JSON bytes a changelog value holds (plain JSON is accepted too), or undefined. */
+function changelogJson(value: Uint8Array): Uint8Array | undefined {
+  if (value[0] === 0x7b) return value; // '{': uncompressed
+  if (value[0] !== DEFLATED_JSON) return undefined;
+  try {
+    return inflateRawSync(value.subarray(1), { maxOutputLength: MAX_STATE_BYTES });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses a changelog record's value; its key must name the same conversation. */
 export function parseConversationState(
   key: string | null,
-  bytes: Uint8Array,
+  value: Uint8Array,
 ): ConversationState | StateParseFailure {
+  const bytes = changelogJson(value);
+  if (bytes === undefined) return { detail: 'sink state is neither JSON nor deflated JSON within 16 MiB' };
   const parsed = conversationStateSchema.safeParse(parseJsonBytes(bytes));
   if (!parsed.success) return { detail: `sink state invalid at ${issuesOf(parsed.error)}` };
   const state = parsed.data as ConversationState;

@@ -21,6 +21,7 @@ import type { RecordProducer } from '../kafka/record-producer.ts';
 import {
   STATE_FORMAT,
   applySessionTags,
+  encodeConversationState,
   isStateFailure,
   mergeConversationState,
   parseConversationState,
@@ -30,7 +31,8 @@ import type { ConversationState, KafkaPointer } from './join-state.ts';
 import { readPartitions } from './partition-reader.ts';
 
 type PartitionTable = {
-  conversations: Map<string, ConversationState>;
+  /** Changelog values (compressed, see encodeConversationState), validated when a conversation is used. */
+  conversations: Map<string, Buffer>;
   dirty: Set<string>;
   /** Next changelog offset to read on the next catch-up. */
   changelogFrom: string | undefined;
@@ -135,18 +137,36 @@ export class JoinTable {
     return this.#partitions.get(partition)?.complete === true;
   }
 
+  /** The conversation's state; a stored value that does not validate is reported and treated as absent. */
   get(partition: number, conversationId: string): ConversationState | undefined {
-    return this.#partitions.get(partition)?.conversations.get(conversationId);
+    const value = this.#partitions.get(partition)?.conversations.get(conversationId);
+    return value === undefined ? undefined : this.#decode(partition, conversationId, value);
   }
+
+  #decode(partition: number, key: string, value: Buffer): ConversationState | undefined {
+    const state = parseConversationState(key, value);
+    if (!isStateFailure(state)) return state;
+    // Only the sink writes this topic; a record it cannot read is reported, never trusted. Without it the next
+    // manifest finds the current version through its conditional write and continues the chain.
+    this.corrupt++;
+    this.#deps.log.error(
+      { partition, conversationId: key, detail: state.detail },
+      'sink state record unreadable',
+    );
+    return undefined;
+  }
+
+  /** Stored state values that did not validate. */
+  corrupt = 0;
 
   /** Merges `change` into the conversation's state; marks it dirty when that changed it. */
   merge(partition: number, change: ConversationState): ConversationState {
     const t = this.#partitions.get(partition);
     if (t?.complete !== true) throw new PartitionNotHeldError(partition);
-    const before = t.conversations.get(change.conversationId);
+    const before = this.get(partition, change.conversationId);
     const next = mergeConversationState(before, change);
     if (before === undefined || !stateBytes(before).equals(stateBytes(next))) {
-      t.conversations.set(change.conversationId, next);
+      t.conversations.set(change.conversationId, encodeConversationState(next));
       t.dirty.add(change.conversationId);
     }
     return next;
@@ -159,10 +179,8 @@ export class JoinTable {
     const ids = [...t.dirty];
     t.dirty.clear();
     const records = ids.flatMap((id) => {
-      const state = t.conversations.get(id);
-      return state === undefined
-        ? []
-        : [{ topic: this.#options.changelogTopic, key: id, value: stateBytes(state), partition }];
+      const value = t.conversations.get(id);
+      return value === undefined ? [] : [{ topic: this.#options.changelogTopic, key: id, value, partition }];
     });
     try {
       await this.#deps.producer.send(records);
@@ -200,7 +218,6 @@ export class JoinTable {
     const changelogFrom = t.changelogFrom ?? changelogEnd.low;
 
     let changelogRecords = 0;
-    let corrupt = 0;
     const tagMessages: KafkaMessage[] = [];
     await readPartitions(
       kafka,
@@ -214,20 +231,20 @@ export class JoinTable {
           return;
         }
         changelogRecords++;
-        if (message.value === null) return;
-        const key = message.key?.toString('utf8') ?? null;
-        const state = parseConversationState(key, message.value);
-        if (isStateFailure(state)) {
-          // Only the sink writes this topic; a record it cannot read is reported, never trusted.
-          corrupt++;
-          log.error(
-            { partition, offset: message.offset, detail: state.detail },
-            'sink state record unreadable',
-          );
+        const key = message.key?.toString('utf8');
+        if (message.value === null || key === undefined) return;
+        // Stored as read (validated when used); a conversation already held is merged, since records of
+        // two instances that held the partition one after the other may each know something the other does not.
+        const held = t.conversations.get(key);
+        if (held === undefined) {
+          t.conversations.set(key, message.value);
           return;
         }
-        const before = t.conversations.get(state.conversationId);
-        t.conversations.set(state.conversationId, mergeConversationState(before, state));
+        if (held.equals(message.value)) return; // e.g. this instance's own last write, read back
+        const a = this.#decode(partition, key, held);
+        const b = this.#decode(partition, key, message.value);
+        const merged = a === undefined ? b : b === undefined ? a : mergeConversationState(a, b);
+        if (merged !== undefined) t.conversations.set(key, encodeConversationState(merged));
       },
       {
         groupPrefix: `${groupId}.restore.${this.#options.instance}`,
@@ -246,7 +263,7 @@ export class JoinTable {
       const snapshot = await this.#deps.decodeTags(message);
       if (snapshot === undefined) continue; // the consumer dead-letters it when it gets there
       const pointer = this.#deps.pointerOf(sessionTagsTopic, partition, message);
-      const before = t.conversations.get(snapshot.conversationId);
+      const before = this.get(partition, snapshot.conversationId);
       const tags = applySessionTags(before?.tags ?? undefined, snapshot, pointer);
       this.merge(partition, {
         format: STATE_FORMAT,
@@ -265,6 +282,6 @@ export class JoinTable {
       ms: Date.now() - started,
     };
     this.restores.push(stats);
-    log.info({ ...stats, corrupt }, 'sink state restored');
+    log.info({ ...stats, corrupt: this.corrupt }, 'sink state restored');
   }
 }

@@ -1,3 +1,4 @@
+import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
 import type { TagObservation } from '../../../src/enrich/session-tags.ts';
@@ -6,6 +7,7 @@ import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
 import {
   STATE_FORMAT,
   applyRecordingExport,
+  encodeConversationState,
   applySessionTags,
   joinSnapshots,
   mergeConversationState,
@@ -278,6 +280,17 @@ describe('conversation state (the changelog record)', () => {
     tampered['format'] = 'custody.sink.state/v0';
     expect(parseConversationState(CONV, Buffer.from(JSON.stringify(tampered)))).toHaveProperty('detail');
     expect(parseConversationState(CONV, Buffer.from('{'))).toHaveProperty('detail');
+    // The compressed form custody writes: about a tenth of the JSON here, and read back the same.
+    const encoded = encodeConversationState(s);
+    expect(encoded.byteLength).toBeLessThan(stateBytes(s).byteLength / 2);
+    expect(parseConversationState(CONV, encoded)).toEqual(s);
+    // A compression bomb (17 MiB of zeros deflated to a few KiB) is refused, not inflated.
+    const bomb = Buffer.concat([Buffer.of(1), deflateRawSync(Buffer.alloc(17 * 1024 * 1024))]);
+    expect(bomb.byteLength).toBeLessThan(64 * 1024);
+    expect(parseConversationState(CONV, bomb)).toEqual({
+      detail: 'sink state is neither JSON nor deflated JSON within 16 MiB',
+    });
+    expect(parseConversationState(CONV, Buffer.of(2, 3, 4))).toHaveProperty('detail');
     expect(() => mergeConversationState(s, { ...s, conversationId: other })).toThrow(RangeError);
   });
 });
