@@ -19,7 +19,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 
 export const KAFKA_VERSION = '4.1.1';
-export const VERSITYGW_VERSION = 'v1.7.0';
+// v1.8.0 or later: up to v1.7.x the posix backend checked If-Match / If-None-Match before staging the body and
+// published the object later without a lock, so two overlapping conditional PUTs to one key could both succeed
+// (forked manifest chains in the soak). v1.8.0 re-checks under a per-key publish lock (versity/versitygw#2288).
+export const VERSITYGW_VERSION = 'v1.8.0';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const infraHome = process.env['CUSTODY_INFRA_HOME'] ?? join(repoRoot, '.infra');

@@ -200,4 +200,38 @@ describe('S3 server', () => {
     );
     expect(stale.$metadata.httpStatusCode).toBe(412);
   });
+
+  it('lets exactly one of several concurrent conditional writes to a key succeed', async () => {
+    // custody's manifest chain relies on this (real S3: 412, or 409 ConditionalRequestConflict, for the losers).
+    const bucket = await lockedBucket();
+    const race = async (key: string, cond: { IfNoneMatch: '*' } | { IfMatch: string | undefined }) => {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 4 }, (_, i) =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: `${key} ${JSON.stringify(cond)} writer ${i}`,
+              ...cond,
+            }),
+          ),
+        ),
+      );
+      for (const o of outcomes) {
+        if (o.status === 'rejected')
+          expect([409, 412]).toContain((o.reason as S3ServiceException).$metadata.httpStatusCode);
+      }
+      const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+      return {
+        winners: outcomes.filter((o) => o.status === 'fulfilled').length,
+        versions: (versions.Versions ?? []).filter((v) => v.Key === key),
+      };
+    };
+    for (let i = 0; i < 50; i++) {
+      const created = await race(`race-${i}.json`, { IfNoneMatch: '*' });
+      expect(created).toMatchObject({ winners: 1, versions: [expect.anything()] });
+      const replaced = await race(`race-${i}.json`, { IfMatch: created.versions[0]?.ETag });
+      expect(replaced).toMatchObject({ winners: 1, versions: [expect.anything(), expect.anything()] });
+    }
+  });
 });

@@ -39,7 +39,7 @@ async function tryContainers(): Promise<(InfraSettings & { source: string }) | u
   const kafka = await new KafkaContainer('confluentinc/cp-kafka:8.1.0').withKraft().start();
   teardowns.push(async () => void (await kafka.stop()));
   const secret = 'custody-container-secret';
-  const s3 = await new tc.GenericContainer('versity/versitygw:v1.7.0')
+  const s3 = await new tc.GenericContainer('versity/versitygw:v1.8.0')
     .withEnvironment({ ROOT_ACCESS_KEY: 'custody-local', ROOT_SECRET_KEY: secret })
     .withCommand(['--port', ':7070', 'posix', '--versioning-dir', '/tmp/versions', '/tmp'])
     .withExposedPorts(7070)
