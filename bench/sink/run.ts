@@ -220,7 +220,7 @@ async function main(): Promise<void> {
       ),
       custodyCpuMsPerManifestMedian: round(median(ps.map(sinkCpuMs)), 1),
       floorCpuMsPerManifestMedian: round(median(ps.map(floorCpuMs)), 1),
-      // From the median custody run: custody's S3 requests include its join-state reads and writes.
+      // From the median custody run. Join-state requests (anything under _custody/) should be none: the state is in Kafka.
       custodyS3PerManifest: perManifest(sinkStats, n),
       custodyJoinStateS3PerManifest: perManifest(
         Object.fromEntries(Object.entries(sinkStats).filter(([k]) => k.endsWith(' join-state'))),

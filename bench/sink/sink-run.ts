@@ -1,6 +1,6 @@
 /**
  * One timed run of `startSink` (src/sink/sink-pipeline.ts, the code `custody sink` runs) over the workload, on
- * fresh topics, a fresh consumer group, a fresh join-state prefix and a fresh manifest prefix, so every run
+ * fresh topics (inputs and the join-state changelog), a fresh consumer group and a fresh manifest prefix, so every run
  * starts from nothing and writes exactly one manifest version per recording.
  *
  * Inputs arrive in production order, in two timed phases: first every conversation's session-tags snapshot (in
