@@ -85,7 +85,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['ingest', 'exports', 'sink'].filter((other) => other !== role).map((other) => `../${other}/*`),
+              group: ['ingest', 'exports', 'sink']
+                .filter((other) => other !== role)
+                .map((other) => `../${other}/*`),
               message: 'The roles (ingest, exports, sink) talk only through Kafka.',
             },
           ],

@@ -110,26 +110,25 @@ export class JoinTable {
   assigned(partitions: readonly number[]): void {
     const keep = new Set(partitions);
     for (const p of [...this.#partitions.keys()]) if (!keep.has(p)) this.#partitions.delete(p);
-    for (const p of partitions) {
-      const t = this.#table(p);
-      t.restored = undefined;
-      void this.ready(p).catch(() => undefined);
-    }
+    for (const p of partitions) this.#table(p).restored = undefined;
+    const first = partitions[0];
+    if (first !== undefined) void this.ready(first).catch(() => undefined);
   }
 
   /** Resolves once the partition's state is restored; starts the restore when needed. */
-  ready(partition: number, onProgress?: () => Promise<void>): Promise<void> {
+  ready(partition: number): Promise<void> {
     const t = this.#table(partition);
-    if (t.restored === undefined) {
-      const run = this.#queue.then(() => this.#restore(partition, t, onProgress));
-      t.restored = run;
-      this.#queue = run.catch(() => undefined);
-      // A failed restore is tried again by the next caller.
-      run.catch(() => {
-        if (t.restored === run) t.restored = undefined;
-      });
-    }
-    return t.restored;
+    if (t.restored !== undefined) return t.restored;
+    // Every partition that needs it is restored in the same read.
+    const due = [...this.#partitions].filter(([, x]) => x.restored === undefined);
+    const run = this.#queue.then(() => this.#restore(due.map(([p]) => p)));
+    for (const [, x] of due) x.restored = run;
+    this.#queue = run.catch(() => undefined);
+    // A failed restore is tried again by the next caller.
+    run.catch(() => {
+      for (const [, x] of due) if (x.restored === run) x.restored = undefined;
+    });
+    return run;
   }
 
   /** Whether the partition is assigned here and restored (changes to it may be made and flushed). */
@@ -197,40 +196,63 @@ export class JoinTable {
     return n;
   }
 
-  async #restore(partition: number, t: PartitionTable, onProgress?: () => Promise<void>): Promise<void> {
+  /**
+   * Restores (or catches up) several partitions with one read: a reader joins a group of its own, which on a
+   * production broker costs `group.initial.rebalance.delay.ms` (3 s by default) per read, so partitions assigned
+   * together are read together.
+   */
+  async #restore(partitions: readonly number[]): Promise<void> {
     const started = Date.now();
     const { admin, kafka, log } = this.#deps;
     const { changelogTopic, sessionTagsTopic, groupId } = this.#options;
+    const tables = new Map(
+      partitions.flatMap((p) => {
+        const t = this.#partitions.get(p);
+        return t === undefined ? [] : [[p, t] as const];
+      }),
+    );
+    if (tables.size === 0) return;
     const [changelogOffsets, tagsOffsets, committed] = await Promise.all([
       admin.fetchTopicOffsets(changelogTopic),
       admin.fetchTopicOffsets(sessionTagsTopic),
       admin.fetchOffsets({ groupId, topics: [sessionTagsTopic] }),
     ]);
-    const changelogEnd = changelogOffsets.find((o) => o.partition === partition);
-    const tagsEnd = tagsOffsets.find((o) => o.partition === partition);
-    if (changelogEnd === undefined || tagsEnd === undefined) {
-      throw new Error(`partition ${partition} is missing from ${changelogTopic} or ${sessionTagsTopic}`);
+    const committedTags = committed.find((c) => c.topic === sessionTagsTopic)?.partitions ?? [];
+    const ranges = [];
+    const changelogEnds = new Map<number, string>();
+    for (const [p, t] of tables) {
+      const changelogEnd = changelogOffsets.find((o) => o.partition === p);
+      const tagsEnd = tagsOffsets.find((o) => o.partition === p);
+      if (changelogEnd === undefined || tagsEnd === undefined) {
+        throw new Error(`partition ${p} is missing from ${changelogTopic} or ${sessionTagsTopic}`);
+      }
+      const done = committedTags.find((c) => c.partition === p)?.offset;
+      const tagsFrom = done !== undefined && done !== '-1' ? done : tagsEnd.low;
+      ranges.push(
+        {
+          topic: changelogTopic,
+          partition: p,
+          from: t.changelogFrom ?? changelogEnd.low,
+          to: changelogEnd.high,
+        },
+        { topic: sessionTagsTopic, partition: p, from: tagsFrom, to: tagsEnd.high },
+      );
+      changelogEnds.set(p, changelogEnd.high);
     }
-    const committedTags = committed
-      .find((c) => c.topic === sessionTagsTopic)
-      ?.partitions.find((p) => p.partition === partition)?.offset;
-    const tagsFrom = committedTags !== undefined && committedTags !== '-1' ? committedTags : tagsEnd.low;
-    const changelogFrom = t.changelogFrom ?? changelogEnd.low;
 
-    let changelogRecords = 0;
-    const tagMessages: KafkaMessage[] = [];
+    const changelogRecords = new Map<number, number>();
+    const tagMessages = new Map<number, KafkaMessage[]>();
     await readPartitions(
       kafka,
-      [
-        { topic: changelogTopic, partition, from: changelogFrom, to: changelogEnd.high },
-        { topic: sessionTagsTopic, partition, from: tagsFrom, to: tagsEnd.high },
-      ],
-      (topic, _p, message) => {
+      ranges,
+      (topic, partition, message) => {
+        const t = tables.get(partition);
+        if (t === undefined) return;
         if (topic === sessionTagsTopic) {
-          tagMessages.push(message);
+          tagMessages.set(partition, [...(tagMessages.get(partition) ?? []), message]);
           return;
         }
-        changelogRecords++;
+        changelogRecords.set(partition, (changelogRecords.get(partition) ?? 0) + 1);
         const key = message.key?.toString('utf8');
         if (message.value === null || key === undefined) return;
         // Stored as read (validated when used); a conversation already held is merged, since records of
@@ -252,36 +274,39 @@ export class JoinTable {
           [changelogTopic, changelogOffsets.length],
           [sessionTagsTopic, tagsOffsets.length],
         ]),
-        onProgress,
         signal: this.#deps.signal,
       },
     );
-    // Tags the consumer has not committed yet: fold them in now (they are dirty until flushed, so a commit that
-    // covers them always finds them in the changelog).
-    t.complete = true;
-    for (const message of tagMessages) {
-      const snapshot = await this.#deps.decodeTags(message);
-      if (snapshot === undefined) continue; // the consumer dead-letters it when it gets there
-      const pointer = this.#deps.pointerOf(sessionTagsTopic, partition, message);
-      const before = this.get(partition, snapshot.conversationId);
-      const tags = applySessionTags(before?.tags ?? undefined, snapshot, pointer);
-      this.merge(partition, {
-        format: STATE_FORMAT,
-        conversationId: snapshot.conversationId,
-        tags,
-        exports: null,
-      });
+    for (const [partition, t] of tables) {
+      if (this.#partitions.get(partition) !== t) continue; // revoked meanwhile
+      // Tags the consumer has not committed yet: fold them in now (they are dirty until flushed, so a commit
+      // that covers them always finds them in the changelog).
+      t.complete = true;
+      const messages = tagMessages.get(partition) ?? [];
+      for (const message of messages) {
+        const snapshot = await this.#deps.decodeTags(message);
+        if (snapshot === undefined) continue; // the consumer dead-letters it when it gets there
+        const pointer = this.#deps.pointerOf(sessionTagsTopic, partition, message);
+        const before = this.get(partition, snapshot.conversationId);
+        const tags = applySessionTags(before?.tags ?? undefined, snapshot, pointer);
+        this.merge(partition, {
+          format: STATE_FORMAT,
+          conversationId: snapshot.conversationId,
+          tags,
+          exports: null,
+        });
+      }
+      t.changelogFrom = changelogEnds.get(partition);
+      await this.flush(partition);
+      const stats: RestoreStats = {
+        partition,
+        changelogRecords: changelogRecords.get(partition) ?? 0,
+        tagsRecords: messages.length,
+        conversations: t.conversations.size,
+        ms: Date.now() - started,
+      };
+      this.restores.push(stats);
+      log.info({ ...stats, corrupt: this.corrupt }, 'sink state restored');
     }
-    t.changelogFrom = changelogEnd.high;
-    await this.flush(partition);
-    const stats: RestoreStats = {
-      partition,
-      changelogRecords,
-      tagsRecords: tagMessages.length,
-      conversations: t.conversations.size,
-      ms: Date.now() - started,
-    };
-    this.restores.push(stats);
-    log.info({ ...stats, corrupt: this.corrupt }, 'sink state restored');
   }
 }

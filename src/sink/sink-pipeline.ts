@@ -394,8 +394,10 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     batch: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
   ): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
+      // The member heartbeats while it waits (a restore can outlast the session timeout).
+      const ticker = setInterval(() => void batch.heartbeat().catch(() => undefined), 1_000);
       try {
-        await table.ready(partition, () => batch.heartbeat());
+        await table.ready(partition);
         if (attempt > 0) deps.conditions?.clear(WAIT);
         return;
       } catch (e) {
@@ -407,6 +409,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         );
         await sleep(backoffDelay(attempt, policy), deps.signal).catch(() => undefined);
         await batch.heartbeat();
+      } finally {
+        clearInterval(ticker);
       }
     }
   };
