@@ -33,6 +33,10 @@ commands:
                       (manifest present, schema, hashes of the objects now, signature with the public
                       key only, hash chain, legal holds); exit 0 nothing failed, 1 findings, 69 could
                       not run. Run custody verify --help for details.
+  doctor [--json]     preflight: Genesys OAuth client and its permissions, Kafka and the topics' settings,
+                      the S3 bucket (versioning, Object Lock), the signing key (its public key printed),
+                      clock skew against Genesys and S3; one line per check with the fix; exit 0 when
+                      every check passed, 1 otherwise
   version             print the version
 
 Settings come from environment variables; see the README's configuration table.`;
@@ -263,6 +267,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       const config = loadConfig(undefined, ['kafka', 's3', 'bucket', 'signing']);
       const { runSink } = await import('./main.ts');
       return runSink(config);
+    }
+    case 'doctor': {
+      const args = [sub, ...rest].filter((a): a is string => a !== undefined);
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(
+          'usage: custody doctor [--json]\n\nChecks every setting and dependency custody needs, one line per check with the fix.\nexit codes: 0 every check passed, 1 a check failed, 78 configuration invalid.\n',
+        );
+        return 0;
+      }
+      const unknown = args.filter((a) => a !== '--json');
+      if (unknown.length > 0) throw new UsageError(`custody doctor: unknown option ${unknown[0]}`);
+      const config = loadConfig(undefined, []);
+      const { runDoctor } = await import('./main.ts');
+      return runDoctor(config, { json: args.includes('--json') });
     }
     case 'verify': {
       const args = [sub, ...rest].filter((a): a is string => a !== undefined);
