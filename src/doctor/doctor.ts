@@ -19,7 +19,14 @@ import { GenesysApiError, GenesysPlatformClient } from '../genesys/platform-clie
 import type { TopicRole } from '../kafka/topics.ts';
 import { describeError } from '../runtime/errors.ts';
 import { loadSigningKey } from '../sink/signing-key.ts';
-import { REQUIRED_PERMISSIONS, clockSkewCheck, missingPermissions, topicChecks } from './preflight.ts';
+import { USER_TOPIC_SUFFIXES } from '../ingest/subscription-plan.ts';
+import {
+  REQUIRED_PERMISSIONS,
+  clockSkewCheck,
+  missingPermissions,
+  subscriptionCheck,
+  topicChecks,
+} from './preflight.ts';
 import type { DoctorCheck, GrantedPolicy, TopicFacts } from './preflight.ts';
 
 export type DoctorDeps = Readonly<{
@@ -145,6 +152,27 @@ async function genesysChecks(config: Config, timeoutMs: number, now: () => numbe
           ? undefined
           : "add them to a role of the OAuth client (Admin > Roles/Permissions; the client's Roles tab)",
     });
+    try {
+      const listing = await within(
+        timeoutMs,
+        'Genesys',
+        client.call<platformClient.Models.AvailableTopicEntityListing>(
+          'GET /api/v2/notifications/availabletopics',
+          () =>
+            new platformClient.NotificationsApi(client.sdk).getNotificationsAvailabletopics({
+              expand: ['requiresPermissions', 'transports'],
+            }),
+        ),
+      );
+      out.push(subscriptionCheck(USER_TOPIC_SUFFIXES, listing.entities ?? [], policies));
+    } catch (e) {
+      out.push({
+        name: 'genesys subscriptions',
+        ok: false,
+        detail: `cannot list the notification topics: ${describeError(e)}`,
+        fix: 'check the network path to Genesys and retry',
+      });
+    }
     out.push(clockSkewCheck('clock skew vs Genesys', dateHeader, sentAt, receivedAt));
   } catch (e) {
     const reached = e instanceof GenesysApiError && e.status !== undefined;

@@ -210,3 +210,44 @@ export function clockSkewCheck(
       : 'synchronise this host’s clock (NTP/chrony): manifests record custody’s processing times',
   };
 }
+
+/** One entry of `GET /api/v2/notifications/availabletopics?expand=requiresPermissions,transports`. */
+export type AvailableTopic = Readonly<{
+  id?: string;
+  requiresPermissions?: readonly string[];
+  transports?: readonly string[];
+}>;
+
+/**
+ * Whether the client may subscribe to every per-user topic ingest uses: each is listed, offered over WebSocket
+ * (transport `Websocket` or `All`), and its required permissions are granted. Names the topics that are not.
+ */
+export function subscriptionCheck(
+  suffixes: readonly string[],
+  listing: readonly AvailableTopic[],
+  policies: readonly GrantedPolicy[],
+): DoctorCheck {
+  const problems: string[] = [];
+  for (const suffix of suffixes) {
+    const id = `v2.users.{id}.${suffix}`;
+    const topic = listing.find((t) => t.id === id);
+    if (topic === undefined) {
+      problems.push(`${id} is not offered`);
+      continue;
+    }
+    const transports = topic.transports ?? ['All'];
+    if (!transports.some((t) => /^(all|websocket)$/i.test(t)))
+      problems.push(`${id} is not offered over WebSocket (${transports.join(', ')})`);
+    const missing = missingPermissions(policies, topic.requiresPermissions ?? []);
+    if (missing.length > 0) problems.push(`${id} needs ${missing.join(', ')}`);
+  }
+  return {
+    name: 'genesys subscriptions',
+    ok: problems.length === 0,
+    detail:
+      problems.length === 0
+        ? `may subscribe to ${suffixes.map((s) => `v2.users.{id}.${s}`).join(', ')}`
+        : problems.join('; '),
+    fix: problems.length === 0 ? undefined : 'grant the missing permissions to a role of the OAuth client',
+  };
+}

@@ -2,7 +2,7 @@
  * `custody doctor` (the real CLI, as a process) against the Genesys emulator and real Kafka and S3: a deployment
  * set up as custody needs passes every check with exit 0; planted failures (a bucket without Object Lock, an
  * input topic with another partition count, a session-tags topic that is not compacted, an OAuth client missing
- * permissions, a wrong client secret) each fail their own check, with the fix, and nothing else fails.
+ * permissions and so notification topics, a wrong client secret) each fail their own check, with the fix, and nothing else fails.
  */
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -85,10 +85,13 @@ beforeAll(async () => {
     clientId: 'doctor',
     clientSecret: SECRET,
     extraClients: [{ clientId: 'doctor-limited', clientSecret: LIMITED_SECRET }],
-    // The limited client lacks two permissions custody needs.
+    // The limited client lacks three permissions custody needs, one of them for two notification topics.
     permissions: {
       'doctor-limited': REQUIRED_PERMISSIONS.map((p) => p.permission).filter(
-        (p) => p !== 'recording:job:edit' && p !== 'analytics:conversationDetail:view',
+        (p) =>
+          p !== 'recording:job:edit' &&
+          p !== 'analytics:conversationDetail:view' &&
+          p !== 'telephony:station:view',
       ),
     },
   });
@@ -132,6 +135,7 @@ describe('custody doctor', () => {
     expect(report.checks.map((c) => c.name)).toEqual([
       'genesys oauth',
       'genesys permissions',
+      'genesys subscriptions',
       'clock skew vs Genesys',
       'kafka',
       ...Object.values(good).map((t) => `topic ${t}`),
@@ -169,6 +173,7 @@ describe('custody doctor', () => {
     expect(failed(report).sort()).toEqual(
       [
         'genesys permissions',
+        'genesys subscriptions',
         `topic ${bad.sessionTags}`,
         'topics co-partitioned',
         `s3 object lock ${unlockedBucket}`,
@@ -176,7 +181,10 @@ describe('custody doctor', () => {
     );
     const check = (name: string) => report.checks.find((c) => c.name === name);
     expect(check('genesys permissions')?.detail).toBe(
-      'missing: analytics:conversationDetail:view (ingest), recording:job:edit (exports run)',
+      'missing: analytics:conversationDetail:view (ingest), telephony:station:view (ingest), recording:job:edit (exports run)',
+    );
+    expect(check('genesys subscriptions')?.detail).toBe(
+      'v2.users.{id}.station needs telephony:station:view; v2.users.{id}.persistentconnection needs telephony:station:view',
     );
     expect(check('topics co-partitioned')?.detail).toBe(`${bad.sessionTags}=3, ${bad.recordingExports}=4`);
     expect(check('topics co-partitioned')?.fix).toMatch(/same partition count/);
@@ -201,7 +209,7 @@ describe('custody doctor', () => {
     expect(text.stdout).toMatch(
       /^FAIL {2}s3 object lock \S+: Object Lock not enabled \| fix: enable Object Lock/m,
     );
-    expect(text.stdout).toContain('doctor: 4 check(s) failed');
+    expect(text.stdout).toContain('doctor: 5 check(s) failed');
   });
 
   it('fails the OAuth check on a wrong secret, without printing it, and a missing topic and setting', async () => {

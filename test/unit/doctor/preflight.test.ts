@@ -4,6 +4,7 @@ import {
   REQUIRED_PERMISSIONS,
   clockSkewCheck,
   missingPermissions,
+  subscriptionCheck,
   topicChecks,
 } from '../../../src/doctor/preflight.ts';
 import type { TopicFacts } from '../../../src/doctor/preflight.ts';
@@ -105,5 +106,31 @@ describe('clockSkewCheck', () => {
       ok: false,
       detail: 'no Date header in the answer',
     });
+  });
+});
+
+describe('subscriptionCheck', () => {
+  const listing = [
+    {
+      id: 'v2.users.{id}.conversations',
+      requiresPermissions: ['conversation:communication:view'],
+      transports: ['All'],
+    },
+    {
+      id: 'v2.users.{id}.station',
+      requiresPermissions: ['telephony:station:view'],
+      transports: ['EventBridge'],
+    },
+  ];
+  it('passes when every topic is offered over WebSocket with its permissions granted', () => {
+    const all = [{ domain: '*', entityName: '*', actions: ['*'] }];
+    expect(subscriptionCheck(['conversations'], listing, all).ok).toBe(true);
+  });
+  it('names topics not offered, not over WebSocket, or needing permissions', () => {
+    const c = subscriptionCheck(['conversations', 'station', 'persistentconnection'], listing, []);
+    expect(c.ok).toBe(false);
+    expect(c.detail).toBe(
+      'v2.users.{id}.conversations needs conversation:communication:view; v2.users.{id}.station is not offered over WebSocket (EventBridge); v2.users.{id}.station needs telephony:station:view; v2.users.{id}.persistentconnection is not offered',
+    );
   });
 });
