@@ -38,7 +38,8 @@ export type VerifyDeps = Readonly<{
   progressEveryMs?: number;
 }>;
 
-function progressReporter(deps: VerifyDeps) {
+/** A progress bar (cli-progress) on a TTY, else a plain line every `progressEveryMs`. */
+export function progressReporter(deps: Pick<VerifyDeps, 'stderr' | 'now' | 'progressEveryMs'>) {
   if (deps.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
