@@ -70,6 +70,11 @@ export type AuditOptions = Readonly<{
   expectManifestHold: boolean;
   /** The bucket has Object Lock; without it no hold can exist and holds are not read. */
   objectLock: boolean;
+  /**
+   * The published JSON Schema (schemas/manifest.v1.schema.json), compiled by the shell: problems of a parsed
+   * manifest, empty when valid. Checked in addition to the runtime schema of verifyManifest.
+   */
+  jsonSchema?: (value: unknown) => readonly string[];
 }>;
 
 /** The audit of one recording. */
@@ -203,6 +208,18 @@ export function auditRecording(facts: RecordingFacts, opts: AuditOptions): Recor
         detail: `${c.name}: ${c.detail}`,
       });
     }
+    let valid = report.ok;
+    if (report.manifest && opts.jsonSchema) {
+      const problems = opts.jsonSchema(report.manifest);
+      if (problems.length > 0) {
+        valid = false;
+        findings.push({
+          key: at,
+          check: 'manifest-invalid',
+          detail: `json-schema: ${problems.join('; ')}`,
+        });
+      }
+    }
     if (report.manifest && report.manifest.recording_id !== facts.recordingId.toLowerCase())
       findings.push({
         key: at,
@@ -211,7 +228,7 @@ export function auditRecording(facts: RecordingFacts, opts: AuditOptions): Recor
       });
     previous = v.bytes;
     // The state the audit trusts is the last version that verifies; a later invalid one is a finding.
-    if (report.ok) newest = report.manifest;
+    if (valid) newest = report.manifest;
   }
 
   if (newest !== null) findings.push(...objectFindings(newest, facts));

@@ -11,6 +11,7 @@ import { AuditSummary } from '../enrich/audit.ts';
 import type { VerifyReport } from '../enrich/audit.ts';
 import { keyIdFor } from '../enrich/integrity.ts';
 import { describeError } from '../runtime/errors.ts';
+import { compileManifestJsonSchema } from './manifest-json-schema.ts';
 import { verifyBucket, VerifyUnavailableError } from './s3-verify.ts';
 import type { VerifyScope } from './s3-verify.ts';
 import { renderHtml, renderSummary } from './verify-report.ts';
@@ -96,6 +97,7 @@ export async function runVerifyCommand(
     ({ objectLock } = await verifyBucket(deps.s3, args.scope, {
       publicKeys,
       expectManifestHold: args.expectManifestHold,
+      jsonSchema: compileManifestJsonSchema(),
       concurrency: args.concurrency,
       signal: deps.signal,
       onRecording: (a) => {

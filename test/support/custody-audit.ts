@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { SealedManifest } from '../../src/enrich/integrity.ts';
+import { compileManifestJsonSchema } from '../../src/verify/manifest-json-schema.ts';
 import { verifyBucket } from '../../src/verify/s3-verify.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 import { waitUntil } from './deployment.ts';
@@ -62,6 +63,7 @@ export async function auditBucket(opts: {
     {
       publicKeys: opts.publicKeys,
       expectManifestHold: opts.expectManifestHold ?? false,
+      jsonSchema: compileManifestJsonSchema(),
       concurrency: 8,
       read: opts.verify !== false,
       onRecording: (a) => {

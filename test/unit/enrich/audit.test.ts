@@ -166,6 +166,19 @@ describe('auditRecording', () => {
     expect(checks(f)).toEqual([`legal-hold ${audioKey}@va1`]);
     expect(checks(f, options({ objectLock: false }))).toEqual([`legal-hold ${manifestKey}`]);
   });
+
+  it('reports what the published JSON Schema rejects, and trusts no such version', () => {
+    const a = auditRecording(
+      facts(),
+      options({
+        jsonSchema: (v) => ((v as { manifest_version: number }).manifest_version === 2 ? ['/x: bad'] : []),
+      }),
+    );
+    expect(a.findings).toEqual([
+      { key: `${manifestKey}@m2`, check: 'manifest-invalid', detail: 'json-schema: /x: bad' },
+    ]);
+    expect(a.newest?.manifest_version).toBe(1);
+  });
 });
 
 describe('AuditSummary', () => {
