@@ -264,6 +264,40 @@ async function main(): Promise<number> {
       out();
     }
 
+    // The audit a legal team would run: the real `custody verify` over the whole bucket, public key only.
+    const htmlReport = join(demoDir, 'verify-report.html');
+    out(
+      `[${elapsed()}] custody verify --public-key ${rel(join(demoDir, 'pub.pem'))} (the whole bucket, as counsel would)`,
+    );
+    const verify = spawnSync(
+      process.execPath,
+      [
+        fileURLToPath(new URL('../bin/custody.js', import.meta.url)),
+        'verify',
+        '--public-key',
+        join(demoDir, 'pub.pem'),
+        '--html',
+        htmlReport,
+      ],
+      {
+        encoding: 'utf8',
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: process.env['HOME'] ?? '',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          S3_ENDPOINT: infra.settings.S3_ENDPOINT,
+          S3_REGION: infra.settings.S3_REGION,
+          AWS_ACCESS_KEY_ID: infra.settings.AWS_ACCESS_KEY_ID,
+          AWS_SECRET_ACCESS_KEY: infra.settings.AWS_SECRET_ACCESS_KEY,
+          S3_BUCKET: p.bucket,
+        },
+      },
+    );
+    for (const line of `${verify.stdout}${verify.stderr}`.trimEnd().split('\n')) out(`  ${line}`);
+    allOk &&= verify.status === 0;
+    out(`HTML report (open it offline in any browser): ${htmlReport}`);
+    out();
+
     out(
       allOk
         ? `custody demo: OK, every manifest verified (${elapsed()})`

@@ -26,6 +26,17 @@ commands:
                       and record its facts for the recordings it covers; --wait also publishes
                       the exports when Genesys writes them
   sink                join tags and exports -> signed manifests in S3 (runs until SIGTERM)
+  verify [--from <iso> --to <iso> | --conversations <id,...> | --conversations-file <path>]
+         [--public-key <pem>]... [--json] [--html <path> | --no-html] [--bucket <name>]
+         [--prefix <p/>] [--concurrency <n>]
+                      audit exported recordings and their manifests as opposing counsel would
+                      (manifest present, schema, hashes of the objects now, signature with the public
+                      key only, hash chain, legal holds); exit 0 nothing failed, 1 findings, 69 could
+                      not run. Run custody verify --help for details.
+  doctor [--json]     preflight: Genesys OAuth client and its permissions, Kafka and the topics' settings,
+                      the S3 bucket (versioning, Object Lock), the signing key (its public key printed),
+                      clock skew against Genesys and S3; one line per check with the fix; exit 0 when
+                      every check passed, 1 otherwise
   version             print the version
 
 Settings come from environment variables; see the README's configuration table.`;
@@ -96,6 +107,121 @@ function parseBackfill(args: readonly string[]): { from: number; to: number } | 
   return { from: f, to: t };
 }
 
+const VERIFY_USAGE = `usage: custody verify [options]
+
+Audits every exported recording under S3_BUCKET (and CUSTODY_EXPORTS_PREFIX) as opposing counsel would:
+every recording has a manifest; each manifest version matches schema v1, is canonical, hashes to its integrity
+hash and verifies with the public key(s) only; the versions form an unbroken hash chain; the audio and metadata
+objects hash now to what the newest manifest records; legal holds match the manifest (and, with
+CUSTODY_MANIFEST_LEGAL_HOLD=true, every manifest version is held).
+
+options:
+  --from <iso> --to <iso>      only conversations that started in this range (UTC hour of the export layout)
+  --conversations <id,...>     only these conversations
+  --conversations-file <path>  only the conversations listed in the file (one id per line)
+  --public-key <pem>           a trusted public key (repeatable; default CUSTODY_TRUSTED_KEY_FILES)
+  --json                       print the JSON report on stdout instead of the summary
+  --html <path>                where to write the HTML report (default custody-verify-<time>.html)
+  --no-html                    write no HTML report
+  --bucket <name>, --prefix <p/>  override S3_BUCKET / CUSTODY_EXPORTS_PREFIX
+  --concurrency <n>            recordings audited at once (default 8, at most 64)
+
+exit codes: 0 nothing failed, 1 findings, 69 the audit could not run, 64 usage, 78 configuration.`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function conversationIds(text: string, source: string): string[] {
+  const ids = text
+    .split(/[\s,]+/)
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  const bad = ids.filter((id) => !UUID.test(id));
+  if (bad.length > 0)
+    throw new UsageError(`${source}: not a conversation id: ${bad.slice(0, 3).join(', ')}`.slice(0, 300));
+  if (ids.length === 0) throw new UsageError(`${source}: no conversation ids`);
+  return ids;
+}
+
+/** Options of `custody verify`. */
+async function parseVerifyArgs(args: readonly string[], now: Date) {
+  const known = new Set([
+    '--from',
+    '--to',
+    '--conversations',
+    '--conversations-file',
+    '--public-key',
+    '--json',
+    '--html',
+    '--no-html',
+    '--bucket',
+    '--prefix',
+    '--concurrency',
+  ]);
+  const valued = new Set([
+    '--from',
+    '--to',
+    '--conversations',
+    '--conversations-file',
+    '--public-key',
+    '--html',
+    '--bucket',
+    '--prefix',
+    '--concurrency',
+  ]);
+  const publicKeyFiles: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (!known.has(a)) throw new UsageError(`custody verify: unknown option ${a}; run custody verify --help`);
+    if (valued.has(a)) {
+      const v = args[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      if (a === '--public-key') publicKeyFiles.push(v);
+      i++;
+    }
+  }
+  const from = isoTime('--from', flagValue(args, '--from'));
+  const to = isoTime('--to', flagValue(args, '--to'));
+  if ((from === undefined) !== (to === undefined) || (from !== undefined && to !== undefined && from >= to))
+    throw new UsageError('--from and --to go together, from before to');
+  const list = flagValue(args, '--conversations');
+  const file = flagValue(args, '--conversations-file');
+  if ([from !== undefined, list !== undefined, file !== undefined].filter(Boolean).length > 1)
+    throw new UsageError('give one of --from/--to, --conversations or --conversations-file');
+  let conversations: string[] | undefined;
+  if (list !== undefined) conversations = conversationIds(list, '--conversations');
+  if (file !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(file, 'utf8').catch(() => {
+      throw new UsageError(`--conversations-file ${file} cannot be read`);
+    });
+    conversations = conversationIds(text, `--conversations-file ${file}`);
+  }
+  const concurrencyText = flagValue(args, '--concurrency') ?? '8';
+  const concurrency = Number(concurrencyText);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new UsageError('--concurrency takes a whole number from 1 to 64');
+  const bucket = flagValue(args, '--bucket');
+  if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    throw new UsageError('--bucket takes an S3 bucket name');
+  const prefix = flagValue(args, '--prefix');
+  if (prefix !== undefined && !/^([A-Za-z0-9!_.*'()-]+\/)*$/.test(prefix))
+    throw new UsageError('--prefix takes empty or a key prefix ending in /');
+  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  return {
+    bucket,
+    prefix,
+    from,
+    to,
+    conversations,
+    publicKeyFiles,
+    json: args.includes('--json'),
+    htmlPath: args.includes('--no-html')
+      ? null
+      : (flagValue(args, '--html') ?? `custody-verify-${stamp}.html`),
+    concurrency,
+  };
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   switch (cmd) {
@@ -141,6 +267,31 @@ export async function main(argv: readonly string[]): Promise<number> {
       const config = loadConfig(undefined, ['kafka', 's3', 'bucket', 'signing']);
       const { runSink } = await import('./main.ts');
       return runSink(config);
+    }
+    case 'doctor': {
+      const args = [sub, ...rest].filter((a): a is string => a !== undefined);
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(
+          'usage: custody doctor [--json]\n\nChecks every setting and dependency custody needs, one line per check with the fix.\nexit codes: 0 every check passed, 1 a check failed, 78 configuration invalid.\n',
+        );
+        return 0;
+      }
+      const unknown = args.filter((a) => a !== '--json');
+      if (unknown.length > 0) throw new UsageError(`custody doctor: unknown option ${unknown[0]}`);
+      const config = loadConfig(undefined, []);
+      const { runDoctor } = await import('./main.ts');
+      return runDoctor(config, { json: args.includes('--json') });
+    }
+    case 'verify': {
+      const args = [sub, ...rest].filter((a): a is string => a !== undefined);
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${VERIFY_USAGE}\n`);
+        return 0;
+      }
+      const parsed = await parseVerifyArgs(args, new Date());
+      const config = loadConfig(undefined, parsed.bucket ? ['s3'] : ['s3', 'bucket']);
+      const { runVerify } = await import('./main.ts');
+      return runVerify(config, parsed);
     }
     default:
       throw new UsageError(`unknown command "${cmd}"; run custody --help`);

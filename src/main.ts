@@ -80,7 +80,7 @@ async function loadPublicKey(path: string): Promise<KeyObject> {
   }
 }
 
-export function kafkaFromConfig(config: Config, log: Logger): Kafka {
+export function kafkaFromConfig(config: Config, log: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
   const k = config.kafka;
   const sasl: SASLOptions | undefined = k.sasl
     ? ({
@@ -104,6 +104,7 @@ export function kafkaFromConfig(config: Config, log: Logger): Kafka {
         message,
       );
     },
+    ...overrides,
   };
   return new Kafka(kafkaConfig);
 }
@@ -543,4 +544,101 @@ export async function runExportsJob(config: Config, args: ExportsRunArgs): Promi
     }
   });
   return roleCode !== 0 ? roleCode : code;
+}
+
+/** `custody verify` options from the command line. */
+export type VerifyCliArgs = Readonly<{
+  bucket?: string;
+  prefix?: string;
+  from?: number;
+  to?: number;
+  conversations?: readonly string[];
+  publicKeyFiles: readonly string[];
+  json: boolean;
+  htmlPath: string | null;
+  concurrency: number;
+}>;
+
+/**
+ * Runs `custody verify` (src/verify): audits the export bucket with the public keys only. Resolves with the
+ * exit code (0 nothing failed, 1 findings, 69 could not run).
+ */
+export async function runVerify(config: Config, args: VerifyCliArgs): Promise<number> {
+  const { runVerifyCommand } = await import('./verify/verify-command.ts');
+  const keyFiles = args.publicKeyFiles.length > 0 ? args.publicKeyFiles : config.sink.trustedKeyFiles;
+  if (keyFiles.length === 0)
+    throw new FatalError(
+      'custody verify needs the public key(s) manifests are signed with: --public-key <pem> (or CUSTODY_TRUSTED_KEY_FILES)',
+      { setting: 'CUSTODY_TRUSTED_KEY_FILES' },
+    );
+  const publicKeys = await Promise.all(
+    keyFiles.map((f) =>
+      loadPublicKey(f).catch((e: unknown) => {
+        throw new FatalError(describeError(e).replace(/^Error: /, ''), { setting: '--public-key' });
+      }),
+    ),
+  );
+  const s3 = s3FromConfig(config);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const { code } = await runVerifyCommand(
+      {
+        s3,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        now: () => new Date(),
+        version: CUSTODY_VERSION,
+        signal: stop.signal,
+      },
+      {
+        scope: {
+          bucket: args.bucket ?? (config.s3.bucket as string),
+          prefix: args.prefix ?? config.exports.prefix,
+          manifestBucket: config.sink.manifestBucket,
+          manifestPrefix: config.sink.manifestPrefix,
+          from: args.from,
+          to: args.to,
+          conversations: args.conversations ? new Set(args.conversations) : undefined,
+        },
+        publicKeys,
+        expectManifestHold: config.sink.legalHold,
+        concurrency: args.concurrency,
+        json: args.json,
+        htmlPath: args.htmlPath,
+      },
+    );
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    s3.destroy();
+  }
+}
+
+/**
+ * Runs `custody doctor` (src/doctor): every dependency checked once, one line each (or `--json`). Resolves with
+ * 0 when every check passed, else 1.
+ */
+export async function runDoctor(config: Config, args: Readonly<{ json: boolean }>): Promise<number> {
+  const { renderDoctor, runDoctorChecks } = await import('./doctor/doctor.ts');
+  // Quiet: the doctor's own lines say what failed; kafkajs retries are cut short so an answer comes quickly.
+  const log = createLogger({ level: 'silent', instance: config.custody.instanceId });
+  const kafka =
+    config.kafka.brokers.length > 0
+      ? kafkaFromConfig(config, log, {
+          connectionTimeout: 3_000,
+          retry: { retries: 1, initialRetryTime: 200 },
+        })
+      : undefined;
+  const s3 = config.s3.bucket !== undefined ? s3FromConfig(config) : undefined;
+  try {
+    const report = await runDoctorChecks({ config, kafka, s3 });
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+    return report.ok ? 0 : 1;
+  } finally {
+    s3?.destroy();
+  }
 }

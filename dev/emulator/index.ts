@@ -15,6 +15,8 @@ import { registerDirectoryRoutes } from './platform/directory.ts';
 import { registerConversationRoutes } from './platform/conversations.ts';
 import { registerRecordingJobRoutes, type RecordingJobOptions } from './platform/recording-jobs.ts';
 import { registerIntegrationRoutes } from './platform/integrations.ts';
+import { registerAuthorizationRoutes } from './platform/authorization.ts';
+import type { PermissionsByClient } from './platform/authorization.ts';
 import { registerExports, type ExportLogger, type ExportOptions, type Exports } from './platform/exports.ts';
 import {
   buildConversation,
@@ -72,6 +74,11 @@ export interface EmulatorOptions {
   readonly recordingJobs?: RecordingJobOptions;
   /** S3 export tuning (exports.ts); its logger defaults to `log` (warnings and errors to stderr without it). */
   readonly exports?: ExportOptions;
+  /**
+   * Permissions of each OAuth client (`domain:entity:action`, `*` wildcards), served by
+   * `GET /api/v2/authorization/subjects/me`; a client not listed has every permission.
+   */
+  readonly permissions?: PermissionsByClient;
   /** Diagnostic lines (never secrets); silent by default. */
   readonly log?: (line: string) => void;
 }
@@ -163,6 +170,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   registerConversationRoutes(ctx);
   registerRecordingJobRoutes(ctx, options.recordingJobs);
   registerIntegrationRoutes(ctx);
+  registerAuthorizationRoutes(ctx, options.permissions);
   const exports = registerExports(ctx, { logger: exportLogger(options.log), ...options.exports });
 
   const control = createControl({

@@ -5,14 +5,12 @@
  * the chain shows; the newest version's audio and metadata hashes match the objects in S3 now; and every dead
  * letter says why. Vitest-free: the soak script uses it too.
  */
-import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
-import { manifestKeyFor, parseExportKey } from '../../src/enrich/export-layout.ts';
 import type { SealedManifest } from '../../src/enrich/integrity.ts';
-import { verifyAgainstObjects, verifyManifest } from '../../src/enrich/verify.ts';
+import { compileManifestJsonSchema } from '../../src/verify/manifest-json-schema.ts';
+import { verifyBucket } from '../../src/verify/s3-verify.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 import { waitUntil } from './deployment.ts';
 import type { DeadLetter } from '../../src/kafka/avro-codec.ts';
@@ -37,143 +35,53 @@ export type AuditResult = Readonly<{
   deadLetters: Readonly<{ count: number; byCode: Record<string, number>; withoutReason: number }>;
 }>;
 
-type Version = Readonly<{ versionId: string; lastModified: number; isLatest: boolean }>;
-
-async function listVersions(s3: S3Client, bucket: string) {
-  const objects = new Map<string, Version[]>();
-  let keyMarker: string | undefined;
-  let versionMarker: string | undefined;
-  for (;;) {
-    const page = await s3.send(
-      new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
-    );
-    for (const v of page.Versions ?? []) {
-      if (!v.Key) continue;
-      const list = objects.get(v.Key) ?? [];
-      list.push({
-        versionId: v.VersionId ?? 'null',
-        lastModified: v.LastModified?.getTime() ?? 0,
-        isLatest: v.IsLatest === true,
-      });
-      objects.set(v.Key, list);
-    }
-    if (!page.IsTruncated) return objects;
-    keyMarker = page.NextKeyMarker;
-    versionMarker = page.NextVersionIdMarker;
-  }
-}
-
-async function getBytes(s3: S3Client, bucket: string, key: string, versionId?: string): Promise<Buffer> {
-  const res = await s3.send(
-    new GetObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      VersionId: versionId && versionId !== 'null' ? versionId : undefined,
-    }),
-  );
-  return Buffer.from(
-    await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-  );
-}
-
-/** Audits every recording exported to `bucket` and every manifest custody wrote for it. */
+/**
+ * Audits every recording exported to `bucket` and every manifest custody wrote for it, with the one
+ * implementation `custody verify` uses (src/verify/s3-verify.ts over src/enrich/audit.ts), in the shape the
+ * fault suite and the soak report.
+ */
 export async function auditBucket(opts: {
   s3: S3Client;
   bucket: string;
   publicKeys: ReadonlyMap<string, KeyObject>;
-  /** Re-hash the audio and metadata objects (a GET each); on by default. */
-  rehash?: boolean;
-  /** Read and verify every manifest version (a GET each); off only to count what exists. On by default. */
+  /** Read and verify every manifest version and re-hash the objects; off only to count what exists. On by default. */
   verify?: boolean;
+  /** Every manifest version must be under legal hold (CUSTODY_MANIFEST_LEGAL_HOLD); off by default. */
+  expectManifestHold?: boolean;
 }): Promise<Omit<AuditResult, 'deadLetters'> & { newest: SealedManifest[] }> {
-  const { s3, bucket } = opts;
-  const objects = await listVersions(s3, bucket);
-  const recordings = new Map<string, { manifestKey: string; audioKey?: string; metadataKey?: string }>();
-  for (const key of objects.keys()) {
-    const parsed = parseExportKey(key);
-    if (!parsed.ok) continue;
-    const manifestKey = manifestKeyFor(parsed.value);
-    const r = recordings.get(manifestKey) ?? { manifestKey };
-    if (parsed.value.kind === 'audio') r.audioKey = key;
-    else r.metadataKey = key;
-    recordings.set(manifestKey, r);
-  }
   const failures: AuditFinding[] = [];
   const lost: string[] = [];
+  const newest: SealedManifest[] = [];
+  let expected = 0;
   let written = 0;
   let complete = 0;
   let versions = 0;
   let forks = 0;
-  const newestOfEach: SealedManifest[] = [];
-  for (const r of recordings.values()) {
-    const manifestVersions = objects.get(r.manifestKey) ?? [];
-    if (manifestVersions.length === 0) {
-      lost.push(r.audioKey ?? r.metadataKey ?? r.manifestKey);
-      continue;
-    }
-    written++;
-    versions += manifestVersions.length;
-    if (opts.verify === false) continue;
-    // S3 lists versions newest first with second-resolution times, so the order of a chain is its own
-    // version numbers; two versions with one number are a fork.
-    const fetched: Array<{ versionId: string; bytes: Buffer; n: number }> = [];
-    for (const v of manifestVersions) {
-      const bytes = await getBytes(s3, bucket, r.manifestKey, v.versionId);
-      let n = Number.NaN;
-      try {
-        n = Number((JSON.parse(bytes.toString('utf8')) as { manifest_version?: unknown }).manifest_version);
-      } catch {
-        // verifyManifest reports unreadable JSON below.
-      }
-      fetched.push({ versionId: v.versionId, bytes, n });
-    }
-    fetched.sort((x, y) => x.n - y.n);
-    let previous: Buffer | undefined;
-    let newest: SealedManifest | null = null;
-    let forked = new Set(fetched.map((f) => f.n)).size !== fetched.length;
-    if (forked)
-      failures.push({ key: r.manifestKey, problem: 'two versions carry the same manifest_version (a fork)' });
-    if (fetched[0] !== undefined && fetched[0].n !== 1) {
-      failures.push({ key: r.manifestKey, problem: `the chain starts at version ${fetched[0].n}, not 1` });
-      forked = true;
-    }
-    for (const f of fetched) {
-      const report = verifyManifest(f.bytes, opts.publicKeys, previous === undefined ? {} : { previous });
-      for (const c of report.checks.filter((x) => !x.ok)) {
-        failures.push({ key: `${r.manifestKey}@${f.versionId}`, problem: `${c.name}: ${c.detail}` });
-        if (c.name === 'chain') forked = true;
-      }
-      previous = f.bytes;
-      newest = report.manifest ?? newest;
-    }
-    if (forked) forks++;
-    if (newest) newestOfEach.push(newest);
-    if (newest?.completeness.status === 'complete') complete++;
-    if (newest && opts.rehash !== false) {
-      const sha = async (key: string | undefined) =>
-        key === undefined
-          ? undefined
-          : createHash('sha256')
-              .update(await getBytes(s3, bucket, key))
-              .digest('hex');
-      const objectsNow = verifyAgainstObjects(newest, {
-        audioSha256: newest.audio ? await sha(r.audioKey) : undefined,
-        metadataSha256: newest.genesys_metadata.sha256 ? await sha(r.metadataKey) : undefined,
-      });
-      for (const c of objectsNow.checks.filter((x) => !x.ok))
-        failures.push({ key: r.manifestKey, problem: `${c.name}: ${c.detail}` });
-    }
-  }
-  return {
-    expected: recordings.size,
-    written,
-    complete,
-    lost,
-    versions,
-    forks,
-    failures,
-    newest: newestOfEach,
-  };
+  await verifyBucket(
+    opts.s3,
+    { bucket: opts.bucket, prefix: '' },
+    {
+      publicKeys: opts.publicKeys,
+      expectManifestHold: opts.expectManifestHold ?? false,
+      jsonSchema: compileManifestJsonSchema(),
+      concurrency: 8,
+      read: opts.verify !== false,
+      onRecording: (a) => {
+        expected++;
+        versions += a.versions;
+        if (a.status === 'missing') {
+          lost.push(a.manifestKey);
+          return;
+        }
+        written++;
+        if (a.forked) forks++;
+        if (a.completeness === 'complete') complete++;
+        if (a.newest) newest.push(a.newest);
+        for (const f of a.findings) failures.push({ key: f.key, problem: `${f.check}: ${f.detail}` });
+      },
+    },
+  );
+  return { expected, written, complete, lost, versions, forks, failures, newest };
 }
 
 const deadLetterCodec = singleObjectCodecFor('dead-letter.v1');
@@ -232,7 +140,7 @@ export function waitForEveryManifest(
   return waitUntil(
     'a manifest for every export',
     async () => {
-      const a = await auditBucket({ ...opts, rehash: false, verify: false });
+      const a = await auditBucket({ ...opts, verify: false });
       onPoll?.(a);
       return a.expected > 0 && a.lost.length === 0 ? a : undefined;
     },
