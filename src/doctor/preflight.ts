@@ -161,17 +161,20 @@ export function topicChecks(
       fix: fixes.length ? fixes.join('; ') : undefined,
     });
   }
-  const tags = facts.get(topics.sessionTags);
-  const exps = facts.get(topics.recordingExports);
-  if (tags !== undefined && exps !== undefined) {
-    const same = tags.partitions === exps.partitions;
+  // The sink joins its inputs and keeps its state changelog partition by partition: all three must agree.
+  const joined = [topics.sessionTags, topics.recordingExports, topics.sinkState].flatMap((name) => {
+    const f = facts.get(name);
+    return f === undefined ? [] : [{ name, partitions: f.partitions }];
+  });
+  if (joined.length >= 2) {
+    const same = new Set(joined.map((j) => j.partitions)).size === 1;
     out.push({
       name: 'topics co-partitioned',
       ok: same,
-      detail: `${topics.sessionTags}=${tags.partitions}, ${topics.recordingExports}=${exps.partitions}`,
+      detail: joined.map((j) => `${j.name}=${j.partitions}`).join(', '),
       fix: same
         ? undefined
-        : 'give the sink’s two input topics the same partition count (recreate the smaller one, or add partitions before any data is keyed into it): the sink refuses to start otherwise',
+        : 'give the sink’s input topics and its state changelog the same partition count (recreate the smaller one, or add partitions before any data is keyed into it): the sink refuses to start otherwise',
     });
   }
   return out;

@@ -93,7 +93,7 @@ beforeAll(async () => {
     topics.recordingExports,
     exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) })),
   );
-  const options = testSinkOptions(topics, bucket, uniqueName('verify-sink'), 'verify-sink');
+  const options = testSinkOptions(topics, uniqueName('verify-sink'), 'verify-sink');
   sink = await startTestSink(kafka, s3, signer, options);
   await waitForCaughtUp(kafka, options.groupId, [topics.sessionTags, topics.recordingExports]);
   await sink.stop();

@@ -37,6 +37,7 @@ describe('topicChecks', () => {
     notifications: 'n',
     sessionTags: 't',
     recordingExports: 'e',
+    sinkState: 's',
     manifests: 'm',
     dlq: 'd',
   };
@@ -46,6 +47,7 @@ describe('topicChecks', () => {
       ['n', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': '-1' } }],
       ['t', { partitions: 6, config: { 'cleanup.policy': 'compact' } }],
       ['e', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': year } }],
+      ['s', { partitions: 6, config: { 'cleanup.policy': 'compact' } }],
       ['m', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': year } }],
       ['d', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': year } }],
     ]);
@@ -60,6 +62,7 @@ describe('topicChecks', () => {
       'topic n',
       'topic t',
       'topic e',
+      'topic s',
       'topic m',
       'topic d',
       'topics co-partitioned',
@@ -77,7 +80,7 @@ describe('topicChecks', () => {
       'topic n: retention.ms is 604800000, shorter than forever (-1)',
       'topic t: cleanup.policy is delete, not compact',
       'topic d: does not exist',
-      'topics co-partitioned: t=6, e=3',
+      'topics co-partitioned: t=6, e=3, s=6',
     ]);
   });
 
