@@ -48,6 +48,8 @@ export type VerifyRunOptions = Omit<AuditOptions, 'objectLock'> &
     /** Called after each listing page and each audited recording. */
     onProgress?: (p: Readonly<{ listed: number; audited: number; listingDone: boolean }>) => void;
     signal?: AbortSignal;
+    /** Versions per listing page (default: the server's, 1,000 on S3). */
+    pageSize?: number;
   }>;
 
 /** Raised when the audit cannot run at all (bucket unreachable, access denied); not a finding. */
@@ -327,6 +329,7 @@ export async function verifyBucket(
           Prefix: listPrefix,
           KeyMarker: keyMarker,
           VersionIdMarker: versionMarker,
+          MaxKeys: opts.pageSize,
         }),
       );
     } catch (e) {
@@ -354,6 +357,9 @@ export async function verifyBucket(
         folder = dir;
       }
       const list = entries.get(v.key) ?? [];
+      // Some S3-compatible servers (versitygw up to at least 1.8.0) repeat a key's versions when a page ends in
+      // the middle of them: a version listed twice must not count as two versions (it would look like a fork).
+      if (list.some((e) => e.versionId === (v.versionId ?? 'null'))) continue;
       list.push({
         versionId: v.versionId ?? 'null',
         isLatest: v.isLatest === true,
@@ -387,12 +393,14 @@ async function listKeyVersions(s3: S3Client, bucket: string, key: string): Promi
         VersionIdMarker: versionMarker,
       }),
     );
+    // A version repeated across pages (see above) is kept once.
+    const add = (versionId: string, isLatest: boolean, deleteMarker: boolean): void => {
+      if (!out.some((e) => e.versionId === versionId)) out.push({ versionId, isLatest, deleteMarker });
+    };
     for (const v of page.Versions ?? [])
-      if (v.Key === key)
-        out.push({ versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, deleteMarker: false });
+      if (v.Key === key) add(v.VersionId ?? 'null', v.IsLatest === true, false);
     for (const v of page.DeleteMarkers ?? [])
-      if (v.Key === key)
-        out.push({ versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, deleteMarker: true });
+      if (v.Key === key) add(v.VersionId ?? 'null', v.IsLatest === true, true);
     if (!page.IsTruncated) return out;
     keyMarker = page.NextKeyMarker;
     versionMarker = page.NextVersionIdMarker;

@@ -48,6 +48,8 @@ export async function auditBucket(opts: {
   verify?: boolean;
   /** Every manifest version must be under legal hold (CUSTODY_MANIFEST_LEGAL_HOLD); off by default. */
   expectManifestHold?: boolean;
+  /** Versions per listing page (small pages exercise the server's pagination). */
+  pageSize?: number;
 }): Promise<Omit<AuditResult, 'deadLetters'> & { newest: SealedManifest[] }> {
   const failures: AuditFinding[] = [];
   const lost: string[] = [];
@@ -65,6 +67,7 @@ export async function auditBucket(opts: {
       expectManifestHold: opts.expectManifestHold ?? false,
       jsonSchema: compileManifestJsonSchema(),
       concurrency: 8,
+      pageSize: opts.pageSize,
       read: opts.verify !== false,
       onRecording: (a) => {
         expected++;

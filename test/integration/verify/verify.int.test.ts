@@ -172,6 +172,20 @@ describe('custody verify', () => {
     expect(report.scope.objectLock).toBe(true);
     expect(report.byDay.map((d) => d.day)).toEqual(['2026-03-02']);
     expect(readFileSync(html, 'utf8')).toContain('id="verdict" class="verdict PASS"');
+
+    // Listing pages that end in the middle of a key's versions: versitygw repeats those versions on the next
+    // page; a version listed twice must not look like a second version (a fork).
+    for (const pageSize of [2, 3, 5]) {
+      const paged = await auditBucket({
+        s3,
+        bucket,
+        publicKeys: new Map([[signer.keyId, signer.publicKey]]),
+        pageSize,
+      });
+      expect(paged.failures).toEqual([]);
+      expect(paged.forks).toBe(0);
+      expect(paged.expected).toBe(exports.length);
+    }
   });
 
   it('prints a summary on a non-TTY and reports the range and conversation filters', async () => {
