@@ -92,6 +92,41 @@ async function main(): Promise<void> {
   ).catch((e: unknown) => log(String(e)));
   const drainedMs = Date.now() - trafficEnded;
   sample('drained');
+  // Every export has a manifest; the sink may still be folding the last session tags into later versions. The
+  // audit (and its completeness count) waits until the sink has committed both of its inputs to their end.
+  const kafkaAdmin = new Kafka({
+    brokers: infra.settings.KAFKA_BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await kafkaAdmin.connect();
+  const caughtUpBy = Date.now() + Number(values['drain-minutes']) * 60_000;
+  for (;;) {
+    const inputs = [deployment.topics.sessionTags, deployment.topics.recordingExports];
+    const lag = (
+      await Promise.all(
+        inputs.map(async (topic) => {
+          const [ends, committed] = await Promise.all([
+            kafkaAdmin.fetchTopicOffsets(topic),
+            kafkaAdmin.fetchOffsets({ groupId: deployment.groupId, topics: [topic] }),
+          ]);
+          const at = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
+          return ends.reduce(
+            (n, e) => n + Math.max(0, Number(e.high) - Math.max(Number(e.low), at.get(e.partition) ?? 0)),
+            0,
+          );
+        }),
+      )
+    ).reduce((a, b) => a + b, 0);
+    if (lag === 0) break;
+    if (Date.now() > caughtUpBy) {
+      log(`sink still ${lag} records behind; auditing anyway`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  await kafkaAdmin.disconnect();
+  const caughtUpMs = Date.now() - trafficEnded;
+  log(`sink caught up ${round(caughtUpMs / 1000)} s after traffic stopped`);
 
   // Export → first manifest version, from the listing's LastModified (1 s resolution).
   const firstSeen = new Map<string, number>();
@@ -147,6 +182,7 @@ async function main(): Promise<void> {
       max: latencies.at(-1) ?? null,
     },
     drainSeconds: round(drainedMs / 1000),
+    sinkCaughtUpSeconds: round(caughtUpMs / 1000),
     rssMb: rss,
     restarts,
     wallSeconds: round((Date.now() - started) / 1000),
