@@ -7,6 +7,7 @@
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
+import { isGenesysEnum } from './genesys-enum.ts';
 import type { NotificationEnvelope } from './genesys-envelope.ts';
 import { USER_CONTEXT_SOURCE, WEBRTC_STATION_TYPE, legKeyFor, notificationSource } from './session-tags.ts';
 import type {
@@ -81,7 +82,7 @@ export function userContextObservation(
   const fields = definedFields({
     stationId: uc.stationId?.toLowerCase(),
     stationType: uc.stationType,
-    isWebRtc: uc.stationType === undefined ? undefined : uc.stationType === WEBRTC_STATION_TYPE,
+    isWebRtc: uc.stationType === undefined ? undefined : isGenesysEnum(uc.stationType, WEBRTC_STATION_TYPE),
     persistentConnectionState: uc.persistentConnectionState,
   });
   if (Object.keys(fields).length === 0) return ok(undefined);
@@ -107,8 +108,8 @@ export function legObservations(
  * user's side depends on the direction (UNCONFIRMED mapping: inbound → self = to, outbound → self = from).
  */
 function detailAddresses(direction: string | undefined, from: string | undefined, to: string | undefined) {
-  if (direction === 'inbound') return { selfAddress: to, otherAddress: from };
-  if (direction === 'outbound') return { selfAddress: from, otherAddress: to };
+  if (isGenesysEnum(direction, 'inbound')) return { selfAddress: to, otherAddress: from };
+  if (isGenesysEnum(direction, 'outbound')) return { selfAddress: from, otherAddress: to };
   return { selfAddress: undefined, otherAddress: undefined };
 }
 
@@ -194,7 +195,7 @@ function extractEnvelope(
     case 'user-detail-end': {
       const b = envelope.body;
       // Only voice sessions are call legs; detail events of other media are not session tags.
-      if (b.mediaType !== undefined && b.mediaType !== 'voice') break;
+      if (b.mediaType !== undefined && !isGenesysEnum(b.mediaType, 'voice')) break;
       const base = {
         ...common,
         conversationId: b.conversationId,

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
+import { isGenesysEnum } from './genesys-enum.ts';
 import { checkReceivedAt, instantMs, latestInstant, legObservations } from './session-tags-extract.ts';
 import { apiSource, legKeyFor } from './session-tags.ts';
 import type { ExtractionContext, ExtractionFailure, TagObservation } from './session-tags.ts';
@@ -176,11 +177,11 @@ export function extractFromAnalytics(
   const source = apiSource('analytics');
   const results: Result<TagObservation[], ExtractionFailure>[] = [];
   for (const p of c.participants ?? []) {
-    const voice = (p.sessions ?? []).filter((s) => s.mediaType === 'voice');
+    const voice = (p.sessions ?? []).filter((s) => isGenesysEnum(s.mediaType, 'voice'));
     for (const s of voice) {
       const segments = s.segments ?? [];
       const interactStarts = segments
-        .filter((g) => g.segmentType === 'interact')
+        .filter((g) => isGenesysEnum(g.segmentType, 'interact'))
         .map((g) => instantMs(g.segmentStart))
         .filter((t): t is number => t !== undefined);
       const connectedTime = interactStarts.length > 0 ? Math.min(...interactStarts) : undefined;

@@ -147,9 +147,37 @@ describe('extractTagObservations: other conversation kinds', () => {
     });
   });
 
-  it('skips detail events of other media', () => {
+  it('skips detail events of other media, whatever the case', () => {
     const f = F.userDetailStart();
     expect(extract({ ...f, eventBody: { ...f.eventBody, mediaType: 'chat' } })).toEqual([]);
+    expect(extract({ ...f, eventBody: { ...f.eventBody, mediaType: 'CHAT' } })).toEqual([]);
+  });
+
+  it.each(['VOICE', 'voice', 'Voice'])('reads detail events of media type %s, direction in any case', (m) => {
+    const f = F.userDetailStart();
+    for (const [direction, self, other] of [
+      ['INBOUND', `sip:${F.IDS.agentUser}@localhost`, 'tel:+14155550100'],
+      ['outbound', 'tel:+14155550100', `sip:${F.IDS.agentUser}@localhost`],
+    ] as const) {
+      const [o] = extract({ ...f, eventBody: { ...f.eventBody, mediaType: m, direction } });
+      expect(o?.fields).toMatchObject({ direction, selfAddress: self, otherAddress: other });
+    }
+  });
+
+  it('reads the end detail event (upper-case enums) as the same leg', () => {
+    const [end] = extract(F.userDetailEnd());
+    expect(end).toMatchObject({
+      legKey: F.IDS.agentParticipant2,
+      fields: { communicationId: F.IDS.agentCall2 },
+    });
+  });
+
+  it('flags a WebRTC station whatever the case of its type', () => {
+    const [, uc] = extract(
+      F.userDetailStart(),
+      ctx({ [F.IDS.agentUser]: { stationType: 'ININ_WEBRTC_SOFTPHONE' } }),
+    );
+    expect(uc?.fields.isWebRtc).toBe(true);
   });
 
   it('gives no observations for frames that are not about a conversation', () => {

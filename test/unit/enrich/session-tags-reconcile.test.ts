@@ -59,6 +59,24 @@ describe('extractFromAnalytics', () => {
     });
   });
 
+  it('compares media and segment types case-insensitively', () => {
+    const c = F.analyticsConversation();
+    const upper = {
+      ...c,
+      participants: c.participants?.map((p) => ({
+        ...p,
+        sessions: p.sessions?.map((s) => ({
+          ...s,
+          mediaType: s.mediaType?.toUpperCase(),
+          segments: s.segments?.map((g) => ({ ...g, segmentType: g.segmentType?.toUpperCase() })),
+        })),
+      })),
+    };
+    const [o] = ok(extractFromAnalytics(upper, rctx));
+    expect(o?.fields.connectedTime).toBe(Date.parse('2026-03-02T10:00:30.000Z'));
+    expect(ok(extractFromAnalytics(upper, rctx))).toHaveLength(1);
+  });
+
   it('rejects a record whose ids are not UUIDs, without echoing them', () => {
     const bad = { ...F.analyticsConversation(), conversationId: 'conv-123' };
     const r = extractFromAnalytics(bad, rctx);
