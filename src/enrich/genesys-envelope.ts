@@ -129,6 +129,7 @@ const conversationEventParticipant = z.object({
   id: genesysId,
   userId: optional(genesysId),
   purpose: optional(text),
+  address: optional(text),
   calls: optional(z.array(conversationEventCall).max(1000)),
 });
 
@@ -147,6 +148,8 @@ const callEventParticipant = z.object({
   state: optional(text),
   direction: optional(text),
   address: optional(text),
+  ani: optional(text),
+  dnis: optional(text),
   startTime: optional(isoInstant),
   connectedTime: optional(isoInstant),
   endTime: optional(isoInstant),
@@ -183,6 +186,8 @@ export const detailEventBody = z.object({
   direction: optional(text),
   addressTo: optional(text),
   addressFrom: optional(text),
+  ani: optional(text),
+  dnis: optional(text),
   userId: optional(genesysId),
   queueId: optional(genesysId),
   disconnectType: optional(text),

@@ -11,7 +11,13 @@ import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
 import { isGenesysEnum } from './genesys-enum.ts';
-import { checkReceivedAt, instantMs, latestInstant, legObservations } from './session-tags-extract.ts';
+import {
+  checkReceivedAt,
+  instantMs,
+  latestInstant,
+  legAddresses,
+  legObservations,
+} from './session-tags-extract.ts';
 import { apiSource, legKeyFor } from './session-tags.ts';
 import type { ExtractionContext, ExtractionFailure, TagObservation } from './session-tags.ts';
 
@@ -34,6 +40,9 @@ export interface AnalyticsConversationInput {
       provider?: string;
       addressSelf?: string;
       addressOther?: string;
+      ani?: string;
+      dnis?: string;
+      sessionDnis?: string;
       recording?: boolean;
       segments?: readonly {
         segmentStart?: string;
@@ -53,6 +62,8 @@ export interface CallConversationInput {
     purpose?: string;
     direction?: string;
     address?: string;
+    ani?: string;
+    dnis?: string;
     startTime?: string;
     connectedTime?: string;
     endTime?: string;
@@ -96,6 +107,9 @@ const analyticsSchema = z.object({
               provider: text,
               addressSelf: text,
               addressOther: text,
+              ani: text,
+              dnis: text,
+              sessionDnis: text,
               recording: z.boolean().optional(),
               segments: z
                 .array(
@@ -127,6 +141,8 @@ const callConversationSchema = z.object({
         purpose: text,
         direction: text,
         address: text,
+        ani: text,
+        dnis: text,
         startTime: instant,
         connectedTime: instant,
         endTime: instant,
@@ -200,6 +216,16 @@ export function extractFromAnalytics(
         receivedAt: ctx.receivedAt,
         observedAt,
       };
+      // Real voice sessions carry ani/dnis/sessionDnis rather than addressSelf/addressOther.
+      const addresses = legAddresses(s.direction, p.purpose, {
+        self: [['addressSelf', s.addressSelf]],
+        other: [['addressOther', s.addressOther]],
+        calling: [['ani', s.ani]],
+        called: [
+          ['sessionDnis', s.sessionDnis],
+          ['dnis', s.dnis],
+        ],
+      });
       const fields = {
         communicationId: s.sessionId,
         userId: p.userId,
@@ -207,13 +233,13 @@ export function extractFromAnalytics(
         direction: s.direction,
         peerId: s.peerId,
         provider: s.provider,
-        selfAddress: s.addressSelf,
-        otherAddress: s.addressOther,
+        selfAddress: addresses.selfAddress,
+        otherAddress: addresses.otherAddress,
         connectedTime,
         disconnectedTime,
         recording: s.recording,
       };
-      results.push(legObservations(base, source, fields, ctx));
+      results.push(legObservations(base, source, fields, ctx, addresses.paths));
     }
   }
   return collect(results);
@@ -237,6 +263,11 @@ export function extractFromCallConversation(
   for (const p of c.participants ?? []) {
     const connectedTime = instantMs(p.connectedTime);
     const disconnectedTime = instantMs(p.endTime);
+    const addresses = legAddresses(p.direction, p.purpose, {
+      self: [['address', p.address]],
+      calling: [['ani', p.ani]],
+      called: [['dnis', p.dnis]],
+    });
     const base = {
       conversationId: c.id,
       participantId: p.id,
@@ -256,13 +287,14 @@ export function extractFromCallConversation(
       direction: p.direction,
       peerId: p.peer,
       provider: p.provider,
-      selfAddress: p.address,
+      selfAddress: addresses.selfAddress,
+      otherAddress: addresses.otherAddress,
       connectedTime,
       disconnectedTime,
       recordingState: p.recordingState,
       recording: p.recording,
     };
-    results.push(legObservations(base, source, fields, ctx));
+    results.push(legObservations(base, source, fields, ctx, addresses.paths));
   }
   return collect(results);
 }

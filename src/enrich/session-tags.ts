@@ -29,6 +29,12 @@ export type TagSource = Readonly<{
   topicName: string | null;
   correlationId: string | null;
   api: string | null;
+  /**
+   * The payload field the value was read from, when the leg field has several possible sources (addresses:
+   * `address`, `ani`, `dnis`, `sessionDnis`, `self.addressRaw`, `addressFrom`, ...); null when the field has one
+   * source of the same name.
+   */
+  field: string | null;
 }>;
 
 /**
@@ -133,6 +139,8 @@ export type TagObservation = Readonly<{
   /** Custody receive time (epoch ms), from the shell's clock. */
   receivedAt: number;
   fields: LegFieldValues;
+  /** For fields read from a payload field of another name: that name (becomes the tag's `source.field`). */
+  fieldPaths?: Readonly<{ [K in LegTagField]?: string }>;
 }>;
 
 /** Station data about a user that conversation events lack; resolved by the ingest shell and passed in as data. */
@@ -162,12 +170,12 @@ export const WEBRTC_STATION_TYPE = 'inin_webrtc_softphone';
 
 /** Pointer to a notification frame on the evidence log. */
 export function notificationSource(topicName: string, correlationId: string | undefined): TagSource {
-  return { kind: 'notification', topicName, correlationId: correlationId ?? null, api: null };
+  return { kind: 'notification', topicName, correlationId: correlationId ?? null, api: null, field: null };
 }
 
 /** Pointer to a REST/analytics read. */
 export function apiSource(api: 'analytics' | 'conversations' | 'users' | 'stations'): TagSource {
-  return { kind: 'api', topicName: null, correlationId: null, api };
+  return { kind: 'api', topicName: null, correlationId: null, api, field: null };
 }
 
 /** Pointer used when the shell passed user context without a more specific source. */
@@ -176,6 +184,7 @@ export const USER_CONTEXT_SOURCE: TagSource = {
   topicName: null,
   correlationId: null,
   api: null,
+  field: null,
 };
 
 /** The leg key for a participant that has `callCount` call communications in the observing source. */

@@ -101,6 +101,7 @@ const tagSourceSchema = z.strictObject({
   topicName: nonEmpty.nullable(),
   correlationId: nonEmpty.nullable(),
   api: nonEmpty.nullable(),
+  field: nonEmpty.nullable(),
 });
 
 function tagSchema<T extends z.ZodType>(value: T) {
@@ -304,7 +305,7 @@ export function snapshotObservations(snapshot: SessionTagsSnapshot): TagObservat
     out.push({
       ...base,
       provenance: 'live',
-      source: { kind: 'user-context', topicName: null, correlationId: null, api: null },
+      source: { kind: 'user-context', topicName: null, correlationId: null, api: null, field: null },
       observedAt: null,
       receivedAt: 0,
       fields: {},

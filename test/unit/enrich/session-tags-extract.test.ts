@@ -53,7 +53,9 @@ describe('extractTagObservations: v2.users.{id}.conversations', () => {
         topicName: `v2.users.${F.IDS.agentUser}.conversations`,
         correlationId: F.IDS.correlation,
         api: null,
+        field: null,
       },
+      fieldPaths: { selfAddress: 'self.addressRaw', otherAddress: 'other.addressRaw' },
       fields: {
         communicationId: F.IDS.agentCall2,
         userId: F.IDS.agentUser,
@@ -145,6 +147,46 @@ describe('extractTagObservations: other conversation kinds', () => {
         otherAddress: 'tel:+14155550100',
       },
     });
+  });
+
+  it('reads addresses from ani/dnis when a leg has no address, and records which field each came from', () => {
+    const obs = extract(F.userConversationCallsAniDnisOnly());
+    const byLeg = new Map(obs.map((o) => [o.legKey, o]));
+    const agentSip = byLeg.get(F.IDS.agentParticipant2)?.fields.selfAddress;
+    expect(agentSip).toMatch(/^sip:[0-9a-f]{24}\+acme\.orgspan\.com;tgrp=/);
+    // The customer called in: its own address is the ani, the far end the dnis.
+    expect(byLeg.get(F.IDS.customerParticipant)).toMatchObject({
+      fields: { selfAddress: 'tel:+14155550100', otherAddress: 'tel:+18005550199' },
+      fieldPaths: { selfAddress: 'ani', otherAddress: 'dnis' },
+    });
+    expect(byLeg.get(F.IDS.agentParticipant2)).toMatchObject({
+      fields: { otherAddress: 'tel:+14155550100' },
+      fieldPaths: { selfAddress: 'dnis', otherAddress: 'ani' },
+    });
+    // Outbound: this side called (ani), the far end was dialled (dnis).
+    expect(byLeg.get(F.IDS.agentParticipant1)).toMatchObject({
+      fields: { selfAddress: agentSip, otherAddress: 'tel:+18005550142' },
+      fieldPaths: { selfAddress: 'ani', otherAddress: 'dnis' },
+    });
+  });
+
+  it('prefers an explicit address over ani/dnis, and maps nothing without a direction', () => {
+    const [customer] = extract(F.userConversationCalls());
+    expect(customer).toMatchObject({
+      fields: { selfAddress: 'tel:+14155550100', otherAddress: 'tel:+18005550199' },
+      fieldPaths: { selfAddress: 'address', otherAddress: 'dnis' },
+    });
+    const f = F.userConversationCallsAniDnisOnly();
+    const undirected = {
+      ...f,
+      eventBody: {
+        ...f.eventBody,
+        participants: f.eventBody.participants?.map((p) => ({ ...p, direction: undefined })),
+      },
+    };
+    expect(
+      extract(undirected).every((o) => o.fields.selfAddress === undefined && o.fieldPaths === undefined),
+    ).toBe(true);
   });
 
   it('skips detail events of other media, whatever the case', () => {

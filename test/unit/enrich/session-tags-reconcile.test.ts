@@ -42,7 +42,8 @@ describe('extractFromAnalytics', () => {
       provenance: 'reconciled',
       receivedAt: REPAIR_AT,
       observedAt: Date.parse('2026-03-02T10:05:00.000Z'),
-      source: { kind: 'api', topicName: null, correlationId: null, api: 'analytics' },
+      source: { kind: 'api', topicName: null, correlationId: null, api: 'analytics', field: null },
+      fieldPaths: { selfAddress: 'addressSelf', otherAddress: 'addressOther' },
       fields: {
         communicationId: F.IDS.agentCall2,
         userId: F.IDS.agentUser,
@@ -77,6 +78,27 @@ describe('extractFromAnalytics', () => {
     expect(ok(extractFromAnalytics(upper, rctx))).toHaveLength(1);
   });
 
+  it('reads addresses from ani/sessionDnis when a session has no addressSelf/addressOther', () => {
+    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    expect(o).toMatchObject({
+      fields: { selfAddress: `sip:${F.IDS.agentUser}@localhost`, otherAddress: 'tel:+14155550100' },
+      fieldPaths: { selfAddress: 'sessionDnis', otherAddress: 'ani' },
+    });
+    const c = F.analyticsConversationAniDnis();
+    const noSessionDnis = {
+      ...c,
+      participants: c.participants?.map((p) => ({
+        ...p,
+        sessions: p.sessions?.map((s) => ({ ...s, sessionDnis: undefined })),
+      })),
+    };
+    const [d] = ok(extractFromAnalytics(noSessionDnis, rctx));
+    expect(d).toMatchObject({
+      fields: { selfAddress: 'tel:+18005550199' },
+      fieldPaths: { selfAddress: 'dnis' },
+    });
+  });
+
   it('rejects a record whose ids are not UUIDs, without echoing them', () => {
     const bad = { ...F.analyticsConversation(), conversationId: 'conv-123' };
     const r = extractFromAnalytics(bad, rctx);
@@ -95,8 +117,10 @@ describe('extractFromCallConversation', () => {
       topicName: null,
       correlationId: null,
       api: 'conversations',
+      field: null,
     });
     expect(obs[0]?.fields).not.toHaveProperty('publicIpAddress');
+    expect(obs[0]?.fieldPaths).toEqual({ selfAddress: 'address' });
     expect(obs[0]?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
   });
 });

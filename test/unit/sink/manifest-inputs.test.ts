@@ -9,7 +9,7 @@ const CONV = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a11';
 const PART = '0b3f6a52-6f1c-4e0e-8f3e-6b0d1f2c3a44';
 const T = Date.parse('2026-03-01T09:02:00.123Z');
 const TOPIC = 'v2.users.11111111-2222-4333-8444-555555555555.conversations';
-const api: TagSource = { kind: 'api', topicName: null, correlationId: null, api: 'analytics' };
+const api: TagSource = { kind: 'api', topicName: null, correlationId: null, api: 'analytics', field: null };
 
 function tag<T>(
   value: T,
@@ -27,6 +27,20 @@ function emptyLeg(): LegTags {
 }
 
 describe('manifestLegOf', () => {
+  it('labels a value read from a payload field of another name with that field', () => {
+    expect(tagSourceLabel({ ...api, field: 'ani' })).toBe('api:analytics;field=ani');
+    expect(
+      tagSourceLabel({
+        kind: 'notification',
+        topicName: TOPIC,
+        correlationId: null,
+        api: null,
+        field: 'dnis',
+      }),
+    ).toBe(`notification:${TOPIC};field=dnis`);
+    expect(tagSourceLabel(api)).toBe('api:analytics');
+  });
+
   it('maps null to absent, epoch ms to UTC ms ISO, and TagSource to one source label', () => {
     const leg: LegTags = {
       ...emptyLeg(),
@@ -37,6 +51,7 @@ describe('manifestLegOf', () => {
         topicName: null,
         correlationId: null,
         api: null,
+        field: null,
       }),
       connectedTime: tag(Date.parse('2026-03-01T09:01:59Z'), T),
       stationId: tag('5e0f0000-0000-4000-8000-000000000002', T + 3000, api, 'reconciled'),
