@@ -178,8 +178,8 @@ function collect(
 /**
  * Observations from an analytics conversation detail record (POST /api/v2/analytics/conversations/details/query),
  * one per voice session of every participant. `connectedTime` is the start of the first `interact` segment and
- * `disconnectedTime` the end of the segment that carries a `disconnectType` (UNCONFIRMED equivalence with the
- * live fields; provenance `reconciled` marks them as reconstructed).
+ * `disconnectedTime` the end of the last segment other than `wrapup` that carries a `disconnectType` (UNCONFIRMED
+ * equivalence with the live fields; provenance `reconciled` marks them as reconstructed).
  */
 export function extractFromAnalytics(
   conversation: AnalyticsConversationInput,
@@ -201,9 +201,13 @@ export function extractFromAnalytics(
         .map((g) => instantMs(g.segmentStart))
         .filter((t): t is number => t !== undefined);
       const connectedTime = interactStarts.length > 0 ? Math.min(...interactStarts) : undefined;
+      // Wrapup (after-call work) segments carry a disconnectType too (client, peer), but the call ended before
+      // them: counting them would stretch the leg to the end of after-call work.
       const disconnectedTime =
         latestInstant(
-          ...segments.filter((g) => g.disconnectType !== undefined).map((g) => instantMs(g.segmentEnd)),
+          ...segments
+            .filter((g) => g.disconnectType !== undefined && !isGenesysEnum(g.segmentType, 'wrapup'))
+            .map((g) => instantMs(g.segmentEnd)),
         ) ?? undefined;
       const observedAt =
         latestInstant(...segments.flatMap((g) => [instantMs(g.segmentStart), instantMs(g.segmentEnd)])) ??

@@ -99,6 +99,28 @@ describe('extractFromAnalytics', () => {
     });
   });
 
+  it('ends the leg at the segment that disconnected the call, not at the end of wrapup', () => {
+    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    expect(o?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+    expect(o?.fields.connectedTime).toBe(Date.parse('2026-03-02T10:00:30.000Z'));
+    // The wrapup segment still counts as Genesys-side time of the observation.
+    expect(o?.observedAt).toBe(Date.parse('2026-03-02T10:05:41.000Z'));
+    const c = F.analyticsConversationAniDnis();
+    const upper = {
+      ...c,
+      participants: c.participants?.map((p) => ({
+        ...p,
+        sessions: p.sessions?.map((s) => ({
+          ...s,
+          segments: s.segments?.map((g) => ({ ...g, segmentType: g.segmentType?.toUpperCase() })),
+        })),
+      })),
+    };
+    expect(ok(extractFromAnalytics(upper, rctx))[0]?.fields.disconnectedTime).toBe(
+      Date.parse('2026-03-02T10:05:00.000Z'),
+    );
+  });
+
   it('rejects a record whose ids are not UUIDs, without echoing them', () => {
     const bad = { ...F.analyticsConversation(), conversationId: 'conv-123' };
     const r = extractFromAnalytics(bad, rctx);
