@@ -56,16 +56,38 @@ export type NotificationEnvelope =
   | (TopicMeta & Readonly<{ kind: 'token-revoked'; systemId: string | undefined; body: SystemMessageBody }>)
   | (ResultMeta & Readonly<{ kind: 'channel-gone' }>)
   | (ResultMeta & Readonly<{ kind: 'subscribe-result'; succeeded: boolean }>)
-  | (TopicMeta & Readonly<{ kind: 'user-conversation'; userId: string; body: ConversationEventBody }>)
   | (TopicMeta &
-      Readonly<{ kind: 'user-conversation-calls'; userId: string; body: CallConversationEventBody }>)
+      Readonly<{
+        kind: 'user-conversation';
+        userId: string;
+        body: ConversationEventBody;
+        dropped: readonly DroppedParticipant[];
+      }>)
   | (TopicMeta &
-      Readonly<{ kind: 'queue-conversation-calls'; queueId: string; body: CallConversationEventBody }>)
+      Readonly<{
+        kind: 'user-conversation-calls';
+        userId: string;
+        body: CallConversationEventBody;
+        dropped: readonly DroppedParticipant[];
+      }>)
+  | (TopicMeta &
+      Readonly<{
+        kind: 'queue-conversation-calls';
+        queueId: string;
+        body: CallConversationEventBody;
+        dropped: readonly DroppedParticipant[];
+      }>)
   | (TopicMeta & Readonly<{ kind: 'user-detail-start'; conversationId: string; body: DetailEventBody }>)
   | (TopicMeta & Readonly<{ kind: 'user-detail-end'; conversationId: string; body: DetailEventBody }>)
   | (TopicMeta & Readonly<{ kind: 'user-station'; userId: string; body: UserStationBody }>)
   | (TopicMeta & Readonly<{ kind: 'persistent-connection'; userId: string; body: PersistentConnectionBody }>)
   | (TopicMeta & Readonly<{ kind: 'unknown' }>);
+
+/**
+ * A participant of a conversation event that failed validation and was left out, so that one bad participant does
+ * not cost the frame's other legs. `reason` names the JSON path and the check, never payload content.
+ */
+export type DroppedParticipant = Readonly<{ index: number; reason: string }>;
 
 /** The `kind` discriminator of {@link NotificationEnvelope}. */
 export type NotificationKind = NotificationEnvelope['kind'];
@@ -140,6 +162,10 @@ export const conversationEventBody = z.object({
   recordingState: optional(text),
 });
 export type ConversationEventBody = z.output<typeof conversationEventBody>;
+/** The body with its participants still unchecked: they are validated one by one (see `parseBodyTolerant`). */
+const conversationEventShell = conversationEventBody.extend({
+  participants: optional(z.array(z.unknown()).max(1000)),
+});
 export type ConversationEventCall = z.output<typeof conversationEventCall>;
 
 const callEventParticipant = z.object({
@@ -174,6 +200,9 @@ export const callConversationEventBody = z.object({
   recordingState: optional(text),
 });
 export type CallConversationEventBody = z.output<typeof callConversationEventBody>;
+const callConversationEventShell = callConversationEventBody.extend({
+  participants: optional(z.array(z.unknown()).max(1000)),
+});
 
 /** `v2.detail.events.conversation.{id}.user.start|end` body (Models.UserStart/EndDetailEventTopicUser*Event). */
 export const detailEventBody = z.object({
@@ -339,6 +368,31 @@ function parseBody<S extends z.ZodType>(
   return ok(parsed.data);
 }
 
+/**
+ * Parses a conversation body whose participants are validated one by one: the body's own fields must be valid,
+ * and each participant that is not is dropped and reported instead of failing the frame.
+ */
+function parseBodyTolerant<T, P extends z.ZodType>(
+  bodySchema: z.ZodType<Omit<T, 'participants'> & { participants?: unknown[] | undefined }>,
+  participantSchema: P,
+  body: unknown,
+  family: string,
+): Result<{ body: T; dropped: DroppedParticipant[] }, EnvelopeFailure> {
+  const b = parseBody(bodySchema, body, family);
+  if (!b.ok) return b;
+  const raw = b.value.participants;
+  if (raw === undefined) return ok({ body: b.value as T, dropped: [] });
+  const kept: z.output<P>[] = [];
+  const dropped: DroppedParticipant[] = [];
+  raw.forEach((item, index) => {
+    const parsed = participantSchema.safeParse(item);
+    if (parsed.success) kept.push(parsed.data);
+    else dropped.push({ index, reason: describeIssue(parsed.error, `eventBody.participants.${index}`) });
+  });
+  // Each kept participant passed the same schema the strict body type is derived from.
+  return ok({ body: { ...b.value, participants: kept } as T, dropped });
+}
+
 function parseSystemTopic(
   meta: TopicMeta,
   body: unknown,
@@ -370,16 +424,31 @@ function parseRoutedTopic(
   const entityId = id.toLowerCase();
   switch (route.kind) {
     case 'user-conversation': {
-      const b = parseBody(conversationEventBody, body, route.family);
-      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
+      const b = parseBodyTolerant<ConversationEventBody, typeof conversationEventParticipant>(
+        conversationEventShell,
+        conversationEventParticipant,
+        body,
+        route.family,
+      );
+      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, ...b.value }) : b;
     }
     case 'user-conversation-calls': {
-      const b = parseBody(callConversationEventBody, body, route.family);
-      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
+      const b = parseBodyTolerant<CallConversationEventBody, typeof callEventParticipant>(
+        callConversationEventShell,
+        callEventParticipant,
+        body,
+        route.family,
+      );
+      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, ...b.value }) : b;
     }
     case 'queue-conversation-calls': {
-      const b = parseBody(callConversationEventBody, body, route.family);
-      return b.ok ? ok({ ...meta, kind: route.kind, queueId: entityId, body: b.value }) : b;
+      const b = parseBodyTolerant<CallConversationEventBody, typeof callEventParticipant>(
+        callConversationEventShell,
+        callEventParticipant,
+        body,
+        route.family,
+      );
+      return b.ok ? ok({ ...meta, kind: route.kind, queueId: entityId, ...b.value }) : b;
     }
     case 'user-detail-start':
     case 'user-detail-end': {

@@ -189,6 +189,15 @@ describe('extractTagObservations: other conversation kinds', () => {
     ).toBe(true);
   });
 
+  it('keeps the valid legs of a frame in which one participant is invalid', () => {
+    const f = F.userConversation();
+    const participants = (f.eventBody.participants ?? []).map((p, i) =>
+      i === 0 ? { ...p, calls: [{ ...p.calls?.[0], connectedTime: 'not a time' }] } : p,
+    );
+    const obs = extract({ ...f, eventBody: { ...f.eventBody, participants } });
+    expect(obs.map((o) => o.legKey)).toEqual([F.IDS.agentParticipant1, F.IDS.agentParticipant2]);
+  });
+
   it('skips detail events of other media, whatever the case', () => {
     const f = F.userDetailStart();
     expect(extract({ ...f, eventBody: { ...f.eventBody, mediaType: 'chat' } })).toEqual([]);
