@@ -131,9 +131,16 @@ const eventAddress = z.object({
   addressNormalized: optional(text),
 });
 
+const errorInfo = z.object({ code: optional(text) });
+
 const conversationEventCall = z.object({
   id: genesysId,
   state: optional(text),
+  disconnectType: optional(text),
+  held: optional(z.boolean()),
+  confined: optional(z.boolean()),
+  muted: optional(z.boolean()),
+  errorInfo: optional(errorInfo),
   direction: optional(text),
   self: optional(eventAddress),
   other: optional(eventAddress),
@@ -152,6 +159,8 @@ const conversationEventParticipant = z.object({
   userId: optional(genesysId),
   purpose: optional(text),
   address: optional(text),
+  startAcwTime: optional(isoInstant),
+  endAcwTime: optional(isoInstant),
   calls: optional(z.array(conversationEventCall).max(1000)),
 });
 
@@ -172,6 +181,13 @@ const callEventParticipant = z.object({
   id: genesysId,
   purpose: optional(text),
   state: optional(text),
+  disconnectType: optional(text),
+  held: optional(z.boolean()),
+  confined: optional(z.boolean()),
+  muted: optional(z.boolean()),
+  errorInfo: optional(errorInfo),
+  startAcwTime: optional(isoInstant),
+  endAcwTime: optional(isoInstant),
   direction: optional(text),
   address: optional(text),
   ani: optional(text),

@@ -53,6 +53,20 @@ const participant = z.strictObject({
   disconnected_time: z.string().nullable(),
   persistent_connection_state: z.string().nullable(),
   recording: z.boolean().nullable(),
+  state: z.string().optional(),
+  disconnect_type: z.string().optional(),
+  held: z.boolean().optional(),
+  confined: z.boolean().optional(),
+  muted: z.boolean().optional(),
+  ever_held: z.boolean().optional(),
+  ever_confined: z.boolean().optional(),
+  ever_muted: z.boolean().optional(),
+  start_hold_time: z.string().optional(),
+  start_acw_time: z.string().optional(),
+  end_acw_time: z.string().optional(),
+  edge_id: z.string().optional(),
+  protocol_call_id: z.string().optional(),
+  error_code: z.string().optional(),
 });
 
 /** `integrity`, added by `sealManifest`. */

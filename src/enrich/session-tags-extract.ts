@@ -112,6 +112,21 @@ export function legObservations(
   return ok(out);
 }
 
+/**
+ * The hold/confine/mute flags of a leg: the current value, and an `ever*` flag set only when the flag is true, so
+ * that the merged snapshot keeps that the leg was held (first seen when) even after it was taken off hold.
+ */
+export function flagFields(f: Readonly<{ held?: boolean; confined?: boolean; muted?: boolean }>) {
+  return {
+    held: f.held,
+    confined: f.confined,
+    muted: f.muted,
+    everHeld: f.held === true ? true : undefined,
+    everConfined: f.confined === true ? true : undefined,
+    everMuted: f.muted === true ? true : undefined,
+  };
+}
+
 /** Which payload field each leg field was read from, when it has several possible sources. */
 export type FieldPaths = { -readonly [K in keyof LegFieldValues]?: string };
 
@@ -217,6 +232,13 @@ function extractEnvelope(
             disconnectedTime,
             recordingState: c.recordingState,
             recording: c.recording,
+            state: c.state,
+            disconnectType: c.disconnectType,
+            ...flagFields(c),
+            startHoldTime: instantMs(c.startHoldTime),
+            startAcwTime: instantMs(p.startAcwTime),
+            endAcwTime: instantMs(p.endAcwTime),
+            errorCode: c.errorInfo?.code,
           };
           results.push(legObservations(base, source, fields, ctx, addresses.paths));
         }
@@ -261,6 +283,13 @@ function extractEnvelope(
           disconnectedTime,
           recordingState: p.recordingState,
           recording: p.recording,
+          state: p.state,
+          disconnectType: p.disconnectType,
+          ...flagFields(p),
+          startHoldTime: instantMs(p.startHoldTime),
+          startAcwTime: instantMs(p.startAcwTime),
+          endAcwTime: instantMs(p.endAcwTime),
+          errorCode: p.errorInfo?.code,
         };
         results.push(legObservations(base, source, fields, ctx, addresses.paths));
       }
@@ -296,6 +325,7 @@ function extractEnvelope(
         provider: b.provider,
         selfAddress: addresses.selfAddress,
         otherAddress: addresses.otherAddress,
+        disconnectType: b.disconnectType,
       };
       const source = notificationSource(envelope.topicName, envelope.correlationId);
       results.push(legObservations(base, source, fields, ctx, addresses.paths));

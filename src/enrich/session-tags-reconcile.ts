@@ -13,6 +13,7 @@ import { isGenesysId } from './genesys-envelope.ts';
 import { isGenesysEnum } from './genesys-enum.ts';
 import {
   checkReceivedAt,
+  flagFields,
   instantMs,
   latestInstant,
   legAddresses,
@@ -43,6 +44,8 @@ export interface AnalyticsConversationInput {
       ani?: string;
       dnis?: string;
       sessionDnis?: string;
+      edgeId?: string;
+      protocolCallId?: string;
       recording?: boolean;
       segments?: readonly {
         segmentStart?: string;
@@ -64,6 +67,14 @@ export interface CallConversationInput {
     address?: string;
     ani?: string;
     dnis?: string;
+    state?: string;
+    disconnectType?: string;
+    held?: boolean;
+    confined?: boolean;
+    muted?: boolean;
+    startAcwTime?: string;
+    endAcwTime?: string;
+    errorInfo?: { code?: string };
     startTime?: string;
     connectedTime?: string;
     endTime?: string;
@@ -110,6 +121,8 @@ const analyticsSchema = z.object({
               ani: text,
               dnis: text,
               sessionDnis: text,
+              edgeId: text,
+              protocolCallId: text,
               recording: z.boolean().optional(),
               segments: z
                 .array(
@@ -143,6 +156,14 @@ const callConversationSchema = z.object({
         address: text,
         ani: text,
         dnis: text,
+        state: text,
+        disconnectType: text,
+        held: z.boolean().optional(),
+        confined: z.boolean().optional(),
+        muted: z.boolean().optional(),
+        startAcwTime: instant,
+        endAcwTime: instant,
+        errorInfo: z.object({ code: text }).optional(),
         startTime: instant,
         connectedTime: instant,
         endTime: instant,
@@ -203,12 +224,19 @@ export function extractFromAnalytics(
       const connectedTime = interactStarts.length > 0 ? Math.min(...interactStarts) : undefined;
       // Wrapup (after-call work) segments carry a disconnectType too (client, peer), but the call ended before
       // them: counting them would stretch the leg to the end of after-call work.
+      const disconnecting = segments.filter(
+        (g) => g.disconnectType !== undefined && !isGenesysEnum(g.segmentType, 'wrapup'),
+      );
       const disconnectedTime =
-        latestInstant(
-          ...segments
-            .filter((g) => g.disconnectType !== undefined && !isGenesysEnum(g.segmentType, 'wrapup'))
-            .map((g) => instantMs(g.segmentEnd)),
-        ) ?? undefined;
+        latestInstant(...disconnecting.map((g) => instantMs(g.segmentEnd))) ?? undefined;
+      // The disconnect type of the segment that ended the call (the latest such segment).
+      const lastDisconnect = disconnecting.reduce<(typeof disconnecting)[number] | undefined>(
+        (a, g) =>
+          a === undefined || (instantMs(g.segmentEnd) ?? -Infinity) >= (instantMs(a.segmentEnd) ?? -Infinity)
+            ? g
+            : a,
+        undefined,
+      );
       const observedAt =
         latestInstant(...segments.flatMap((g) => [instantMs(g.segmentStart), instantMs(g.segmentEnd)])) ??
         latestInstant(instantMs(c.conversationEnd));
@@ -242,6 +270,9 @@ export function extractFromAnalytics(
         connectedTime,
         disconnectedTime,
         recording: s.recording,
+        disconnectType: lastDisconnect?.disconnectType,
+        edgeId: s.edgeId,
+        protocolCallId: s.protocolCallId,
       };
       results.push(legObservations(base, source, fields, ctx, addresses.paths));
     }
@@ -297,6 +328,13 @@ export function extractFromCallConversation(
       disconnectedTime,
       recordingState: p.recordingState,
       recording: p.recording,
+      state: p.state,
+      disconnectType: p.disconnectType,
+      ...flagFields(p),
+      startHoldTime: instantMs(p.startHoldTime),
+      startAcwTime: instantMs(p.startAcwTime),
+      endAcwTime: instantMs(p.endAcwTime),
+      errorCode: p.errorInfo?.code,
     };
     results.push(legObservations(base, source, fields, ctx, addresses.paths));
   }

@@ -82,6 +82,34 @@ export interface LegFieldValueTypes {
   recordingState: string;
   recording: boolean;
   persistentConnectionState: string;
+  /** Leg state as Genesys reports it (alerting, connected, disconnected, terminated, ...). */
+  state: string;
+  /** How the leg ended (client, peer, endpoint, transfer, error, ...): from the leg, the user.end detail event, or the analytics segment that disconnected it (never a wrapup segment). */
+  disconnectType: string;
+  /** Whether the leg is on hold, as of the newest capture (held in events and REST). */
+  held: boolean;
+  /** Whether the leg is confined (the customer side while the agent holds), as of the newest capture. */
+  confined: boolean;
+  /** Whether the leg is muted, as of the newest capture. */
+  muted: boolean;
+  /** True once any capture showed the leg held; firstCapturedAt is when custody first saw it held (every transition is in the evidence log). */
+  everHeld: boolean;
+  /** True once any capture showed the leg confined; firstCapturedAt is when custody first saw it. */
+  everConfined: boolean;
+  /** True once any capture showed the leg muted; firstCapturedAt is when custody first saw it. */
+  everMuted: boolean;
+  /** Start of the newest hold (epoch ms, from Genesys). */
+  startHoldTime: number;
+  /** Start of after-call work on the leg (epoch ms, from Genesys). */
+  startAcwTime: number;
+  /** End of after-call work on the leg (epoch ms, from Genesys). */
+  endAcwTime: number;
+  /** Id of the Edge that handled the session (analytics edgeId). */
+  edgeId: string;
+  /** The voice protocol call id, e.g. the SIP Call-ID (analytics protocolCallId). */
+  protocolCallId: string;
+  /** errorInfo.code of the leg when Genesys reported an error. */
+  errorCode: string;
 }
 
 /** A captured leg field name. */
@@ -106,6 +134,20 @@ export const LEG_TAG_FIELDS = [
   'recordingState',
   'recording',
   'persistentConnectionState',
+  'state',
+  'disconnectType',
+  'held',
+  'confined',
+  'muted',
+  'everHeld',
+  'everConfined',
+  'everMuted',
+  'startHoldTime',
+  'startAcwTime',
+  'endAcwTime',
+  'edgeId',
+  'protocolCallId',
+  'errorCode',
 ] as const satisfies readonly LegTagField[];
 
 /** The tags of one participant leg. Every field is a {@link Tag} or `null` (never captured). */

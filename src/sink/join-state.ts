@@ -141,6 +141,20 @@ const legSchema = z.strictObject({
   recordingState: text,
   recording: flag,
   persistentConnectionState: text,
+  state: text,
+  disconnectType: text,
+  held: flag,
+  confined: flag,
+  muted: flag,
+  everHeld: flag,
+  everConfined: flag,
+  everMuted: flag,
+  startHoldTime: instant,
+  startAcwTime: instant,
+  endAcwTime: instant,
+  edgeId: text,
+  protocolCallId: text,
+  errorCode: text,
 });
 
 /** A snapshot as custody accepts it: lower-case UUID conversation id, every time a representable instant. */

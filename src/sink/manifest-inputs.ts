@@ -116,6 +116,20 @@ export function manifestLegOf(leg: LegTags): ManifestLegInput {
     disconnectedTime: time(leg.disconnectedTime),
     persistentConnectionState: text(leg.persistentConnectionState),
     recording: flag(leg.recording),
+    state: text(leg.state),
+    disconnectType: text(leg.disconnectType),
+    held: flag(leg.held),
+    confined: flag(leg.confined),
+    muted: flag(leg.muted),
+    everHeld: flag(leg.everHeld),
+    everConfined: flag(leg.everConfined),
+    everMuted: flag(leg.everMuted),
+    startHoldTime: time(leg.startHoldTime),
+    startAcwTime: time(leg.startAcwTime),
+    endAcwTime: time(leg.endAcwTime),
+    edgeId: text(leg.edgeId),
+    protocolCallId: text(leg.protocolCallId),
+    errorCode: text(leg.errorCode),
   });
 }
 

@@ -103,7 +103,11 @@ describe('parseNotificationFrame: conversation events', () => {
       publicIpAddress: '203.0.113.7',
     });
     // Unknown fields are stripped from the typed body (the raw frame keeps them).
-    expect(env.body.participants?.[1]?.calls?.[0]).not.toHaveProperty('disconnectType');
+    expect(env.body.participants?.[1]?.calls?.[0]).not.toHaveProperty('uuiData');
+    expect(env.body.participants?.[1]?.calls?.[0]).toMatchObject({
+      disconnectType: 'client',
+      state: 'disconnected',
+    });
   });
 
   it('parses the flat call topics per user and per queue', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
 import type { NotificationEnvelope } from '../../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
+import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
 import { apiSource } from '../../../src/enrich/session-tags.ts';
 import type { ExtractionContext, TagObservation, UserContext } from '../../../src/enrich/session-tags.ts';
 import * as F from '../../fixtures/genesys/frames.ts';
@@ -69,6 +70,7 @@ describe('extractTagObservations: v2.users.{id}.conversations', () => {
         connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
         recordingState: 'active',
         recording: true,
+        state: 'connected',
       },
     });
   });
@@ -131,8 +133,63 @@ describe('extractTagObservations: other conversation kinds', () => {
       connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
       recordingState: 'active',
       recording: true,
+      state: 'connected',
     });
     expect(extract(F.queueConversationCalls())).toHaveLength(2);
+  });
+
+  it('keeps what happened on the leg: state, how it ended, hold/confine/mute, hold and ACW times, error code', () => {
+    const f = F.userConversationCalls();
+    const participants = (f.eventBody.participants ?? []).map((p) =>
+      p.id === F.IDS.agentParticipant2
+        ? {
+            ...p,
+            state: 'disconnected',
+            disconnectType: 'client',
+            held: true,
+            confined: false,
+            muted: true,
+            startHoldTime: '2026-03-02T10:02:00.000Z',
+            startAcwTime: '2026-03-02T10:05:00.000Z',
+            endAcwTime: '2026-03-02T10:05:41.000Z',
+            errorInfo: { code: 'error.ininedgecontrol.session.inactive', message: 'not kept' },
+          }
+        : p,
+    );
+    const obs = extract({ ...f, eventBody: { ...f.eventBody, participants } });
+    const agent = obs.find((o) => o.legKey === F.IDS.agentParticipant2);
+    expect(agent?.fields).toMatchObject({
+      state: 'disconnected',
+      disconnectType: 'client',
+      held: true,
+      confined: false,
+      muted: true,
+      everHeld: true,
+      everMuted: true,
+      startHoldTime: Date.parse('2026-03-02T10:02:00.000Z'),
+      startAcwTime: Date.parse('2026-03-02T10:05:00.000Z'),
+      endAcwTime: Date.parse('2026-03-02T10:05:41.000Z'),
+      errorCode: 'error.ininedgecontrol.session.inactive',
+    });
+    // A flag that is false says nothing about the past: no ever* field for it.
+    expect(agent?.fields).not.toHaveProperty('everConfined');
+  });
+
+  it('remembers that a leg was held after it was taken off hold', () => {
+    const f = F.userConversationCalls();
+    const at = (held: boolean, startHoldTime: string | undefined, receivedAt: number) => {
+      const participants = (f.eventBody.participants ?? []).map((p) => ({ ...p, held, startHoldTime }));
+      return extract({ ...f, eventBody: { ...f.eventBody, participants } }, { ...ctx(), receivedAt });
+    };
+    const snapshot = mergeSessionTags(undefined, [
+      ...at(true, '2026-03-02T10:02:00.000Z', RECEIVED),
+      // Taken off hold: same Genesys leg times, so the later capture wins.
+      ...at(false, '2026-03-02T10:02:00.000Z', RECEIVED + 20_000),
+    ]);
+    const agent = snapshot.legs.find((l) => l.legKey === F.IDS.agentParticipant2);
+    expect(agent?.held?.value).toBe(false);
+    expect(agent?.everHeld).toMatchObject({ value: true, firstCapturedAt: RECEIVED });
+    expect(agent?.startHoldTime?.value).toBe(Date.parse('2026-03-02T10:02:00.000Z'));
   });
 
   it('reads detail events: the session id is the communication id, the event time the Genesys time', () => {

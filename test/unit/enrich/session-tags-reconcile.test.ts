@@ -56,6 +56,8 @@ describe('extractFromAnalytics', () => {
         connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
         disconnectedTime: Date.parse('2026-03-02T10:05:00.000Z'),
         recording: true,
+        disconnectType: 'peer',
+        protocolCallId: 'c0ffee00-0000-4000-8000-000000000001@10.0.0.1',
       },
     });
   });

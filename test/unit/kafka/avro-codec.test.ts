@@ -145,7 +145,7 @@ describe('custody schemas', () => {
   // schema changed, keep the old text (e.g. schemas/history/) for resolution and update the fingerprint here.
   const FROZEN: Record<SchemaName, string> = {
     'notification.v1': '4ba20aae72467d36',
-    'session-tags.v1': '4716f8d7993c6919',
+    'session-tags.v1': 'bce3f48b9a32c90e',
     'dead-letter.v1': 'ed39a643a6f136f1',
     'recording-export.v1': '1b1f696a6b7ca06e',
     'manifest-written.v1': 'bebb462976201c6f',
@@ -369,9 +369,25 @@ describe('schema evolution', () => {
     const oldBytes = new SingleObjectCodec<SessionTagsSnapshot>(v1).encode(current);
     const decoded = singleObjectCodecFor('session-tags.v1').decode(oldBytes);
     // What the old schema could not carry comes back as its default (null); everything else is unchanged.
+    const oldLegFields = new Set(
+      (
+        (v1.schema() as { fields: { type: { items: { fields: { name: string }[] } } }[] }).fields[1]?.type
+          .items.fields ?? []
+      ).map((f) => f.name),
+    );
     const expected = JSON.parse(
-      JSON.stringify(current, (k, v: unknown) => (k === 'field' ? null : v)),
+      JSON.stringify(
+        {
+          ...current,
+          legs: current.legs.map((l) =>
+            Object.fromEntries(Object.entries(l).map(([k, v]) => [k, oldLegFields.has(k) ? v : null])),
+          ),
+        },
+        (k, v: unknown) => (k === 'field' ? null : v),
+      ),
     ) as SessionTagsSnapshot;
+    expect(oldLegFields.has('state')).toBe(false);
+    expect(current.legs.some((l) => l.state !== null)).toBe(true);
     expect(JSON.parse(JSON.stringify(decoded))).toEqual(expected);
     expect(JSON.stringify(current)).toContain('"field":"self.addressRaw"');
   });

@@ -125,3 +125,89 @@ describe('manifestLegOf', () => {
     expect(built.value.webrtc.selection.participant_id).toBe(PART);
   });
 });
+
+function manifestOf(legs: LegTags[]) {
+  const timeline = buildCustodyTimeline([]);
+  if (!timeline.ok) throw new Error('timeline');
+  const built = buildManifest({
+    exportKey: {
+      orgId: '9a9a9a9a-0000-4000-8000-000000000000',
+      conversationId: CONV,
+      recordingId: 'b1b1b1b1-0000-4000-8000-000000000000',
+    },
+    metadata: { status: 'missing' },
+    audio: null,
+    legs: manifestLegsOf({ conversationId: CONV, legs }),
+    legalHold: { status: 'none', source: 'test' },
+    custody: timeline.value,
+    manifestVersion: 1,
+    previousManifestSha256: null,
+    generatedBy: { component: 'custody-sink', version: '0.1.0', instance: 'unit' },
+  });
+  if (!built.ok) throw new Error(built.error.issues.join('; '));
+  return built.value;
+}
+
+describe('what happened on the leg, in the manifest', () => {
+  it('lists state, disconnect type, hold/confine/mute, hold and ACW times, Edge, call id and error per leg', () => {
+    const leg: LegTags = {
+      ...emptyLeg(),
+      userId: tag('11111111-2222-4333-8444-555555555555', T),
+      state: tag('terminated', T),
+      disconnectType: tag('peer', T),
+      held: tag(false, T),
+      everHeld: tag(true, T - 60_000),
+      confined: tag(false, T),
+      muted: tag(false, T),
+      startHoldTime: tag(Date.parse('2026-03-01T09:01:00Z'), T),
+      startAcwTime: tag(Date.parse('2026-03-01T09:02:00Z'), T),
+      endAcwTime: tag(Date.parse('2026-03-01T09:02:30Z'), T),
+      edgeId: tag('a1b2c3d4-0000-4000-8000-0000000000ed', T, api, 'reconciled'),
+      protocolCallId: tag('c0ffee00-0000-4000-8000-000000000002', T, api, 'reconciled'),
+      errorCode: tag('error.ininedgecontrol.session.inactive', T),
+    };
+    const [p] = manifestOf([leg]).participants;
+    expect(p).toMatchObject({
+      state: 'terminated',
+      disconnect_type: 'peer',
+      held: false,
+      ever_held: true,
+      confined: false,
+      muted: false,
+      start_hold_time: '2026-03-01T09:01:00.000Z',
+      start_acw_time: '2026-03-01T09:02:00.000Z',
+      end_acw_time: '2026-03-01T09:02:30.000Z',
+      edge_id: 'a1b2c3d4-0000-4000-8000-0000000000ed',
+      protocol_call_id: 'c0ffee00-0000-4000-8000-000000000002',
+      error_code: 'error.ininedgecontrol.session.inactive',
+    });
+    expect(p).not.toHaveProperty('ever_confined');
+  });
+
+  it('leaves the new keys out of a leg that has none of them (its summary is as before)', () => {
+    const [p] = manifestOf([
+      { ...emptyLeg(), userId: tag('11111111-2222-4333-8444-555555555555', T) },
+    ]).participants;
+    expect(Object.keys(p ?? {}).sort()).toEqual(
+      [
+        'participant_id',
+        'communication_id',
+        'user_id',
+        'purpose',
+        'direction',
+        'station_id',
+        'station_type',
+        'is_webrtc',
+        'peer_id',
+        'provider',
+        'self_address',
+        'other_address',
+        'client_ip',
+        'connected_time',
+        'disconnected_time',
+        'persistent_connection_state',
+        'recording',
+      ].sort(),
+    );
+  });
+});
