@@ -60,6 +60,8 @@ export type ManifestLegInput = Readonly<{
   edgeId?: CapturedTag<string>;
   protocolCallId?: CapturedTag<string>;
   errorCode?: CapturedTag<string>;
+  /** A source that can carry the client IP was captured for the leg (see the session-tags field). */
+  clientIpSourceSeen?: CapturedTag<boolean>;
 }>;
 
 /**

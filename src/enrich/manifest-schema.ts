@@ -18,6 +18,16 @@ const tagField = z
     provenance: z.enum(['live', 'reconciled', 'absent']),
     captured_at: utcMillis.nullable(),
     source: nonEmpty.nullable(),
+    absence: z
+      .strictObject({
+        reason: z.enum(['not_provided_by_genesys', 'not_captured', 'no_leg']),
+        source: nonEmpty.nullable(),
+        checked_at: utcMillis.nullable(),
+      })
+      .optional(),
+  })
+  .refine((f) => f.absence === undefined || f.provenance === 'absent', {
+    message: 'only an absent field says why it is absent',
   })
   .refine(
     (f) =>

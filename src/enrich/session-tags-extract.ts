@@ -239,6 +239,7 @@ function extractEnvelope(
             startAcwTime: instantMs(p.startAcwTime),
             endAcwTime: instantMs(p.endAcwTime),
             errorCode: c.errorInfo?.code,
+            clientIpSourceSeen: true,
           };
           results.push(legObservations(base, source, fields, ctx, addresses.paths));
         }
@@ -290,6 +291,7 @@ function extractEnvelope(
           startAcwTime: instantMs(p.startAcwTime),
           endAcwTime: instantMs(p.endAcwTime),
           errorCode: p.errorInfo?.code,
+          clientIpSourceSeen: true,
         };
         results.push(legObservations(base, source, fields, ctx, addresses.paths));
       }

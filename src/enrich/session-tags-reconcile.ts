@@ -4,7 +4,8 @@
  *
  * Inputs are structural subsets of the SDK models (`Models.AnalyticsConversationWithoutAttributes`,
  * `Models.CallConversation`; the core may not import the SDK) and are validated here, because they come from the
- * network. Neither REST nor analytics reports `publicIpAddress`, so that field keeps what the live feed captured.
+ * network. Analytics carries no client IP; the REST call conversation carries `clientIpAddress`, kept as the
+ * `publicIpAddress` tag with `source.field = clientIpAddress` (a live value still wins over it).
  */
 import { z } from 'zod';
 import { err, ok } from './result.ts';
@@ -75,6 +76,7 @@ export interface CallConversationInput {
     startAcwTime?: string;
     endAcwTime?: string;
     errorInfo?: { code?: string };
+    clientIpAddress?: string;
     startTime?: string;
     connectedTime?: string;
     endTime?: string;
@@ -164,6 +166,7 @@ const callConversationSchema = z.object({
         startAcwTime: instant,
         endAcwTime: instant,
         errorInfo: z.object({ code: text }).optional(),
+        clientIpAddress: text,
         startTime: instant,
         connectedTime: instant,
         endTime: instant,
@@ -282,7 +285,7 @@ export function extractFromAnalytics(
 
 /**
  * Observations from a REST call conversation (GET /api/v2/conversations/calls/{id}), one per participant leg
- * (flat model: no communication id, no public IP).
+ * (flat model: no communication id; the client IP is `clientIpAddress` here).
  */
 export function extractFromCallConversation(
   call: CallConversationInput,
@@ -335,8 +338,13 @@ export function extractFromCallConversation(
       startAcwTime: instantMs(p.startAcwTime),
       endAcwTime: instantMs(p.endAcwTime),
       errorCode: p.errorInfo?.code,
+      // The REST model's name for the client IP; kept in the same tag, with its field named in the source.
+      publicIpAddress: p.clientIpAddress,
+      clientIpSourceSeen: true,
     };
-    results.push(legObservations(base, source, fields, ctx, addresses.paths));
+    results.push(
+      legObservations(base, source, fields, ctx, { ...addresses.paths, publicIpAddress: 'clientIpAddress' }),
+    );
   }
   return collect(results);
 }

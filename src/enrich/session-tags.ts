@@ -75,7 +75,10 @@ export interface LegFieldValueTypes {
   provider: string;
   selfAddress: string;
   otherAddress: string;
-  /** The client's public IP as Genesys reports it (live events only; meaning UNCONFIRMED, research §2.10). */
+  /**
+   * The client's IP as Genesys reports it: `publicIpAddress` of the live events, or `clientIpAddress` of the REST
+   * call conversation (`source.field` says which; meaning UNCONFIRMED, research §2.10).
+   */
   publicIpAddress: string;
   connectedTime: number;
   disconnectedTime: number;
@@ -110,6 +113,11 @@ export interface LegFieldValueTypes {
   protocolCallId: string;
   /** errorInfo.code of the leg when Genesys reported an error. */
   errorCode: string;
+  /**
+   * True once the leg was captured from a source that can carry the client IP (conversation/call topics, REST call
+   * conversation), with or without it: tells "Genesys did not provide it" from "custody never looked".
+   */
+  clientIpSourceSeen: boolean;
 }
 
 /** A captured leg field name. */
@@ -148,6 +156,7 @@ export const LEG_TAG_FIELDS = [
   'edgeId',
   'protocolCallId',
   'errorCode',
+  'clientIpSourceSeen',
 ] as const satisfies readonly LegTagField[];
 
 /** The tags of one participant leg. Every field is a {@link Tag} or `null` (never captured). */

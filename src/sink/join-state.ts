@@ -155,6 +155,7 @@ const legSchema = z.strictObject({
   edgeId: text,
   protocolCallId: text,
   errorCode: text,
+  clientIpSourceSeen: flag,
 });
 
 /** A snapshot as custody accepts it: lower-case UUID conversation id, every time a representable instant. */

@@ -130,6 +130,7 @@ export function manifestLegOf(leg: LegTags): ManifestLegInput {
     edgeId: text(leg.edgeId),
     protocolCallId: text(leg.protocolCallId),
     errorCode: text(leg.errorCode),
+    clientIpSourceSeen: flag(leg.clientIpSourceSeen),
   });
 }
 

@@ -71,6 +71,7 @@ describe('extractTagObservations: v2.users.{id}.conversations', () => {
         recordingState: 'active',
         recording: true,
         state: 'connected',
+        clientIpSourceSeen: true,
       },
     });
   });
@@ -134,6 +135,7 @@ describe('extractTagObservations: other conversation kinds', () => {
       recordingState: 'active',
       recording: true,
       state: 'connected',
+      clientIpSourceSeen: true,
     });
     expect(extract(F.queueConversationCalls())).toHaveLength(2);
   });

@@ -145,7 +145,29 @@ describe('extractFromCallConversation', () => {
     });
     expect(obs[0]?.fields).not.toHaveProperty('publicIpAddress');
     expect(obs[0]?.fieldPaths).toEqual({ selfAddress: 'address' });
+    expect(obs[0]?.fields.clientIpSourceSeen).toBe(true);
     expect(obs[0]?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+  });
+
+  it('keeps the REST clientIpAddress as the client IP, naming the field it came from', () => {
+    const c = F.callConversation();
+    const withIp = {
+      ...c,
+      participants: c.participants?.map((p) => ({ ...p, clientIpAddress: '198.51.100.77' })),
+    };
+    const [o] = ok(extractFromCallConversation(withIp, rctx));
+    expect(o?.fields.publicIpAddress).toBe('198.51.100.77');
+    expect(o?.fieldPaths).toEqual({ selfAddress: 'address', publicIpAddress: 'clientIpAddress' });
+    const [snapshotLeg] = mergeSessionTags(undefined, [o!]).legs;
+    expect(snapshotLeg?.publicIpAddress?.source).toMatchObject({
+      api: 'conversations',
+      field: 'clientIpAddress',
+    });
+  });
+
+  it('has no client IP source in analytics (it carries none)', () => {
+    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    expect(o?.fields).not.toHaveProperty('clientIpSourceSeen');
   });
 });
 

@@ -145,7 +145,7 @@ describe('custody schemas', () => {
   // schema changed, keep the old text (e.g. schemas/history/) for resolution and update the fingerprint here.
   const FROZEN: Record<SchemaName, string> = {
     'notification.v1': '4ba20aae72467d36',
-    'session-tags.v1': 'bce3f48b9a32c90e',
+    'session-tags.v1': 'ef070d1b6fbb00f6',
     'dead-letter.v1': 'ed39a643a6f136f1',
     'recording-export.v1': '1b1f696a6b7ca06e',
     'manifest-written.v1': 'bebb462976201c6f',
