@@ -308,11 +308,13 @@ function missingOf(input: ManifestInput, webrtc: ManifestWebrtc): MissingItem[] 
     missing.push({ field: 'webrtc.is_webrtc', reason: 'not-captured' });
   } else if (webrtc.is_webrtc.value === true) {
     for (const field of REQUIRED_WEBRTC_FIELDS) {
-      if (webrtc[field].provenance === 'absent') {
-        const why = webrtc[field].absence?.reason;
-        const reason = why === 'not_provided_by_genesys' ? 'not-provided-by-genesys' : 'not-captured';
-        missing.push({ field: `webrtc.${field}`, reason });
-      }
+      // A value Genesys did not send will never arrive: it is stated in the field's `absence`, not listed as
+      // missing, because `incomplete` means custody is still waiting for something (and writes a new version).
+      if (
+        webrtc[field].provenance === 'absent' &&
+        webrtc[field].absence?.reason !== 'not_provided_by_genesys'
+      )
+        missing.push({ field: `webrtc.${field}`, reason: 'not-captured' });
     }
   }
   return missing.sort((a, b) => (a.field === b.field ? 0 : a.field < b.field ? -1 : 1));

@@ -157,9 +157,8 @@ describe('buildManifest', () => {
         checked_at: '2024-03-07T09:15:04.000Z',
       },
     });
-    expect(m.completeness.missing).toEqual([
-      { field: 'webrtc.client_ip', reason: 'not-provided-by-genesys' },
-    ]);
+    // Nothing more will come: the manifest is complete, and the absence says why the IP is empty.
+    expect(m.completeness).toEqual({ status: 'complete', missing: [] });
     // A captured IP carries no absence, whatever else was seen.
     const withIp = sampleManifest({ legs: [customerLeg, { ...agentLeg, clientIpSourceSeen: seen }] });
     expect(withIp.webrtc.client_ip).not.toHaveProperty('absence');
