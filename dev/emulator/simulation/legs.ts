@@ -56,7 +56,8 @@ function baseLeg(
     communicationId: rng.uuid(),
     protocolCallId: rng.uuid(),
     ...rest,
-    state: fields.initialState,
+    // An inbound call is `offering` at first and connected at once to the flow/queue (real customer/ACD legs).
+    state: connected ? 'connected' : fields.initialState,
     ...(connected ? { connectedTime: fields.startTime } : {}),
     held: false,
     confined: false,
@@ -86,7 +87,7 @@ export function customerLeg(
     ani: caller.number,
     dnis,
     edgeId: trunkEdgeId(org),
-    initialState: 'connected',
+    initialState: 'offering',
     connected: true,
   });
 }
@@ -111,7 +112,7 @@ export function acdLeg(
       ani: customer.ani,
       dnis: customer.dnis,
       edgeId: trunkEdgeId(org),
-      initialState: 'connected',
+      initialState: 'offering',
       connected: true,
     }),
     queueId: queue.id,

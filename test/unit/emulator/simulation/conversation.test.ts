@@ -110,6 +110,18 @@ describe('buildConversation: kind invariants', () => {
     expect(ips(org)).toBeLessThan(webRtcUsers.length / 2 + 1);
   });
 
+  it('inbound ACD: customer and ACD legs are offered (initialState offering), the finished ACD leg terminated', () => {
+    const s = build('inbound-acd-webrtc');
+    const last = s.events.filter((e) => e.topicName.endsWith('.conversations.calls')).at(-1);
+    const legs = (
+      last?.eventBody as { participants?: { purpose?: string; initialState?: string; state?: string }[] }
+    ).participants;
+    const customer = legs?.find((l) => l.purpose === 'customer');
+    const acd = legs?.find((l) => l.purpose === 'acd');
+    expect(customer?.initialState).toBe('offering');
+    expect(acd).toMatchObject({ initialState: 'offering', state: 'terminated' });
+  });
+
   it('inbound ACD on WebRTC: one agent leg, queue events, one Trunk recording, WebRTC details', () => {
     const s = buildConversation(orgAllIps, createRng(7), 'inbound-acd-webrtc', T0, {});
     expect(s.groundTruth).toHaveLength(1);
