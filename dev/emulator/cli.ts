@@ -31,6 +31,7 @@ Simulation
                              unless --rate is also given)
   --users <n>                Users in the simulated org (default: simulation default)
   --queues <n>               Queues in the simulated org (default: simulation default)
+  --public-ip-share <0..1>   Share of WebRTC users whose legs carry publicIpAddress (default 0.2)
 
 Notifications
   --heartbeat-ms <n>         Simulated ms between WebSocket heartbeats (default 30000)
@@ -59,6 +60,7 @@ const OPTIONS = {
   rate: { type: 'string' },
   scenario: { type: 'string' },
   users: { type: 'string' },
+  'public-ip-share': { type: 'string' },
   queues: { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'channel-ttl-ms': { type: 'string' },
@@ -154,6 +156,7 @@ async function main(argv: readonly string[]): Promise<void> {
     scenario,
     users: num(values, 'users', { min: 1, integer: true }),
     queues: num(values, 'queues', { min: 1, integer: true }),
+    webRtcPublicIpShare: num(values, 'public-ip-share', { min: 0 }),
     heartbeatIntervalMs: num(values, 'heartbeat-ms', { min: 1 }),
     channelTtlMs: num(values, 'channel-ttl-ms', { min: 1 }),
     socketClosingGraceMs: num(values, 'closing-grace-ms', { min: 0 }),

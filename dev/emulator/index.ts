@@ -46,6 +46,8 @@ export interface EmulatorOptions {
   /** Users and queues in the simulated org (simulation defaults when omitted). */
   readonly users?: number;
   readonly queues?: number;
+  /** Share (0..1) of WebRTC users whose legs carry `publicIpAddress` (default 0.2, as real frames mostly lack it). */
+  readonly webRtcPublicIpShare?: number;
   readonly exportAfterMinutes?: number;
   readonly exportTarget?: ExportTarget;
   /** Simulated ms between WebSocket heartbeats (default 30,000; UNCONFIRMED). */
@@ -115,7 +117,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     onError: (err) => log(`timer failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
   });
   const rng = createRng(seed);
-  const org = createOrg(rng, { users: options.users, queues: options.queues });
+  const org = createOrg(rng, {
+    users: options.users,
+    queues: options.queues,
+    ...(options.webRtcPublicIpShare === undefined
+      ? {}
+      : { webRtcPublicIpShare: options.webRtcPublicIpShare }),
+  });
 
   const tokens = createTokenStore(clock, options.tokenTtlSeconds ?? 86_400);
   const router = createRouter();

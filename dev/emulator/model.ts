@@ -51,7 +51,15 @@ export interface SimOrg {
   readonly stations: readonly SimStation[];
   /** The OAuth user that owns bulk jobs created with the org's client credentials. */
   readonly integrationId: string;
+  /**
+   * Share (0..1) of WebRTC users whose legs carry `publicIpAddress`. Real call frames mostly lack it, so the
+   * default is low ({@link DEFAULT_WEBRTC_PUBLIC_IP_SHARE}); which users get it is stable per user id.
+   */
+  readonly webRtcPublicIpShare?: number;
 }
+
+/** Default of {@link SimOrg.webRtcPublicIpShare}: most WebRTC legs come without a public IP, as in production. */
+export const DEFAULT_WEBRTC_PUBLIC_IP_SHARE = 0.2;
 
 /** One notification as the platform would publish it: concrete topic name + typed body. */
 export interface ScriptedEvent {

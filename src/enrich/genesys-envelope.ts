@@ -56,16 +56,38 @@ export type NotificationEnvelope =
   | (TopicMeta & Readonly<{ kind: 'token-revoked'; systemId: string | undefined; body: SystemMessageBody }>)
   | (ResultMeta & Readonly<{ kind: 'channel-gone' }>)
   | (ResultMeta & Readonly<{ kind: 'subscribe-result'; succeeded: boolean }>)
-  | (TopicMeta & Readonly<{ kind: 'user-conversation'; userId: string; body: ConversationEventBody }>)
   | (TopicMeta &
-      Readonly<{ kind: 'user-conversation-calls'; userId: string; body: CallConversationEventBody }>)
+      Readonly<{
+        kind: 'user-conversation';
+        userId: string;
+        body: ConversationEventBody;
+        dropped: readonly DroppedParticipant[];
+      }>)
   | (TopicMeta &
-      Readonly<{ kind: 'queue-conversation-calls'; queueId: string; body: CallConversationEventBody }>)
+      Readonly<{
+        kind: 'user-conversation-calls';
+        userId: string;
+        body: CallConversationEventBody;
+        dropped: readonly DroppedParticipant[];
+      }>)
+  | (TopicMeta &
+      Readonly<{
+        kind: 'queue-conversation-calls';
+        queueId: string;
+        body: CallConversationEventBody;
+        dropped: readonly DroppedParticipant[];
+      }>)
   | (TopicMeta & Readonly<{ kind: 'user-detail-start'; conversationId: string; body: DetailEventBody }>)
   | (TopicMeta & Readonly<{ kind: 'user-detail-end'; conversationId: string; body: DetailEventBody }>)
   | (TopicMeta & Readonly<{ kind: 'user-station'; userId: string; body: UserStationBody }>)
   | (TopicMeta & Readonly<{ kind: 'persistent-connection'; userId: string; body: PersistentConnectionBody }>)
   | (TopicMeta & Readonly<{ kind: 'unknown' }>);
+
+/**
+ * A participant of a conversation event that failed validation and was left out, so that one bad participant does
+ * not cost the frame's other legs. `reason` names the JSON path and the check, never payload content.
+ */
+export type DroppedParticipant = Readonly<{ index: number; reason: string }>;
 
 /** The `kind` discriminator of {@link NotificationEnvelope}. */
 export type NotificationKind = NotificationEnvelope['kind'];
@@ -109,9 +131,16 @@ const eventAddress = z.object({
   addressNormalized: optional(text),
 });
 
+const errorInfo = z.object({ code: optional(text) });
+
 const conversationEventCall = z.object({
   id: genesysId,
   state: optional(text),
+  disconnectType: optional(text),
+  held: optional(z.boolean()),
+  confined: optional(z.boolean()),
+  muted: optional(z.boolean()),
+  errorInfo: optional(errorInfo),
   direction: optional(text),
   self: optional(eventAddress),
   other: optional(eventAddress),
@@ -129,6 +158,9 @@ const conversationEventParticipant = z.object({
   id: genesysId,
   userId: optional(genesysId),
   purpose: optional(text),
+  address: optional(text),
+  startAcwTime: optional(isoInstant),
+  endAcwTime: optional(isoInstant),
   calls: optional(z.array(conversationEventCall).max(1000)),
 });
 
@@ -139,14 +171,27 @@ export const conversationEventBody = z.object({
   recordingState: optional(text),
 });
 export type ConversationEventBody = z.output<typeof conversationEventBody>;
+/** The body with its participants still unchecked: they are validated one by one (see `parseBodyTolerant`). */
+const conversationEventShell = conversationEventBody.extend({
+  participants: optional(z.array(z.unknown()).max(1000)),
+});
 export type ConversationEventCall = z.output<typeof conversationEventCall>;
 
 const callEventParticipant = z.object({
   id: genesysId,
   purpose: optional(text),
   state: optional(text),
+  disconnectType: optional(text),
+  held: optional(z.boolean()),
+  confined: optional(z.boolean()),
+  muted: optional(z.boolean()),
+  errorInfo: optional(errorInfo),
+  startAcwTime: optional(isoInstant),
+  endAcwTime: optional(isoInstant),
   direction: optional(text),
   address: optional(text),
+  ani: optional(text),
+  dnis: optional(text),
   startTime: optional(isoInstant),
   connectedTime: optional(isoInstant),
   endTime: optional(isoInstant),
@@ -171,6 +216,9 @@ export const callConversationEventBody = z.object({
   recordingState: optional(text),
 });
 export type CallConversationEventBody = z.output<typeof callConversationEventBody>;
+const callConversationEventShell = callConversationEventBody.extend({
+  participants: optional(z.array(z.unknown()).max(1000)),
+});
 
 /** `v2.detail.events.conversation.{id}.user.start|end` body (Models.UserStart/EndDetailEventTopicUser*Event). */
 export const detailEventBody = z.object({
@@ -183,6 +231,8 @@ export const detailEventBody = z.object({
   direction: optional(text),
   addressTo: optional(text),
   addressFrom: optional(text),
+  ani: optional(text),
+  dnis: optional(text),
   userId: optional(genesysId),
   queueId: optional(genesysId),
   disconnectType: optional(text),
@@ -334,6 +384,31 @@ function parseBody<S extends z.ZodType>(
   return ok(parsed.data);
 }
 
+/**
+ * Parses a conversation body whose participants are validated one by one: the body's own fields must be valid,
+ * and each participant that is not is dropped and reported instead of failing the frame.
+ */
+function parseBodyTolerant<T, P extends z.ZodType>(
+  bodySchema: z.ZodType<Omit<T, 'participants'> & { participants?: unknown[] | undefined }>,
+  participantSchema: P,
+  body: unknown,
+  family: string,
+): Result<{ body: T; dropped: DroppedParticipant[] }, EnvelopeFailure> {
+  const b = parseBody(bodySchema, body, family);
+  if (!b.ok) return b;
+  const raw = b.value.participants;
+  if (raw === undefined) return ok({ body: b.value as T, dropped: [] });
+  const kept: z.output<P>[] = [];
+  const dropped: DroppedParticipant[] = [];
+  raw.forEach((item, index) => {
+    const parsed = participantSchema.safeParse(item);
+    if (parsed.success) kept.push(parsed.data);
+    else dropped.push({ index, reason: describeIssue(parsed.error, `eventBody.participants.${index}`) });
+  });
+  // Each kept participant passed the same schema the strict body type is derived from.
+  return ok({ body: { ...b.value, participants: kept } as T, dropped });
+}
+
 function parseSystemTopic(
   meta: TopicMeta,
   body: unknown,
@@ -365,16 +440,31 @@ function parseRoutedTopic(
   const entityId = id.toLowerCase();
   switch (route.kind) {
     case 'user-conversation': {
-      const b = parseBody(conversationEventBody, body, route.family);
-      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
+      const b = parseBodyTolerant<ConversationEventBody, typeof conversationEventParticipant>(
+        conversationEventShell,
+        conversationEventParticipant,
+        body,
+        route.family,
+      );
+      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, ...b.value }) : b;
     }
     case 'user-conversation-calls': {
-      const b = parseBody(callConversationEventBody, body, route.family);
-      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
+      const b = parseBodyTolerant<CallConversationEventBody, typeof callEventParticipant>(
+        callConversationEventShell,
+        callEventParticipant,
+        body,
+        route.family,
+      );
+      return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, ...b.value }) : b;
     }
     case 'queue-conversation-calls': {
-      const b = parseBody(callConversationEventBody, body, route.family);
-      return b.ok ? ok({ ...meta, kind: route.kind, queueId: entityId, body: b.value }) : b;
+      const b = parseBodyTolerant<CallConversationEventBody, typeof callEventParticipant>(
+        callConversationEventShell,
+        callEventParticipant,
+        body,
+        route.family,
+      );
+      return b.ok ? ok({ ...meta, kind: route.kind, queueId: entityId, ...b.value }) : b;
     }
     case 'user-detail-start':
     case 'user-detail-end': {

@@ -45,6 +45,23 @@ export type ManifestLegInput = Readonly<{
   disconnectedTime?: CapturedTag<string>;
   persistentConnectionState?: CapturedTag<string>;
   recording?: CapturedTag<boolean>;
+  // What happened on the leg (issue 11): times are Genesys's ISO-8601 text as given.
+  state?: CapturedTag<string>;
+  disconnectType?: CapturedTag<string>;
+  held?: CapturedTag<boolean>;
+  confined?: CapturedTag<boolean>;
+  muted?: CapturedTag<boolean>;
+  everHeld?: CapturedTag<boolean>;
+  everConfined?: CapturedTag<boolean>;
+  everMuted?: CapturedTag<boolean>;
+  startHoldTime?: CapturedTag<string>;
+  startAcwTime?: CapturedTag<string>;
+  endAcwTime?: CapturedTag<string>;
+  edgeId?: CapturedTag<string>;
+  protocolCallId?: CapturedTag<string>;
+  errorCode?: CapturedTag<string>;
+  /** A source that can carry the client IP was captured for the leg (see the session-tags field). */
+  clientIpSourceSeen?: CapturedTag<boolean>;
 }>;
 
 /**
@@ -69,6 +86,25 @@ export type ParticipantSummary = Readonly<{
   disconnected_time: string | null;
   persistent_connection_state: string | null;
   recording: boolean | null;
+  /*
+   * What happened on the leg while it was recorded: state, how it ended, hold/confine/mute (current and whether
+   * ever), hold and after-call-work times, Edge, protocol call id, error code. Present only when captured, so a
+   * leg without them summarises exactly as before these fields existed (no new manifest version for nothing).
+   */
+  state?: string;
+  disconnect_type?: string;
+  held?: boolean;
+  confined?: boolean;
+  muted?: boolean;
+  ever_held?: boolean;
+  ever_confined?: boolean;
+  ever_muted?: boolean;
+  start_hold_time?: string;
+  start_acw_time?: string;
+  end_acw_time?: string;
+  edge_id?: string;
+  protocol_call_id?: string;
+  error_code?: string;
 }>;
 
 /** The outcome of leg selection. */
@@ -169,6 +205,20 @@ export function summarizeLeg(leg: ManifestLegInput): ParticipantSummary {
     disconnected_time: leg.disconnectedTime?.value ?? null,
     persistent_connection_state: leg.persistentConnectionState?.value ?? null,
     recording: leg.recording?.value ?? null,
+    ...(leg.state === undefined ? {} : { state: leg.state.value }),
+    ...(leg.disconnectType === undefined ? {} : { disconnect_type: leg.disconnectType.value }),
+    ...(leg.held === undefined ? {} : { held: leg.held.value }),
+    ...(leg.confined === undefined ? {} : { confined: leg.confined.value }),
+    ...(leg.muted === undefined ? {} : { muted: leg.muted.value }),
+    ...(leg.everHeld === undefined ? {} : { ever_held: leg.everHeld.value }),
+    ...(leg.everConfined === undefined ? {} : { ever_confined: leg.everConfined.value }),
+    ...(leg.everMuted === undefined ? {} : { ever_muted: leg.everMuted.value }),
+    ...(leg.startHoldTime === undefined ? {} : { start_hold_time: leg.startHoldTime.value }),
+    ...(leg.startAcwTime === undefined ? {} : { start_acw_time: leg.startAcwTime.value }),
+    ...(leg.endAcwTime === undefined ? {} : { end_acw_time: leg.endAcwTime.value }),
+    ...(leg.edgeId === undefined ? {} : { edge_id: leg.edgeId.value }),
+    ...(leg.protocolCallId === undefined ? {} : { protocol_call_id: leg.protocolCallId.value }),
+    ...(leg.errorCode === undefined ? {} : { error_code: leg.errorCode.value }),
   };
 }
 

@@ -18,6 +18,16 @@ const tagField = z
     provenance: z.enum(['live', 'reconciled', 'absent']),
     captured_at: utcMillis.nullable(),
     source: nonEmpty.nullable(),
+    absence: z
+      .strictObject({
+        reason: z.enum(['not_provided_by_genesys', 'not_captured', 'no_leg']),
+        source: nonEmpty.nullable(),
+        checked_at: utcMillis.nullable(),
+      })
+      .optional(),
+  })
+  .refine((f) => f.absence === undefined || f.provenance === 'absent', {
+    message: 'only an absent field says why it is absent',
   })
   .refine(
     (f) =>
@@ -53,6 +63,20 @@ const participant = z.strictObject({
   disconnected_time: z.string().nullable(),
   persistent_connection_state: z.string().nullable(),
   recording: z.boolean().nullable(),
+  state: z.string().optional(),
+  disconnect_type: z.string().optional(),
+  held: z.boolean().optional(),
+  confined: z.boolean().optional(),
+  muted: z.boolean().optional(),
+  ever_held: z.boolean().optional(),
+  ever_confined: z.boolean().optional(),
+  ever_muted: z.boolean().optional(),
+  start_hold_time: z.string().optional(),
+  start_acw_time: z.string().optional(),
+  end_acw_time: z.string().optional(),
+  edge_id: z.string().optional(),
+  protocol_call_id: z.string().optional(),
+  error_code: z.string().optional(),
 });
 
 /** `integrity`, added by `sealManifest`. */

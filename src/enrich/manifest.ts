@@ -75,12 +75,31 @@ export type ManifestInput = Readonly<{
   generatedBy: GeneratedBy;
 }>;
 
-/** A session-tag field in the manifest; `absent` (all null) when never captured. */
+/**
+ * Why a WebRTC field has no value:
+ * - `not_provided_by_genesys`: custody captured the leg from a source whose Genesys model carries the field, and
+ *   Genesys left it out (`source`/`checked_at` point at the first such capture);
+ * - `not_captured`: custody holds no capture of the leg from a source that carries the field;
+ * - `no_leg`: no leg of the conversation matches the recording, so there is nothing to read it from.
+ */
+export type AbsenceReason = 'not_provided_by_genesys' | 'not_captured' | 'no_leg';
+
+export type ManifestAbsence = Readonly<{
+  reason: AbsenceReason;
+  source: string | null;
+  checked_at: string | null;
+}>;
+
+/**
+ * A session-tag field in the manifest; `absent` (all null) when never captured. In the `webrtc` section an absent
+ * field also says why (`absence`).
+ */
 export type ManifestTagField = Readonly<{
   value: string | boolean | null;
   provenance: 'live' | 'reconciled' | 'absent';
   captured_at: string | null;
   source: string | null;
+  absence?: ManifestAbsence;
 }>;
 
 /** The WebRTC section: the recording's leg (see manifest-legs.ts for the rule) and its session details. */
@@ -95,7 +114,10 @@ export type ManifestWebrtc = Readonly<{
   is_webrtc: ManifestTagField;
   /** The call's communication id (the server-side session id; browser SDK session ids are not observable). */
   webrtc_session_id: ManifestTagField;
-  /** Genesys's `publicIpAddress` of the leg (meaning UNCONFIRMED, research/genesys.md §6 q7). */
+  /**
+   * Genesys's `publicIpAddress` of the leg, or the REST `clientIpAddress` (`source` says which; meaning
+   * UNCONFIRMED, research/genesys.md §6 q7). When empty, `absence.reason` says whether Genesys did not provide it.
+   */
   client_ip: ManifestTagField;
   station_id: ManifestTagField;
   station_type: ManifestTagField;
@@ -186,6 +208,27 @@ function s3Of(ref: S3ObjectRef): ManifestS3 {
   };
 }
 
+/** The field, or if absent the field with the reason why (see {@link AbsenceReason}). */
+function webrtcField(
+  leg: ManifestLegInput | undefined,
+  tag: CapturedTag<string | boolean> | undefined,
+  providedBy?: CapturedTag<boolean>,
+): ManifestTagField {
+  if (tag !== undefined) return tagField(tag);
+  if (leg === undefined) return { ...ABSENT, absence: { reason: 'no_leg', source: null, checked_at: null } };
+  if (providedBy !== undefined) {
+    return {
+      ...ABSENT,
+      absence: {
+        reason: 'not_provided_by_genesys',
+        source: providedBy.source,
+        checked_at: providedBy.firstCapturedAt,
+      },
+    };
+  }
+  return { ...ABSENT, absence: { reason: 'not_captured', source: null, checked_at: null } };
+}
+
 function webrtcOf(leg: ManifestLegInput | undefined, candidates: number): ManifestWebrtc {
   return {
     selection: {
@@ -195,16 +238,16 @@ function webrtcOf(leg: ManifestLegInput | undefined, candidates: number): Manife
       communication_id: leg?.communicationId?.value ?? null,
       user_id: leg?.userId?.value ?? null,
     },
-    is_webrtc: tagField(leg?.isWebRtc),
-    webrtc_session_id: tagField(leg?.communicationId),
-    client_ip: tagField(leg?.publicIpAddress),
-    station_id: tagField(leg?.stationId),
-    station_type: tagField(leg?.stationType),
-    peer_id: tagField(leg?.peerId),
-    provider: tagField(leg?.provider),
-    self_address: tagField(leg?.selfAddress),
-    other_address: tagField(leg?.otherAddress),
-    persistent_connection_state: tagField(leg?.persistentConnectionState),
+    is_webrtc: webrtcField(leg, leg?.isWebRtc),
+    webrtc_session_id: webrtcField(leg, leg?.communicationId),
+    client_ip: webrtcField(leg, leg?.publicIpAddress, leg?.clientIpSourceSeen),
+    station_id: webrtcField(leg, leg?.stationId),
+    station_type: webrtcField(leg, leg?.stationType),
+    peer_id: webrtcField(leg, leg?.peerId),
+    provider: webrtcField(leg, leg?.provider),
+    self_address: webrtcField(leg, leg?.selfAddress),
+    other_address: webrtcField(leg, leg?.otherAddress),
+    persistent_connection_state: webrtcField(leg, leg?.persistentConnectionState),
   };
 }
 
@@ -265,7 +308,12 @@ function missingOf(input: ManifestInput, webrtc: ManifestWebrtc): MissingItem[] 
     missing.push({ field: 'webrtc.is_webrtc', reason: 'not-captured' });
   } else if (webrtc.is_webrtc.value === true) {
     for (const field of REQUIRED_WEBRTC_FIELDS) {
-      if (webrtc[field].provenance === 'absent')
+      // A value Genesys did not send will never arrive: it is stated in the field's `absence`, not listed as
+      // missing, because `incomplete` means custody is still waiting for something (and writes a new version).
+      if (
+        webrtc[field].provenance === 'absent' &&
+        webrtc[field].absence?.reason !== 'not_provided_by_genesys'
+      )
         missing.push({ field: `webrtc.${field}`, reason: 'not-captured' });
     }
   }

@@ -7,6 +7,7 @@
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
+import { isAnyGenesysEnum, isGenesysEnum } from './genesys-enum.ts';
 import type { NotificationEnvelope } from './genesys-envelope.ts';
 import { USER_CONTEXT_SOURCE, WEBRTC_STATION_TYPE, legKeyFor, notificationSource } from './session-tags.ts';
 import type {
@@ -60,7 +61,7 @@ export function checkReceivedAt(receivedAt: number): Result<void, ExtractionFail
  * topics) and passes it in as data.
  */
 export function userContextObservation(
-  base: Omit<TagObservation, 'fields' | 'source'>,
+  base: Omit<TagObservation, 'fields' | 'source' | 'fieldPaths'>,
   userId: string | undefined,
   userContext: ExtractionContext['userContext'],
 ): Result<TagObservation | undefined, ExtractionFailure> {
@@ -81,7 +82,7 @@ export function userContextObservation(
   const fields = definedFields({
     stationId: uc.stationId?.toLowerCase(),
     stationType: uc.stationType,
-    isWebRtc: uc.stationType === undefined ? undefined : uc.stationType === WEBRTC_STATION_TYPE,
+    isWebRtc: uc.stationType === undefined ? undefined : isGenesysEnum(uc.stationType, WEBRTC_STATION_TYPE),
     persistentConnectionState: uc.persistentConnectionState,
   });
   if (Object.keys(fields).length === 0) return ok(undefined);
@@ -90,12 +91,21 @@ export function userContextObservation(
 
 /** Builds the observation pair (event fields + user context) for one leg. */
 export function legObservations(
-  base: Omit<TagObservation, 'fields' | 'source'>,
+  base: Omit<TagObservation, 'fields' | 'source' | 'fieldPaths'>,
   source: TagSource,
   fields: Writable<LegFieldValues>,
   ctx: Pick<ExtractionContext, 'userContext'>,
+  fieldPaths: FieldPaths = {},
 ): Result<TagObservation[], ExtractionFailure> {
-  const out: TagObservation[] = [{ ...base, source, fields: definedFields(fields) }];
+  const defined = definedFields(fields);
+  const paths = Object.fromEntries(
+    Object.entries(fieldPaths).filter(([k]) => (defined as Record<string, unknown>)[k] !== undefined),
+  ) as FieldPaths;
+  const event: TagObservation =
+    Object.keys(paths).length === 0
+      ? { ...base, source, fields: defined }
+      : { ...base, source, fields: defined, fieldPaths: paths };
+  const out: TagObservation[] = [event];
   const uc = userContextObservation(base, fields.userId, ctx.userContext);
   if (!uc.ok) return uc;
   if (uc.value !== undefined) out.push(uc.value);
@@ -103,13 +113,76 @@ export function legObservations(
 }
 
 /**
- * Self/other addresses from a detail event. Detail events carry `addressFrom`/`addressTo`; which one is the
- * user's side depends on the direction (UNCONFIRMED mapping: inbound → self = to, outbound → self = from).
+ * The hold/confine/mute flags of a leg: the current value, and an `ever*` flag set only when the flag is true, so
+ * that the merged snapshot keeps that the leg was held (first seen when) even after it was taken off hold.
  */
-function detailAddresses(direction: string | undefined, from: string | undefined, to: string | undefined) {
-  if (direction === 'inbound') return { selfAddress: to, otherAddress: from };
-  if (direction === 'outbound') return { selfAddress: from, otherAddress: to };
-  return { selfAddress: undefined, otherAddress: undefined };
+export function flagFields(f: Readonly<{ held?: boolean; confined?: boolean; muted?: boolean }>) {
+  return {
+    held: f.held,
+    confined: f.confined,
+    muted: f.muted,
+    everHeld: f.held === true ? true : undefined,
+    everConfined: f.confined === true ? true : undefined,
+    everMuted: f.muted === true ? true : undefined,
+  };
+}
+
+/** Which payload field each leg field was read from, when it has several possible sources. */
+export type FieldPaths = { -readonly [K in keyof LegFieldValues]?: string };
+
+/** The self/other addresses of a leg and the payload field each came from. */
+export type LegAddresses = Readonly<{
+  selfAddress: string | undefined;
+  otherAddress: string | undefined;
+  paths: FieldPaths;
+}>;
+
+type Candidate = readonly [field: string, value: string | undefined];
+
+/** Purposes of participants outside the org (the far end of the org's legs). */
+const EXTERNAL_PURPOSES = ['customer', 'external'] as const;
+
+/** The first candidate with a non-empty value. */
+function firstOf(...candidates: Candidate[]): Candidate | undefined {
+  return candidates.find(([, v]) => v !== undefined && v !== '');
+}
+
+/**
+ * Addresses from every source a leg may carry them in, in order of preference, each with the field it came from.
+ * `self`/`other` are explicit addresses of the leg's own and far side (conversation events' `self`/`other`,
+ * analytics `addressSelf`/`addressOther`, a flat leg's `address`). Otherwise the calling (`ani`, `addressFrom`)
+ * and called (`sessionDnis`, `dnis`, `addressTo`) addresses are mapped by the call's direction and the side the
+ * participant is on: on an inbound call the external party (purpose customer/external) called and the org's
+ * participants (agent, user, acd, ivr, ...) were called; outbound the other way round. That mapping is custody's
+ * reading of the fields (UNCONFIRMED by Genesys documentation), so `source.field` says which field each value is;
+ * without a direction or a purpose nothing is mapped.
+ */
+export function legAddresses(
+  direction: string | undefined,
+  purpose: string | undefined,
+  s: Readonly<{
+    self?: Candidate[];
+    other?: Candidate[];
+    calling?: Candidate[];
+    called?: Candidate[];
+  }>,
+): LegAddresses {
+  const inbound = isGenesysEnum(direction, 'inbound');
+  const outbound = isGenesysEnum(direction, 'outbound');
+  const external = isAnyGenesysEnum(purpose, EXTERNAL_PURPOSES);
+  // Whether this participant is the calling side of the call; undefined when it cannot be told.
+  const caller =
+    purpose === undefined || (!inbound && !outbound) ? undefined : inbound ? external : !external;
+  const calling = s.calling ?? [];
+  const called = s.called ?? [];
+  const mappedSelf = caller === undefined ? [] : caller ? calling : called;
+  const mappedOther = caller === undefined ? [] : caller ? called : calling;
+  const self = firstOf(...(s.self ?? []), ...mappedSelf);
+  const other = firstOf(...(s.other ?? []), ...mappedOther);
+  const paths: FieldPaths = {};
+  if (self !== undefined) paths.selfAddress = self[0];
+  if (other !== undefined) paths.otherAddress = other[0];
+  return { selfAddress: self?.[1], otherAddress: other?.[1], paths };
 }
 
 function extractEnvelope(
@@ -127,6 +200,17 @@ function extractEnvelope(
         for (const c of calls) {
           const connectedTime = instantMs(c.connectedTime);
           const disconnectedTime = instantMs(c.disconnectedTime);
+          const addresses = legAddresses(c.direction, p.purpose, {
+            self: [
+              ['self.addressRaw', c.self?.addressRaw],
+              ['self.addressNormalized', c.self?.addressNormalized],
+              ['participant.address', p.address],
+            ],
+            other: [
+              ['other.addressRaw', c.other?.addressRaw],
+              ['other.addressNormalized', c.other?.addressNormalized],
+            ],
+          });
           const base = {
             ...common,
             conversationId: envelope.body.id,
@@ -141,15 +225,23 @@ function extractEnvelope(
             direction: c.direction,
             peerId: c.peerId,
             provider: c.provider,
-            selfAddress: c.self?.addressRaw ?? c.self?.addressNormalized,
-            otherAddress: c.other?.addressRaw ?? c.other?.addressNormalized,
+            selfAddress: addresses.selfAddress,
+            otherAddress: addresses.otherAddress,
             publicIpAddress: c.publicIpAddress,
             connectedTime,
             disconnectedTime,
             recordingState: c.recordingState,
             recording: c.recording,
+            state: c.state,
+            disconnectType: c.disconnectType,
+            ...flagFields(c),
+            startHoldTime: instantMs(c.startHoldTime),
+            startAcwTime: instantMs(p.startAcwTime),
+            endAcwTime: instantMs(p.endAcwTime),
+            errorCode: c.errorInfo?.code,
+            clientIpSourceSeen: true,
           };
-          results.push(legObservations(base, source, fields, ctx));
+          results.push(legObservations(base, source, fields, ctx, addresses.paths));
         }
       }
       break;
@@ -161,6 +253,12 @@ function extractEnvelope(
       for (const p of envelope.body.participants ?? []) {
         const connectedTime = instantMs(p.connectedTime);
         const disconnectedTime = instantMs(p.endTime);
+        // Real legs on these topics often carry only ani/dnis, no address.
+        const addresses = legAddresses(p.direction, p.purpose, {
+          self: [['address', p.address]],
+          calling: [['ani', p.ani]],
+          called: [['dnis', p.dnis]],
+        });
         const base = {
           ...common,
           conversationId: envelope.body.id,
@@ -179,14 +277,23 @@ function extractEnvelope(
           direction: p.direction,
           peerId: p.peer,
           provider: p.provider,
-          selfAddress: p.address,
+          selfAddress: addresses.selfAddress,
+          otherAddress: addresses.otherAddress,
           publicIpAddress: p.publicIpAddress,
           connectedTime,
           disconnectedTime,
           recordingState: p.recordingState,
           recording: p.recording,
+          state: p.state,
+          disconnectType: p.disconnectType,
+          ...flagFields(p),
+          startHoldTime: instantMs(p.startHoldTime),
+          startAcwTime: instantMs(p.startAcwTime),
+          endAcwTime: instantMs(p.endAcwTime),
+          errorCode: p.errorInfo?.code,
+          clientIpSourceSeen: true,
         };
-        results.push(legObservations(base, source, fields, ctx));
+        results.push(legObservations(base, source, fields, ctx, addresses.paths));
       }
       break;
     }
@@ -194,7 +301,7 @@ function extractEnvelope(
     case 'user-detail-end': {
       const b = envelope.body;
       // Only voice sessions are call legs; detail events of other media are not session tags.
-      if (b.mediaType !== undefined && b.mediaType !== 'voice') break;
+      if (b.mediaType !== undefined && !isGenesysEnum(b.mediaType, 'voice')) break;
       const base = {
         ...common,
         conversationId: b.conversationId,
@@ -202,16 +309,28 @@ function extractEnvelope(
         legKey: b.participantId,
         observedAt: b.eventTime,
       };
+      // Detail events of the user.start/end topics are always the user's (an org-side) leg.
+      const addresses = legAddresses(b.direction, 'user', {
+        calling: [
+          ['addressFrom', b.addressFrom],
+          ['ani', b.ani],
+        ],
+        called: [
+          ['addressTo', b.addressTo],
+          ['dnis', b.dnis],
+        ],
+      });
       const fields = {
         communicationId: b.sessionId,
         userId: b.userId,
         direction: b.direction,
         provider: b.provider,
-        ...detailAddresses(b.direction, b.addressFrom, b.addressTo),
+        selfAddress: addresses.selfAddress,
+        otherAddress: addresses.otherAddress,
+        disconnectType: b.disconnectType,
       };
-      results.push(
-        legObservations(base, notificationSource(envelope.topicName, envelope.correlationId), fields, ctx),
-      );
+      const source = notificationSource(envelope.topicName, envelope.correlationId);
+      results.push(legObservations(base, source, fields, ctx, addresses.paths));
       break;
     }
     case 'heartbeat':

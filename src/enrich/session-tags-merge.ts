@@ -27,7 +27,7 @@ function cmp(a: string | number, b: string | number): number {
 }
 
 function sourceKey(s: TagSource): string {
-  return JSON.stringify([s.kind, s.topicName, s.correlationId, s.api]);
+  return JSON.stringify([s.kind, s.topicName, s.correlationId, s.api, s.field]);
 }
 
 function valueKey(v: string | number | boolean): string {
@@ -113,10 +113,11 @@ function observationToLeg(o: TagObservation): LegTags {
   for (const f of LEG_TAG_FIELDS) {
     const value = o.fields[f];
     if (value === undefined) continue;
+    const path = o.fieldPaths?.[f];
     const tag: Tag<typeof value> = {
       value,
       provenance: o.provenance,
-      source: o.source,
+      source: path === undefined ? o.source : { ...o.source, field: path },
       observedAt: o.observedAt,
       capturedAt: o.receivedAt,
       firstCapturedAt: o.receivedAt,

@@ -4,13 +4,22 @@
  *
  * Inputs are structural subsets of the SDK models (`Models.AnalyticsConversationWithoutAttributes`,
  * `Models.CallConversation`; the core may not import the SDK) and are validated here, because they come from the
- * network. Neither REST nor analytics reports `publicIpAddress`, so that field keeps what the live feed captured.
+ * network. Analytics carries no client IP; the REST call conversation carries `clientIpAddress`, kept as the
+ * `publicIpAddress` tag with `source.field = clientIpAddress` (a live value still wins over it).
  */
 import { z } from 'zod';
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
-import { checkReceivedAt, instantMs, latestInstant, legObservations } from './session-tags-extract.ts';
+import { isGenesysEnum } from './genesys-enum.ts';
+import {
+  checkReceivedAt,
+  flagFields,
+  instantMs,
+  latestInstant,
+  legAddresses,
+  legObservations,
+} from './session-tags-extract.ts';
 import { apiSource, legKeyFor } from './session-tags.ts';
 import type { ExtractionContext, ExtractionFailure, TagObservation } from './session-tags.ts';
 
@@ -33,6 +42,11 @@ export interface AnalyticsConversationInput {
       provider?: string;
       addressSelf?: string;
       addressOther?: string;
+      ani?: string;
+      dnis?: string;
+      sessionDnis?: string;
+      edgeId?: string;
+      protocolCallId?: string;
       recording?: boolean;
       segments?: readonly {
         segmentStart?: string;
@@ -52,6 +66,17 @@ export interface CallConversationInput {
     purpose?: string;
     direction?: string;
     address?: string;
+    ani?: string;
+    dnis?: string;
+    state?: string;
+    disconnectType?: string;
+    held?: boolean;
+    confined?: boolean;
+    muted?: boolean;
+    startAcwTime?: string;
+    endAcwTime?: string;
+    errorInfo?: { code?: string };
+    clientIpAddress?: string;
     startTime?: string;
     connectedTime?: string;
     endTime?: string;
@@ -95,6 +120,11 @@ const analyticsSchema = z.object({
               provider: text,
               addressSelf: text,
               addressOther: text,
+              ani: text,
+              dnis: text,
+              sessionDnis: text,
+              edgeId: text,
+              protocolCallId: text,
               recording: z.boolean().optional(),
               segments: z
                 .array(
@@ -126,6 +156,17 @@ const callConversationSchema = z.object({
         purpose: text,
         direction: text,
         address: text,
+        ani: text,
+        dnis: text,
+        state: text,
+        disconnectType: text,
+        held: z.boolean().optional(),
+        confined: z.boolean().optional(),
+        muted: z.boolean().optional(),
+        startAcwTime: instant,
+        endAcwTime: instant,
+        errorInfo: z.object({ code: text }).optional(),
+        clientIpAddress: text,
         startTime: instant,
         connectedTime: instant,
         endTime: instant,
@@ -161,8 +202,8 @@ function collect(
 /**
  * Observations from an analytics conversation detail record (POST /api/v2/analytics/conversations/details/query),
  * one per voice session of every participant. `connectedTime` is the start of the first `interact` segment and
- * `disconnectedTime` the end of the segment that carries a `disconnectType` (UNCONFIRMED equivalence with the
- * live fields; provenance `reconciled` marks them as reconstructed).
+ * `disconnectedTime` the end of the last segment other than `wrapup` that carries a `disconnectType` (UNCONFIRMED
+ * equivalence with the live fields; provenance `reconciled` marks them as reconstructed).
  */
 export function extractFromAnalytics(
   conversation: AnalyticsConversationInput,
@@ -176,18 +217,29 @@ export function extractFromAnalytics(
   const source = apiSource('analytics');
   const results: Result<TagObservation[], ExtractionFailure>[] = [];
   for (const p of c.participants ?? []) {
-    const voice = (p.sessions ?? []).filter((s) => s.mediaType === 'voice');
+    const voice = (p.sessions ?? []).filter((s) => isGenesysEnum(s.mediaType, 'voice'));
     for (const s of voice) {
       const segments = s.segments ?? [];
       const interactStarts = segments
-        .filter((g) => g.segmentType === 'interact')
+        .filter((g) => isGenesysEnum(g.segmentType, 'interact'))
         .map((g) => instantMs(g.segmentStart))
         .filter((t): t is number => t !== undefined);
       const connectedTime = interactStarts.length > 0 ? Math.min(...interactStarts) : undefined;
+      // Wrapup (after-call work) segments carry a disconnectType too (client, peer), but the call ended before
+      // them: counting them would stretch the leg to the end of after-call work.
+      const disconnecting = segments.filter(
+        (g) => g.disconnectType !== undefined && !isGenesysEnum(g.segmentType, 'wrapup'),
+      );
       const disconnectedTime =
-        latestInstant(
-          ...segments.filter((g) => g.disconnectType !== undefined).map((g) => instantMs(g.segmentEnd)),
-        ) ?? undefined;
+        latestInstant(...disconnecting.map((g) => instantMs(g.segmentEnd))) ?? undefined;
+      // The disconnect type of the segment that ended the call (the latest such segment).
+      const lastDisconnect = disconnecting.reduce<(typeof disconnecting)[number] | undefined>(
+        (a, g) =>
+          a === undefined || (instantMs(g.segmentEnd) ?? -Infinity) >= (instantMs(a.segmentEnd) ?? -Infinity)
+            ? g
+            : a,
+        undefined,
+      );
       const observedAt =
         latestInstant(...segments.flatMap((g) => [instantMs(g.segmentStart), instantMs(g.segmentEnd)])) ??
         latestInstant(instantMs(c.conversationEnd));
@@ -199,6 +251,16 @@ export function extractFromAnalytics(
         receivedAt: ctx.receivedAt,
         observedAt,
       };
+      // Real voice sessions carry ani/dnis/sessionDnis rather than addressSelf/addressOther.
+      const addresses = legAddresses(s.direction, p.purpose, {
+        self: [['addressSelf', s.addressSelf]],
+        other: [['addressOther', s.addressOther]],
+        calling: [['ani', s.ani]],
+        called: [
+          ['sessionDnis', s.sessionDnis],
+          ['dnis', s.dnis],
+        ],
+      });
       const fields = {
         communicationId: s.sessionId,
         userId: p.userId,
@@ -206,13 +268,16 @@ export function extractFromAnalytics(
         direction: s.direction,
         peerId: s.peerId,
         provider: s.provider,
-        selfAddress: s.addressSelf,
-        otherAddress: s.addressOther,
+        selfAddress: addresses.selfAddress,
+        otherAddress: addresses.otherAddress,
         connectedTime,
         disconnectedTime,
         recording: s.recording,
+        disconnectType: lastDisconnect?.disconnectType,
+        edgeId: s.edgeId,
+        protocolCallId: s.protocolCallId,
       };
-      results.push(legObservations(base, source, fields, ctx));
+      results.push(legObservations(base, source, fields, ctx, addresses.paths));
     }
   }
   return collect(results);
@@ -220,7 +285,7 @@ export function extractFromAnalytics(
 
 /**
  * Observations from a REST call conversation (GET /api/v2/conversations/calls/{id}), one per participant leg
- * (flat model: no communication id, no public IP).
+ * (flat model: no communication id; the client IP is `clientIpAddress` here).
  */
 export function extractFromCallConversation(
   call: CallConversationInput,
@@ -236,6 +301,11 @@ export function extractFromCallConversation(
   for (const p of c.participants ?? []) {
     const connectedTime = instantMs(p.connectedTime);
     const disconnectedTime = instantMs(p.endTime);
+    const addresses = legAddresses(p.direction, p.purpose, {
+      self: [['address', p.address]],
+      calling: [['ani', p.ani]],
+      called: [['dnis', p.dnis]],
+    });
     const base = {
       conversationId: c.id,
       participantId: p.id,
@@ -255,13 +325,26 @@ export function extractFromCallConversation(
       direction: p.direction,
       peerId: p.peer,
       provider: p.provider,
-      selfAddress: p.address,
+      selfAddress: addresses.selfAddress,
+      otherAddress: addresses.otherAddress,
       connectedTime,
       disconnectedTime,
       recordingState: p.recordingState,
       recording: p.recording,
+      state: p.state,
+      disconnectType: p.disconnectType,
+      ...flagFields(p),
+      startHoldTime: instantMs(p.startHoldTime),
+      startAcwTime: instantMs(p.startAcwTime),
+      endAcwTime: instantMs(p.endAcwTime),
+      errorCode: p.errorInfo?.code,
+      // The REST model's name for the client IP; kept in the same tag, with its field named in the source.
+      publicIpAddress: p.clientIpAddress,
+      clientIpSourceSeen: true,
     };
-    results.push(legObservations(base, source, fields, ctx));
+    results.push(
+      legObservations(base, source, fields, ctx, { ...addresses.paths, publicIpAddress: 'clientIpAddress' }),
+    );
   }
   return collect(results);
 }

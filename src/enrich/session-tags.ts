@@ -29,6 +29,12 @@ export type TagSource = Readonly<{
   topicName: string | null;
   correlationId: string | null;
   api: string | null;
+  /**
+   * The payload field the value was read from, when the leg field has several possible sources (addresses:
+   * `address`, `ani`, `dnis`, `sessionDnis`, `self.addressRaw`, `addressFrom`, ...); null when the field has one
+   * source of the same name.
+   */
+  field: string | null;
 }>;
 
 /**
@@ -69,13 +75,49 @@ export interface LegFieldValueTypes {
   provider: string;
   selfAddress: string;
   otherAddress: string;
-  /** The client's public IP as Genesys reports it (live events only; meaning UNCONFIRMED, research §2.10). */
+  /**
+   * The client's IP as Genesys reports it: `publicIpAddress` of the live events, or `clientIpAddress` of the REST
+   * call conversation (`source.field` says which; meaning UNCONFIRMED, research §2.10).
+   */
   publicIpAddress: string;
   connectedTime: number;
   disconnectedTime: number;
   recordingState: string;
   recording: boolean;
   persistentConnectionState: string;
+  /** Leg state as Genesys reports it (alerting, connected, disconnected, terminated, ...). */
+  state: string;
+  /** How the leg ended (client, peer, endpoint, transfer, error, ...): from the leg, the user.end detail event, or the analytics segment that disconnected it (never a wrapup segment). */
+  disconnectType: string;
+  /** Whether the leg is on hold, as of the newest capture (held in events and REST). */
+  held: boolean;
+  /** Whether the leg is confined (the customer side while the agent holds), as of the newest capture. */
+  confined: boolean;
+  /** Whether the leg is muted, as of the newest capture. */
+  muted: boolean;
+  /** True once any capture showed the leg held; firstCapturedAt is when custody first saw it held (every transition is in the evidence log). */
+  everHeld: boolean;
+  /** True once any capture showed the leg confined; firstCapturedAt is when custody first saw it. */
+  everConfined: boolean;
+  /** True once any capture showed the leg muted; firstCapturedAt is when custody first saw it. */
+  everMuted: boolean;
+  /** Start of the newest hold (epoch ms, from Genesys). */
+  startHoldTime: number;
+  /** Start of after-call work on the leg (epoch ms, from Genesys). */
+  startAcwTime: number;
+  /** End of after-call work on the leg (epoch ms, from Genesys). */
+  endAcwTime: number;
+  /** Id of the Edge that handled the session (analytics edgeId). */
+  edgeId: string;
+  /** The voice protocol call id, e.g. the SIP Call-ID (analytics protocolCallId). */
+  protocolCallId: string;
+  /** errorInfo.code of the leg when Genesys reported an error. */
+  errorCode: string;
+  /**
+   * True once the leg was captured from a source that can carry the client IP (conversation/call topics, REST call
+   * conversation), with or without it: tells "Genesys did not provide it" from "custody never looked".
+   */
+  clientIpSourceSeen: boolean;
 }
 
 /** A captured leg field name. */
@@ -100,6 +142,21 @@ export const LEG_TAG_FIELDS = [
   'recordingState',
   'recording',
   'persistentConnectionState',
+  'state',
+  'disconnectType',
+  'held',
+  'confined',
+  'muted',
+  'everHeld',
+  'everConfined',
+  'everMuted',
+  'startHoldTime',
+  'startAcwTime',
+  'endAcwTime',
+  'edgeId',
+  'protocolCallId',
+  'errorCode',
+  'clientIpSourceSeen',
 ] as const satisfies readonly LegTagField[];
 
 /** The tags of one participant leg. Every field is a {@link Tag} or `null` (never captured). */
@@ -133,6 +190,8 @@ export type TagObservation = Readonly<{
   /** Custody receive time (epoch ms), from the shell's clock. */
   receivedAt: number;
   fields: LegFieldValues;
+  /** For fields read from a payload field of another name: that name (becomes the tag's `source.field`). */
+  fieldPaths?: Readonly<{ [K in LegTagField]?: string }>;
 }>;
 
 /** Station data about a user that conversation events lack; resolved by the ingest shell and passed in as data. */
@@ -162,12 +221,12 @@ export const WEBRTC_STATION_TYPE = 'inin_webrtc_softphone';
 
 /** Pointer to a notification frame on the evidence log. */
 export function notificationSource(topicName: string, correlationId: string | undefined): TagSource {
-  return { kind: 'notification', topicName, correlationId: correlationId ?? null, api: null };
+  return { kind: 'notification', topicName, correlationId: correlationId ?? null, api: null, field: null };
 }
 
 /** Pointer to a REST/analytics read. */
 export function apiSource(api: 'analytics' | 'conversations' | 'users' | 'stations'): TagSource {
-  return { kind: 'api', topicName: null, correlationId: null, api };
+  return { kind: 'api', topicName: null, correlationId: null, api, field: null };
 }
 
 /** Pointer used when the shell passed user context without a more specific source. */
@@ -176,6 +235,7 @@ export const USER_CONTEXT_SOURCE: TagSource = {
   topicName: null,
   correlationId: null,
   api: null,
+  field: null,
 };
 
 /** The leg key for a participant that has `callCount` call communications in the observing source. */

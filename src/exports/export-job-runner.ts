@@ -19,6 +19,7 @@
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Logger } from '../observability/logger.ts';
 import type { FailedRecording } from './export-job-ledger.ts';
+import { isGenesysEnum } from '../enrich/genesys-enum.ts';
 import type { JobTotals, ObservedJobState } from './export-job-state.ts';
 import {
   backoffMs,
@@ -208,7 +209,7 @@ export async function runExportJob(
   log.info({ jobId: id, createdBy, state: job.state }, 'recording export job created');
   await hooks.onCreated?.(progress());
 
-  let executed = states.some((s) => s.state === 'PROCESSING' || isTerminalState(s.state));
+  let executed = states.some((s) => isGenesysEnum(s.state, 'PROCESSING') || isTerminalState(s.state));
   let pollAttempt = 0;
   const note = async (next: Models.RecordingJob): Promise<void> => {
     job = next;
@@ -222,7 +223,7 @@ export async function runExportJob(
   };
 
   while (!isTerminalState(job.state)) {
-    if (job.state === 'READY' && !executed) {
+    if (isGenesysEnum(job.state, 'READY') && !executed) {
       await hooks.beforeExecute?.(progress());
       try {
         await note(await api.executeJob(id));
@@ -245,7 +246,7 @@ export async function runExportJob(
         } else {
           // An earlier run may have executed it already (crash after the PUT): only a job still READY is an error.
           const fresh = await api.getJob(id);
-          if (fresh.state === 'READY') throw e;
+          if (isGenesysEnum(fresh.state, 'READY')) throw e;
           executed = true;
           await note(fresh);
           continue;
@@ -259,14 +260,14 @@ export async function runExportJob(
 
   const totals = jobTotals(job);
   const failedRecordings: FailedRecording[] = [];
-  if (job.state === 'FAILED' || (totals?.failed ?? 0) > 0) {
+  if (isGenesysEnum(job.state, 'FAILED') || (totals?.failed ?? 0) > 0) {
     for await (const f of api.failedRecordings(id)) {
       if (f.conversation?.id && f.recording?.id) {
         failedRecordings.push({ conversationId: f.conversation.id, recordingId: f.recording.id });
       }
     }
   }
-  log[job.state === 'FULFILLED' ? 'info' : 'error'](
+  log[isGenesysEnum(job.state, 'FULFILLED') ? 'info' : 'error'](
     { jobId: id, state: job.state, totals, failedRecordings: failedRecordings.length },
     'recording export job finished',
   );

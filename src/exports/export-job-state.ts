@@ -11,6 +11,7 @@
 import type { Models } from 'purecloud-platform-client-v2';
 import { GenesysApiError } from '../genesys/platform-client.ts';
 import type { ExportJobFacts } from '../kafka/avro-codec.ts';
+import { isAnyGenesysEnum, isGenesysEnum } from '../enrich/genesys-enum.ts';
 
 /** Job states (Java SDK `RecordingJob.StateEnum`), in lifecycle order. */
 export const JOB_STATES = ['PENDING', 'READY', 'PROCESSING', 'FULFILLED', 'FAILED', 'CANCELLED'] as const;
@@ -21,7 +22,7 @@ const TERMINAL: ReadonlySet<string> = new Set(['FULFILLED', 'FAILED', 'CANCELLED
 
 /** Whether Genesys will not move the job any further. */
 export function isTerminalState(state: string): boolean {
-  return TERMINAL.has(state);
+  return TERMINAL.has(state.toUpperCase());
 }
 
 /** A Genesys timestamp for a state, kept with the field it came from and its text as given. */
@@ -38,7 +39,7 @@ export type ObservedJobState = Readonly<{
 }>;
 
 function rank(state: string): number {
-  const i = (JOB_STATES as readonly string[]).indexOf(state);
+  const i = (JOB_STATES as readonly string[]).indexOf(state.toUpperCase());
   return i < 0 ? JOB_STATES.length : i;
 }
 
@@ -52,7 +53,7 @@ export function observeJobState(
   job: Pick<Models.RecordingJob, 'state' | 'dateCreated'>,
   nowMs: number,
 ): readonly ObservedJobState[] {
-  if (states.some((s) => s.state === job.state)) return states;
+  if (states.some((s) => isGenesysEnum(s.state, job.state))) return states;
   const created = job.dateCreated === undefined ? Number.NaN : Date.parse(job.dateCreated);
   const genesys: GenesysTime | null =
     states.length === 0 && job.dateCreated !== undefined && Number.isFinite(created)
@@ -88,9 +89,9 @@ export function mergeObservedStates(
 
 /** When custody saw the job executed: its PROCESSING observation, else its first terminal one; undefined before. */
 export function executedAtMs(states: readonly ObservedJobState[]): number | undefined {
-  const processing = states.find((s) => s.state === 'PROCESSING');
+  const processing = states.find((s) => isGenesysEnum(s.state, 'PROCESSING'));
   if (processing) return processing.observedAtMs;
-  return states.find((s) => s.state === 'FULFILLED' || s.state === 'FAILED')?.observedAtMs;
+  return states.find((s) => isAnyGenesysEnum(s.state, ['FULFILLED', 'FAILED']))?.observedAtMs;
 }
 
 /** The job facts a RecordingExport carries (custody's observation times only, as the Avro contract says). */

@@ -20,7 +20,12 @@ function source(frame: ReceivedFrame) {
   };
 }
 
-/** A frame that could not be parsed or extracted: the whole text, with the reason. */
+export const PARTICIPANT_DROPPED = 'CUSTODY_INGEST_PARTICIPANT_DROPPED';
+
+/**
+ * A frame that could not be parsed or extracted (the whole text, with the reason), or one that was used only in
+ * part (`key` = its conversation): participants that failed validation were left out and its other legs kept.
+ */
 export function unusableFrameDeadLetter(args: {
   frame: ReceivedFrame;
   code: string;
@@ -28,12 +33,14 @@ export function unusableFrameDeadLetter(args: {
   dlqTopic: string;
   instance: string;
   encoders: Encoders;
+  key?: string;
 }): KeyedRecord {
+  const key = args.key ?? null;
   return {
     topic: args.dlqTopic,
-    key: null,
+    key,
     value: args.encoders['dead-letter.v1'].encode({
-      key: null,
+      key: key === null ? null : Buffer.from(key, 'utf8'),
       value: Buffer.from(args.frame.text, 'utf8'),
       source: source(args.frame),
       stage: 'ingest',
@@ -44,6 +51,13 @@ export function unusableFrameDeadLetter(args: {
       headers: {},
     }),
   };
+}
+
+/** The reason text of a partly used frame: each dropped participant's index and the check it failed. */
+export function droppedParticipantsReason(dropped: readonly { index: number; reason: string }[]): string {
+  const shown = dropped.slice(0, 20).map((d) => d.reason);
+  const more = dropped.length > shown.length ? `; and ${dropped.length - shown.length} more` : '';
+  return `${dropped.length} participant(s) left out, the frame's other legs kept: ${shown.join('; ')}${more}`;
 }
 
 /**

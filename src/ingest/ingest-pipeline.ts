@@ -36,7 +36,12 @@ import { describeError, FatalError, isRetriable } from '../runtime/errors.ts';
 import { findLastCapture } from './capture-checkpoint.ts';
 import type { Delivery, DeliveryBufferOptions, Unflushed } from './delivery-buffer.ts';
 import { DeliveryBuffer } from './delivery-buffer.ts';
-import { oversizedFrameDeadLetter, unusableFrameDeadLetter } from './frame-dead-letters.ts';
+import {
+  droppedParticipantsReason,
+  oversizedFrameDeadLetter,
+  PARTICIPANT_DROPPED,
+  unusableFrameDeadLetter,
+} from './frame-dead-letters.ts';
 import { GENESYS_CREDENTIAL_SETTINGS, genesysFatal, genesysRetryAfterMs } from './genesys-errors.ts';
 import type { GapRepairOptions } from './gap-repair.ts';
 import { GapRepair } from './gap-repair.ts';
@@ -370,7 +375,7 @@ export async function startIngest(
     return records;
   };
 
-  const deadLetter = (frame: ReceivedFrame, code: string, reason: string): KeyedRecord => {
+  const deadLetter = (frame: ReceivedFrame, code: string, reason: string, key?: string): KeyedRecord => {
     stats.deadLetters++;
     metrics.deadLetters.inc({ code });
     log.error({ channelId: frame.channelId, code, reason }, 'notification frame dead-lettered');
@@ -381,6 +386,7 @@ export async function startIngest(
       dlqTopic: topics.dlq,
       instance: deps.instance,
       encoders,
+      ...(key === undefined ? {} : { key }),
     });
   };
 
@@ -480,6 +486,12 @@ export async function startIngest(
           );
       } else if (env.kind === 'persistent-connection') {
         directory.onPersistentConnection(env.userId, env.body.persistentState ?? undefined);
+      }
+      if ('dropped' in env && env.dropped.length > 0) {
+        // The valid legs are used below; what was left out, and why, goes to the DLQ keyed by the conversation.
+        records.push(
+          deadLetter(frame, PARTICIPANT_DROPPED, droppedParticipantsReason(env.dropped), conversationId),
+        );
       }
       const extracted = extractTagObservations(env, {
         receivedAt: frame.receivedAt,

@@ -26,6 +26,7 @@ import { describeError, isRetriable } from '../runtime/errors.ts';
 import type { FatalError } from '../runtime/errors.ts';
 import type { GenesysApi } from './genesys-api.ts';
 import { genesysFatal, genesysRetryAfterMs } from './genesys-errors.ts';
+import { isGenesysEnum } from '../enrich/genesys-enum.ts';
 
 /** How ingest classifies a frame for the channel's own bookkeeping (the full parse happens downstream). */
 export type ControlKind =
@@ -358,7 +359,7 @@ export class NotificationChannel {
 
   async #subscribe(channelId: string): Promise<void> {
     const listing = await this.#api.putSubscriptions(channelId, this.#topics);
-    const rejected = (listing.entities ?? []).filter((t) => t.state && t.state !== 'Permitted');
+    const rejected = (listing.entities ?? []).filter((t) => t.state && !isGenesysEnum(t.state, 'Permitted'));
     for (const t of rejected) {
       // A rejected topic means a user's calls would be missed entirely: loud, but the other topics go on.
       this.#events.log('error', 'notification topic rejected', {

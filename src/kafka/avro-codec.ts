@@ -70,6 +70,19 @@ export function loadCustodySchema(name: SchemaName): AvroType {
 }
 
 /**
+ * Earlier writer schemas of each shipped schema, kept in `schemas/history/{name}.{fingerprint}.avsc` when a schema
+ * evolves (fields appended with defaults), so that records written with them stay readable by fingerprint.
+ */
+export const SCHEMA_HISTORY: Readonly<Partial<Record<SchemaName, readonly string[]>>> = {
+  'session-tags.v1': ['session-tags.v1.d5413e4084410ea9.avsc'],
+};
+
+/** The earlier writer schemas of `name` (see {@link SCHEMA_HISTORY}). */
+export function loadHistoricalSchemas(name: SchemaName): AvroType[] {
+  return (SCHEMA_HISTORY[name] ?? []).map((f) => loadAvscFile(new URL(`history/${f}`, SCHEMAS_DIR)));
+}
+
+/**
  * The Parsing Canonical Form of a schema (Avro spec, "Parsing Canonical Form for Schemas"): full names, no doc,
  * aliases, defaults or logical types, fixed key order, no whitespace. avsc's `schema()` without attributes emits
  * exactly that (checked against the Avro project's test vectors in test/unit/kafka/avro-codec.test.ts).
@@ -447,5 +460,7 @@ export interface CustodyRecords {
 
 /** A single-object codec for one of custody's schemas. */
 export function singleObjectCodecFor<N extends SchemaName>(name: N): SingleObjectCodec<CustodyRecords[N]> {
-  return new SingleObjectCodec<CustodyRecords[N]>(loadCustodySchema(name));
+  const codec = new SingleObjectCodec<CustodyRecords[N]>(loadCustodySchema(name));
+  for (const old of loadHistoricalSchemas(name)) codec.addWriterSchema(old);
+  return codec;
 }

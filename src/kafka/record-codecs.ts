@@ -9,8 +9,9 @@ import {
   AnyFormatDecoder,
   ConfluentCodec,
   loadCustodySchema,
+  loadHistoricalSchemas,
   schemaFingerprint,
-  SingleObjectCodec,
+  singleObjectCodecFor,
   type CustodyRecords,
   type SchemaName,
 } from './avro-codec.ts';
@@ -53,9 +54,7 @@ const NAMES = [
 
 export async function createEncoders(kafka: Config['kafka'], topics: Config['topics']): Promise<Encoders> {
   if (!kafka.schemaRegistryUrl) {
-    return Object.fromEntries(
-      NAMES.map((n) => [n, new SingleObjectCodec(loadCustodySchema(n))]),
-    ) as unknown as Encoders;
+    return Object.fromEntries(NAMES.map((n) => [n, singleObjectCodecFor(n)])) as unknown as Encoders;
   }
   const registry = new SchemaRegistryClient({ url: kafka.schemaRegistryUrl });
   const entries = await Promise.all(
@@ -77,12 +76,12 @@ export function createDecoders(kafka: Config['kafka']): Decoders {
   return Object.fromEntries(
     NAMES.map((n) => {
       const reader = loadCustodySchema(n);
-      const fingerprint = schemaFingerprint(reader);
+      const writers = new Map([reader, ...loadHistoricalSchemas(n)].map((t) => [schemaFingerprint(t), t]));
       return [
         n,
         new AnyFormatDecoder(reader, {
           resolveSchemaById: registry ? (id) => registry.getTypeById(id) : undefined,
-          resolveSchemaByFingerprint: (fp) => (fp === fingerprint ? reader : undefined),
+          resolveSchemaByFingerprint: (fp) => writers.get(fp),
         }),
       ];
     }),

@@ -116,6 +116,7 @@ const tagSourceSchema = z.strictObject({
   topicName: nonEmpty.nullable(),
   correlationId: nonEmpty.nullable(),
   api: nonEmpty.nullable(),
+  field: nonEmpty.nullable(),
 });
 
 function tagSchema<T extends z.ZodType>(value: T) {
@@ -155,6 +156,21 @@ const legSchema = z.strictObject({
   recordingState: text,
   recording: flag,
   persistentConnectionState: text,
+  state: text,
+  disconnectType: text,
+  held: flag,
+  confined: flag,
+  muted: flag,
+  everHeld: flag,
+  everConfined: flag,
+  everMuted: flag,
+  startHoldTime: instant,
+  startAcwTime: instant,
+  endAcwTime: instant,
+  edgeId: text,
+  protocolCallId: text,
+  errorCode: text,
+  clientIpSourceSeen: flag,
 });
 
 /** A snapshot as custody accepts it: lower-case UUID conversation id, every time a representable instant. */
@@ -371,7 +387,7 @@ export function snapshotObservations(snapshot: SessionTagsSnapshot): TagObservat
     out.push({
       ...base,
       provenance: 'live',
-      source: { kind: 'user-context', topicName: null, correlationId: null, api: null },
+      source: { kind: 'user-context', topicName: null, correlationId: null, api: null, field: null },
       observedAt: null,
       receivedAt: 0,
       fields: {},

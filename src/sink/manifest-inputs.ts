@@ -19,9 +19,15 @@ export function instantOfMs(ms: number): string | undefined {
 
 /**
  * One label for a tag's evidence pointer, as the manifest's `source`:
- * `notification:{topicName}[;correlation_id={id}]`, `api:{api}` or `user-context`.
+ * `notification:{topicName}[;correlation_id={id}]`, `api:{api}` or `user-context`, then `;field={field}` when the
+ * value was read from a payload field of another name (e.g. an address from `ani`).
  */
 export function tagSourceLabel(source: TagSource): string {
+  const base = sourceBaseLabel(source);
+  return source.field === null ? base : `${base};field=${source.field}`;
+}
+
+function sourceBaseLabel(source: TagSource): string {
   switch (source.kind) {
     case 'notification': {
       const topic = source.topicName ?? 'unknown-topic';
@@ -110,6 +116,21 @@ export function manifestLegOf(leg: LegTags): ManifestLegInput {
     disconnectedTime: time(leg.disconnectedTime),
     persistentConnectionState: text(leg.persistentConnectionState),
     recording: flag(leg.recording),
+    state: text(leg.state),
+    disconnectType: text(leg.disconnectType),
+    held: flag(leg.held),
+    confined: flag(leg.confined),
+    muted: flag(leg.muted),
+    everHeld: flag(leg.everHeld),
+    everConfined: flag(leg.everConfined),
+    everMuted: flag(leg.everMuted),
+    startHoldTime: time(leg.startHoldTime),
+    startAcwTime: time(leg.startAcwTime),
+    endAcwTime: time(leg.endAcwTime),
+    edgeId: text(leg.edgeId),
+    protocolCallId: text(leg.protocolCallId),
+    errorCode: text(leg.errorCode),
+    clientIpSourceSeen: flag(leg.clientIpSourceSeen),
   });
 }
 

@@ -11,6 +11,7 @@ import {
   AnyFormatDecoder,
   ConfluentCodec,
   loadCustodySchema,
+  loadHistoricalSchemas,
   schemaFingerprint,
   SingleObjectCodec,
 } from '../kafka/avro-codec.ts';
@@ -44,13 +45,14 @@ function decoderFor<N extends SchemaName>(
   kafka: Config['kafka'],
 ): AnyFormatDecoder<CustodyRecords[N]> {
   const reader = loadCustodySchema(name);
-  const fingerprint = schemaFingerprint(reader);
+  // Records written with an earlier version of the schema (schemas/history) stay readable.
+  const writers = new Map([reader, ...loadHistoricalSchemas(name)].map((t) => [schemaFingerprint(t), t]));
   const registry = kafka.schemaRegistryUrl
     ? new SchemaRegistryClient({ url: kafka.schemaRegistryUrl })
     : undefined;
   return new AnyFormatDecoder<CustodyRecords[N]>(reader, {
     resolveSchemaById: registry ? (id) => registry.getTypeById(id) : undefined,
-    resolveSchemaByFingerprint: (fp) => (fp === fingerprint ? reader : undefined),
+    resolveSchemaByFingerprint: (fp) => writers.get(fp),
   });
 }
 

@@ -122,12 +122,22 @@ const at = (records: readonly ReadRecord[], partition: number, offset: string) =
   records.find((r) => r.partition === partition && r.offset === offset);
 
 describe('custody end to end: emulator → ingest → Kafka → exports watch → sink → S3', () => {
-  it('writes one complete manifest for every exported recording, WebRTC and not', () => {
+  it('writes one complete manifest for every exported recording, saying why a client IP is empty', () => {
     const recorded = scripts.flatMap((s) => s.recordings.map((r) => r.recordingId));
     expect(recorded.length).toBe(pipeline().expectedRecordings());
     expect(recorded.length).toBeGreaterThanOrEqual(CALLS.length + 2); // each transfer records two segments
     expect(manifests.map((m) => m.recordingId).sort()).toEqual([...recorded].sort());
-    for (const m of manifests) expect(m.manifest.completeness).toEqual({ status: 'complete', missing: [] });
+    let withoutIp = 0;
+    for (const m of manifests) {
+      const gt = expectedLeg(m);
+      // Most WebRTC legs come without publicIpAddress (as in production): the manifest says Genesys did not send it.
+      const noIp = gt.isWebRtc && gt.publicIpAddress === undefined;
+      if (noIp) withoutIp++;
+      // Complete all the same: nothing more will come, and the absence says why the IP is empty.
+      expect(m.manifest.completeness, m.recordingId).toEqual({ status: 'complete', missing: [] });
+      if (noIp) expect(m.manifest.webrtc.client_ip.absence?.reason).toBe('not_provided_by_genesys');
+    }
+    expect(withoutIp).toBeGreaterThan(0);
     const webrtc = manifests.map((m) => m.manifest.webrtc.is_webrtc.value);
     expect(webrtc).toContain(true);
     expect(webrtc).toContain(false);

@@ -61,7 +61,8 @@ function segments(leg: Leg, conversationEnd: number): Models.AnalyticsConversati
     leg.terminatedTime !== undefined &&
     leg.terminatedTime > end
   ) {
-    out.push(seg('wrapup', end, leg.terminatedTime, queue));
+    // Real wrapup segments carry a disconnectType of their own (client, peer).
+    out.push({ ...seg('wrapup', end, leg.terminatedTime, queue), disconnectType: 'client' });
   }
   return out;
 }

@@ -6,7 +6,8 @@
  */
 import type { SimStation } from '../model.ts';
 
-export type CallState = 'alerting' | 'dialing' | 'contacting' | 'connected' | 'disconnected' | 'terminated';
+export type CallState =
+  'offering' | 'alerting' | 'dialing' | 'contacting' | 'connected' | 'disconnected' | 'terminated';
 export type Purpose = 'customer' | 'external' | 'acd' | 'agent' | 'user';
 export type Direction = 'inbound' | 'outbound';
 

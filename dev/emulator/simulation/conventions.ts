@@ -9,7 +9,8 @@
  * - A SIP desk phone (`inin_physical`) leg's self address is `sip:{extension}@{phone LAN IP}` with the
  *   LAN IP in TEST-NET-1 (192.0.2.0/24); an `inin_remote` leg's is the remote number `tel:+1…`.
  * - `publicIpAddress` (event models only, SDK >= 257) is the softphone client's public IP, set only on
- *   WebRTC user legs and stable per user; drawn from TEST-NET-2/3 (198.51.100.0/24, 203.0.113.0/24).
+ *   WebRTC user legs, and only for a configurable share of users (`SimOrg.webRtcPublicIpShare`, default 0.2:
+ *   real frames mostly lack it); stable per user; drawn from TEST-NET-2/3 (198.51.100.0/24, 203.0.113.0/24).
  *   REST `Call`/`CallMediaParticipant` also has `clientIpAddress` (SDK v262); whether the platform fills
  *   it is unknown, so the emulator leaves it out (custody must not depend on it).
  * - Detail-event `sessionId`, analytics `sessionId` and `RecordingMetadata.sessionId` all equal the
@@ -56,6 +57,14 @@ export function publicIpFor(userId: string): string {
   const h = hash32(userId);
   const net = h % 2 === 0 ? '198.51.100' : '203.0.113';
   return `${net}.${1 + ((h >>> 1) % 254)}`;
+}
+
+/**
+ * Whether a user's softphone legs carry `publicIpAddress`: true for about `share` of users, stable per user (real
+ * call frames mostly lack the field, even for WebRTC agents).
+ */
+export function sendsPublicIp(userId: string, share: number): boolean {
+  return hash32(`${userId}/public-ip`) % 1000 < Math.round(share * 1000);
 }
 
 /** The org's inbound number (DNIS) for a queue, by its index. */

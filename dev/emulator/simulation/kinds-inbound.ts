@@ -91,6 +91,7 @@ function inbound(ctx: KindContext, opts: InboundOptions): KindPlan {
   const answeredAt = alertAt + rng.int(2, 9) * 1000;
   conv.connect(leg, answeredAt, opts.recorded);
   conv.disconnect(setup.acd, answeredAt, 'transfer');
+  conv.terminate(setup.acd, answeredAt); // a finished ACD leg is terminated, as on the real platform
   if (opts.recorded) {
     conv.at(answeredAt, () => {
       setup.customer.recording = true;

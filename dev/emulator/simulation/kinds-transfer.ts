@@ -28,6 +28,7 @@ export function blindTransfer(ctx: KindContext): KindPlan {
   const answeredA = setup.routedAt + rng.int(2, 9) * 1000;
   conv.connect(legA, answeredA, true);
   conv.disconnect(setup.acd, answeredA, 'transfer');
+  conv.terminate(setup.acd, answeredA);
   markCustomerRecorded(ctx, setup.customer, answeredA);
   const remaining = Math.max(40_000, ctx.startMs + totalMs(ctx) - answeredA);
   const transferAt = answeredA + Math.max(10_000, Math.round(remaining * 0.4));
@@ -59,6 +60,7 @@ export function consultTransfer(ctx: KindContext): KindPlan {
   const answeredA = setup.routedAt + rng.int(2, 9) * 1000;
   conv.connect(legA, answeredA, true);
   conv.disconnect(setup.acd, answeredA, 'transfer');
+  conv.terminate(setup.acd, answeredA);
   markCustomerRecorded(ctx, setup.customer, answeredA);
   const remaining = Math.max(60_000, ctx.startMs + totalMs(ctx) - answeredA);
   const consultAt = answeredA + Math.max(10_000, Math.round(remaining * 0.3));

@@ -11,8 +11,10 @@ import {
   fictionalNumber,
   publicIpFor,
   remoteStationNumber,
+  sendsPublicIp,
   webRtcSelfAddress,
 } from './conventions.ts';
+import { DEFAULT_WEBRTC_PUBLIC_IP_SHARE } from '../model.ts';
 
 const CALLER_NAMES = ['WIRELESS CALLER', 'Mobile Caller', 'J SMITH', 'ACME LOGISTICS', 'M GARCIA', 'UNKNOWN'];
 const AREA_CODES = [212, 303, 317, 415, 512, 617, 702, 919] as const;
@@ -54,7 +56,8 @@ function baseLeg(
     communicationId: rng.uuid(),
     protocolCallId: rng.uuid(),
     ...rest,
-    state: fields.initialState,
+    // An inbound call is `offering` at first and connected at once to the flow/queue (real customer/ACD legs).
+    state: connected ? 'connected' : fields.initialState,
     ...(connected ? { connectedTime: fields.startTime } : {}),
     held: false,
     confined: false,
@@ -84,7 +87,7 @@ export function customerLeg(
     ani: caller.number,
     dnis,
     edgeId: trunkEdgeId(org),
-    initialState: 'connected',
+    initialState: 'offering',
     connected: true,
   });
 }
@@ -109,7 +112,7 @@ export function acdLeg(
       ani: customer.ani,
       dnis: customer.dnis,
       edgeId: trunkEdgeId(org),
-      initialState: 'connected',
+      initialState: 'offering',
       connected: true,
     }),
     queueId: queue.id,
@@ -170,7 +173,7 @@ export interface UserLegOptions {
   readonly alertingTimeoutMs?: number;
 }
 
-/** A user's (agent's) leg on their station; WebRTC legs carry the client's public IP. */
+/** A user's (agent's) leg on their station; WebRTC legs of some users carry the client's public IP. */
 export function userLeg(
   rng: Rng,
   org: SimOrg,
@@ -200,6 +203,9 @@ export function userLeg(
     ...(opts.queueId === undefined ? {} : { queueId: opts.queueId }),
     ...(opts.peerId === undefined ? {} : { peerId: opts.peerId }),
     ...(opts.alertingTimeoutMs === undefined ? {} : { alertingTimeoutMs: opts.alertingTimeoutMs }),
-    ...(station.type === 'inin_webrtc_softphone' ? { publicIpAddress: publicIpFor(user.id) } : {}),
+    ...(station.type === 'inin_webrtc_softphone' &&
+    sendsPublicIp(user.id, org.webRtcPublicIpShare ?? DEFAULT_WEBRTC_PUBLIC_IP_SHARE)
+      ? { publicIpAddress: publicIpFor(user.id) }
+      : {}),
   };
 }

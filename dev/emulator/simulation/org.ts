@@ -67,7 +67,14 @@ export const MIN_USERS = 6;
  * Creates a simulated org (default 12 users, 3 queues).
  * @throws Error when fewer than {@link MIN_USERS} users or no queue are asked for.
  */
-export function createOrg(rng: Rng, opts: { users?: number; queues?: number } = {}): SimOrg {
+export function createOrg(
+  rng: Rng,
+  opts: { users?: number; queues?: number; webRtcPublicIpShare?: number } = {},
+): SimOrg {
+  const share = opts.webRtcPublicIpShare;
+  if (share !== undefined && !(share >= 0 && share <= 1)) {
+    throw new Error(`createOrg: webRtcPublicIpShare must be within 0..1, got ${share}`);
+  }
   const userCount = opts.users ?? 12;
   const queueCount = opts.queues ?? 3;
   if (!Number.isInteger(userCount) || userCount < MIN_USERS) {
@@ -133,6 +140,7 @@ export function createOrg(rng: Rng, opts: { users?: number; queues?: number } = 
     queues,
     stations,
     integrationId: rng.uuid(),
+    ...(share === undefined ? {} : { webRtcPublicIpShare: share }),
   };
 }
 

@@ -103,7 +103,11 @@ describe('parseNotificationFrame: conversation events', () => {
       publicIpAddress: '203.0.113.7',
     });
     // Unknown fields are stripped from the typed body (the raw frame keeps them).
-    expect(env.body.participants?.[1]?.calls?.[0]).not.toHaveProperty('disconnectType');
+    expect(env.body.participants?.[1]?.calls?.[0]).not.toHaveProperty('uuiData');
+    expect(env.body.participants?.[1]?.calls?.[0]).toMatchObject({
+      disconnectType: 'client',
+      state: 'disconnected',
+    });
   });
 
   it('parses the flat call topics per user and per queue', () => {
@@ -173,7 +177,22 @@ describe('parseNotificationFrame: malformed frames', () => {
     readFileSync(new URL('../../fixtures/genesys/malformed-frames.json', import.meta.url), 'utf8'),
   ) as { cases: { name: string; frame: string; code: string }[] };
 
-  it.each(fixture.cases)('$name → $code', ({ frame, code }) => {
+  const rejected = fixture.cases.filter((c) => c.code !== 'participant-dropped');
+  const partial = fixture.cases.filter((c) => c.code === 'participant-dropped');
+
+  it.each(partial)('$name → kept, the participant dropped with the reason', ({ frame }) => {
+    const r = parseNotificationFrame(frame);
+    if (!r.ok || r.value.kind !== 'user-conversation')
+      throw new Error('expected a user-conversation envelope');
+    expect(r.value.body.participants).toEqual([]);
+    expect(r.value.dropped).toHaveLength(1);
+    expect(r.value.dropped[0]?.index).toBe(0);
+    expect(r.value.dropped[0]?.reason).toMatch(/^eventBody\.participants\.0\./);
+    expect(r.value.dropped[0]?.reason).not.toContain('yesterday');
+    expect(r.value.dropped[0]?.reason).not.toContain('f00d');
+  });
+
+  it.each(rejected)('$name → $code', ({ frame, code }) => {
     const r = parseNotificationFrame(frame);
     expect(r.ok).toBe(false);
     if (r.ok) return;
@@ -188,16 +207,36 @@ describe('parseNotificationFrame: malformed frames', () => {
   });
 
   it('names the failing path and the topic family of a bad body', () => {
-    const c = fixture.cases.find((x) => x.name === 'non-UUID participant id in the body');
-    const r = parseNotificationFrame(c?.frame ?? '');
+    const f = F.userConversation();
+    const r = parseNotificationFrame(F.text({ ...f, eventBody: { ...f.eventBody, id: 'not-a-uuid' } }));
     expect(r).toEqual({
       ok: false,
       error: {
         code: 'bad-event-body',
-        reason: "eventBody.participants.0.id failed check 'invalid_format'",
+        reason: "eventBody.id failed check 'invalid_format'",
         topicFamily: 'v2.users.{id}.conversations',
       },
     });
+  });
+
+  it.each([
+    ['v2.users.{id}.conversations', F.userConversation],
+    ['v2.users.{id}.conversations.calls', F.userConversationCalls],
+    ['v2.routing.queues.{id}.conversations.calls', F.queueConversationCalls],
+  ] as const)('%s: one invalid participant is dropped, the others kept', (_family, make) => {
+    const f = make();
+    const participants = (f.eventBody.participants ?? []) as unknown as Record<string, unknown>[];
+    const broken = participants.map((p, i) => (i === 1 ? { ...p, id: undefined } : p));
+    const r = parseNotificationFrame(F.text({ ...f, eventBody: { ...f.eventBody, participants: broken } }));
+    if (!r.ok || !('dropped' in r.value)) throw new Error('expected a conversation envelope');
+    expect(r.value.dropped).toEqual([
+      { index: 1, reason: "eventBody.participants.1.id failed check 'invalid_type'" },
+    ]);
+    expect(r.value.body.participants?.map((p) => p.id)).toEqual(
+      participants.filter((_, i) => i !== 1).map((p) => p['id']),
+    );
+    const whole = parseNotificationFrame(F.text(f));
+    expect(whole.ok && 'dropped' in whole.value && whole.value.dropped).toEqual([]);
   });
 });
 

@@ -92,6 +92,7 @@ describe('buildManifest', () => {
       provenance: 'absent',
       captured_at: null,
       source: null,
+      absence: { reason: 'no_leg', source: null, checked_at: null },
     });
     expect(m.genesys_metadata).toEqual({
       status: 'missing',
@@ -133,6 +134,34 @@ describe('buildManifest', () => {
       { field: 'webrtc.station_type', reason: 'not-captured' },
     ]);
     expect(m.webrtc.peer_id.provenance).toBe('live');
+    expect(m.webrtc.client_ip.absence).toEqual({ reason: 'not_captured', source: null, checked_at: null });
+    expect(m.webrtc.peer_id).not.toHaveProperty('absence');
+  });
+
+  it('says Genesys did not provide the client IP when a source that carries it was captured without it', () => {
+    const seen = {
+      ...tag(true, '2024-03-07T09:15:04.000Z'),
+      source: 'notification:v2.users.x.conversations.calls',
+    };
+    const m = sampleManifest({
+      legs: [customerLeg, { ...agentLeg, publicIpAddress: undefined, clientIpSourceSeen: seen }],
+    });
+    expect(m.webrtc.client_ip).toEqual({
+      value: null,
+      provenance: 'absent',
+      captured_at: null,
+      source: null,
+      absence: {
+        reason: 'not_provided_by_genesys',
+        source: 'notification:v2.users.x.conversations.calls',
+        checked_at: '2024-03-07T09:15:04.000Z',
+      },
+    });
+    // Nothing more will come: the manifest is complete, and the absence says why the IP is empty.
+    expect(m.completeness).toEqual({ status: 'complete', missing: [] });
+    // A captured IP carries no absence, whatever else was seen.
+    const withIp = sampleManifest({ legs: [customerLeg, { ...agentLeg, clientIpSourceSeen: seen }] });
+    expect(withIp.webrtc.client_ip).not.toHaveProperty('absence');
   });
 
   it('is complete for a non-WebRTC agent leg and says so', () => {

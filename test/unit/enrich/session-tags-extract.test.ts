@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
 import type { NotificationEnvelope } from '../../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
+import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
 import { apiSource } from '../../../src/enrich/session-tags.ts';
 import type { ExtractionContext, TagObservation, UserContext } from '../../../src/enrich/session-tags.ts';
 import * as F from '../../fixtures/genesys/frames.ts';
@@ -53,7 +54,9 @@ describe('extractTagObservations: v2.users.{id}.conversations', () => {
         topicName: `v2.users.${F.IDS.agentUser}.conversations`,
         correlationId: F.IDS.correlation,
         api: null,
+        field: null,
       },
+      fieldPaths: { selfAddress: 'self.addressRaw', otherAddress: 'other.addressRaw' },
       fields: {
         communicationId: F.IDS.agentCall2,
         userId: F.IDS.agentUser,
@@ -67,6 +70,8 @@ describe('extractTagObservations: v2.users.{id}.conversations', () => {
         connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
         recordingState: 'active',
         recording: true,
+        state: 'connected',
+        clientIpSourceSeen: true,
       },
     });
   });
@@ -129,8 +134,64 @@ describe('extractTagObservations: other conversation kinds', () => {
       connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
       recordingState: 'active',
       recording: true,
+      state: 'connected',
+      clientIpSourceSeen: true,
     });
     expect(extract(F.queueConversationCalls())).toHaveLength(2);
+  });
+
+  it('keeps what happened on the leg: state, how it ended, hold/confine/mute, hold and ACW times, error code', () => {
+    const f = F.userConversationCalls();
+    const participants = (f.eventBody.participants ?? []).map((p) =>
+      p.id === F.IDS.agentParticipant2
+        ? {
+            ...p,
+            state: 'disconnected',
+            disconnectType: 'client',
+            held: true,
+            confined: false,
+            muted: true,
+            startHoldTime: '2026-03-02T10:02:00.000Z',
+            startAcwTime: '2026-03-02T10:05:00.000Z',
+            endAcwTime: '2026-03-02T10:05:41.000Z',
+            errorInfo: { code: 'error.ininedgecontrol.session.inactive', message: 'not kept' },
+          }
+        : p,
+    );
+    const obs = extract({ ...f, eventBody: { ...f.eventBody, participants } });
+    const agent = obs.find((o) => o.legKey === F.IDS.agentParticipant2);
+    expect(agent?.fields).toMatchObject({
+      state: 'disconnected',
+      disconnectType: 'client',
+      held: true,
+      confined: false,
+      muted: true,
+      everHeld: true,
+      everMuted: true,
+      startHoldTime: Date.parse('2026-03-02T10:02:00.000Z'),
+      startAcwTime: Date.parse('2026-03-02T10:05:00.000Z'),
+      endAcwTime: Date.parse('2026-03-02T10:05:41.000Z'),
+      errorCode: 'error.ininedgecontrol.session.inactive',
+    });
+    // A flag that is false says nothing about the past: no ever* field for it.
+    expect(agent?.fields).not.toHaveProperty('everConfined');
+  });
+
+  it('remembers that a leg was held after it was taken off hold', () => {
+    const f = F.userConversationCalls();
+    const at = (held: boolean, startHoldTime: string | undefined, receivedAt: number) => {
+      const participants = (f.eventBody.participants ?? []).map((p) => ({ ...p, held, startHoldTime }));
+      return extract({ ...f, eventBody: { ...f.eventBody, participants } }, { ...ctx(), receivedAt });
+    };
+    const snapshot = mergeSessionTags(undefined, [
+      ...at(true, '2026-03-02T10:02:00.000Z', RECEIVED),
+      // Taken off hold: same Genesys leg times, so the later capture wins.
+      ...at(false, '2026-03-02T10:02:00.000Z', RECEIVED + 20_000),
+    ]);
+    const agent = snapshot.legs.find((l) => l.legKey === F.IDS.agentParticipant2);
+    expect(agent?.held?.value).toBe(false);
+    expect(agent?.everHeld).toMatchObject({ value: true, firstCapturedAt: RECEIVED });
+    expect(agent?.startHoldTime?.value).toBe(Date.parse('2026-03-02T10:02:00.000Z'));
   });
 
   it('reads detail events: the session id is the communication id, the event time the Genesys time', () => {
@@ -147,9 +208,86 @@ describe('extractTagObservations: other conversation kinds', () => {
     });
   });
 
-  it('skips detail events of other media', () => {
+  it('reads addresses from ani/dnis when a leg has no address, and records which field each came from', () => {
+    const obs = extract(F.userConversationCallsAniDnisOnly());
+    const byLeg = new Map(obs.map((o) => [o.legKey, o]));
+    const agentSip = byLeg.get(F.IDS.agentParticipant2)?.fields.selfAddress;
+    expect(agentSip).toMatch(/^sip:[0-9a-f]{24}\+acme\.orgspan\.com;tgrp=/);
+    // The customer called in: its own address is the ani, the far end the dnis.
+    expect(byLeg.get(F.IDS.customerParticipant)).toMatchObject({
+      fields: { selfAddress: 'tel:+14155550100', otherAddress: 'tel:+18005550199' },
+      fieldPaths: { selfAddress: 'ani', otherAddress: 'dnis' },
+    });
+    expect(byLeg.get(F.IDS.agentParticipant2)).toMatchObject({
+      fields: { otherAddress: 'tel:+14155550100' },
+      fieldPaths: { selfAddress: 'dnis', otherAddress: 'ani' },
+    });
+    // Outbound: this side called (ani), the far end was dialled (dnis).
+    expect(byLeg.get(F.IDS.agentParticipant1)).toMatchObject({
+      fields: { selfAddress: agentSip, otherAddress: 'tel:+18005550142' },
+      fieldPaths: { selfAddress: 'ani', otherAddress: 'dnis' },
+    });
+  });
+
+  it('prefers an explicit address over ani/dnis, and maps nothing without a direction', () => {
+    const [customer] = extract(F.userConversationCalls());
+    expect(customer).toMatchObject({
+      fields: { selfAddress: 'tel:+14155550100', otherAddress: 'tel:+18005550199' },
+      fieldPaths: { selfAddress: 'address', otherAddress: 'dnis' },
+    });
+    const f = F.userConversationCallsAniDnisOnly();
+    const undirected = {
+      ...f,
+      eventBody: {
+        ...f.eventBody,
+        participants: f.eventBody.participants?.map((p) => ({ ...p, direction: undefined })),
+      },
+    };
+    expect(
+      extract(undirected).every((o) => o.fields.selfAddress === undefined && o.fieldPaths === undefined),
+    ).toBe(true);
+  });
+
+  it('keeps the valid legs of a frame in which one participant is invalid', () => {
+    const f = F.userConversation();
+    const participants = (f.eventBody.participants ?? []).map((p, i) =>
+      i === 0 ? { ...p, calls: [{ ...p.calls?.[0], connectedTime: 'not a time' }] } : p,
+    );
+    const obs = extract({ ...f, eventBody: { ...f.eventBody, participants } });
+    expect(obs.map((o) => o.legKey)).toEqual([F.IDS.agentParticipant1, F.IDS.agentParticipant2]);
+  });
+
+  it('skips detail events of other media, whatever the case', () => {
     const f = F.userDetailStart();
     expect(extract({ ...f, eventBody: { ...f.eventBody, mediaType: 'chat' } })).toEqual([]);
+    expect(extract({ ...f, eventBody: { ...f.eventBody, mediaType: 'CHAT' } })).toEqual([]);
+  });
+
+  it.each(['VOICE', 'voice', 'Voice'])('reads detail events of media type %s, direction in any case', (m) => {
+    const f = F.userDetailStart();
+    for (const [direction, self, other] of [
+      ['INBOUND', `sip:${F.IDS.agentUser}@localhost`, 'tel:+14155550100'],
+      ['outbound', 'tel:+14155550100', `sip:${F.IDS.agentUser}@localhost`],
+    ] as const) {
+      const [o] = extract({ ...f, eventBody: { ...f.eventBody, mediaType: m, direction } });
+      expect(o?.fields).toMatchObject({ direction, selfAddress: self, otherAddress: other });
+    }
+  });
+
+  it('reads the end detail event (upper-case enums) as the same leg', () => {
+    const [end] = extract(F.userDetailEnd());
+    expect(end).toMatchObject({
+      legKey: F.IDS.agentParticipant2,
+      fields: { communicationId: F.IDS.agentCall2 },
+    });
+  });
+
+  it('flags a WebRTC station whatever the case of its type', () => {
+    const [, uc] = extract(
+      F.userDetailStart(),
+      ctx({ [F.IDS.agentUser]: { stationType: 'ININ_WEBRTC_SOFTPHONE' } }),
+    );
+    expect(uc?.fields.isWebRtc).toBe(true);
   });
 
   it('gives no observations for frames that are not about a conversation', () => {

@@ -42,7 +42,8 @@ describe('extractFromAnalytics', () => {
       provenance: 'reconciled',
       receivedAt: REPAIR_AT,
       observedAt: Date.parse('2026-03-02T10:05:00.000Z'),
-      source: { kind: 'api', topicName: null, correlationId: null, api: 'analytics' },
+      source: { kind: 'api', topicName: null, correlationId: null, api: 'analytics', field: null },
+      fieldPaths: { selfAddress: 'addressSelf', otherAddress: 'addressOther' },
       fields: {
         communicationId: F.IDS.agentCall2,
         userId: F.IDS.agentUser,
@@ -55,8 +56,71 @@ describe('extractFromAnalytics', () => {
         connectedTime: Date.parse('2026-03-02T10:00:30.000Z'),
         disconnectedTime: Date.parse('2026-03-02T10:05:00.000Z'),
         recording: true,
+        disconnectType: 'peer',
+        protocolCallId: 'c0ffee00-0000-4000-8000-000000000001@10.0.0.1',
       },
     });
+  });
+
+  it('compares media and segment types case-insensitively', () => {
+    const c = F.analyticsConversation();
+    const upper = {
+      ...c,
+      participants: c.participants?.map((p) => ({
+        ...p,
+        sessions: p.sessions?.map((s) => ({
+          ...s,
+          mediaType: s.mediaType?.toUpperCase(),
+          segments: s.segments?.map((g) => ({ ...g, segmentType: g.segmentType?.toUpperCase() })),
+        })),
+      })),
+    };
+    const [o] = ok(extractFromAnalytics(upper, rctx));
+    expect(o?.fields.connectedTime).toBe(Date.parse('2026-03-02T10:00:30.000Z'));
+    expect(ok(extractFromAnalytics(upper, rctx))).toHaveLength(1);
+  });
+
+  it('reads addresses from ani/sessionDnis when a session has no addressSelf/addressOther', () => {
+    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    expect(o).toMatchObject({
+      fields: { selfAddress: `sip:${F.IDS.agentUser}@localhost`, otherAddress: 'tel:+14155550100' },
+      fieldPaths: { selfAddress: 'sessionDnis', otherAddress: 'ani' },
+    });
+    const c = F.analyticsConversationAniDnis();
+    const noSessionDnis = {
+      ...c,
+      participants: c.participants?.map((p) => ({
+        ...p,
+        sessions: p.sessions?.map((s) => ({ ...s, sessionDnis: undefined })),
+      })),
+    };
+    const [d] = ok(extractFromAnalytics(noSessionDnis, rctx));
+    expect(d).toMatchObject({
+      fields: { selfAddress: 'tel:+18005550199' },
+      fieldPaths: { selfAddress: 'dnis' },
+    });
+  });
+
+  it('ends the leg at the segment that disconnected the call, not at the end of wrapup', () => {
+    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    expect(o?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+    expect(o?.fields.connectedTime).toBe(Date.parse('2026-03-02T10:00:30.000Z'));
+    // The wrapup segment still counts as Genesys-side time of the observation.
+    expect(o?.observedAt).toBe(Date.parse('2026-03-02T10:05:41.000Z'));
+    const c = F.analyticsConversationAniDnis();
+    const upper = {
+      ...c,
+      participants: c.participants?.map((p) => ({
+        ...p,
+        sessions: p.sessions?.map((s) => ({
+          ...s,
+          segments: s.segments?.map((g) => ({ ...g, segmentType: g.segmentType?.toUpperCase() })),
+        })),
+      })),
+    };
+    expect(ok(extractFromAnalytics(upper, rctx))[0]?.fields.disconnectedTime).toBe(
+      Date.parse('2026-03-02T10:05:00.000Z'),
+    );
   });
 
   it('rejects a record whose ids are not UUIDs, without echoing them', () => {
@@ -77,9 +141,33 @@ describe('extractFromCallConversation', () => {
       topicName: null,
       correlationId: null,
       api: 'conversations',
+      field: null,
     });
     expect(obs[0]?.fields).not.toHaveProperty('publicIpAddress');
+    expect(obs[0]?.fieldPaths).toEqual({ selfAddress: 'address' });
+    expect(obs[0]?.fields.clientIpSourceSeen).toBe(true);
     expect(obs[0]?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+  });
+
+  it('keeps the REST clientIpAddress as the client IP, naming the field it came from', () => {
+    const c = F.callConversation();
+    const withIp = {
+      ...c,
+      participants: c.participants?.map((p) => ({ ...p, clientIpAddress: '198.51.100.77' })),
+    };
+    const [o] = ok(extractFromCallConversation(withIp, rctx));
+    expect(o?.fields.publicIpAddress).toBe('198.51.100.77');
+    expect(o?.fieldPaths).toEqual({ selfAddress: 'address', publicIpAddress: 'clientIpAddress' });
+    const [snapshotLeg] = mergeSessionTags(undefined, [o!]).legs;
+    expect(snapshotLeg?.publicIpAddress?.source).toMatchObject({
+      api: 'conversations',
+      field: 'clientIpAddress',
+    });
+  });
+
+  it('has no client IP source in analytics (it carries none)', () => {
+    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    expect(o?.fields).not.toHaveProperty('clientIpSourceSeen');
   });
 });
 

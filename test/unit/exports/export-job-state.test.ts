@@ -76,6 +76,13 @@ describe('observed job states', () => {
     expect(['PENDING', 'READY', 'PROCESSING'].some(isTerminalState)).toBe(false);
   });
 
+  it('reads job states in any case (Genesys enums are compared case-insensitively)', () => {
+    expect(['fulfilled', 'Failed', 'cancelled'].every(isTerminalState)).toBe(true);
+    expect(['ready', 'processing'].some(isTerminalState)).toBe(false);
+    expect(executedAtMs([{ state: 'processing', observedAtMs: T + 3, genesys: null }])).toBe(T + 3);
+    expect(executedAtMs([{ state: 'fulfilled', observedAtMs: T + 4, genesys: null }])).toBe(T + 4);
+  });
+
   it('turns observations into the Avro job facts (custody times only)', () => {
     const s = observeJobState([], { state: 'PENDING', dateCreated: CREATED }, T);
     expect(exportJobFacts('job-1', 'client-1', s)).toEqual({

@@ -16,6 +16,8 @@ import {
   crc64Avro,
   decodeAny,
   loadCustodySchema,
+  loadHistoricalSchemas,
+  SCHEMA_HISTORY,
   parsingCanonicalForm,
   readConfluentSchemaId,
   schemaFingerprint,
@@ -143,7 +145,7 @@ describe('custody schemas', () => {
   // schema changed, keep the old text (e.g. schemas/history/) for resolution and update the fingerprint here.
   const FROZEN: Record<SchemaName, string> = {
     'notification.v1': '4ba20aae72467d36',
-    'session-tags.v1': 'd5413e4084410ea9',
+    'session-tags.v1': 'ef070d1b6fbb00f6',
     'dead-letter.v1': 'ed39a643a6f136f1',
     'recording-export.v1': '1b1f696a6b7ca06e',
     'manifest-written.v1': 'bebb462976201c6f',
@@ -344,6 +346,50 @@ describe('schema evolution', () => {
     const v11Bytes = newReader.encode({ ...rec, socketRemoteAddress: '198.51.100.9' });
     const oldReader = new SingleObjectCodec<NotificationRecord>(v1).addWriterSchema(v11);
     expect(oldReader.decode(v11Bytes)).toEqual(rec);
+  });
+
+  it('keeps each earlier writer schema under its own fingerprint, and reads its records with the current schema', () => {
+    for (const [name, files] of Object.entries(SCHEMA_HISTORY) as [SchemaName, string[]][]) {
+      const old = loadHistoricalSchemas(name);
+      expect(old.map((t) => `${name}.${schemaFingerprint(t).toString(16).padStart(16, '0')}.avsc`)).toEqual(
+        files,
+      );
+    }
+    const [v1] = loadHistoricalSchemas('session-tags.v1');
+    if (v1 === undefined) throw new Error('no session-tags history');
+    const env = parseNotificationFrame(F.text(F.userConversation()));
+    if (!env.ok) throw new Error(env.error.reason);
+    const obs = extractTagObservations(env.value, {
+      receivedAt: 1,
+      provenance: 'live',
+      userContext: () => undefined,
+    });
+    if (!obs.ok) throw new Error(obs.error.reason);
+    const current = mergeSessionTags(undefined, obs.value);
+    const oldBytes = new SingleObjectCodec<SessionTagsSnapshot>(v1).encode(current);
+    const decoded = singleObjectCodecFor('session-tags.v1').decode(oldBytes);
+    // What the old schema could not carry comes back as its default (null); everything else is unchanged.
+    const oldLegFields = new Set(
+      (
+        (v1.schema() as { fields: { type: { items: { fields: { name: string }[] } } }[] }).fields[1]?.type
+          .items.fields ?? []
+      ).map((f) => f.name),
+    );
+    const expected = JSON.parse(
+      JSON.stringify(
+        {
+          ...current,
+          legs: current.legs.map((l) =>
+            Object.fromEntries(Object.entries(l).map(([k, v]) => [k, oldLegFields.has(k) ? v : null])),
+          ),
+        },
+        (k, v: unknown) => (k === 'field' ? null : v),
+      ),
+    ) as SessionTagsSnapshot;
+    expect(oldLegFields.has('state')).toBe(false);
+    expect(current.legs.some((l) => l.state !== null)).toBe(true);
+    expect(JSON.parse(JSON.stringify(decoded))).toEqual(expected);
+    expect(JSON.stringify(current)).toContain('"field":"self.addressRaw"');
   });
 
   it('refuses a writer schema the reader cannot resolve', () => {

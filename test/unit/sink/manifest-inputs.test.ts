@@ -9,7 +9,7 @@ const CONV = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a11';
 const PART = '0b3f6a52-6f1c-4e0e-8f3e-6b0d1f2c3a44';
 const T = Date.parse('2026-03-01T09:02:00.123Z');
 const TOPIC = 'v2.users.11111111-2222-4333-8444-555555555555.conversations';
-const api: TagSource = { kind: 'api', topicName: null, correlationId: null, api: 'analytics' };
+const api: TagSource = { kind: 'api', topicName: null, correlationId: null, api: 'analytics', field: null };
 
 function tag<T>(
   value: T,
@@ -27,6 +27,20 @@ function emptyLeg(): LegTags {
 }
 
 describe('manifestLegOf', () => {
+  it('labels a value read from a payload field of another name with that field', () => {
+    expect(tagSourceLabel({ ...api, field: 'ani' })).toBe('api:analytics;field=ani');
+    expect(
+      tagSourceLabel({
+        kind: 'notification',
+        topicName: TOPIC,
+        correlationId: null,
+        api: null,
+        field: 'dnis',
+      }),
+    ).toBe(`notification:${TOPIC};field=dnis`);
+    expect(tagSourceLabel(api)).toBe('api:analytics');
+  });
+
   it('maps null to absent, epoch ms to UTC ms ISO, and TagSource to one source label', () => {
     const leg: LegTags = {
       ...emptyLeg(),
@@ -37,6 +51,7 @@ describe('manifestLegOf', () => {
         topicName: null,
         correlationId: null,
         api: null,
+        field: null,
       }),
       connectedTime: tag(Date.parse('2026-03-01T09:01:59Z'), T),
       stationId: tag('5e0f0000-0000-4000-8000-000000000002', T + 3000, api, 'reconciled'),
@@ -108,5 +123,91 @@ describe('manifestLegOf', () => {
     expect(built.value.webrtc.client_ip).toMatchObject({ value: '203.0.113.7', provenance: 'live' });
     expect(built.value.webrtc.station_id.value).toBe('5e0f0000-0000-4000-8000-000000000002');
     expect(built.value.webrtc.selection.participant_id).toBe(PART);
+  });
+});
+
+function manifestOf(legs: LegTags[]) {
+  const timeline = buildCustodyTimeline([]);
+  if (!timeline.ok) throw new Error('timeline');
+  const built = buildManifest({
+    exportKey: {
+      orgId: '9a9a9a9a-0000-4000-8000-000000000000',
+      conversationId: CONV,
+      recordingId: 'b1b1b1b1-0000-4000-8000-000000000000',
+    },
+    metadata: { status: 'missing' },
+    audio: null,
+    legs: manifestLegsOf({ conversationId: CONV, legs }),
+    legalHold: { status: 'none', source: 'test' },
+    custody: timeline.value,
+    manifestVersion: 1,
+    previousManifestSha256: null,
+    generatedBy: { component: 'custody-sink', version: '0.1.0', instance: 'unit' },
+  });
+  if (!built.ok) throw new Error(built.error.issues.join('; '));
+  return built.value;
+}
+
+describe('what happened on the leg, in the manifest', () => {
+  it('lists state, disconnect type, hold/confine/mute, hold and ACW times, Edge, call id and error per leg', () => {
+    const leg: LegTags = {
+      ...emptyLeg(),
+      userId: tag('11111111-2222-4333-8444-555555555555', T),
+      state: tag('terminated', T),
+      disconnectType: tag('peer', T),
+      held: tag(false, T),
+      everHeld: tag(true, T - 60_000),
+      confined: tag(false, T),
+      muted: tag(false, T),
+      startHoldTime: tag(Date.parse('2026-03-01T09:01:00Z'), T),
+      startAcwTime: tag(Date.parse('2026-03-01T09:02:00Z'), T),
+      endAcwTime: tag(Date.parse('2026-03-01T09:02:30Z'), T),
+      edgeId: tag('a1b2c3d4-0000-4000-8000-0000000000ed', T, api, 'reconciled'),
+      protocolCallId: tag('c0ffee00-0000-4000-8000-000000000002', T, api, 'reconciled'),
+      errorCode: tag('error.ininedgecontrol.session.inactive', T),
+    };
+    const [p] = manifestOf([leg]).participants;
+    expect(p).toMatchObject({
+      state: 'terminated',
+      disconnect_type: 'peer',
+      held: false,
+      ever_held: true,
+      confined: false,
+      muted: false,
+      start_hold_time: '2026-03-01T09:01:00.000Z',
+      start_acw_time: '2026-03-01T09:02:00.000Z',
+      end_acw_time: '2026-03-01T09:02:30.000Z',
+      edge_id: 'a1b2c3d4-0000-4000-8000-0000000000ed',
+      protocol_call_id: 'c0ffee00-0000-4000-8000-000000000002',
+      error_code: 'error.ininedgecontrol.session.inactive',
+    });
+    expect(p).not.toHaveProperty('ever_confined');
+  });
+
+  it('leaves the new keys out of a leg that has none of them (its summary is as before)', () => {
+    const [p] = manifestOf([
+      { ...emptyLeg(), userId: tag('11111111-2222-4333-8444-555555555555', T) },
+    ]).participants;
+    expect(Object.keys(p ?? {}).sort()).toEqual(
+      [
+        'participant_id',
+        'communication_id',
+        'user_id',
+        'purpose',
+        'direction',
+        'station_id',
+        'station_type',
+        'is_webrtc',
+        'peer_id',
+        'provider',
+        'self_address',
+        'other_address',
+        'client_ip',
+        'connected_time',
+        'disconnected_time',
+        'persistent_connection_state',
+        'recording',
+      ].sort(),
+    );
   });
 });

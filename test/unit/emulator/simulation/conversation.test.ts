@@ -17,6 +17,8 @@ const KINDS: ConversationKind[] = [
   'hour-boundary',
 ];
 const org = createOrg(createRng(42));
+/** The same org with every WebRTC user's legs carrying publicIpAddress. */
+const orgAllIps = { ...org, webRtcPublicIpShare: 1 };
 const build = (kind: ConversationKind, seed = 7, opts = {}): ConversationScript =>
   buildConversation(org, createRng(seed), kind, T0, opts);
 const userEvents = (s: ConversationScript) =>
@@ -93,8 +95,35 @@ describe('buildConversation: every kind', () => {
 });
 
 describe('buildConversation: kind invariants', () => {
-  it('inbound ACD on WebRTC: one agent leg, queue events, one Trunk recording, WebRTC details', () => {
+  it('puts publicIpAddress on the configured share of WebRTC users only (default: a minority)', () => {
+    const webRtcUsers = org.users.filter((u) =>
+      org.stations.some((st) => st.id === u.stationId && st.type === 'inin_webrtc_softphone'),
+    );
+    const ips = (o: typeof org) =>
+      webRtcUsers.filter((u) => {
+        const s = buildConversation(o, createRng(7), 'outbound-webrtc', T0, { userId: u.id });
+        return s.groundTruth.some((l) => l.publicIpAddress !== undefined);
+      }).length;
+    expect(webRtcUsers.length).toBeGreaterThan(1);
+    expect(ips(orgAllIps)).toBe(webRtcUsers.length);
+    expect(ips({ ...org, webRtcPublicIpShare: 0 })).toBe(0);
+    expect(ips(org)).toBeLessThan(webRtcUsers.length / 2 + 1);
+  });
+
+  it('inbound ACD: customer and ACD legs are offered (initialState offering), the finished ACD leg terminated', () => {
     const s = build('inbound-acd-webrtc');
+    const last = s.events.filter((e) => e.topicName.endsWith('.conversations.calls')).at(-1);
+    const legs = (
+      last?.eventBody as { participants?: { purpose?: string; initialState?: string; state?: string }[] }
+    ).participants;
+    const customer = legs?.find((l) => l.purpose === 'customer');
+    const acd = legs?.find((l) => l.purpose === 'acd');
+    expect(customer?.initialState).toBe('offering');
+    expect(acd).toMatchObject({ initialState: 'offering', state: 'terminated' });
+  });
+
+  it('inbound ACD on WebRTC: one agent leg, queue events, one Trunk recording, WebRTC details', () => {
+    const s = buildConversation(orgAllIps, createRng(7), 'inbound-acd-webrtc', T0, {});
     expect(s.groundTruth).toHaveLength(1);
     const [leg] = s.groundTruth;
     expect(leg).toMatchObject({
@@ -294,10 +323,14 @@ describe('buildConversation: properties', () => {
             expect(groundTruthProblems(o, s, leg)).toEqual([]);
             if (leg.isWebRtc) {
               const text = JSON.stringify(s.events);
-              for (const v of [leg.publicIpAddress, leg.peerId, leg.communicationId]) {
+              for (const v of [leg.peerId, leg.communicationId]) {
                 expect(v).toBeDefined();
                 expect(text).toContain(v);
               }
+              // publicIpAddress only for the configured share of users; when present it is in the events.
+              if (leg.publicIpAddress !== undefined) expect(text).toContain(leg.publicIpAddress);
+              else if (s.groundTruth.every((l) => l.publicIpAddress === undefined))
+                expect(text).not.toContain('publicIpAddress');
             }
           }
         },
