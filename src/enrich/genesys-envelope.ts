@@ -9,9 +9,36 @@
  * Ids taken from topics and bodies must be Genesys ids (UUIDs, normalised to lower case) because they later become
  * Kafka keys and S3 key parts. Failure reasons name a JSON path and a check, never payload content.
  */
-import { z } from 'zod';
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
+import type { BodyGuard } from './genesys-body-guards.ts';
+import {
+  guardCallConversationEventBody,
+  guardConversationEventBody,
+  guardDetailEventBody,
+  guardPersistentConnectionBody,
+  guardSystemMessageBody,
+  guardUserStationBody,
+} from './genesys-body-guards.ts';
+import { UUID_RE } from './genesys-event-bodies.ts';
+import type {
+  CallConversationEventBody,
+  ConversationEventBody,
+  DetailEventBody,
+  PersistentConnectionBody,
+  SystemMessageBody,
+  UserStationBody,
+} from './genesys-event-bodies.ts';
+
+export type {
+  CallConversationEventBody,
+  ConversationEventBody,
+  ConversationEventCall,
+  DetailEventBody,
+  PersistentConnectionBody,
+  SystemMessageBody,
+  UserStationBody,
+} from './genesys-event-bodies.ts';
 /** Machine-readable failure codes of {@link parseNotificationFrame}. */
 export type EnvelopeFailureCode =
   'not-json' | 'not-an-envelope' | 'bad-topic-name' | 'bad-metadata' | 'bad-event-body' | 'id-mismatch';
@@ -70,155 +97,10 @@ export type NotificationEnvelope =
 /** The `kind` discriminator of {@link NotificationEnvelope}. */
 export type NotificationKind = NotificationEnvelope['kind'];
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Whether `s` is a Genesys id (a UUID in 8-4-4-4-12 hex form, any case). */
 export function isGenesysId(s: string): boolean {
   return UUID_RE.test(s);
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// Event bodies. Only the fields custody relies on are kept (the raw frame keeps everything); unknown fields are
-// stripped. Each parsed type is assignable to its SDK model (Models.ConversationEventTopicConversation, ...), which
-// test/unit/enrich/genesys-envelope.test.ts checks at compile time. Genesys may send explicit nulls for absent
-// fields, so optional fields accept null and normalise it to undefined.
-// ---------------------------------------------------------------------------------------------------------------
-
-const ISO_INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-function optional<S extends z.ZodType>(schema: S) {
-  return schema.nullish().transform((v): z.output<S> | undefined => v ?? undefined);
-}
-
-/** A Genesys id: a UUID, normalised to lower case. */
-const genesysId = z
-  .string()
-  .regex(UUID_RE)
-  .transform((s) => s.toLowerCase());
-/** Free text from Genesys (states, providers, addresses), bounded. */
-const text = z.string().max(1024);
-/** An ISO-8601 instant as Genesys sends it ("2022-07-04T20:04:12.131Z"), kept as sent. */
-const isoInstant = z
-  .string()
-  .regex(ISO_INSTANT_RE)
-  .refine((s) => Number.isFinite(Date.parse(s)));
-const entityRef = z.object({ id: genesysId });
-
-const eventAddress = z.object({
-  addressRaw: optional(text),
-  addressNormalized: optional(text),
-});
-
-const conversationEventCall = z.object({
-  id: genesysId,
-  state: optional(text),
-  direction: optional(text),
-  self: optional(eventAddress),
-  other: optional(eventAddress),
-  provider: optional(text),
-  peerId: optional(genesysId),
-  connectedTime: optional(isoInstant),
-  disconnectedTime: optional(isoInstant),
-  startHoldTime: optional(isoInstant),
-  recording: optional(z.boolean()),
-  recordingState: optional(text),
-  publicIpAddress: optional(text),
-});
-
-const conversationEventParticipant = z.object({
-  id: genesysId,
-  userId: optional(genesysId),
-  purpose: optional(text),
-  calls: optional(z.array(conversationEventCall).max(1000)),
-});
-
-/** `v2.users.{id}.conversations` body (Models.ConversationEventTopicConversation, the fields custody uses). */
-export const conversationEventBody = z.object({
-  id: genesysId,
-  participants: optional(z.array(conversationEventParticipant).max(1000)),
-  recordingState: optional(text),
-});
-export type ConversationEventBody = z.output<typeof conversationEventBody>;
-export type ConversationEventCall = z.output<typeof conversationEventCall>;
-
-const callEventParticipant = z.object({
-  id: genesysId,
-  purpose: optional(text),
-  state: optional(text),
-  direction: optional(text),
-  address: optional(text),
-  startTime: optional(isoInstant),
-  connectedTime: optional(isoInstant),
-  endTime: optional(isoInstant),
-  startHoldTime: optional(isoInstant),
-  user: optional(entityRef),
-  queue: optional(entityRef),
-  provider: optional(text),
-  peer: optional(genesysId),
-  recording: optional(z.boolean()),
-  recordingState: optional(text),
-  publicIpAddress: optional(text),
-});
-
-/**
- * `v2.users.{id}.conversations.calls` / `v2.routing.queues.{id}.conversations.calls` body
- * (Models.ConversationCallEventTopicCallConversation / QueueConversationCallEventTopicCallConversation): one flat
- * object per participant leg, without the communication id.
- */
-export const callConversationEventBody = z.object({
-  id: genesysId,
-  participants: optional(z.array(callEventParticipant).max(1000)),
-  recordingState: optional(text),
-});
-export type CallConversationEventBody = z.output<typeof callConversationEventBody>;
-
-/** `v2.detail.events.conversation.{id}.user.start|end` body (Models.UserStart/EndDetailEventTopicUser*Event). */
-export const detailEventBody = z.object({
-  eventTime: z.number().int().nonnegative(),
-  conversationId: genesysId,
-  participantId: genesysId,
-  sessionId: optional(genesysId),
-  mediaType: optional(text),
-  provider: optional(text),
-  direction: optional(text),
-  addressTo: optional(text),
-  addressFrom: optional(text),
-  userId: optional(genesysId),
-  queueId: optional(genesysId),
-  disconnectType: optional(text),
-});
-export type DetailEventBody = z.output<typeof detailEventBody>;
-
-/** `v2.users.{id}.station` body (Models.UserStationChangeTopicUserStations). */
-export const userStationBody = z.object({
-  associatedStation: optional(
-    z.object({
-      id: optional(genesysId),
-      name: optional(text),
-      associatedUser: optional(z.object({ id: optional(genesysId) })),
-    }),
-  ),
-});
-export type UserStationBody = z.output<typeof userStationBody>;
-
-/** `v2.users.{id}.persistentconnection` body (Models.PersistentConnectionChangeTopicPersistentConnectionChangeEvent). */
-export const persistentConnectionBody = z.object({
-  stationId: optional(genesysId),
-  userId: optional(genesysId),
-  persistentState: optional(text),
-  eventTime: optional(isoInstant),
-  errorInfo: optional(z.object({ code: optional(text) })),
-});
-export type PersistentConnectionBody = z.output<typeof persistentConnectionBody>;
-
-/** `v2.system.*` body (Models.SystemMessageSystemMessage, the fields custody uses; ids there are opaque). */
-export const systemMessageBody = z.object({
-  channelId: optional(z.string().max(256)),
-  systemTopicType: optional(text),
-  reason: optional(text),
-  message: optional(text),
-});
-export type SystemMessageBody = z.output<typeof systemMessageBody>;
 
 // Topic names are dotted identifiers; anything else (spaces, slashes, control characters) is rejected before it
 // can reach a log line, a Kafka header or an S3 key.
@@ -242,14 +124,6 @@ function fail(
   topicFamily?: string,
 ): Result<never, EnvelopeFailure> {
   return err(topicFamily === undefined ? { code, reason } : { code, reason, topicFamily });
-}
-
-/** Describes a zod failure by path and check only: zod messages are not used because they could echo input. */
-function describeIssue(error: z.ZodError, prefix: string): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `${prefix} is invalid`;
-  const path = [prefix, ...issue.path.map((p) => String(p))].join('.');
-  return `${path} failed check '${issue.code}'`;
 }
 
 function shortString(v: unknown, max: number): string | undefined {
@@ -323,15 +197,18 @@ const ROUTES: readonly (readonly [RegExp, TopicRoute])[] = [
   ],
 ];
 
-function parseBody<S extends z.ZodType>(
-  schema: S,
-  body: unknown,
-  family: string,
-): Result<z.output<S>, EnvelopeFailure> {
+/**
+ * Validates a body with its hand-written guard (genesys-body-guards.ts). The reason names the first failing path and
+ * check, e.g. `eventBody.participants.0.id failed check 'invalid_format'`, never a value.
+ */
+function parseBody<T>(guard: BodyGuard<T>, body: unknown, family: string): Result<T, EnvelopeFailure> {
   if (!isRecord(body)) return fail('bad-event-body', 'eventBody is not an object', family);
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) return fail('bad-event-body', describeIssue(parsed.error, 'eventBody'), family);
-  return ok(parsed.data);
+  const parsed = guard(body);
+  if (!parsed.ok) {
+    const path = ['eventBody', ...parsed.issue.path].join('.');
+    return fail('bad-event-body', `${path} failed check '${parsed.issue.code}'`, family);
+  }
+  return ok(parsed.value);
 }
 
 function parseSystemTopic(
@@ -349,7 +226,7 @@ function parseSystemTopic(
       return fail('bad-topic-name', 'system topic id has an unexpected form', family);
     }
   }
-  const parsed = parseBody(systemMessageBody, body ?? {}, family);
+  const parsed = parseBody(guardSystemMessageBody, body ?? {}, family);
   if (!parsed.ok) return parsed;
   const kind = prefix === 'v2.system.no_longer_subscribed' ? 'no-longer-subscribed' : 'token-revoked';
   return ok({ ...meta, kind, systemId, body: parsed.value });
@@ -365,20 +242,20 @@ function parseRoutedTopic(
   const entityId = id.toLowerCase();
   switch (route.kind) {
     case 'user-conversation': {
-      const b = parseBody(conversationEventBody, body, route.family);
+      const b = parseBody(guardConversationEventBody, body, route.family);
       return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
     }
     case 'user-conversation-calls': {
-      const b = parseBody(callConversationEventBody, body, route.family);
+      const b = parseBody(guardCallConversationEventBody, body, route.family);
       return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, body: b.value }) : b;
     }
     case 'queue-conversation-calls': {
-      const b = parseBody(callConversationEventBody, body, route.family);
+      const b = parseBody(guardCallConversationEventBody, body, route.family);
       return b.ok ? ok({ ...meta, kind: route.kind, queueId: entityId, body: b.value }) : b;
     }
     case 'user-detail-start':
     case 'user-detail-end': {
-      const b = parseBody(detailEventBody, body, route.family);
+      const b = parseBody(guardDetailEventBody, body, route.family);
       if (!b.ok) return b;
       if (b.value.conversationId !== entityId) {
         return fail(
@@ -390,7 +267,7 @@ function parseRoutedTopic(
       return ok({ ...meta, kind: route.kind, conversationId: entityId, body: b.value });
     }
     case 'user-station': {
-      const b = parseBody(userStationBody, body, route.family);
+      const b = parseBody(guardUserStationBody, body, route.family);
       if (!b.ok) return b;
       const owner = b.value.associatedStation?.associatedUser?.id;
       if (owner !== undefined && owner !== entityId) {
@@ -403,7 +280,7 @@ function parseRoutedTopic(
       return ok({ ...meta, kind: route.kind, userId: entityId, body: b.value });
     }
     case 'persistent-connection': {
-      const b = parseBody(persistentConnectionBody, body, route.family);
+      const b = parseBody(guardPersistentConnectionBody, body, route.family);
       if (!b.ok) return b;
       if (b.value.userId !== undefined && b.value.userId !== entityId) {
         return fail('id-mismatch', 'eventBody.userId differs from the user id in the topic', route.family);
@@ -459,7 +336,7 @@ export function parseNotificationFrame(text: string): Result<NotificationEnvelop
     return ok({ ...meta, kind: 'unknown' });
   }
   if (topicName === 'v2.system.socket_closing') {
-    const b = parseBody(systemMessageBody, body ?? {}, topicName);
+    const b = parseBody(guardSystemMessageBody, body ?? {}, topicName);
     return b.ok ? ok({ ...meta, kind: 'socket-closing', body: b.value }) : b;
   }
   for (const prefix of ['v2.system.no_longer_subscribed', 'v2.system.token_revoked'] as const) {
