@@ -13,9 +13,13 @@
  *
  * Results: bench/results/ingest-<timestamp>.json. Options (env): BENCH_RATES=1000,2500,5000  BENCH_SECONDS=10
  * BENCH_REPEATS=3  BENCH_SATURATION_FRAMES=15000 (0: no saturation run)
+ * BENCH_PROFILE=<file.cpuprofile>: CPU-profiles the measured process during the measured runs only (not start-up,
+ * warm-up or the floor) and writes no result (the profiler slows custody down); summarise the profile with
+ * `tsx bench/ingest/profile-summary.ts <file>`.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
 import { median, quantile } from '../support.ts';
@@ -35,6 +39,7 @@ const RATES = (process.env['BENCH_RATES'] ?? '1000,2500,5000').split(',').map(Nu
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
+const PROFILE = process.env['BENCH_PROFILE'];
 /** The targets of issue 12, printed beside the figures. */
 const TARGETS = { p99Ms: 50, keepUpRate: 5_000, saturationRatio: 0.7, rssMiB: 256 };
 
@@ -187,11 +192,23 @@ async function main(): Promise<void> {
   };
   // Warm-up (JIT, connections), not recorded.
   await measure(1000, 2000, -1);
+  const profiler = PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   for (const rate of RATES)
     for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(rate, rate * SECONDS, repeat));
   if (SATURATION_FRAMES > 0)
     for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(0, SATURATION_FRAMES, repeat));
   clearInterval(rssSampler);
+  if (profiler && PROFILE) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(PROFILE, JSON.stringify(profile));
+    profiler.disconnect();
+    log(`CPU profile of the measured runs written to ${PROFILE}; no result is written for a profiled run`);
+  }
   await ingest.stop();
   await load.close();
 
@@ -293,6 +310,7 @@ async function main(): Promise<void> {
     summary,
     runs,
   };
+  if (PROFILE) return;
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   const file = new URL(`../results/ingest-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
