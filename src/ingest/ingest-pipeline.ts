@@ -9,7 +9,7 @@
  * log as `rejected`, so the log stays complete. Gaps recorded by the channels are repaired from REST and
  * analytics with provenance `reconciled`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
@@ -547,7 +547,7 @@ export async function startIngest(
       correlationId: parsed.ok ? (parsed.value.correlationId ?? null) : null,
       rejectionCode: parsed.ok ? null : parsed.error.code,
       rawFrame: frame.text,
-      rawFrameSha256: createHash('sha256').update(frame.text, 'utf8').digest('hex'),
+      rawFrameSha256: hash('sha256', frame.text, 'hex'),
       receivedAtMs: frame.receivedAt,
       channelId: frame.channelId,
       frameSequence: seq,
