@@ -1,22 +1,28 @@
 /**
  * `npm run bench:ingest`: notification frames/s through `custody ingest` into a real Kafka broker, beside
  * the floor — a bare kafkajs producer sending the very records custody wrote, with the same settings
- * (idempotent, acks=all, one request in flight, batches of up to 500) — measured in the same run.
+ * (idempotent, acks=all, one request in flight, batches of up to 500 frames) — measured in the same run.
  *
- * Load: realistic conversation events from the emulator's simulation, published by the emulator's
- * notification WebSocket at a fixed offered rate (in this process: custody shares the 2 cores with the
- * load generator and the emulator, which makes the custody figures conservative). Latency is from frame
- * received on the socket to Kafka ack, exact per frame. Results: bench/results/ingest-<timestamp>.json.
+ * Load: realistic conversation events from the emulator's simulation, published by the emulator's notification
+ * WebSocket at a fixed offered rate. The emulator and its pacing run in their own process (load-server.ts), so the
+ * measured process holds custody ingest only (and this harness: latency bookkeeping, RSS sampling). Both share the
+ * machine's cores. Latency is from frame received on the socket to Kafka ack, exact per frame.
  *
- * Options (env): BENCH_RATES=1000,2500,5000,10000  BENCH_SECONDS=8  BENCH_REPEATS=3
+ * Saturation: a burst of BENCH_SATURATION_FRAMES offered as fast as the generator can (below the delivery buffer's
+ * high-water mark, so the sockets are never paused); achieved = frames ÷ (last ack − first frame received).
+ *
+ * Results: bench/results/ingest-<timestamp>.json. Options (env): BENCH_RATES=1000,2500,5000  BENCH_SECONDS=10
+ * BENCH_REPEATS=3  BENCH_SATURATION_FRAMES=15000 (0: no saturation run)
+ * BENCH_PROFILE=<file.cpuprofile>: CPU-profiles the measured process during the measured runs only (not start-up,
+ * warm-up or the floor) and writes no result (the profiler slows custody down); summarise the profile with
+ * `tsx bench/ingest/profile-summary.ts <file>`.
  */
+import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { Session } from 'node:inspector/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
 import { median, quantile } from '../support.ts';
-import { startEmulator } from '../../dev/emulator/index.ts';
-import type { ScriptedEvent } from '../../dev/emulator/model.ts';
-import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
 import { KAFKA_VERSION, startInfra, stopInfra } from '../../infra/local.ts';
 import { Secret } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
@@ -27,10 +33,54 @@ import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createRegistry, ingestMetrics } from '../../src/observability/metrics.ts';
+import type { LoadCommand, LoadReport } from './load-server.ts';
 
-const RATES = (process.env['BENCH_RATES'] ?? '1000,2500,5000,10000').split(',').map(Number);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const RATES = (process.env['BENCH_RATES'] ?? '1000,2500,5000').split(',').map(Number);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
+const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
+const PROFILE = process.env['BENCH_PROFILE'];
+/** The targets of issue 12, printed beside the figures. */
+const TARGETS = { p99Ms: 50, keepUpRate: 5_000, saturationRatio: 0.7, rssMiB: 256 };
+
+/** The load generator: its own process (load-server.ts), driven over IPC. */
+async function startLoad(): Promise<{
+  ready: Extract<LoadReport, { type: 'ready' }>;
+  offer(rate: number, total: number): Promise<Extract<LoadReport, { type: 'offered' }>>;
+  close(): Promise<void>;
+}> {
+  const child = fork(new URL('./load-server.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = (type: LoadReport['type']) =>
+    new Promise<LoadReport>((resolve, reject) => {
+      const onMessage = (m: LoadReport) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m);
+      };
+      const onExit = (code: number | null) => reject(new Error(`load generator exited (${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const command = (c: LoadCommand) => child.send(c);
+  const ready = (await next('ready')) as Extract<LoadReport, { type: 'ready' }>;
+  return {
+    ready,
+    offer: async (rate, total) => {
+      const offered = next('offered');
+      command({ type: 'offer', rate, total });
+      return (await offered) as Extract<LoadReport, { type: 'offered' }>;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        command({ type: 'close' });
+      }),
+  };
+}
 const log = (line: string) => process.stderr.write(`[bench:ingest] ${line}\n`);
 
 async function main(): Promise<void> {
@@ -56,29 +106,22 @@ async function main(): Promise<void> {
   await admin.connect();
   await ensureTopics(admin, topics, ['notifications', 'sessionTags', 'dlq']);
 
-  // A pool of realistic conversation events (every topic a user subscription receives).
-  const rng = createRng(42);
-  const emu = await startEmulator({ clientId: 'bench', clientSecret: 'bench-secret', seed: 42, users: 40 });
-  const org = emu.org;
-  const scripts = randomConversations(
-    org,
-    rng,
-    Date.parse('2026-03-01T08:00:00Z'),
-    Date.parse('2026-03-01T18:00:00Z'),
-    8,
+  const load = await startLoad();
+  log(
+    `load generator (own process): ${load.ready.poolEvents} events from ${load.ready.conversations} conversations, ${load.ready.users} users`,
   );
-  const pool: ScriptedEvent[] = scripts
-    .flatMap((s) => s.events)
-    .filter((e) => e.topicName.startsWith('v2.users.'))
-    .sort((a, b) => a.at - b.at);
-  log(`event pool: ${pool.length} events from ${scripts.length} conversations, ${org.users.length} users`);
 
   const latencies: number[] = [];
   let acked = 0;
   let lastAckAt = 0;
+  let firstReceivedAt = Infinity;
+  let rssMax = 0;
+  const rssSampler = setInterval(() => {
+    rssMax = Math.max(rssMax, process.memoryUsage.rss());
+  }, 100);
   const ingest = await startIngest({
     api: new SdkGenesysApi({
-      apiUrl: emu.baseUrl,
+      apiUrl: load.ready.baseUrl,
       clientId: 'bench',
       clientSecret: new Secret('bench-secret'),
     }),
@@ -91,57 +134,84 @@ async function main(): Promise<void> {
     onAcked: (receivedAt, ackedAt) => {
       latencies.push(ackedAt - receivedAt);
       acked++;
+      if (receivedAt < firstReceivedAt) firstReceivedAt = receivedAt;
       lastAckAt = ackedAt;
     },
   });
 
-  let next = 0;
-  const runs: Array<{
-    rate: number;
+  type Run = {
+    rate: number | 'saturation';
     repeat: number;
     offered: number;
+    /** Frames/s the generator actually offered, and how far it fell behind its schedule at worst (ms). */
+    offeredPerSecond: number;
+    generatorBehindMsMax: number;
     achieved: number;
     p50: number;
     p99: number;
     max: number;
-  }> = [];
-  for (const rate of RATES) {
-    for (let repeat = 0; repeat < REPEATS; repeat++) {
-      latencies.length = 0;
-      acked = 0;
-      const total = rate * SECONDS;
-      const start = Date.now();
-      let sent = 0;
-      // Paced in 5 ms ticks: send what the schedule says is due.
-      while (sent < total) {
-        const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
-        for (; sent < due; sent++) {
-          const ev = pool[next++ % pool.length] as ScriptedEvent;
-          emu.control.emit({ topicName: ev.topicName, eventBody: ev.eventBody });
-        }
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      const deadline = Date.now() + 60_000;
-      while (acked < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      await ingest.flush();
-      const sorted = [...latencies].sort((a, b) => a - b);
-      const run = {
-        rate,
-        repeat,
-        offered: total,
-        achieved: Math.round(acked / ((lastAckAt - start) / 1000)),
-        p50: quantile(sorted, 0.5),
-        p99: quantile(sorted, 0.99),
-        max: sorted[sorted.length - 1] ?? NaN,
-      };
-      runs.push(run);
-      log(
-        `rate ${rate}/s #${repeat + 1}: achieved ${run.achieved}/s, p50 ${run.p50} ms, p99 ${run.p99} ms (${acked}/${total} acked)`,
-      );
-    }
+    /** CPU time (user + system) of the measured process per 1,000 frames. */
+    cpuMsPer1000Frames: number;
+    rssMiBMax: number;
+  };
+  const runs: Run[] = [];
+  const measure = async (rate: number, total: number, repeat: number): Promise<Run> => {
+    latencies.length = 0;
+    acked = 0;
+    firstReceivedAt = Infinity;
+    rssMax = process.memoryUsage.rss();
+    const cpu = process.cpuUsage();
+    const offered = await load.offer(rate, total);
+    const deadline = Date.now() + 120_000;
+    while (acked < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await ingest.flush();
+    const used = process.cpuUsage(cpu);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    // A paced run counts from the generator's start; saturation from the first frame custody received.
+    const from = rate > 0 ? offered.startedAt : firstReceivedAt;
+    const run: Run = {
+      rate: rate > 0 ? rate : 'saturation',
+      repeat,
+      offered: total,
+      offeredPerSecond: Math.round(
+        offered.sent / (Math.max(1, offered.finishedAt - offered.startedAt) / 1000),
+      ),
+      generatorBehindMsMax: offered.behindMsMax,
+      achieved: Math.round(acked / ((lastAckAt - from) / 1000)),
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      max: sorted[sorted.length - 1] ?? NaN,
+      cpuMsPer1000Frames: Number((((used.user + used.system) / 1000 / Math.max(1, acked)) * 1000).toFixed(1)),
+      rssMiBMax: Math.round(rssMax / 2 ** 20),
+    };
+    log(
+      `${rate > 0 ? `rate ${rate}/s` : 'saturation'} #${repeat + 1}: offered ${run.offeredPerSecond}/s (generator behind ≤ ${run.generatorBehindMsMax} ms), ` +
+        `achieved ${run.achieved}/s, p50 ${run.p50} ms, p99 ${run.p99} ms, max ${run.max} ms, ` +
+        `${run.cpuMsPer1000Frames} CPU ms/1000 frames, RSS ≤ ${run.rssMiBMax} MiB (${acked}/${total} acked)`,
+    );
+    return run;
+  };
+  // Warm-up (JIT, connections), not recorded.
+  await measure(1000, 2000, -1);
+  const profiler = PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  for (const rate of RATES)
+    for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(rate, rate * SECONDS, repeat));
+  if (SATURATION_FRAMES > 0)
+    for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(0, SATURATION_FRAMES, repeat));
+  clearInterval(rssSampler);
+  if (profiler && PROFILE) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(PROFILE, JSON.stringify(profile));
+    profiler.disconnect();
+    log(`CPU profile of the measured runs written to ${PROFILE}; no result is written for a profiled run`);
   }
   await ingest.stop();
-  await emu.close();
+  await load.close();
 
   // The floor: the exact records custody wrote, re-sent by a bare kafkajs producer with the same settings.
   const records: Array<{ topic: string; key: Buffer | null; value: Buffer | null }> = [];
@@ -203,40 +273,55 @@ async function main(): Promise<void> {
   if (ownInfra) await stopInfra({ name: 'bench', log, removeState: true });
 
   const floor = median(floorRuns);
-  const summary = RATES.map((rate) => {
+  const summarise = (rate: number | 'saturation') => {
     const rs = runs.filter((r) => r.rate === rate);
     const achieved = median(rs.map((r) => r.achieved));
     return {
       offeredPerSecond: rate,
+      offeredPerSecondMedian: median(rs.map((r) => r.offeredPerSecond)),
       achievedPerSecondMedian: achieved,
       p50MsMedian: median(rs.map((r) => r.p50)),
       p99MsMedian: median(rs.map((r) => r.p99)),
+      cpuMsPer1000FramesMedian: median(rs.map((r) => r.cpuMsPer1000Frames)),
+      rssMiBMax: Math.max(...rs.map((r) => r.rssMiBMax)),
       ratioToFloor: Number((achieved / floor).toFixed(2)),
     };
-  });
+  };
+  const summary = [...RATES, ...(SATURATION_FRAMES > 0 ? (['saturation'] as const) : [])].map(summarise);
   const result = {
     benchmark: 'ingest',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverage1mAtEnd: Number((loadavg()[0] ?? NaN).toFixed(2)),
+      shared: "yes: 2 cores shared with other engineers' sessions while measuring",
+    },
     kafka: KAFKA_VERSION,
+    loadGenerator: 'own process (bench/ingest/load-server.ts)',
     secondsPerRun: SECONDS,
     repeats: REPEATS,
+    saturationFrames: SATURATION_FRAMES,
     recordsPerFrame: Number(recordsPerFrame.toFixed(2)),
+    targets: TARGETS,
     floorFramesPerSecondMedian: floor,
     floorRuns,
     summary,
     runs,
   };
+  if (PROFILE) return;
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   const file = new URL(`../results/ingest-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(
     [
-      `| offered frames/s | achieved (median) | p50 ms | p99 ms | achieved ÷ bare producer (${floor} frames/s) |`,
-      '|---|---|---|---|---|',
+      `| offered frames/s | achieved (median) | p50 ms | p99 ms | CPU ms / 1000 frames | RSS max MiB | achieved ÷ bare producer (${floor} frames/s) |`,
+      '|---|---|---|---|---|---|---|',
       ...summary.map(
         (s) =>
-          `| ${s.offeredPerSecond} | ${s.achievedPerSecondMedian} | ${s.p50MsMedian} | ${s.p99MsMedian} | ${s.ratioToFloor} |`,
+          `| ${s.offeredPerSecond} | ${s.achievedPerSecondMedian} | ${s.p50MsMedian} | ${s.p99MsMedian} | ${s.cpuMsPer1000FramesMedian} | ${s.rssMiBMax} | ${s.ratioToFloor} |`,
       ),
       '',
       `written ${file.pathname}`,

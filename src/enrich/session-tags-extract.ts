@@ -37,11 +37,13 @@ export function latestInstant(...times: (number | undefined)[]): number | null {
 
 /** Drops undefined entries so observations compare and serialise cleanly. */
 export function definedFields(fields: Writable<LegFieldValues>): LegFieldValues {
-  const out: Writable<LegFieldValues> = {};
-  for (const [k, v] of Object.entries(fields) as [keyof LegFieldValues, unknown][]) {
-    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  const out: Record<string, unknown> = {};
+  // for…in over an object literal: its own keys, in insertion order, without building an entries array per leg.
+  for (const k in fields) {
+    const v = fields[k as keyof LegFieldValues];
+    if (v !== undefined) out[k] = v;
   }
-  return out;
+  return out as LegFieldValues;
 }
 
 /** Checks the parts of the context that come from the shell; values become evidence, so they are validated too. */

@@ -26,8 +26,16 @@ function cmp(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Source keys already computed: a snapshot's tags share their source objects, and merges compare them often. */
+const sourceKeys = new WeakMap<TagSource, string>();
+
 function sourceKey(s: TagSource): string {
-  return JSON.stringify([s.kind, s.topicName, s.correlationId, s.api, s.field]);
+  let key = sourceKeys.get(s);
+  if (key === undefined) {
+    key = JSON.stringify([s.kind, s.topicName, s.correlationId, s.api, s.field]);
+    sourceKeys.set(s, key);
+  }
+  return key;
 }
 
 function valueKey(v: string | number | boolean): string {
@@ -108,13 +116,16 @@ function joinField(into: MutableLeg, from: LegTags, field: LegTagField): void {
   (into as Record<LegTagField, AnyTag | null>)[field] = joined;
 }
 
-function observationToLeg(o: TagObservation): LegTags {
-  const leg = emptyLeg(o.legKey, o.participantId);
+/**
+ * Joins one observation into a leg: only the fields it carries (joining a field with "not observed" leaves it as it
+ * is, so the other fields need no work).
+ */
+function joinObservation(into: MutableLeg, o: TagObservation): void {
   for (const f of LEG_TAG_FIELDS) {
     const value = o.fields[f];
     if (value === undefined) continue;
     const path = o.fieldPaths?.[f];
-    const tag: Tag<typeof value> = {
+    const tag: AnyTag = {
       value,
       provenance: o.provenance,
       source: path === undefined ? o.source : { ...o.source, field: path },
@@ -122,9 +133,10 @@ function observationToLeg(o: TagObservation): LegTags {
       capturedAt: o.receivedAt,
       firstCapturedAt: o.receivedAt,
     };
-    (leg as Record<LegTagField, unknown>)[f] = tag;
+    const current = into[f] as AnyTag | null;
+    (into as Record<LegTagField, AnyTag | null>)[f] =
+      current === null ? tag : joinTag(current, tag, AT_CONNECT_FIELDS.has(f) ? 'earliest' : 'newest');
   }
-  return leg;
 }
 
 /**
@@ -145,20 +157,23 @@ export function mergeSessionTags(
   if (conversationId === undefined)
     throw new RangeError('mergeSessionTags needs a snapshot or an observation');
   const legs = new Map<string, MutableLeg>();
-  const absorb = (leg: LegTags): void => {
-    let into = legs.get(leg.legKey);
+  const legOf = (legKey: string, participantId: string): MutableLeg => {
+    let into = legs.get(legKey);
     if (into === undefined) {
-      into = emptyLeg(leg.legKey, leg.participantId);
-      legs.set(leg.legKey, into);
+      into = emptyLeg(legKey, participantId);
+      legs.set(legKey, into);
     }
-    for (const f of LEG_TAG_FIELDS) joinField(into, leg, f);
+    return into;
   };
-  for (const leg of snapshot?.legs ?? []) absorb(leg);
+  for (const leg of snapshot?.legs ?? []) {
+    const into = legOf(leg.legKey, leg.participantId);
+    for (const f of LEG_TAG_FIELDS) joinField(into, leg, f);
+  }
   for (const o of observations) {
     if (o.conversationId !== conversationId) {
       throw new RangeError('mergeSessionTags got observations of more than one conversation');
     }
-    absorb(observationToLeg(o));
+    joinObservation(legOf(o.legKey, o.participantId), o);
   }
   const sorted = [...legs.values()].sort((a, b) => cmp(a.legKey, b.legKey));
   return { conversationId, legs: sorted };

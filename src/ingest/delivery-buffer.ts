@@ -11,13 +11,21 @@
  * to `oversized`, which replaces it (with a dead letter) or drops it, and the rest is sent at once; a fatal
  * error (authorization) stops delivery and is reported through `failed`, since no retry can fix it. `abandon`
  * gives up what is still queued (a shutdown whose deadline passed) and says which frames those were.
+ *
+ * Work that is cheaper done once per batch than once per frame rides along as `deferred` items: when a batch is
+ * formed (before its first send attempt) the deferred items of its deliveries, in queue order, go to `seal`, and the
+ * records it returns are sent at the end of that batch. Ingest defers snapshot merging this way: a conversation's
+ * snapshot is merged and encoded once per batch, not once per frame, and it still never reaches Kafka before the
+ * frames it was merged from (they are earlier in the same send, or in an earlier one).
  */
 import { recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import { isFatal } from '../runtime/errors.ts';
 
-export interface Delivery {
+export interface Delivery<D = never> {
   readonly records: readonly KeyedRecord[];
+  /** Work to do when the batch carrying this delivery is formed (see `seal`); consumed once. */
+  readonly deferred?: readonly D[];
   /** custody receive time of the frame these records came from, epoch ms. */
   readonly receivedAt: number;
   /** Genesys-side event time, when the event carries one (for the lag metric). */
@@ -49,9 +57,14 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryBufferOptions = {
   retryMaxMs: 5_000,
 };
 
-export interface DeliveryEvents {
+export interface DeliveryEvents<D = never> {
   /** Called after the broker acknowledged these deliveries, with the ack time. */
-  acked(deliveries: readonly Delivery[], ackedAt: number): void;
+  acked(deliveries: readonly Delivery<D>[], ackedAt: number): void;
+  /**
+   * Called once per batch, before its first send, with the deferred items of its deliveries in queue order;
+   * returns records to send at the end of that batch (retried with it, acknowledged with it).
+   */
+  seal?(deferred: readonly D[]): readonly KeyedRecord[];
   /** true = pause the sockets, false = resume. */
   pressure(paused: boolean): void;
   sendFailed(err: unknown, attempt: number): void;
@@ -61,7 +74,7 @@ export interface DeliveryEvents {
    * A record larger than the broker accepts: returns what to send instead (a dead letter), or undefined to
    * send nothing for it. Never retried as it was.
    */
-  oversized?(record: KeyedRecord, delivery: Delivery, limitBytes: number): KeyedRecord | undefined;
+  oversized?(record: KeyedRecord, delivery: Delivery<D>, limitBytes: number): KeyedRecord | undefined;
   /** Kafka refused for a reason retrying cannot fix: delivery has stopped. */
   failed?(err: unknown): void;
 }
@@ -80,12 +93,14 @@ function tooLargeLimit(err: unknown): number | undefined {
   return e?.name === 'RecordTooLargeError' && typeof e.limitBytes === 'number' ? e.limitBytes : undefined;
 }
 
-export class DeliveryBuffer {
+export class DeliveryBuffer<D = never> {
   readonly #producer: RecordProducer;
   readonly #opts: DeliveryBufferOptions;
-  readonly #events: DeliveryEvents;
+  readonly #events: DeliveryEvents<D>;
   readonly #now: () => number;
-  #queue: Delivery[] = [];
+  #queue: Delivery<D>[] = [];
+  /** When each queued delivery was pushed (parallel to #queue), for the linger. */
+  #pushedAt: number[] = [];
   #running: Promise<void> | undefined;
   #paused = false;
   #closed = false;
@@ -96,7 +111,7 @@ export class DeliveryBuffer {
 
   constructor(
     producer: RecordProducer,
-    events: DeliveryEvents,
+    events: DeliveryEvents<D>,
     opts: Partial<DeliveryBufferOptions> = {},
     now = () => Date.now(),
   ) {
@@ -119,9 +134,10 @@ export class DeliveryBuffer {
     return this.#failed;
   }
 
-  push(d: Delivery): void {
+  push(d: Delivery<D>): void {
     if (this.#closed || this.#abandoned) throw new Error('delivery buffer is closed');
     this.#queue.push(d);
+    this.#pushedAt.push(this.#now());
     if (!this.#paused && this.#queue.length >= this.#opts.highWater) {
       this.#paused = true;
       this.#events.pressure(true);
@@ -146,6 +162,7 @@ export class DeliveryBuffer {
     this.#abandoned = true;
     const given = this.#queue;
     this.#queue = [];
+    this.#pushedAt = [];
     this.#wakeUp?.();
     for (const resolve of this.#idle.splice(0)) resolve();
     if (given.length === 0) return { frames: 0 };
@@ -172,12 +189,17 @@ export class DeliveryBuffer {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && !this.#abandoned) {
-      if (this.#queue.length < this.#opts.maxBatch && this.#opts.lingerMs > 0) {
-        await new Promise((r) => setTimeout(r, this.#opts.lingerMs));
+      // Linger: a partial batch waits until its oldest frame is lingerMs old (frames that queued up during the
+      // previous send have waited already and go at once), so batches fill without adding lingerMs to every frame.
+      const waited = this.#now() - (this.#pushedAt[0] ?? 0);
+      if (this.#opts.lingerMs > waited && !this.#fullBatchQueued()) {
+        await new Promise((r) => setTimeout(r, this.#opts.lingerMs - waited));
       }
       const n = this.#batchLength();
+      this.#seal(n);
       if (!(await this.#sendWithRetry(n))) return;
       const batch = this.#queue.splice(0, n);
+      this.#pushedAt.splice(0, n);
       this.#events.acked(batch, this.#now());
       if (this.#paused && this.#queue.length <= this.#opts.lowWater) {
         this.#paused = false;
@@ -187,12 +209,38 @@ export class DeliveryBuffer {
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
+  /** Whether the queue holds a full batch (maxBatch deliveries or maxBatchBytes). */
+  #fullBatchQueued(): boolean {
+    return this.#batchLength() < this.#queue.length || this.#queue.length >= this.#opts.maxBatch;
+  }
+
+  /**
+   * Hands the deferred items of the first `n` deliveries to `seal` and appends what it returns to the last of them
+   * (so those records are sent, retried and acknowledged with the batch). Items are consumed: a retry seals nothing.
+   */
+  #seal(n: number): void {
+    const seal = this.#events.seal;
+    if (!seal) return;
+    const items: D[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = this.#queue[i] as Delivery<D>;
+      if (d.deferred === undefined) continue;
+      for (const item of d.deferred) items.push(item);
+      this.#queue[i] = { ...d, deferred: undefined };
+    }
+    if (items.length === 0) return;
+    const extra = seal(items);
+    if (extra.length === 0) return;
+    const last = this.#queue[n - 1] as Delivery<D>;
+    this.#queue[n - 1] = { ...last, records: [...last.records, ...extra] };
+  }
+
   /** Deliveries in the next batch: at most maxBatch and maxBatchBytes, at least one. */
   #batchLength(): number {
     let bytes = 0;
     const limit = Math.min(this.#queue.length, this.#opts.maxBatch);
     for (let n = 0; n < limit; n++) {
-      for (const r of (this.#queue[n] as Delivery).records)
+      for (const r of (this.#queue[n] as Delivery<D>).records)
         bytes += (r.value?.byteLength ?? 0) + (r.key?.length ?? 0);
       if (bytes > this.#opts.maxBatchBytes) return Math.max(1, n);
     }
@@ -248,7 +296,7 @@ export class DeliveryBuffer {
     let largest: { i: number; j: number; bytes: number } | undefined;
     let replaced = 0;
     for (let i = 0; i < n; i++) {
-      const d = this.#queue[i] as Delivery;
+      const d = this.#queue[i] as Delivery<D>;
       d.records.forEach((r, j) => {
         const bytes = recordBytes(r);
         if (!largest || bytes > largest.bytes) largest = { i, j, bytes };
@@ -266,7 +314,7 @@ export class DeliveryBuffer {
       this.#queue[i] = { ...d, records };
     }
     if (replaced > 0 || !largest) return;
-    const d = this.#queue[largest.i] as Delivery;
+    const d = this.#queue[largest.i] as Delivery<D>;
     const r = d.records[largest.j] as KeyedRecord;
     const instead = this.#events.oversized?.(r, d, limit);
     const records = d.records.filter((_, j) => j !== largest?.j);

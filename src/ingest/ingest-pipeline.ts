@@ -2,13 +2,14 @@
  * `custody ingest`: Genesys notification WebSocket → Kafka.
  *
  * For every frame, at the moment it arrives: the frame as received goes to the evidence log
- * (genesys.notifications.v1); if it is about a conversation, the tags it carries are merged into that
- * conversation's snapshot, and a changed snapshot goes to custody.session-tags.v1 (compacted, keyed by
- * conversationId); a frame that cannot be parsed goes to custody.dlq.v1 with the reason — and to the evidence
+ * (genesys.notifications.v1); if it is about a conversation, the tags it carries are queued with it, and when the
+ * batch carrying the frame is formed they are merged into that conversation's snapshot — once per conversation per
+ * batch, not once per frame — and a changed snapshot goes to custody.session-tags.v1 (compacted, keyed by
+ * conversationId) at the end of that batch, after the frames it came from; a frame that cannot be parsed goes to custody.dlq.v1 with the reason — and to the evidence
  * log as `rejected`, so the log stays complete. Gaps recorded by the channels are repaired from REST and
  * analytics with provenance `reconciled`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
@@ -194,9 +195,17 @@ function frameParser(): (text: string) => ReturnType<typeof parseNotificationFra
 }
 
 interface ConversationState {
-  snapshot: SessionTagsSnapshot;
+  /** The snapshot as last written to Kafka (or restored); undefined before the first batch sealed it. */
+  snapshot: SessionTagsSnapshot | undefined;
+  /** Observations received and not yet merged (their batch is not formed yet), oldest first. */
+  unsealed: TagObservation[];
   lastEventAt: number;
   userIds: Set<string>;
+}
+
+/** The snapshot including what was received and not yet merged into the written one (reads off the hot path). */
+function currentSnapshot(state: ConversationState): SessionTagsSnapshot | undefined {
+  return state.unsealed.length > 0 ? mergeSessionTags(state.snapshot, state.unsealed) : state.snapshot;
 }
 
 export async function startIngest(
@@ -246,10 +255,10 @@ export async function startIngest(
   const KAFKA_CONDITION = 'Kafka delivery';
   /** Set once stop() closed or abandoned the buffer: nothing may be pushed any more. */
   let bufferGone = false;
-  const buffer = new DeliveryBuffer(
+  const buffer = new DeliveryBuffer<TagObservation>(
     deps.producer,
     {
-      acked: (ds: readonly Delivery[], ackedAt: number) => {
+      acked: (ds: readonly Delivery<TagObservation>[], ackedAt: number) => {
         for (const d of ds) {
           metrics.ackLatency.observe((ackedAt - d.receivedAt) / 1000);
           deps.onAcked?.(d.receivedAt, ackedAt);
@@ -257,6 +266,7 @@ export async function startIngest(
         }
         metrics.bufferDepth.set(buffer.depth);
       },
+      seal: (observations: readonly TagObservation[]) => sealSnapshots(observations),
       pressure: (paused: boolean) => {
         log.warn(
           { paused, depth: buffer.depth },
@@ -280,7 +290,7 @@ export async function startIngest(
         log.info({ attempts }, 'Kafka send recovered');
         conditions.clear(KAFKA_CONDITION);
       },
-      oversized: (record: KeyedRecord, delivery: Delivery, limitBytes: number) => {
+      oversized: (record: KeyedRecord, delivery: Delivery<TagObservation>, limitBytes: number) => {
         stats.deadLetters++;
         metrics.deadLetters.inc({ code: 'CUSTODY_INGEST_RECORD_TOO_LARGE' });
         log.error(
@@ -297,7 +307,7 @@ export async function startIngest(
 
   const oversizedRecordDeadLetter = (
     record: KeyedRecord,
-    delivery: Delivery,
+    delivery: Delivery<TagObservation>,
     limitBytes: number,
   ): KeyedRecord | undefined => {
     if (record.topic === topics.dlq) return undefined;
@@ -348,22 +358,51 @@ export async function startIngest(
     };
   };
 
-  /** Merges observations into their conversations' snapshots; returns the records of changed snapshots. */
-  const absorb = (observations: readonly TagObservation[], at: number): KeyedRecord[] => {
+  const conversationState = (conversationId: string, at: number): ConversationState => {
+    let state = conversations.get(conversationId);
+    if (state === undefined) {
+      state = { snapshot: undefined, unsealed: [], lastEventAt: at, userIds: new Set<string>() };
+      conversations.set(conversationId, state);
+    }
+    return state;
+  };
+
+  /** Notes observations on their conversations at receive time; the merge waits for their batch (sealSnapshots). */
+  const absorb = (observations: readonly TagObservation[], at: number): void => {
+    for (const o of observations) {
+      const state = conversationState(o.conversationId, at);
+      state.lastEventAt = at;
+      state.unsealed.push(o);
+      if (o.fields.userId) state.userIds.add(o.fields.userId);
+    }
+  };
+
+  /**
+   * Merges the observations of one batch (in queue order) into their conversations' snapshots, once per conversation;
+   * returns the records of the snapshots that changed, to be sent at the end of that batch.
+   */
+  const sealSnapshots = (observations: readonly TagObservation[]): KeyedRecord[] => {
     const byConversation = new Map<string, TagObservation[]>();
-    for (const o of observations)
-      byConversation.set(o.conversationId, [...(byConversation.get(o.conversationId) ?? []), o]);
+    for (const o of observations) {
+      const list = byConversation.get(o.conversationId);
+      if (list) list.push(o);
+      else byConversation.set(o.conversationId, [o]);
+    }
     const records: KeyedRecord[] = [];
     for (const [conversationId, obs] of byConversation) {
-      const prev = conversations.get(conversationId);
-      const next = mergeSessionTags(prev?.snapshot, obs);
-      const state = prev ?? { snapshot: next, lastEventAt: at, userIds: new Set<string>() };
-      state.lastEventAt = at;
-      for (const leg of next.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
-      const changed = snapshotChanged(prev?.snapshot, next);
+      // Dropped by housekeeping while its frames waited for Kafka: it starts again from these observations.
+      const state = conversationState(conversationId, now());
+      // Batches are formed in queue order, so these are the oldest unsealed observations of the conversation.
+      const sealed = new Set(obs);
+      state.unsealed =
+        state.unsealed[obs.length - 1] === obs[obs.length - 1] && state.unsealed[0] === obs[0]
+          ? state.unsealed.slice(obs.length)
+          : state.unsealed.filter((o) => !sealed.has(o));
+      const prev = state.snapshot;
+      const next = mergeSessionTags(prev, obs);
       state.snapshot = next;
-      conversations.set(conversationId, state);
-      if (changed)
+      for (const leg of next.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
+      if (snapshotChanged(prev, next))
         records.push({
           topic: topics.sessionTags,
           key: conversationId,
@@ -455,6 +494,7 @@ export async function startIngest(
     metrics.events.inc({ kind });
     const records: KeyedRecord[] = [];
     let eventTime: number | undefined;
+    let deferred: readonly TagObservation[] | undefined;
     let conversationId: string | undefined;
     let entityId: string | undefined;
     if (!parsed.ok) {
@@ -507,7 +547,8 @@ export async function startIngest(
           ),
         );
       } else {
-        records.push(...absorb(extracted.value, frame.receivedAt));
+        absorb(extracted.value, frame.receivedAt);
+        if (extracted.value.length > 0) deferred = extracted.value;
         eventTime = latestObservedAt(extracted.value);
       }
     }
@@ -518,7 +559,7 @@ export async function startIngest(
       correlationId: parsed.ok ? (parsed.value.correlationId ?? null) : null,
       rejectionCode: parsed.ok ? null : parsed.error.code,
       rawFrame: frame.text,
-      rawFrameSha256: createHash('sha256').update(frame.text, 'utf8').digest('hex'),
+      rawFrameSha256: hash('sha256', frame.text, 'hex'),
       receivedAtMs: frame.receivedAt,
       channelId: frame.channelId,
       frameSequence: seq,
@@ -527,21 +568,21 @@ export async function startIngest(
       conversationId: conversationId ?? null,
       entityId: entityId ?? null,
     };
-    // The evidence record goes first: a snapshot never reaches Kafka before the frame that produced it.
+    // The evidence record goes first; the snapshot it changes follows at the end of its batch (sealSnapshots).
     records.unshift({
       topic: topics.notifications,
       key: conversationId ?? entityId ?? frame.channelId,
       value: encoders['notification.v1'].encode(evidence),
       timestamp: frame.receivedAt,
     });
-    buffer.push({ records, receivedAt: frame.receivedAt, eventTime });
+    buffer.push({ records, receivedAt: frame.receivedAt, eventTime, deferred });
     metrics.bufferDepth.set(buffer.depth);
   };
 
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
-    if (bufferGone) return;
-    const records = absorb(observations, now());
-    if (records.length > 0) buffer.push({ records, receivedAt: now() });
+    if (bufferGone || observations.length === 0) return;
+    absorb(observations, now());
+    buffer.push({ records: [], receivedAt: now(), deferred: observations });
   };
 
   const repair = new GapRepair(
@@ -551,7 +592,10 @@ export async function startIngest(
         const wanted = new Set(userIds);
         return [...conversations]
           .filter(([, s]) => s.lastEventAt >= from && [...s.userIds].some((u) => wanted.has(u)))
-          .filter(([, s]) => s.lastEventAt <= to || s.snapshot.legs.some((l) => !l.disconnectedTime))
+          .filter(
+            ([, s]) =>
+              s.lastEventAt <= to || (currentSnapshot(s)?.legs ?? []).some((l) => !l.disconnectedTime),
+          )
           .map(([id]) => id);
       },
       reconcileAnalytics: async (c: Models.AnalyticsConversationWithoutAttributes) => {
@@ -844,7 +888,10 @@ export async function startIngest(
       if (down > 0) reasons.push(`${down} of ${channels.length} notification channels not connected`);
       return reasons.length > 0 ? reasons.join('; ') : undefined;
     },
-    snapshot: (id) => conversations.get(id)?.snapshot,
+    snapshot: (id) => {
+      const state = conversations.get(id);
+      return state ? currentSnapshot(state) : undefined;
+    },
     stats,
     failure,
     flush: () => buffer.flush(),
@@ -867,7 +914,7 @@ function restoredState(snapshot: SessionTagsSnapshot, fallback: number): Convers
       if (typeof captured === 'number' && captured > last) last = captured;
     }
   }
-  return { snapshot, lastEventAt: last > 0 ? last : fallback, userIds };
+  return { snapshot, unsealed: [], lastEventAt: last > 0 ? last : fallback, userIds };
 }
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {

@@ -7,7 +7,7 @@
  * The comparison ignores the envelope's CorrelationId: whether it is per event or per delivery is
  * UNCONFIRMED (genesys.md §2.7), so the body decides.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export class OverlapDedupe {
   readonly #windowMs: number;
@@ -23,7 +23,8 @@ export class OverlapDedupe {
   /** Returns true when this frame is a cross-channel duplicate that must not be written again. */
   isDuplicate(topicName: string, bodyText: string, channelId: string, at: number): boolean {
     this.#expire(at);
-    const digest = createHash('sha256').update(topicName).update('\0').update(bodyText).digest('base64');
+    // One-shot hash (no Hash object per frame); the same digest as update(topic).update('\0').update(body).
+    const digest = hash('sha256', `${topicName}\0${bodyText}`, 'base64');
     const first = this.#seen.get(digest);
     if (first && first.channelId !== channelId) return true;
     if (!first) this.#seen.set(digest, { channelId, at });

@@ -130,15 +130,43 @@ function fingerprintBytesLE(fp: bigint): Buffer {
 // Shared encode/decode helpers
 // ---------------------------------------------------------------------------------------------------------------
 
-function encodeBody(type: AvroType, value: unknown): Buffer {
+function invalidValue(type: AvroType, value: unknown): AvroCodecError {
   const badPaths: string[] = [];
-  if (!type.isValid(value, { errorHook: (path) => badPaths.push(path.join('.') || '(root)') })) {
-    throw new AvroCodecError(
-      'invalid-value',
-      `value does not match ${type.name ?? 'the schema'} at ${badPaths.join(', ')}`,
-    );
+  type.isValid(value, { errorHook: (path) => badPaths.push(path.join('.') || '(root)') });
+  return new AvroCodecError(
+    'invalid-value',
+    `value does not match ${type.name ?? 'the schema'} at ${badPaths.join(', ') || '(root)'}`,
+  );
+}
+
+/**
+ * Scratch space every encode writes into (one record at a time; encoding is synchronous), grown when a record does
+ * not fit. Each record is then copied out at its exact size, so the buffers handed to Kafka are never shared.
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * `header` + the binary datum of `value`, in one buffer of exactly that size. avsc's writers check every value as
+ * they write it and throw on the first that does not match, so a valid value is walked once (not validated, then
+ * encoded); only an invalid one is walked again, to name every bad path in the error (never the values).
+ */
+function encodeWithHeader(type: AvroType, header: Buffer, value: unknown): Buffer {
+  for (;;) {
+    header.copy(scratch, 0);
+    let end: number;
+    try {
+      end = type.encode(value, scratch, header.length);
+    } catch {
+      throw invalidValue(type, value);
+    }
+    if (end >= 0) {
+      const out = Buffer.allocUnsafe(end);
+      scratch.copy(out, 0, 0, end);
+      return out;
+    }
+    // avsc returns minus the bytes missing.
+    scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
   }
-  return type.toBuffer(value);
 }
 
 function decodeBody<T>(reader: AvroType, body: Buffer, resolver: Resolver | undefined): T {
@@ -217,7 +245,7 @@ export class SingleObjectCodec<T> {
 
   /** `C3 01` + fingerprint (LE) + binary datum. */
   encode(value: T): Buffer {
-    return Buffer.concat([this.#header, encodeBody(this.type, value)]);
+    return encodeWithHeader(this.type, this.#header, value);
   }
 
   /** Decodes a single-object record into this codec's schema. */
@@ -270,7 +298,7 @@ export class ConfluentCodec<T> {
 
   /** `00` + schema id (4 bytes BE) + binary datum. */
   encode(value: T): Buffer {
-    return Buffer.concat([this.#header, encodeBody(this.type, value)]);
+    return encodeWithHeader(this.type, this.#header, value);
   }
 }
 

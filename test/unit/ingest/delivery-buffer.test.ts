@@ -166,3 +166,80 @@ describe('DeliveryBuffer: answers retrying cannot fix', () => {
     expect(() => buf.push(delivery(20))).toThrow(/closed/);
   });
 });
+
+describe('DeliveryBuffer: deferred work sealed once per batch', () => {
+  const tagged = (i: number): Delivery<string> => ({
+    receivedAt: i,
+    records: [{ topic: 'frames', key: `c${i % 3}`, value: Buffer.from(`f${i}`) }],
+    deferred: [`c${i % 3}:${i}`],
+  });
+
+  it('seals each batch once, in queue order, and sends the sealed records after the frames they came from', async () => {
+    const producer = new FlakyProducer();
+    const sealed: string[][] = [];
+    const acked: number[] = [];
+    const buf = new DeliveryBuffer<string>(
+      producer,
+      {
+        acked: (ds) => acked.push(...ds.map((d) => d.receivedAt)),
+        pressure: () => {},
+        sendFailed: () => {},
+        // One record per conversation seen in the batch, naming the last item merged: like a snapshot per batch.
+        seal: (items) => {
+          sealed.push([...items]);
+          const last = new Map(items.map((it) => [it.split(':')[0] as string, it]));
+          return [...last].map(([c, it]) => ({ topic: 'snapshots', key: c, value: Buffer.from(it) }));
+        },
+      },
+      { maxBatch: 10 },
+    );
+    for (let i = 0; i < 25; i++) buf.push(tagged(i));
+    await buf.flush();
+    expect(acked).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    // Every deferred item sealed exactly once, in order.
+    expect(sealed.flat()).toEqual(Array.from({ length: 25 }, (_, i) => `c${i % 3}:${i}`));
+    for (const batch of producer.sent) {
+      const frames = batch.filter((r) => r.topic === 'frames').map((r) => r.value?.toString());
+      const snapshots = batch.filter((r) => r.topic === 'snapshots');
+      // Snapshots come last in their send, and each names a frame of that same send (never a later one).
+      expect(batch.slice(0, frames.length).every((r) => r.topic === 'frames')).toBe(true);
+      for (const s of snapshots) expect(frames).toContain(`f${s.value?.toString().split(':')[1]}`);
+      expect(snapshots.length).toBeLessThanOrEqual(3);
+    }
+    expect(producer.sent.flat().filter((r) => r.topic === 'frames')).toHaveLength(25);
+  });
+
+  it('does not seal again when a batch is retried: the sealed records are resent with it', async () => {
+    const producer = new FlakyProducer();
+    let seals = 0;
+    const buf = new DeliveryBuffer<string>(
+      producer,
+      {
+        acked: () => {},
+        pressure: () => {},
+        sendFailed: () => {},
+        seal: (items) => {
+          seals++;
+          return [{ topic: 'snapshots', key: 'c', value: Buffer.from(items.join(',')) }];
+        },
+      },
+      { maxBatch: 100, retryBaseMs: 1, retryMaxMs: 2 },
+    );
+    producer.down = true;
+    for (let i = 0; i < 5; i++) buf.push(tagged(i));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(producer.attempts).toBeGreaterThan(1);
+    producer.down = false;
+    await buf.flush();
+    expect(seals).toBe(1);
+    expect(producer.sent).toHaveLength(1);
+    expect(producer.sent[0]?.map((r) => r.value?.toString())).toEqual([
+      'f0',
+      'f1',
+      'f2',
+      'f3',
+      'f4',
+      'c0:0,c1:1,c2:2,c0:3,c1:4',
+    ]);
+  });
+});

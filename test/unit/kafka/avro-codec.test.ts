@@ -302,6 +302,27 @@ describe('SingleObjectCodec round-trips', () => {
     expect((caught as Error).message).not.toContain('secret-token-abc');
   });
 
+  it('gives every record its own bytes although encoding reuses one scratch buffer, at any size', () => {
+    const codec = singleObjectCodecFor('notification.v1');
+    const small = { ...notificationRecord(), rawFrame: 'a'.repeat(100) };
+    // Larger than the 64 KiB scratch buffer: it grows, and the record still round-trips.
+    const large = { ...notificationRecord(), rawFrame: 'b'.repeat(300_000) };
+    const first = codec.encode(small);
+    const firstCopy = Buffer.from(first);
+    const second = codec.encode(large);
+    const third = codec.encode(small);
+    expect(first.equals(firstCopy)).toBe(true);
+    expect(codec.decode(first)).toEqual(small);
+    expect(codec.decode(second)).toEqual(large);
+    expect(third.equals(first)).toBe(true);
+    expect(third.buffer === first.buffer && third.byteOffset === first.byteOffset).toBe(false);
+    // A failed encode leaves nothing behind: the next record is encoded whole.
+    expect(() => codec.encode({ ...small, channelId: 1 } as unknown as NotificationRecord)).toThrowError(
+      AvroCodecError,
+    );
+    expect(codec.decode(codec.encode(small))).toEqual(small);
+  });
+
   it('refuses unknown fingerprints, bad headers and truncated payloads', () => {
     const codec = singleObjectCodecFor('notification.v1');
     const bytes = codec.encode(notificationRecord());
