@@ -115,7 +115,7 @@ describe('custody sink with bad input', () => {
       failure: { reason: 'not-json' },
     });
     // The WebRTC details are still there: only the metadata is wrong.
-    expect(m1.webrtc.client_ip.provenance).toBe('live');
+    expect(m1.webrtc.station_id.provenance).toBe('live');
 
     const m2 = await latest(byId(noAudio.recordingId));
     expect(m2.audio).toBeNull();
