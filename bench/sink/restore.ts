@@ -72,7 +72,9 @@ async function main(): Promise<void> {
     let seen = 0;
     let done: () => void = () => undefined;
     const finished = new Promise<void>((r) => (done = r));
+    // Like the restore: no offset commits, every record handed over in batches.
     await consumer.run({
+      autoCommit: false,
       eachBatch: async ({ batch }) => {
         seen += batch.messages.length;
         if (seen >= CONVERSATIONS) done();
