@@ -249,7 +249,9 @@ export class JoinTable {
         const t = tables.get(partition);
         if (t === undefined) return;
         if (topic === sessionTagsTopic) {
-          tagMessages.set(partition, [...(tagMessages.get(partition) ?? []), message]);
+          const list = tagMessages.get(partition);
+          if (list === undefined) tagMessages.set(partition, [message]);
+          else list.push(message);
           return;
         }
         changelogRecords.set(partition, (changelogRecords.get(partition) ?? 0) + 1);

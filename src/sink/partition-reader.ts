@@ -16,8 +16,6 @@ export type ReadOptions = Readonly<{
   groupPrefix: string;
   /** Every partition count of the topics read (partitions not in a range are paused). */
   partitionCounts: ReadonlyMap<string, number>;
-  /** Called while waiting, e.g. to keep another consumer's group membership alive. */
-  onProgress?: () => Promise<void>;
   signal?: AbortSignal;
 }>;
 
@@ -81,12 +79,7 @@ export async function readPartitions(
       if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
     }
     for (const r of wanted) consumer.seek({ topic: r.topic, partition: r.partition, offset: r.from });
-    const ticker = setInterval(() => void opts.onProgress?.().catch(() => undefined), 1_000);
-    try {
-      await done;
-    } finally {
-      clearInterval(ticker);
-    }
+    await done;
   } finally {
     opts.signal?.removeEventListener('abort', abort);
     crashed();
