@@ -56,6 +56,8 @@ export type JoinTableOptions = Readonly<{
   /** The sink's consumer group (whose committed session-tags offsets bound the tags read at restore). */
   groupId: string;
   instance: string;
+  /** false: changes stay in memory, never written to the changelog (see SinkOptions.writeChangelog). */
+  writeChangelog?: boolean;
 }>;
 
 export type JoinTableDeps = Readonly<{
@@ -177,6 +179,7 @@ export class JoinTable {
     if (t === undefined || t.dirty.size === 0) return;
     const ids = [...t.dirty];
     t.dirty.clear();
+    if (this.#options.writeChangelog === false) return;
     const records = ids.flatMap((id) => {
       const value = t.conversations.get(id);
       return value === undefined ? [] : [{ topic: this.#options.changelogTopic, key: id, value, partition }];

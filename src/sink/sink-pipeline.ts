@@ -25,7 +25,7 @@ import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
-import type { ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
+import type { ConversationState, ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
 import { JoinTable } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
 import type { ManifestLock } from './manifest-store.ts';
@@ -35,6 +35,7 @@ import { SinkError } from './sink-errors.ts';
 import { validateRecordingExport, validateSessionTags } from './sink-records.ts';
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
+import type { ReconcileResult } from './sink-reconcile.ts';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../runtime/backoff.ts';
 import type { BackoffPolicy } from '../runtime/backoff.ts';
 import type { Conditions } from '../runtime/conditions.ts';
@@ -72,6 +73,17 @@ export type SinkOptions = Readonly<{
   version: string;
   /** Public keys of earlier signing keys, so manifests they signed are still accepted as the current version. */
   trustedPublicKeys?: readonly KeyObject[];
+  /**
+   * Which conversations are reconciled (default: all). The state of the others is still kept, so a later record
+   * finds it; `custody backfill` limits its join to the conversations of its range this way.
+   */
+  reconcileFilter?: (state: ConversationState) => boolean;
+  /**
+   * Whether the join state is written to the changelog (default true). `custody backfill` restores the live
+   * sink's state (so what the live sink already announced costs nothing) but never writes it: the changelog stays
+   * the live sink's own.
+   */
+  writeChangelog?: boolean;
 }>;
 
 /** Longest time processed records of a batch stay uncommitted (the replay window after a crash). */
@@ -101,6 +113,10 @@ export type SinkDeps = Readonly<{
   signal?: AbortSignal;
   /** Backoff of the in-place retries. */
   retryPolicy?: BackoffPolicy;
+  /** Called after each conversation's reconcile (progress and counts of `custody backfill`). */
+  onReconciled?: (conversationId: string, result: ReconcileResult) => void;
+  /** Called for each record dead-lettered (with its code). */
+  onDeadLetter?: (code: SinkErrorCode) => void;
 }>;
 
 export type RunningSink = Readonly<{
@@ -178,6 +194,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       },
     ]);
     log.warn({ topic, partition, offset: message.offset, code, reason }, 'dead-lettered');
+    deps.onDeadLetter?.(code);
   };
 
   const decode = async (topic: string, message: KafkaMessage): Promise<Decoded> => {
@@ -235,6 +252,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       sessionTagsTopic: options.topics.sessionTags,
       groupId: options.groupId,
       instance: options.instance,
+      writeChangelog: options.writeChangelog ?? true,
     },
   );
 
@@ -282,6 +300,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       exports: exports ?? null,
     });
     if (state.exports === null) return; // no recording yet: nothing to reconcile
+    if (options.reconcileFilter !== undefined && !options.reconcileFilter(state)) return;
     try {
       const outcome = await reconcile(state.tags ?? undefined, state.exports, {
         s3: deps.s3,
@@ -304,6 +323,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       });
       table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
       log.debug({ conversationId, ...outcome.result }, 'reconciled');
+      deps.onReconciled?.(conversationId, outcome.result);
     } catch (e) {
       if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
         await deadLetter(topic, partition, source, e.code, e.message);
