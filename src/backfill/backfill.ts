@@ -364,14 +364,6 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
 
     // The join, in the job's own group, up to what the topics hold now.
     const end = await highOffsets(admin, [topics.tags, topics.exports]);
-    if (!resumed) {
-      for (const [topic, parts] of start)
-        await admin.setOffsets({
-          groupId,
-          topic,
-          partitions: [...parts].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
-        });
-    }
     const position = async (): Promise<Offsets> => {
       const c = await committedOffsets(admin, groupId, [topics.tags, topics.exports]);
       for (const [topic, parts] of start)
@@ -409,6 +401,12 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
         groupId,
         fromBeginning: true,
         writeChangelog: false,
+        // A partition the job never committed starts where the replay starts (admin.setOffsets would join the
+        // group with a throw-away consumer per topic: seconds each).
+        startAt: (topic, partition) =>
+          committedAtStart.get(topic)?.has(partition)
+            ? undefined
+            : start.get(topic)?.get(partition)?.toString(),
         reconcileFilter: (state) =>
           Object.values(state.exports?.recordings ?? {}).some((r) =>
             inScope(scope, state.conversationId, r.partitionHour),

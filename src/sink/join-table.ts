@@ -58,6 +58,8 @@ export type JoinTableOptions = Readonly<{
   instance: string;
   /** false: changes stay in memory, never written to the changelog (see SinkOptions.writeChangelog). */
   writeChangelog?: boolean;
+  /** Where the tags read of a partition starts when the group has no committed offset (default: its start). */
+  tagsStartAt?: (partition: number) => string | undefined;
 }>;
 
 export type JoinTableDeps = Readonly<{
@@ -230,7 +232,8 @@ export class JoinTable {
         throw new Error(`partition ${p} is missing from ${changelogTopic} or ${sessionTagsTopic}`);
       }
       const done = committedTags.find((c) => c.partition === p)?.offset;
-      const tagsFrom = done !== undefined && done !== '-1' ? done : tagsEnd.low;
+      const tagsFrom =
+        done !== undefined && done !== '-1' ? done : (this.#options.tagsStartAt?.(p) ?? tagsEnd.low);
       ranges.push(
         {
           topic: changelogTopic,

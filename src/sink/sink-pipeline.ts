@@ -84,6 +84,11 @@ export type SinkOptions = Readonly<{
    * the live sink's own.
    */
   writeChangelog?: boolean;
+  /**
+   * Where an input partition without a committed offset starts (decimal offset), instead of its beginning:
+   * `custody backfill` starts its replay at a time. Applied once per partition, when it is first assigned.
+   */
+  startAt?: (topic: string, partition: number) => string | undefined;
 }>;
 
 /** Longest time processed records of a batch stay uncommitted (the replay window after a crash). */
@@ -253,6 +258,10 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       groupId: options.groupId,
       instance: options.instance,
       writeChangelog: options.writeChangelog ?? true,
+      tagsStartAt:
+        options.startAt === undefined
+          ? undefined
+          : (partition) => options.startAt?.(options.topics.sessionTags, partition),
     },
   );
 
@@ -437,11 +446,19 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
 
   const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   // Catch up the join state of every partition assigned, drop what was revoked (join-table.ts).
+  const started = new Set<string>();
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assignment = e.payload.memberAssignment;
     const mine = new Set<number>();
     for (const topic of [options.topics.sessionTags, options.topics.recordingExports])
-      for (const p of assignment[topic] ?? []) mine.add(p);
+      for (const p of assignment[topic] ?? []) {
+        mine.add(p);
+        // kafkajs applies a seek before the partition's first fetch (this event precedes fetching).
+        if (options.startAt === undefined || started.has(`${topic}:${p}`)) continue;
+        started.add(`${topic}:${p}`);
+        const offset = options.startAt(topic, p);
+        if (offset !== undefined) consumer.seek({ topic, partition: p, offset });
+      }
     table.assigned([...mine]);
   });
   await admin.connect();
