@@ -204,6 +204,7 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
     deps.onProgress?.({ phase, done, total });
   const admin = kafka.admin();
   await admin.connect();
+  log.info('backfill: started');
   try {
     // A list names conversations, not hours: their hour folders come from analytics (kept for step 3).
     const details = new Map<string, Models.AnalyticsConversationWithoutAttributes | undefined>();
@@ -375,6 +376,7 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
     const counts = { written: 0, unchanged: 0, skipped: 0, deadLettered: 0 };
     const deadLetters: Record<string, number> = {};
     const joinStarted = Date.now();
+    let joinMs = 0;
     let crashed: Error | undefined;
     const running = await startSink(
       {
@@ -401,6 +403,8 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
         groupId,
         fromBeginning: true,
         writeChangelog: false,
+        // It stops once caught up: a short fetch wait lets it stop quickly.
+        fetchMaxWaitMs: 500,
         // A partition the job never committed starts where the replay starts (admin.setOffsets would join the
         // group with a throw-away consumer per topic: seconds each).
         startAt: (topic, partition) =>
@@ -423,12 +427,13 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
         const left = remaining(await position(), end);
         progress('join', Number(replayTotal - left), Number(replayTotal));
         if (left === 0n) break;
-        await new Promise((r) => setTimeout(r, 250));
+        await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
+      joinMs = Date.now() - joinStarted;
+      // Stopping waits for the consumer's fetch in flight (kafkajs long-polls up to 5 s): not replay time.
       await running.stop();
     }
-    const joinMs = Date.now() - joinStarted;
     const records = Number(replayTotal);
     const report: BackfillReport = {
       jobId: options.jobId,

@@ -12,6 +12,11 @@
  * - **Durability.** Every change marks its conversation dirty; `flush(partition)` writes the dirty states to the
  *   changelog partition, and the caller flushes before it commits input offsets. What a committed offset covers is
  *   therefore always in the changelog.
+ * - **Reconciled through.** Per conversation, the offset of the last session-tags and export record whose every
+ *   effect (state, manifests, announcements) is done, kept in the changelog record's headers (readable without
+ *   decoding the state). A record at or below it is skipped without being decoded: a restart or a backfill
+ *   replays what was already reconciled at the cost of reading it. Set only after a reconcile succeeds, so a
+ *   state flushed while its reconcile was still running is reconciled again on replay.
  * - **Release.** A partition no longer assigned is dropped from memory.
  */
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
@@ -30,9 +35,29 @@ import {
 import type { ConversationState, KafkaPointer } from './join-state.ts';
 import { readPartitions } from './partition-reader.ts';
 
+/** The input a record came from. */
+export type InputKind = 'tags' | 'exports';
+
+/** Changelog record headers carrying the reconciled-through offsets. */
+export const RECONCILED_THROUGH_HEADERS: Readonly<Record<InputKind, string>> = {
+  tags: 'custody.reconciled-through.session-tags',
+  exports: 'custody.reconciled-through.recording-exports',
+};
+
+type Through = { tags?: bigint; exports?: bigint };
+
+function offsetHeader(value: unknown): bigint | undefined {
+  const last = Array.isArray(value) ? value[value.length - 1] : value;
+  if (last === undefined || last === null) return undefined;
+  const text = String(last);
+  return /^\d{1,19}$/.test(text) ? BigInt(text) : undefined;
+}
+
 type PartitionTable = {
   /** Changelog values (compressed, see encodeConversationState), validated when a conversation is used. */
   conversations: Map<string, Buffer>;
+  /** Reconciled-through offsets by conversation. */
+  through: Map<string, Through>;
   dirty: Set<string>;
   /** Next changelog offset to read on the next catch-up. */
   changelogFrom: string | undefined;
@@ -100,6 +125,7 @@ export class JoinTable {
     if (t === undefined) {
       t = {
         conversations: new Map(),
+        through: new Map(),
         dirty: new Set(),
         changelogFrom: undefined,
         restored: undefined,
@@ -175,6 +201,36 @@ export class JoinTable {
     return next;
   }
 
+  /** The offset through which the conversation's records of `kind` are reconciled (undefined: none known). */
+  reconciledThrough(partition: number, conversationId: string, kind: InputKind): bigint | undefined {
+    return this.#partitions.get(partition)?.through.get(conversationId)?.[kind];
+  }
+
+  /** Records that every effect of the conversation's `kind` records up to `offset` is done. */
+  markReconciled(partition: number, conversationId: string, kind: InputKind, offset: bigint): void {
+    const t = this.#partitions.get(partition);
+    if (t?.complete !== true) throw new PartitionNotHeldError(partition);
+    const through = t.through.get(conversationId) ?? {};
+    const before = through[kind];
+    if (before !== undefined && before >= offset) return;
+    through[kind] = offset;
+    t.through.set(conversationId, through);
+    // Written with the state (a record whose value is unchanged when only the offsets moved), so a restart or a
+    // backfill skips even duplicates.
+    if (t.conversations.has(conversationId)) t.dirty.add(conversationId);
+  }
+
+  #headersOf(t: PartitionTable, id: string): Record<string, string> | undefined {
+    const through = t.through.get(id);
+    if (through === undefined) return undefined;
+    const headers: Record<string, string> = {};
+    for (const kind of ['tags', 'exports'] as const) {
+      const offset = through[kind];
+      if (offset !== undefined) headers[RECONCILED_THROUGH_HEADERS[kind]] = offset.toString();
+    }
+    return headers;
+  }
+
   /** Writes the partition's dirty states to the changelog; resolves once Kafka acknowledged them. */
   async flush(partition: number): Promise<void> {
     const t = this.#partitions.get(partition);
@@ -184,7 +240,17 @@ export class JoinTable {
     if (this.#options.writeChangelog === false) return;
     const records = ids.flatMap((id) => {
       const value = t.conversations.get(id);
-      return value === undefined ? [] : [{ topic: this.#options.changelogTopic, key: id, value, partition }];
+      return value === undefined
+        ? []
+        : [
+            {
+              topic: this.#options.changelogTopic,
+              key: id,
+              value,
+              partition,
+              headers: this.#headersOf(t, id),
+            },
+          ];
     });
     try {
       await this.#deps.producer.send(records);
@@ -263,6 +329,14 @@ export class JoinTable {
         changelogRecords.set(partition, (changelogRecords.get(partition) ?? 0) + 1);
         const key = message.key?.toString('utf8');
         if (message.value === null || key === undefined) return;
+        // Offsets only grow, and two instances' records of one conversation each say how far they got.
+        for (const kind of ['tags', 'exports'] as const) {
+          const offset = offsetHeader(message.headers?.[RECONCILED_THROUGH_HEADERS[kind]]);
+          if (offset === undefined) continue;
+          const through = t.through.get(key) ?? {};
+          if (through[kind] === undefined || (through[kind] as bigint) < offset) through[kind] = offset;
+          t.through.set(key, through);
+        }
         // Stored as read (validated when used); a conversation already held is merged, since records of
         // two instances that held the partition one after the other may each know something the other does not.
         const held = t.conversations.get(key);
@@ -292,6 +366,9 @@ export class JoinTable {
       t.complete = true;
       const messages = tagMessages.get(partition) ?? [];
       for (const message of messages) {
+        const key = message.key?.toString('utf8');
+        const through = key === undefined ? undefined : t.through.get(key)?.tags;
+        if (through !== undefined && BigInt(message.offset) <= through) continue; // folded and reconciled already
         const snapshot = await this.#deps.decodeTags(message);
         if (snapshot === undefined) continue; // the consumer dead-letters it when it gets there
         const pointer = this.#deps.pointerOf(sessionTagsTopic, partition, message);

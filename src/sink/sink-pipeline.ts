@@ -27,6 +27,7 @@ import type { RecordProducer } from '../kafka/record-producer.ts';
 import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
 import type { ConversationState, ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
 import { JoinTable } from './join-table.ts';
+import type { InputKind } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
 import type { ManifestLock } from './manifest-store.ts';
 import type { SigningKey } from './signing-key.ts';
@@ -89,6 +90,8 @@ export type SinkOptions = Readonly<{
    * `custody backfill` starts its replay at a time. Applied once per partition, when it is first assigned.
    */
   startAt?: (topic: string, partition: number) => string | undefined;
+  /** How long a fetch waits for new records (kafkajs default 5 s; stopping waits for the fetch in flight). */
+  fetchMaxWaitMs?: number;
 }>;
 
 /** Longest time processed records of a batch stay uncommitted (the replay window after a crash). */
@@ -275,7 +278,15 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     let exports: ExportsState | undefined;
     let conversationId: string | undefined;
     let trigger: KafkaMessage | undefined;
-    for (const message of messages) {
+    // Records this conversation's state says are reconciled already (a restart, a backfill): not even decoded.
+    const kind: InputKind = topic === options.topics.sessionTags ? 'tags' : 'exports';
+    const key = messages[0]?.key?.toString('utf8');
+    const through = key === undefined ? undefined : table.reconciledThrough(partition, key, kind);
+    const fresh = through === undefined ? messages : messages.filter((m) => BigInt(m.offset) > through);
+    const lastOffset = fresh.at(-1)?.offset;
+    if (lastOffset === undefined) return;
+    const reconciled = (id: string): void => table.markReconciled(partition, id, kind, BigInt(lastOffset));
+    for (const message of fresh) {
       const input = await decode(topic, message);
       if (input === 'tombstone') {
         // Compaction cleanup of the tags topic: the sink's state (and the manifests) keep what was captured.
@@ -308,7 +319,10 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       tags: tags ?? null,
       exports: exports ?? null,
     });
-    if (state.exports === null) return; // no recording yet: nothing to reconcile
+    if (state.exports === null) {
+      reconciled(conversationId); // no recording yet: the state is the whole effect
+      return;
+    }
     if (options.reconcileFilter !== undefined && !options.reconcileFilter(state)) return;
     try {
       const outcome = await reconcile(state.tags ?? undefined, state.exports, {
@@ -331,11 +345,13 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
       });
       table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
+      reconciled(conversationId);
       log.debug({ conversationId, ...outcome.result }, 'reconciled');
       deps.onReconciled?.(conversationId, outcome.result);
     } catch (e) {
       if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
         await deadLetter(topic, partition, source, e.code, e.message);
+        reconciled(conversationId);
         return;
       }
       throw e;
@@ -444,7 +460,11 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
   };
 
-  const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+  const consumer = deps.kafka.consumer({
+    groupId: options.groupId,
+    allowAutoTopicCreation: false,
+    ...(options.fetchMaxWaitMs === undefined ? {} : { maxWaitTimeInMs: options.fetchMaxWaitMs }),
+  });
   // Catch up the join state of every partition assigned, drop what was revoked (join-table.ts).
   const started = new Set<string>();
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
