@@ -120,11 +120,11 @@ describe('SchemaRegistryClient (against the stand-in registry)', () => {
     expect(registry.seen.filter((s) => s.method === 'GET')).toHaveLength(1);
   });
 
-  it('sets FULL_TRANSITIVE compatibility by default', async () => {
+  it('sets BACKWARD compatibility by default', async () => {
     const client = new SchemaRegistryClient({ url: `${baseUrl}/` });
     await client.setCompatibility('genesys.notifications.v1-value');
-    expect(registry.config.get('genesys.notifications.v1-value')).toBe('FULL_TRANSITIVE');
-    expect(registry.seen[0]).toMatchObject({ method: 'PUT', body: { compatibility: 'FULL_TRANSITIVE' } });
+    expect(registry.config.get('genesys.notifications.v1-value')).toBe('BACKWARD');
+    expect(registry.seen[0]).toMatchObject({ method: 'PUT', body: { compatibility: 'BACKWARD' } });
   });
 
   it('sends URL credentials as basic auth and never puts them in errors', async () => {
