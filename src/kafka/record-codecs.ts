@@ -82,12 +82,14 @@ export async function createEncoders(kafka: Config['kafka'], topics: Config['top
  */
 function refusal(e: unknown, name: SchemaName, subject: string): unknown {
   if (!(e instanceof SchemaRegistryError) || e.status !== 409) return e;
-  const why = e.message.replace(/^.*answered 409:?\s*/, '');
+  // The registry's reason without the HTTP prefix or a Java exception class name in front of it.
+  const why = e.message.replace(/^.*answered 409:?\s*/, '').replace(/^[\w.$]+Exception:\s*/, '');
+  // No `cause`: the message already holds the registry's reason, and the fatal line would repeat it.
   return new FatalError(
     `the schema registry refused schemas/${name}.avsc as incompatible with the versions under subject ${subject} ` +
       `(${SUBJECT_COMPATIBILITY})${why ? `: ${why}` : ''}; evolve the schema compatibly (new fields optional ` +
       `with defaults) or write to a new topic`,
-    { setting: 'SCHEMA_REGISTRY_URL', cause: e },
+    { setting: 'SCHEMA_REGISTRY_URL' },
   );
 }
 
