@@ -1,8 +1,7 @@
 /**
  * SchemaRegistryClient against a STAND-IN registry: a tiny node:http server, below, that implements only the three
  * Confluent endpoints custody uses (POST /subjects/{s}/versions, PUT /config/{s}, GET /schemas/ids/{id}). It is
- * not a real Schema Registry (no compatibility checks); a test against a real one belongs in test/integration once
- * the infrastructure provides one.
+ * not a real Schema Registry (no compatibility checks): test/interop runs custody against a real one (Apicurio).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
