@@ -26,14 +26,18 @@ function registryHome(infraHome: string): string {
   return join(infraHome, `apicurio-registry-${APICURIO_VERSION}`);
 }
 
+/** The major version in `java -version` output: `openjdk version "21.0.1"` → 21, `"1.8.0_392"` → 8. */
+export function parseJavaMajor(output: string): number | undefined {
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(output);
+  if (!m) return undefined;
+  return m[1] === '1' ? Number(m[2]) : Number(m[1]);
+}
+
 /** Major version of a `java` binary (`java -version` prints to stderr), or undefined when it does not run. */
 export function javaMajor(java: string): number | undefined {
   const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return undefined;
-  const m = /version "(\d+)(?:\.(\d+))?/.exec(`${r.stderr}${r.stdout}`);
-  if (!m) return undefined;
-  // Java 8 and older say "1.8.0"; newer ones say "21.0.1".
-  return m[1] === '1' ? Number(m[2]) : Number(m[1]);
+  return parseJavaMajor(`${r.stderr}${r.stdout}`);
 }
 
 /** The first java >= 21: REGISTRY_JAVA, JAVA_HOME's, the default one, then JDKs under /usr/lib/jvm. */
