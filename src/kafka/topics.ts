@@ -38,7 +38,7 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     purpose: 'every notification as received',
     key: 'conversationId (else the entity id, else the channel id)',
     producers: ['ingest'],
-    // ingest reads its own evidence log back when it repairs a gap after a restart.
+    // At start, ingest reads its own evidence log back to find when it last captured (the gap to repair).
     consumers: ['ingest'],
   },
   {
