@@ -10,7 +10,16 @@
  * default java, JAVA_HOME, or a JDK under /usr/lib/jvm); the Kafka broker keeps the default java.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export const APICURIO_VERSION = '3.3.3';
@@ -82,12 +91,16 @@ export function ensureRegistryInstalled(infraHome: string, log: (line: string) =
   );
   if (mvn.error || mvn.status !== 0) throw new Error(`mvn could not fetch ${artifact} (exit ${mvn.status})`);
   const tarball = join(download, `apicurio-registry-app-${APICURIO_VERSION}-all.tar.gz`);
-  rmSync(home, { recursive: true, force: true });
-  mkdirSync(home, { recursive: true });
-  const tar = spawnSync('tar', ['xzf', tarball, '-C', home], { stdio: ['ignore', 2, 2] });
+  // Unpacked beside its final place and renamed, so an interrupted first run never leaves a half install.
+  const partial = `${home}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  const tar = spawnSync('tar', ['xzf', tarball, '-C', partial], { stdio: ['ignore', 2, 2] });
   if (tar.status !== 0) throw new Error(`could not unpack ${tarball}`);
+  if (!existsSync(join(partial, 'quarkus-run.jar'))) throw new Error(`${tarball} has no quarkus-run.jar`);
+  rmSync(home, { recursive: true, force: true });
+  renameSync(partial, home);
   rmSync(tarball, { force: true });
-  if (!existsSync(jar)) throw new Error(`${tarball} has no quarkus-run.jar`);
   return jar;
 }
 
