@@ -25,7 +25,7 @@ import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
-import type { ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
+import type { ConversationState, ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
 import { JoinTable } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
 import type { ManifestLock } from './manifest-store.ts';
@@ -35,6 +35,7 @@ import { SinkError } from './sink-errors.ts';
 import { validateRecordingExport, validateSessionTags } from './sink-records.ts';
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
+import type { ReconcileResult } from './sink-reconcile.ts';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../runtime/backoff.ts';
 import type { BackoffPolicy } from '../runtime/backoff.ts';
 import type { Conditions } from '../runtime/conditions.ts';
@@ -72,6 +73,22 @@ export type SinkOptions = Readonly<{
   version: string;
   /** Public keys of earlier signing keys, so manifests they signed are still accepted as the current version. */
   trustedPublicKeys?: readonly KeyObject[];
+  /**
+   * Which conversations are reconciled (default: all). The state of the others is still kept, so a later record
+   * finds it; `custody backfill` limits its join to the conversations of its range this way.
+   */
+  reconcileFilter?: (state: ConversationState) => boolean;
+  /**
+   * Whether the join state is written to the changelog (default true). `custody backfill` restores the live
+   * sink's state (so what the live sink already announced costs nothing) but never writes it: the changelog stays
+   * the live sink's own.
+   */
+  writeChangelog?: boolean;
+  /**
+   * Where an input partition without a committed offset starts (decimal offset), instead of its beginning:
+   * `custody backfill` starts its replay at a time. Applied once per partition, when it is first assigned.
+   */
+  startAt?: (topic: string, partition: number) => string | undefined;
 }>;
 
 /** Longest time processed records of a batch stay uncommitted (the replay window after a crash). */
@@ -101,6 +118,10 @@ export type SinkDeps = Readonly<{
   signal?: AbortSignal;
   /** Backoff of the in-place retries. */
   retryPolicy?: BackoffPolicy;
+  /** Called after each conversation's reconcile (progress and counts of `custody backfill`). */
+  onReconciled?: (conversationId: string, result: ReconcileResult) => void;
+  /** Called for each record dead-lettered (with its code). */
+  onDeadLetter?: (code: SinkErrorCode) => void;
 }>;
 
 export type RunningSink = Readonly<{
@@ -178,6 +199,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       },
     ]);
     log.warn({ topic, partition, offset: message.offset, code, reason }, 'dead-lettered');
+    deps.onDeadLetter?.(code);
   };
 
   const decode = async (topic: string, message: KafkaMessage): Promise<Decoded> => {
@@ -235,6 +257,11 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       sessionTagsTopic: options.topics.sessionTags,
       groupId: options.groupId,
       instance: options.instance,
+      writeChangelog: options.writeChangelog ?? true,
+      tagsStartAt:
+        options.startAt === undefined
+          ? undefined
+          : (partition) => options.startAt?.(options.topics.sessionTags, partition),
     },
   );
 
@@ -282,6 +309,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       exports: exports ?? null,
     });
     if (state.exports === null) return; // no recording yet: nothing to reconcile
+    if (options.reconcileFilter !== undefined && !options.reconcileFilter(state)) return;
     try {
       const outcome = await reconcile(state.tags ?? undefined, state.exports, {
         s3: deps.s3,
@@ -304,6 +332,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       });
       table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
       log.debug({ conversationId, ...outcome.result }, 'reconciled');
+      deps.onReconciled?.(conversationId, outcome.result);
     } catch (e) {
       if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
         await deadLetter(topic, partition, source, e.code, e.message);
@@ -417,11 +446,19 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
 
   const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   // Catch up the join state of every partition assigned, drop what was revoked (join-table.ts).
+  const started = new Set<string>();
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assignment = e.payload.memberAssignment;
     const mine = new Set<number>();
     for (const topic of [options.topics.sessionTags, options.topics.recordingExports])
-      for (const p of assignment[topic] ?? []) mine.add(p);
+      for (const p of assignment[topic] ?? []) {
+        mine.add(p);
+        // kafkajs applies a seek before the partition's first fetch (this event precedes fetching).
+        if (options.startAt === undefined || started.has(`${topic}:${p}`)) continue;
+        started.add(`${topic}:${p}`);
+        const offset = options.startAt(topic, p);
+        if (offset !== undefined) consumer.seek({ topic, partition: p, offset });
+      }
     table.assigned([...mine]);
   });
   await admin.connect();
