@@ -11,7 +11,7 @@ export type TopicRole =
   'notifications' | 'sessionTags' | 'recordingExports' | 'sinkState' | 'manifests' | 'dlq';
 
 /** The custody processes that write or read topics (asyncapi.yaml names them the same way). */
-export type CustodyProcess = 'ingest' | 'exports watch' | 'exports run' | 'sink';
+export type CustodyProcess = 'ingest' | 'exports watch' | 'exports run' | 'sink' | 'backfill';
 
 interface TopicSpec {
   readonly role: TopicRole;
@@ -46,9 +46,10 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     cleanup: 'compact',
     purpose: 'latest session-tag snapshot per conversation',
     key: 'conversationId',
-    producers: ['ingest'],
+    // backfill publishes the tags it reconstructs from analytics (provenance `reconciled`).
+    producers: ['ingest', 'backfill'],
     // ingest restores its snapshots from it at start.
-    consumers: ['ingest', 'sink'],
+    consumers: ['ingest', 'sink', 'backfill'],
   },
   {
     role: 'recordingExports',
@@ -56,8 +57,9 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     retentionMs: 365 * DAY_MS,
     purpose: 'recordings found in S3',
     key: 'conversationId',
-    producers: ['exports watch', 'exports run'],
-    consumers: ['sink'],
+    // backfill publishes the recordings its rescan finds that the topic lacks.
+    producers: ['exports watch', 'exports run', 'backfill'],
+    consumers: ['sink', 'backfill'],
   },
   // Internal to the sink (its join state, like a Kafka Streams changelog): compacted, one record per conversation.
   {
@@ -66,7 +68,8 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     purpose: 'the sink’s join state per conversation (internal)',
     key: 'conversationId',
     producers: ['sink'],
-    consumers: ['sink'],
+    // backfill restores the live sink's join state but never writes it.
+    consumers: ['sink', 'backfill'],
   },
   {
     role: 'manifests',
@@ -74,7 +77,7 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     retentionMs: 365 * DAY_MS,
     purpose: 'manifest versions written',
     key: 'conversationId',
-    producers: ['sink'],
+    producers: ['sink', 'backfill'],
     consumers: [],
   },
   {
@@ -83,7 +86,7 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     retentionMs: 365 * DAY_MS,
     purpose: 'input that could not be processed',
     key: 'the input key',
-    producers: ['ingest', 'exports watch', 'exports run', 'sink'],
+    producers: ['ingest', 'exports watch', 'exports run', 'sink', 'backfill'],
     consumers: [],
   },
 ];

@@ -15,6 +15,7 @@ import { loadCustodySchema } from '../../src/kafka/avro-codec.ts';
 import type { SchemaName } from '../../src/kafka/avro-codec.ts';
 import { topicOfSchema } from '../../src/kafka/record-codecs.ts';
 import { SESSION_TAGS_HEADERS, TOPIC_SPECS } from '../../src/kafka/topics.ts';
+import { TAGS_ORIGIN_HEADER } from '../../src/backfill/backfill.ts';
 import type { TopicRole } from '../../src/kafka/topics.ts';
 
 const FILE = new URL('../../asyncapi.yaml', import.meta.url).pathname;
@@ -129,7 +130,9 @@ describe('asyncapi.yaml', () => {
     const withHeaders = Object.entries(doc.channels).filter(([, c]) => messageOf(c).headers !== undefined);
     expect(withHeaders.map(([role]) => role)).toEqual(['sessionTags']);
     const headers = messageOf(doc.channels['sessionTags'] as Channel).headers;
-    expect(Object.keys(headers?.properties ?? {}).sort()).toEqual(Object.values(SESSION_TAGS_HEADERS).sort());
+    expect(Object.keys(headers?.properties ?? {}).sort()).toEqual(
+      [...Object.values(SESSION_TAGS_HEADERS), TAGS_ORIGIN_HEADER].sort(),
+    );
     expect([...(headers?.required ?? [])].sort()).toEqual(Object.values(SESSION_TAGS_HEADERS).sort());
   });
 
