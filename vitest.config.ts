@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure code, no servers) and `integration` (real Kafka + real S3 + the Genesys
+// Projects: `unit` (pure code, no servers) and `integration` (real Kafka + real S3 + the Genesys
 // emulator, started by test/support/global-setup.ts). The JSON report feeds .ci/run's summary line.
 export default defineConfig({
   test: {
@@ -25,6 +25,19 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores: integration files share one broker and one S3 server, so run them one at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // A consumer custody did not write (Python confluent-kafka) against a real Schema Registry (Apicurio),
+          // started only for this project (test/interop/global-setup.ts). Run on its own: `npm run test:interop`.
+          name: 'interop',
+          include: ['test/interop/**/*.interop.test.ts'],
+          globalSetup: ['test/support/global-setup.ts', 'test/interop/global-setup.ts'],
+          setupFiles: ['test/support/no-stack-traces.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

@@ -152,13 +152,18 @@ async function main(): Promise<number> {
   out();
   // The same set as `npm run infra:up`, with the same port overrides.
   const port = (v: string | undefined): number | undefined => (v ? Number(v) : undefined);
+  // `npm run demo -- --with-registry`: Confluent-framed records through Apicurio Registry (infra/registry.ts).
+  const withRegistry = process.argv.includes('--with-registry');
   const infra = await startInfra({
     name: 'dev',
     kafkaPort: port(process.env['INFRA_KAFKA_PORT']) ?? 9092,
     s3Port: port(process.env['INFRA_S3_PORT']) ?? 7070,
+    withRegistry,
+    registryPort: port(process.env['INFRA_REGISTRY_PORT']) ?? 8081,
   });
+  const registryUrl = withRegistry ? infra.settings.SCHEMA_REGISTRY_URL : undefined;
   out(
-    `infra     Kafka ${infra.settings.KAFKA_BROKERS}, S3 ${infra.settings.S3_ENDPOINT}${infra.reused ? ' (already running)' : ' (started)'}`,
+    `infra     Kafka ${infra.settings.KAFKA_BROKERS}, S3 ${infra.settings.S3_ENDPOINT}${registryUrl ? `, schema registry ${registryUrl}` : ''}${infra.reused ? ' (already running)' : ' (started)'}`,
   );
 
   rmSync(demoDir, { recursive: true, force: true });
@@ -210,6 +215,7 @@ async function main(): Promise<number> {
     signer,
     name,
     log: pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true })),
+    schemaRegistryUrl: registryUrl,
   });
   const stopOnSignal = (): void => {
     out('\ninterrupted: stopping the pipeline (the servers keep running)');

@@ -28,6 +28,8 @@ import { SdkGenesysApi } from '../src/ingest/genesys-api.ts';
 import { startIngest } from '../src/ingest/ingest-pipeline.ts';
 import type { RunningIngest } from '../src/ingest/ingest-pipeline.ts';
 import { createEncoders } from '../src/kafka/record-codecs.ts';
+import type { Encoders, RecordEncoder } from '../src/kafka/record-codecs.ts';
+import type { SchemaName } from '../src/kafka/avro-codec.ts';
 import { KafkaRecordProducer } from '../src/kafka/record-producer.ts';
 import { ensureTopics } from '../src/kafka/topics.ts';
 import type { Logger } from '../src/observability/logger.ts';
@@ -105,7 +107,36 @@ export type LocalPipelineOptions = Readonly<{
   scanIntervalMs?: number;
   /** JSON logs of every component (default: silent). */
   log?: Logger;
+  /** A Confluent-compatible registry: records are then Confluent-framed (default: single-object encoding). */
+  schemaRegistryUrl?: string;
+  /** Sees every record value custody encodes, with its bytes (the interop tests compare what was meant). */
+  onEncode?: EncodeTap;
 }>;
+
+/** Called with each value an encoder is given and the bytes it produced. */
+export type EncodeTap = (schema: SchemaName, value: unknown, bytes: Buffer) => void;
+
+function tapped<T>(
+  schema: SchemaName,
+  inner: RecordEncoder<T>,
+  tap: EncodeTap | undefined,
+): RecordEncoder<T> {
+  if (!tap) return inner;
+  return {
+    encode(value: T): Buffer {
+      const bytes = inner.encode(value);
+      tap(schema, value, bytes);
+      return bytes;
+    },
+  };
+}
+
+function tappedAll(encoders: Encoders, tap: EncodeTap | undefined): Encoders {
+  const names = Object.keys(encoders) as SchemaName[];
+  return Object.fromEntries(
+    names.map((n) => [n, tapped(n, encoders[n] as RecordEncoder<unknown>, tap)]),
+  ) as unknown as Encoders;
+}
 
 export type RunningLocalPipeline = Readonly<{
   emulator: RunningEmulator;
@@ -186,8 +217,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
       brokers: o.infra.KAFKA_BROKERS.split(','),
       clientId: o.name,
       ssl: false,
+      schemaRegistryUrl: o.schemaRegistryUrl,
     };
-    const encoders = await createEncoders(kafkaConfig, o.topics);
+    const encoders = tappedAll(await createEncoders(kafkaConfig, o.topics), o.onEncode);
 
     const emulator = await startEmulator({
       ...EMULATOR_CLIENT,
@@ -274,7 +306,11 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
         kafka,
         s3,
         signer: o.signer,
-        codecs: await createSinkCodecs(kafkaConfig, o.topics),
+        codecs: await createSinkCodecs(kafkaConfig, o.topics).then((c) => ({
+          ...c,
+          manifestWritten: tapped('manifest-written.v1', c.manifestWritten, o.onEncode),
+          deadLetter: tapped('dead-letter.v1', c.deadLetter, o.onEncode),
+        })),
         logger: log,
       },
       {

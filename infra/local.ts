@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { APICURIO_VERSION, launchRegistry, probeRegistry, registryUrl } from './registry.ts';
 
 export const KAFKA_VERSION = '4.1.1';
 // v1.8.0 or later: up to v1.7.x the posix backend checked If-Match / If-None-Match before staging the body and
@@ -25,7 +26,7 @@ export const KAFKA_VERSION = '4.1.1';
 export const VERSITYGW_VERSION = 'v1.8.0';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const infraHome = process.env['CUSTODY_INFRA_HOME'] ?? join(repoRoot, '.infra');
+export const infraHome = process.env['CUSTODY_INFRA_HOME'] ?? join(repoRoot, '.infra');
 const kafkaLibs = join(infraHome, `kafka-${KAFKA_VERSION}`, 'libs');
 const versitygwBin = join(infraHome, 'bin', `versitygw-${VERSITYGW_VERSION}`);
 
@@ -36,6 +37,8 @@ export interface InfraSettings {
   S3_REGION: string;
   AWS_ACCESS_KEY_ID: string;
   AWS_SECRET_ACCESS_KEY: string;
+  /** Set when the set includes the schema registry (`--with-registry`). */
+  SCHEMA_REGISTRY_URL?: string;
 }
 
 export interface InfraOptions {
@@ -43,6 +46,9 @@ export interface InfraOptions {
   name: string;
   kafkaPort?: number;
   s3Port?: number;
+  /** Also start Apicurio Registry (Confluent-compatible API), so custody writes Confluent-framed records. */
+  withRegistry?: boolean;
+  registryPort?: number;
   /** Progress lines go here (stderr by default, so stdout stays shell-sourceable). */
   log?: (line: string) => void;
   /**
@@ -55,7 +61,7 @@ export interface InfraOptions {
 export interface RunningInfra {
   settings: InfraSettings;
   stateDir: string;
-  pids: { kafka: number; s3: number };
+  pids: { kafka: number; s3: number; registry?: number };
   reused: boolean;
 }
 
@@ -268,7 +274,17 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
     await probeKafka(settings.KAFKA_BROKERS);
     await probeS3(settings);
     log(`already running in ${stateDir} (kafka pid ${existingKafka}, s3 pid ${existingS3})`);
-    return { settings, stateDir, pids: { kafka: existingKafka, s3: existingS3 }, reused: true };
+    let registry = readPid(join(stateDir, 'registry.pid'));
+    if (
+      opts.withRegistry &&
+      (registry === undefined || !isAlive(registry) || !settings.SCHEMA_REGISTRY_URL)
+    ) {
+      const started = await startRegistry({ name: opts.name, port: opts.registryPort, log });
+      registry = started.pid;
+      settings.SCHEMA_REGISTRY_URL = started.url;
+      writeFileSync(settingsFile(stateDir), JSON.stringify(settings, null, 2), { mode: 0o600 });
+    }
+    return { settings, stateDir, pids: { kafka: existingKafka, s3: existingS3, registry }, reused: true };
   }
   // A half-running set (one process died) is stopped and started afresh.
   await stopInfra({ name: opts.name, log });
@@ -280,6 +296,7 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
   const kafkaPort = opts.kafkaPort ?? (await freePort());
   const controllerPort = await freePort();
   const s3Port = opts.s3Port ?? (await freePort());
+  let registryPid: number | undefined;
   const settings: InfraSettings = {
     KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
     S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
@@ -323,12 +340,52 @@ export async function startInfra(opts: InfraOptions): Promise<RunningInfra> {
       120_000,
     );
     log('Kafka broker ready');
+    if (opts.withRegistry) {
+      const started = await startRegistry({ name: opts.name, port: opts.registryPort, log });
+      settings.SCHEMA_REGISTRY_URL = started.url;
+      registryPid = started.pid;
+    }
   } catch (e) {
     await stopInfra({ name: opts.name, log });
     throw e;
   }
   writeFileSync(settingsFile(stateDir), JSON.stringify(settings, null, 2), { mode: 0o600 });
-  return { settings, stateDir, pids: { kafka: kafkaPid, s3: s3Pid }, reused: false };
+  return { settings, stateDir, pids: { kafka: kafkaPid, s3: s3Pid, registry: registryPid }, reused: false };
+}
+
+/**
+ * Starts Apicurio Registry in the state folder `.infra/<name>/` (alone, or beside a Kafka + S3 set) and resolves
+ * with its Confluent-compatible URL once it answers. Its storage is in memory: a restart forgets every schema.
+ */
+export async function startRegistry(opts: {
+  name: string;
+  port?: number;
+  log?: (line: string) => void;
+}): Promise<{ url: string; pid: number }> {
+  const log = opts.log ?? defaultLog;
+  const stateDir = join(infraHome, opts.name);
+  mkdirSync(infraHome, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const pid = launchRegistry(infraHome, stateDir, port, log);
+  const url = registryUrl(port);
+  log(
+    `Apicurio Registry ${APICURIO_VERSION} starting (pid ${pid}) on ${url}; log ${join(stateDir, 'registry.log')}`,
+  );
+  try {
+    await waitFor(
+      'Apicurio Registry',
+      pid,
+      join(stateDir, 'registry.log'),
+      () => probeRegistry(url),
+      120_000,
+    );
+  } catch (e) {
+    await stopPid(pid, 'Apicurio Registry', log);
+    rmSync(join(stateDir, 'registry.pid'), { force: true });
+    throw e;
+  }
+  log('schema registry ready');
+  return { url, pid };
 }
 
 const LOG4J = `-Dlog4j2.configurationFile=file:${join(repoRoot, 'infra/kafka/log4j2.properties')}`;
@@ -449,6 +506,7 @@ export async function stopInfra(opts: {
   const log = opts.log ?? defaultLog;
   const stateDir = join(infraHome, opts.name);
   for (const [file, what] of [
+    ['registry.pid', 'Apicurio Registry'],
     ['s3.pid', 'versitygw'],
     ['kafka.pid', 'Kafka'],
   ] as const) {
@@ -463,12 +521,16 @@ export async function stopInfra(opts: {
 export function listStates(): string[] {
   if (!existsSync(infraHome)) return [];
   return readdirSync(infraHome).filter(
-    (d) => existsSync(join(infraHome, d, 'kafka.pid')) || existsSync(join(infraHome, d, 's3.pid')),
+    (d) =>
+      existsSync(join(infraHome, d, 'kafka.pid')) ||
+      existsSync(join(infraHome, d, 's3.pid')) ||
+      existsSync(join(infraHome, d, 'registry.pid')),
   );
 }
 
 export function formatSettings(s: InfraSettings): string {
   return Object.entries(s)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`)
     .join('\n');
 }

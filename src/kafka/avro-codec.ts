@@ -8,7 +8,8 @@
  *   registry, then the binary datum. Used when SCHEMA_REGISTRY_URL is set.
  *
  * Old records are read with a newer reader schema through avsc resolvers (Avro schema resolution), which is how
- * the topics evolve under FULL_TRANSITIVE compatibility. Error messages never contain record content.
+ * the topics evolve under BACKWARD compatibility (new fields optional with defaults, so also forward-readable).
+ * Error messages never contain record content.
  */
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';

@@ -1,8 +1,8 @@
 /**
  * The encoders and decoders of custody's records, in the wire format the deployment chose: Confluent
  * Schema Registry framing when SCHEMA_REGISTRY_URL is set (schemas registered under `{topic}-value`,
- * compatibility FULL_TRANSITIVE), Avro single-object encoding otherwise. Decoders read both, so a topic can
- * move from one format to the other without rewriting it.
+ * compatibility BACKWARD, so a consumer that upgrades reads every record already written), Avro single-object
+ * encoding otherwise. Decoders read both, so a topic can move from one format to the other without rewriting it.
  */
 import type { Config } from '../config.ts';
 import {
@@ -15,7 +15,12 @@ import {
   type CustodyRecords,
   type SchemaName,
 } from './avro-codec.ts';
-import { SchemaRegistryClient, valueSubject } from './schema-registry.ts';
+import { FatalError } from '../runtime/errors.ts';
+import { SchemaRegistryClient, SchemaRegistryError, valueSubject } from './schema-registry.ts';
+import type { CompatibilityLevel } from './schema-registry.ts';
+
+/** The compatibility custody sets on each of its subjects. */
+export const SUBJECT_COMPATIBILITY: CompatibilityLevel = 'BACKWARD';
 
 export interface RecordEncoder<T> {
   encode(value: T): Buffer;
@@ -61,12 +66,31 @@ export async function createEncoders(kafka: Config['kafka'], topics: Config['top
     NAMES.map(async (n) => {
       const type = loadCustodySchema(n);
       const subject = valueSubject(topicOfSchema(topics, n));
-      await registry.setCompatibility(subject, 'FULL_TRANSITIVE');
-      const id = await registry.register(subject, type);
+      await registry.setCompatibility(subject, SUBJECT_COMPATIBILITY);
+      const id = await registry.register(subject, type).catch((e: unknown) => {
+        throw refusal(e, n, subject);
+      });
       return [n, new ConfluentCodec(type, id)] as const;
     }),
   );
   return Object.fromEntries(entries) as unknown as Encoders;
+}
+
+/**
+ * A registry's 409 on register means the subject already holds versions this schema cannot follow: no retry helps,
+ * so it becomes one fatal line naming the schema, the subject and the registry's reason.
+ */
+function refusal(e: unknown, name: SchemaName, subject: string): unknown {
+  if (!(e instanceof SchemaRegistryError) || e.status !== 409) return e;
+  // The registry's reason without the HTTP prefix or a Java exception class name in front of it.
+  const why = e.message.replace(/^.*answered 409:?\s*/, '').replace(/^[\w.$]+Exception:\s*/, '');
+  // No `cause`: the message already holds the registry's reason, and the fatal line would repeat it.
+  return new FatalError(
+    `the schema registry refused schemas/${name}.avsc as incompatible with the versions under subject ${subject} ` +
+      `(${SUBJECT_COMPATIBILITY})${why ? `: ${why}` : ''}; evolve the schema compatibly (new fields optional ` +
+      `with defaults) or write to a new topic`,
+    { setting: 'SCHEMA_REGISTRY_URL' },
+  );
 }
 
 export function createDecoders(kafka: Config['kafka']): Decoders {

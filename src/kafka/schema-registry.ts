@@ -2,8 +2,8 @@
  * A minimal Confluent-compatible Schema Registry client over fetch: exactly the three calls custody needs.
  *
  * - `POST /subjects/{subject}/versions` registers (or finds) a schema and returns its global id;
- * - `PUT /config/{subject}` sets the subject's compatibility (custody uses FULL_TRANSITIVE: evidence topics are
- *   replayed for years by consumers on any version; research/anchors.md §3.2);
+ * - `PUT /config/{subject}` sets the subject's compatibility (custody uses BACKWARD: a consumer upgraded to the
+ *   latest schema reads every record already written; see record-codecs.ts);
  * - `GET /schemas/ids/{id}` fetches a writer schema by id.
  * Results are cached (ids and schemas are immutable in a registry). Errors carry the HTTP status and the registry's
  * error code, never credentials: userinfo in the URL is moved into an Authorization header and never echoed.
@@ -110,8 +110,8 @@ export class SchemaRegistryClient {
     return pending;
   }
 
-  /** Sets the compatibility level of `subject` (default FULL_TRANSITIVE). */
-  async setCompatibility(subject: string, level: CompatibilityLevel = 'FULL_TRANSITIVE'): Promise<void> {
+  /** Sets the compatibility level of `subject` (default BACKWARD, the Confluent default). */
+  async setCompatibility(subject: string, level: CompatibilityLevel = 'BACKWARD'): Promise<void> {
     const body = await this.#call('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: level });
     const answered = isRecord(body) ? body['compatibility'] : undefined;
     if (answered !== level) {

@@ -10,31 +10,85 @@ import type { Config } from '../config.ts';
 export type TopicRole =
   'notifications' | 'sessionTags' | 'recordingExports' | 'sinkState' | 'manifests' | 'dlq';
 
+/** The custody processes that write or read topics (asyncapi.yaml names them the same way). */
+export type CustodyProcess = 'ingest' | 'exports watch' | 'exports run' | 'sink' | 'backfill';
+
 interface TopicSpec {
   readonly role: TopicRole;
   readonly cleanup: 'delete' | 'compact';
   /** Retention in ms for `delete` topics (-1 = forever). */
   readonly retentionMs?: number;
   readonly purpose: string;
+  /** What the record key holds. */
+  readonly key: string;
+  /** The processes that write it and those of custody's that read it (other services may read any but sinkState). */
+  readonly producers: readonly CustodyProcess[];
+  readonly consumers: readonly CustodyProcess[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The topic contract. README's "Topics" table describes the same facts. */
+/** The topic contract. README's "Topics" table and asyncapi.yaml describe the same facts (a test checks both). */
 export const TOPIC_SPECS: readonly TopicSpec[] = [
   // The evidence log is kept forever by default: it is what backfill replays and what auditors may ask for.
-  { role: 'notifications', cleanup: 'delete', retentionMs: -1, purpose: 'every notification as received' },
-  { role: 'sessionTags', cleanup: 'compact', purpose: 'latest session-tag snapshot per conversation' },
+  {
+    role: 'notifications',
+    cleanup: 'delete',
+    retentionMs: -1,
+    purpose: 'every notification as received',
+    key: 'conversationId (else the entity id, else the channel id)',
+    producers: ['ingest'],
+    // At start, ingest reads its own evidence log back to find when it last captured (the gap to repair).
+    consumers: ['ingest'],
+  },
+  {
+    role: 'sessionTags',
+    cleanup: 'compact',
+    purpose: 'latest session-tag snapshot per conversation',
+    key: 'conversationId',
+    // backfill publishes the tags it reconstructs from analytics (provenance `reconciled`).
+    producers: ['ingest', 'backfill'],
+    // ingest restores its snapshots from it at start.
+    consumers: ['ingest', 'sink', 'backfill'],
+  },
   {
     role: 'recordingExports',
     cleanup: 'delete',
     retentionMs: 365 * DAY_MS,
     purpose: 'recordings found in S3',
+    key: 'conversationId',
+    // backfill publishes the recordings its rescan finds that the topic lacks.
+    producers: ['exports watch', 'exports run', 'backfill'],
+    consumers: ['sink', 'backfill'],
   },
   // Internal to the sink (its join state, like a Kafka Streams changelog): compacted, one record per conversation.
-  { role: 'sinkState', cleanup: 'compact', purpose: 'the sink’s join state per conversation (internal)' },
-  { role: 'manifests', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'manifest versions written' },
-  { role: 'dlq', cleanup: 'delete', retentionMs: 365 * DAY_MS, purpose: 'input that could not be processed' },
+  {
+    role: 'sinkState',
+    cleanup: 'compact',
+    purpose: 'the sink’s join state per conversation (internal)',
+    key: 'conversationId',
+    producers: ['sink'],
+    // backfill restores the live sink's join state but never writes it.
+    consumers: ['sink', 'backfill'],
+  },
+  {
+    role: 'manifests',
+    cleanup: 'delete',
+    retentionMs: 365 * DAY_MS,
+    purpose: 'manifest versions written',
+    key: 'conversationId',
+    producers: ['sink', 'backfill'],
+    consumers: [],
+  },
+  {
+    role: 'dlq',
+    cleanup: 'delete',
+    retentionMs: 365 * DAY_MS,
+    purpose: 'input that could not be processed',
+    key: 'the input key',
+    producers: ['ingest', 'exports watch', 'exports run', 'sink', 'backfill'],
+    consumers: [],
+  },
 ];
 
 /** Headers of every session-tags record: the ingest instance and version that captured the snapshot. */

@@ -1,8 +1,7 @@
 /**
  * SchemaRegistryClient against a STAND-IN registry: a tiny node:http server, below, that implements only the three
  * Confluent endpoints custody uses (POST /subjects/{s}/versions, PUT /config/{s}, GET /schemas/ids/{id}). It is
- * not a real Schema Registry (no compatibility checks); a test against a real one belongs in test/integration once
- * the infrastructure provides one.
+ * not a real Schema Registry (no compatibility checks): test/interop runs custody against a real one (Apicurio).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
@@ -14,6 +13,25 @@ import {
   SchemaRegistryError,
   valueSubject,
 } from '../../../src/kafka/schema-registry.ts';
+import { createEncoders } from '../../../src/kafka/record-codecs.ts';
+import { FatalError, isRetriable } from '../../../src/runtime/errors.ts';
+import type { ManifestWritten } from '../../../src/kafka/avro-codec.ts';
+
+const manifest: ManifestWritten = {
+  conversationId: '6f0c1c9e-3f0e-4d7b-9a51-1b1f3c0d2e4a',
+  recordingId: '0b6a7c52-2d1e-4f3a-8c9b-000000000001',
+  bucket: 'b',
+  key: 'k',
+  versionId: null,
+  manifestVersion: 1,
+  manifestSha256: 'a'.repeat(64),
+  previousManifestSha256: null,
+  completeness: 'complete',
+  missing: [],
+  keyId: 'k1',
+  writtenAtMs: 1,
+  writerInstance: 'sink-1',
+};
 
 interface Seen {
   method: string;
@@ -61,6 +79,13 @@ beforeAll(async () => {
       if (req.method === 'POST' && /^\/subjects\/[^/]+\/versions$/.test(path)) {
         const schema = (body as { schema?: unknown }).schema;
         if (typeof schema !== 'string') return send(422, { error_code: 42201, message: 'Invalid schema' });
+        // The stand-in refuses every schema under subjects named "refused-…", as a registry does an incompatible one.
+        if (path.startsWith('/subjects/refused-')) {
+          return send(409, {
+            error_code: 409,
+            message: 'Schema being registered is incompatible with an earlier schema',
+          });
+        }
         let id = registry.ids.get(schema);
         if (id === undefined) {
           id = registry.schemas.size + 1;
@@ -120,11 +145,11 @@ describe('SchemaRegistryClient (against the stand-in registry)', () => {
     expect(registry.seen.filter((s) => s.method === 'GET')).toHaveLength(1);
   });
 
-  it('sets FULL_TRANSITIVE compatibility by default', async () => {
+  it('sets BACKWARD compatibility by default', async () => {
     const client = new SchemaRegistryClient({ url: `${baseUrl}/` });
     await client.setCompatibility('genesys.notifications.v1-value');
-    expect(registry.config.get('genesys.notifications.v1-value')).toBe('FULL_TRANSITIVE');
-    expect(registry.seen[0]).toMatchObject({ method: 'PUT', body: { compatibility: 'FULL_TRANSITIVE' } });
+    expect(registry.config.get('genesys.notifications.v1-value')).toBe('BACKWARD');
+    expect(registry.seen[0]).toMatchObject({ method: 'PUT', body: { compatibility: 'BACKWARD' } });
   });
 
   it('sends URL credentials as basic auth and never puts them in errors', async () => {
@@ -159,5 +184,35 @@ describe('SchemaRegistryClient (against the stand-in registry)', () => {
 
     const closed = new SchemaRegistryClient({ url: 'http://127.0.0.1:1', requestTimeoutMs: 2_000 });
     await expect(closed.getSchemaById(1)).rejects.toMatchObject({ status: 0, retriable: true });
+  });
+
+  it('createEncoders registers under {topic}-value with BACKWARD, and a refusal is fatal and names the schema', async () => {
+    const topics = {
+      partitions: 1,
+      notifications: 'n.v1',
+      sessionTags: 's.v1',
+      recordingExports: 'r.v1',
+      sinkState: 'ss.v1',
+      manifests: 'm.v1',
+      dlq: 'd.v1',
+    };
+    const kafka = { brokers: [], clientId: 't', ssl: false, schemaRegistryUrl: baseUrl };
+    const encoders = await createEncoders(kafka, topics);
+    for (const topic of ['n.v1', 's.v1', 'r.v1', 'm.v1', 'd.v1']) {
+      expect(registry.config.get(`${topic}-value`), topic).toBe('BACKWARD');
+    }
+    expect(encoders['manifest-written.v1'].encode(manifest)[0]).toBe(0x00);
+
+    const err = await createEncoders(kafka, { ...topics, manifests: 'refused-m.v1' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(FatalError);
+    expect(isRetriable(err)).toBe(false);
+    expect((err as FatalError).setting).toBe('SCHEMA_REGISTRY_URL');
+    expect((err as Error).message).toBe(
+      'the schema registry refused schemas/manifest-written.v1.avsc as incompatible with the versions under subject ' +
+        'refused-m.v1-value (BACKWARD): Schema being registered is incompatible with an earlier schema; evolve the ' +
+        'schema compatibly (new fields optional with defaults) or write to a new topic',
+    );
   });
 });
