@@ -20,10 +20,12 @@ import type {
   TagObservation,
   UserContext as TagUserContext,
 } from '../enrich/session-tags.ts';
+import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
+import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
-import type { NotificationRecord } from '../kafka/avro-codec.ts';
+import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
@@ -35,6 +37,8 @@ import type { BackoffPolicy } from '../runtime/backoff.ts';
 import { Conditions } from '../runtime/conditions.ts';
 import { describeError, FatalError, isRetriable } from '../runtime/errors.ts';
 import { findLastCapture } from './capture-checkpoint.ts';
+import type { BridgeRecord, RunningEventBridgeSource } from './eventbridge-source.ts';
+import { startEventBridgeSource } from './eventbridge-source.ts';
 import type { Delivery, DeliveryBufferOptions, Unflushed } from './delivery-buffer.ts';
 import { DeliveryBuffer } from './delivery-buffer.ts';
 import {
@@ -51,6 +55,7 @@ import type {
   ChannelOptions,
   ChannelStart,
   ControlKind,
+  EventBridgeReceipt,
   Gap,
   ReceivedFrame,
 } from './notification-channel.ts';
@@ -133,6 +138,11 @@ export interface IngestDeps {
    * the time since then is recorded as a gap and repaired.
    */
   readonly processStartedAt?: number;
+  /**
+   * Read the notifications from the Kafka topic the user bridges Genesys' Amazon EventBridge integration into,
+   * instead of the Notification API WebSocket (see eventbridge-source.ts). Everything after reading is shared.
+   */
+  readonly eventBridge?: { readonly kafka: Kafka; readonly topic: string; readonly groupId: string };
   /** Aborting ends the start-up waits (ShutdownError). */
   readonly signal?: AbortSignal;
   /** Not-ready reasons of the start-up waits and of Kafka delivery trouble (else ingest keeps its own). */
@@ -434,7 +444,9 @@ export async function startIngest(
    * is about (or its user) is recorded as a gap, so what it said is repaired from the Platform API.
    */
   const onOversizedFrame = (frame: ReceivedFrame, bytes: number): void => {
-    const sha256 = createHash('sha256').update(frame.text, 'utf8').digest('hex');
+    const sha256 = createHash('sha256')
+      .update(frame.eventBridge?.event ?? frame.text, 'utf8')
+      .digest('hex');
     const parsed = parseFrame(frame.text);
     const keys: { conversationId?: string; entityId?: string } = parsed.ok
       ? notificationKeys(parsed.value)
@@ -482,9 +494,15 @@ export async function startIngest(
     // A socket that outlived a stop past its deadline: the buffer is gone, and the restart gap covers the frame.
     if (bufferGone) return;
     stats.frames++;
-    const seq = (sequence.get(frame.channelId) ?? 0) + 1;
-    sequence.set(frame.channelId, seq);
-    const frameBytes = Buffer.byteLength(frame.text, 'utf8');
+    const eb = frame.eventBridge;
+    // EventBridge has no connection to count frames on: its records are ordered by their bridge offsets.
+    let seq: number | null = null;
+    if (!eb) {
+      seq = (sequence.get(frame.channelId) ?? 0) + 1;
+      sequence.set(frame.channelId, seq);
+    }
+    const rawText = eb?.event ?? frame.text;
+    const frameBytes = Buffer.byteLength(rawText, 'utf8');
     if (frameBytes + EVIDENCE_OVERHEAD_BYTES > opts.maxRecordBytes) {
       onOversizedFrame(frame, frameBytes);
       return;
@@ -511,7 +529,11 @@ export async function startIngest(
       if (env.topicName !== undefined && isDataKind(env.kind)) {
         // The body as sent (JSON.parse keeps key order), without the per-channel envelope metadata.
         const body = JSON.stringify(env.rawBody ?? null);
-        if (dedupe.isDuplicate(env.topicName, body, frame.channelId, frame.receivedAt)) {
+        // EventBridge delivers at least once, and Genesys retries it for days: any repeat of a body is a duplicate.
+        const duplicate = eb
+          ? dedupe.seenBefore(env.topicName, body, frame.receivedAt)
+          : dedupe.isDuplicate(env.topicName, body, frame.channelId, frame.receivedAt);
+        if (duplicate) {
           stats.duplicates++;
           metrics.duplicates.inc();
           return;
@@ -558,8 +580,8 @@ export async function startIngest(
       version: parsed.ok ? (parsed.value.version ?? null) : null,
       correlationId: parsed.ok ? (parsed.value.correlationId ?? null) : null,
       rejectionCode: parsed.ok ? null : parsed.error.code,
-      rawFrame: frame.text,
-      rawFrameSha256: hash('sha256', frame.text, 'hex'),
+      rawFrame: rawText,
+      rawFrameSha256: hash('sha256', rawText, 'hex'),
       receivedAtMs: frame.receivedAt,
       channelId: frame.channelId,
       frameSequence: seq,
@@ -567,6 +589,8 @@ export async function startIngest(
       ingestVersion: INGEST_VERSION,
       conversationId: conversationId ?? null,
       entityId: entityId ?? null,
+      transport: eb ? 'eventbridge' : null,
+      eventBridge: eb ? eventBridgeRecord(eb) : null,
     };
     // The evidence record goes first; the snapshot it changes follows at the end of its batch (sealSnapshots).
     records.unshift({
@@ -576,6 +600,97 @@ export async function startIngest(
       timestamp: frame.receivedAt,
     });
     buffer.push({ records, receivedAt: frame.receivedAt, eventTime, deferred });
+    metrics.bufferDepth.set(buffer.depth);
+  };
+
+  /**
+   * One record of the EventBridge bridge topic: an event that parses goes through onFrame like a WebSocket frame
+   * (its detail is the notification); one that does not is kept in the evidence log as rejected and dead-lettered
+   * with its bridge coordinates, and reading goes on.
+   */
+  const onBridgeRecord = (r: BridgeRecord): void => {
+    if (bufferGone) return;
+    const text = r.value?.toString('utf8') ?? '';
+    const parsed = parseEventBridgeEvent(text);
+    if (parsed.ok) {
+      onFrame({
+        text: parsed.value.frameText,
+        receivedAt: r.receivedAt,
+        channelId: parsed.value.origin.source,
+        eventBridge: {
+          event: text,
+          origin: parsed.value.origin,
+          topic: r.topic,
+          partition: r.partition,
+          offset: Number(r.offset),
+        },
+      });
+      return;
+    }
+    stats.frames++;
+    stats.deadLetters++;
+    const code = `CUSTODY_INGEST_EVENTBRIDGE_${parsed.error.code.toUpperCase().replace(/-/g, '_')}`;
+    metrics.events.inc({ kind: 'rejected' });
+    metrics.deadLetters.inc({ code });
+    log.error(
+      { topic: r.topic, partition: r.partition, offset: r.offset, code, reason: parsed.error.reason },
+      'EventBridge event dead-lettered',
+    );
+    const value = r.value ?? Buffer.alloc(0);
+    const tooLarge = value.length + EVIDENCE_OVERHEAD_BYTES > opts.maxRecordBytes;
+    const kept = tooLarge ? value.subarray(0, opts.deadLetterPrefixBytes) : value;
+    const records: KeyedRecord[] = [];
+    if (!tooLarge) {
+      const evidence: NotificationRecord = {
+        topicName: null,
+        kind: 'rejected',
+        version: null,
+        correlationId: null,
+        rejectionCode: `eventbridge-${parsed.error.code}`,
+        rawFrame: text,
+        rawFrameSha256: hash('sha256', text, 'hex'),
+        receivedAtMs: r.receivedAt,
+        channelId: r.topic,
+        frameSequence: null,
+        ingestInstance: deps.instance,
+        ingestVersion: INGEST_VERSION,
+        conversationId: null,
+        entityId: null,
+        transport: 'eventbridge',
+        eventBridge: null,
+      };
+      records.push({
+        topic: topics.notifications,
+        key: r.topic,
+        value: encoders['notification.v1'].encode(evidence),
+        timestamp: r.receivedAt,
+      });
+    }
+    records.push({
+      topic: topics.dlq,
+      key: null,
+      value: encoders['dead-letter.v1'].encode({
+        key: null,
+        value: kept,
+        source: {
+          kind: 'kafka',
+          topic: r.topic,
+          partition: r.partition,
+          offset: Number(r.offset),
+          timestampMs: r.receivedAt,
+          channelId: null,
+        },
+        stage: 'ingest',
+        errorCode: code,
+        reason: tooLarge
+          ? `${parsed.error.reason}; the event of ${value.length} bytes exceeds the Kafka record limit, the value keeps its first ${kept.length} bytes`
+          : parsed.error.reason,
+        firstSeenAtMs: r.receivedAt,
+        instance: deps.instance,
+        headers: {},
+      }),
+    });
+    buffer.push({ records, receivedAt: r.receivedAt });
     metrics.bufferDepth.set(buffer.depth);
   };
 
@@ -727,6 +842,7 @@ export async function startIngest(
     );
 
   const timers: NodeJS.Timeout[] = [];
+  let bridge: RunningEventBridgeSource | undefined;
   try {
     deps.api.onTokenRenewed(() => {
       for (const c of channels) {
@@ -744,15 +860,35 @@ export async function startIngest(
     const loaded = await fromGenesys('Genesys user directory', () => directory.load());
     if (loaded.invalid.length > 0)
       log.error({ count: loaded.invalid.length }, 'users with ids that are not UUIDs were skipped');
-    const restartGapFrom = await lastCaptureBefore(loaded.userIds);
-    await applyPlan(
-      loaded.userIds,
-      restartGapFrom === undefined ? {} : { gapFrom: restartGapFrom, gapReason: 'ingest was not running' },
-    );
-    log.info({ users: loaded.userIds.length, channels: channels.length }, 'ingest subscribed');
+    if (deps.eventBridge) {
+      // EventBridge is durable and the bridge topic keeps what was not committed: no restart gap, no sockets.
+      bridge = await startEventBridgeSource({
+        ...deps.eventBridge,
+        log,
+        now,
+        handle: onBridgeRecord,
+        acknowledged: async () => {
+          await buffer.flush();
+          return !bufferGone && !buffer.failed;
+        },
+        failed: (e) => fail(e),
+      });
+      log.info({ users: loaded.userIds.length, topic: deps.eventBridge.topic }, 'ingest reading EventBridge');
+    } else {
+      await subscribeAll(loaded.userIds);
+    }
   } catch (e) {
     await release(`start-up failed: ${describeError(e)}`).catch(() => undefined);
     throw e;
+  }
+
+  async function subscribeAll(userIds: readonly string[]): Promise<void> {
+    const restartGapFrom = await lastCaptureBefore(userIds);
+    await applyPlan(
+      userIds,
+      restartGapFrom === undefined ? {} : { gapFrom: restartGapFrom, gapReason: 'ingest was not running' },
+    );
+    log.info({ users: userIds.length, channels: channels.length }, 'ingest subscribed');
   }
 
   /**
@@ -815,7 +951,8 @@ export async function startIngest(
     if (stopping || failedWith !== undefined) return;
     directory
       .load()
-      .then((l) => applyPlan(l.userIds))
+      // With EventBridge the directory only serves station context; there is nothing to subscribe.
+      .then((l) => (deps.eventBridge ? undefined : applyPlan(l.userIds)))
       .catch((e: unknown) => {
         const fatal = genesysFatal(e);
         if (fatal) fail(fatal);
@@ -851,7 +988,10 @@ export async function startIngest(
       }
     };
     // Order matters: stop reading, let running repairs finish, flush what was received, then close.
-    const closed = await within('closing sockets', Promise.all(channels.map((c) => c.stop())));
+    const closed = await within(
+      'closing sockets',
+      Promise.all([...channels.map((c) => c.stop()), bridge?.stop()]),
+    );
     const repaired = await within('finishing gap repairs', repair.stop());
     const flushed = !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
     let unflushed: Unflushed = { frames: 0 };
@@ -884,6 +1024,8 @@ export async function startIngest(
         if (own) reasons.push(own);
       }
       if (buffer.overflowing) reasons.push(`Kafka backpressure (${buffer.depth} frames buffered)`);
+      const bridgeDown = bridge?.notReadyReason();
+      if (bridgeDown) reasons.push(bridgeDown);
       const down = channels.filter((c) => !c.connected).length;
       if (down > 0) reasons.push(`${down} of ${channels.length} notification channels not connected`);
       return reasons.length > 0 ? reasons.join('; ') : undefined;
@@ -915,6 +1057,22 @@ function restoredState(snapshot: SessionTagsSnapshot, fallback: number): Convers
     }
   }
   return { snapshot, unsealed: [], lastEventAt: last > 0 ? last : fallback, userIds };
+}
+
+function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
+  const o: EventBridgeOrigin = eb.origin;
+  return {
+    id: o.id,
+    detailType: o.detailType,
+    source: o.source,
+    time: o.time ?? null,
+    detailTimestamp: o.detailTimestamp ?? null,
+    account: o.account ?? null,
+    region: o.region ?? null,
+    bridgeTopic: eb.topic,
+    bridgePartition: eb.partition,
+    bridgeOffset: eb.offset,
+  };
 }
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {
