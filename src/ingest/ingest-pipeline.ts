@@ -93,6 +93,11 @@ export interface IngestOptions {
   readonly restartGapMaxMs: number;
   /** Backoff of the start-up waits (Genesys directory, evidence log scan). */
   readonly startRetry: BackoffPolicy;
+  /**
+   * How long an EventBridge event's body is remembered to drop a redelivery of it (ms). EventBridge delivers at
+   * least once and a bridge may retry late, so this is far longer than the WebSocket's channel-overlap window.
+   */
+  readonly eventBridgeDedupeWindowMs: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -107,6 +112,7 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   stopTimeoutMs: 10_000,
   restartGapMaxMs: 24 * 60 * 60_000,
   startRetry: DEFAULT_BACKOFF,
+  eventBridgeDedupeWindowMs: 6 * 60 * 60_000,
 };
 
 /** Evidence-record overhead besides the frame text (ids, hashes, Avro framing), with room to spare. */
@@ -228,7 +234,9 @@ export async function startIngest(
   const { log, metrics, encoders, topics } = deps;
   const conditions = deps.conditions ?? new Conditions(log);
   const directory = new UserDirectory(deps.api, now);
-  const dedupe = new OverlapDedupe();
+  const dedupe = new OverlapDedupe(
+    deps.eventBridge ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000 } : {},
+  );
   const conversations = new Map<string, ConversationState>();
   for (const [id, snapshot] of deps.restored ?? []) conversations.set(id, restoredState(snapshot, now()));
   const channels: NotificationChannel[] = [];
