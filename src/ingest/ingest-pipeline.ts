@@ -14,7 +14,7 @@ import type { Kafka } from 'kafkajs';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
 import type { NotificationEnvelope } from '../enrich/genesys-envelope.ts';
-import { notificationKeys, parseNotificationFrame } from '../enrich/genesys-envelope.ts';
+import { isGenesysId, notificationKeys, parseNotificationFrame } from '../enrich/genesys-envelope.ts';
 import type {
   SessionTagsSnapshot,
   TagObservation,
@@ -25,6 +25,7 @@ import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
+import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
 import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
@@ -117,6 +118,9 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
 
 /** Evidence-record overhead besides the frame text (ids, hashes, Avro framing), with room to spare. */
 const EVIDENCE_OVERHEAD_BYTES = 2_048;
+
+/** A REST/analytics read used in part: some participants or sessions failed validation (see repairDropped). */
+const REPAIR_PARTICIPANT_DROPPED = 'CUSTODY_INGEST_REPAIR_PARTICIPANT_DROPPED';
 
 export interface IngestDeps {
   readonly api: GenesysApi;
@@ -708,6 +712,52 @@ export async function startIngest(
     buffer.push({ records: [], receivedAt: now(), deferred: observations });
   };
 
+  /**
+   * Participants (or sessions) of a REST/analytics read that failed validation: the others were used; these go to
+   * the DLQ with the check each failed and the record as read, keyed by the conversation.
+   */
+  const repairDropped = (
+    api: 'analytics' | 'conversations',
+    dropped: readonly DroppedRecordPart[],
+    conversationId: string | undefined,
+    record: unknown,
+  ): void => {
+    if (dropped.length === 0 || bufferGone) return;
+    stats.deadLetters++;
+    metrics.deadLetters.inc({ code: REPAIR_PARTICIPANT_DROPPED });
+    const reason = `${api}: ${droppedParticipantsReason(dropped)}`;
+    log.warn({ api, conversationId, code: REPAIR_PARTICIPANT_DROPPED, reason }, 'gap repair left parts out');
+    const key = conversationId !== undefined && isGenesysId(conversationId) ? conversationId : null;
+    const at = now();
+    buffer.push({
+      receivedAt: at,
+      records: [
+        {
+          topic: topics.dlq,
+          key,
+          value: encoders['dead-letter.v1'].encode({
+            key: key === null ? null : Buffer.from(key),
+            value: Buffer.from(JSON.stringify(record) ?? 'null', 'utf8'),
+            source: {
+              kind: 'api',
+              topic: null,
+              partition: null,
+              offset: null,
+              timestampMs: at,
+              channelId: null,
+            },
+            stage: 'ingest',
+            errorCode: REPAIR_PARTICIPANT_DROPPED,
+            reason,
+            firstSeenAtMs: at,
+            instance: deps.instance,
+            headers: {},
+          }),
+        },
+      ],
+    });
+  };
+
   const repair = new GapRepair(
     {
       api: deps.api,
@@ -723,8 +773,10 @@ export async function startIngest(
       },
       reconcileAnalytics: async (c: Models.AnalyticsConversationWithoutAttributes) => {
         const r = extractFromAnalytics(c, { receivedAt: now(), userContext });
-        if (r.ok) await reconcile(r.value);
-        else
+        if (r.ok) {
+          repairDropped('analytics', r.value.dropped, c.conversationId, c);
+          await reconcile(r.value.observations);
+        } else
           log.warn(
             { conversationId: c.conversationId, code: r.error.code, reason: r.error.reason },
             'analytics conversation not usable for repair',
@@ -732,8 +784,10 @@ export async function startIngest(
       },
       reconcileCall: async (c: Models.CallConversation) => {
         const r = extractFromCallConversation(c, { receivedAt: now(), userContext });
-        if (r.ok) await reconcile(r.value);
-        else
+        if (r.ok) {
+          repairDropped('conversations', r.value.dropped, c.id, c);
+          await reconcile(r.value.observations);
+        } else
           log.warn(
             { conversationId: c.id, code: r.error.code, reason: r.error.reason },
             'call conversation not usable for repair',

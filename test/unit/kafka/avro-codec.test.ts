@@ -238,7 +238,7 @@ function snapshot(): SessionTagsSnapshot {
     userContext: () => undefined,
   });
   if (!live.ok || !repaired.ok) throw new Error('extraction failed');
-  return mergeSessionTags(undefined, [...live.value, ...repaired.value]);
+  return mergeSessionTags(undefined, [...live.value, ...repaired.value.observations]);
 }
 
 function deadLetter(): DeadLetter {
