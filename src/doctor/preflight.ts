@@ -39,7 +39,7 @@ export const REQUIRED_PERMISSIONS: ReadonlyArray<
   {
     permission: 'telephony:station:view',
     role: 'ingest',
-    call: 'GET /api/v2/stations/{id}, GET /api/v2/users/{id}/station',
+    call: 'GET /api/v2/stations, GET /api/v2/stations/{id}, GET /api/v2/users/{id}/station',
     confirmed: false,
   },
   {
