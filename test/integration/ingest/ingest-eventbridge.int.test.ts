@@ -53,8 +53,18 @@ describe('custody ingest from EventBridge (bridged into Kafka)', () => {
     world = await createWorld();
     const admin = world.kafka.admin();
     await admin.connect();
-    // The bridge topic is the user's: custody reads it and never creates it.
-    await admin.createTopics({ topics: [{ topic: world.topics.eventBridge, numPartitions: 3 }] });
+    // The bridge topic is the user's: custody reads it and never creates it. (A broker that has just started may
+    // answer the creation's metadata wait with a retriable error: the topic is then there, or created again.)
+    await eventually('the bridge topic to exist', async () => {
+      await admin
+        .createTopics({
+          topics: [{ topic: world.topics.eventBridge, numPartitions: 3 }],
+          waitForLeaders: true,
+        })
+        .catch(() => false);
+      const listed: string[] = await admin.listTopics().catch(() => []);
+      return listed.includes(world.topics.eventBridge);
+    });
     await admin.disconnect();
     emu = await startEmulator({
       clientId: CLIENT_ID,
