@@ -108,6 +108,25 @@ export type TopicFacts = Readonly<{
 }>;
 
 /**
+ * With `custody ingest --source eventbridge`: the topic the user bridges EventBridge into must exist (custody reads
+ * it and never creates it); its partition count bounds how many ingest processes share the work.
+ */
+export function eventBridgeTopicCheck(topic: string, facts: TopicFacts | undefined): DoctorCheck {
+  if (facts === undefined)
+    return {
+      name: `topic ${topic}`,
+      ok: false,
+      detail: 'the EventBridge bridge topic (CUSTODY_TOPIC_EVENTBRIDGE) does not exist',
+      fix: 'create it and bridge the Genesys EventBridge events into it (README, "Bridging EventBridge into Kafka"), or set CUSTODY_TOPIC_EVENTBRIDGE',
+    };
+  return {
+    name: `topic ${topic}`,
+    ok: true,
+    detail: `EventBridge bridge topic, ${facts.partitions} partition(s): at most that many ingest processes read it`,
+  };
+}
+
+/**
  * Checks every custody topic against the contract: present, cleanup policy, retention, and one partition count
  * for the sink's two input topics (the join meets a conversation's records in one partition number only then).
  */
