@@ -16,7 +16,9 @@ usage: custody <command> [options]
 commands:
   config check [--needs genesys,kafka,s3,bucket,signing]
                       validate the configuration and print it (secrets redacted)
-  ingest              Genesys notification WebSocket -> Kafka (runs until SIGTERM)
+  ingest [--source websocket|eventbridge]
+                      Genesys notifications -> Kafka (runs until SIGTERM): from the Notification API
+                      WebSocket, or from the Kafka topic the EventBridge integration is bridged into
   exports watch [--backfill-from <iso> --backfill-to <iso>]
                       detect recording exports in S3 -> Kafka (runs until SIGTERM); the
                       backfill range also lists hour folders older than the lookback
@@ -318,9 +320,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     case 'ingest': {
+      const source = flagValue(sub === undefined ? [] : [sub, ...rest], '--source');
+      if (source !== undefined && source !== 'websocket' && source !== 'eventbridge')
+        throw new UsageError('usage: custody ingest [--source websocket|eventbridge]');
       const config = loadConfig(undefined, ['genesys', 'kafka']);
       const { runIngest } = await import('./main.ts');
-      return runIngest(config);
+      return runIngest(source === undefined ? config : { ...config, ingest: { ...config.ingest, source } });
     }
     case 'exports': {
       if (sub === 'watch') {

@@ -212,6 +212,20 @@ export const SETTINGS = {
     group: 'custody',
     default: '10000',
   },
+  CUSTODY_INGEST_SOURCE: {
+    schema: z.enum(['websocket', 'eventbridge']),
+    description:
+      'Where `custody ingest` reads Genesys notifications: websocket (the Notification API, per-user topics) or eventbridge (the Kafka topic CUSTODY_TOPIC_EVENTBRIDGE that the Amazon EventBridge integration is bridged into). `custody ingest --source` overrides it.',
+    group: 'custody',
+    default: 'websocket',
+  },
+  CUSTODY_INGEST_EVENTBRIDGE_GROUP: {
+    schema: nonEmpty,
+    description:
+      'Kafka consumer group of `custody ingest --source eventbridge` on CUSTODY_TOPIC_EVENTBRIDGE (its offsets move once the evidence and tags are written).',
+    group: 'custody',
+    default: 'custody-ingest-eventbridge',
+  },
   CUSTODY_INGEST_RESTART_GAP_MAX_HOURS: {
     schema: z.coerce
       .number()
@@ -375,6 +389,13 @@ export const SETTINGS = {
     group: 'topics',
     default: 'genesys.notifications.v1',
   },
+  CUSTODY_TOPIC_EVENTBRIDGE: {
+    schema: topicName,
+    description:
+      'Where the user bridges Genesys’ Amazon EventBridge events (one event per record, as EventBridge delivers it); read by `custody ingest --source eventbridge`, never created by custody.',
+    group: 'topics',
+    default: 'genesys.eventbridge.v1',
+  },
   CUSTODY_TOPIC_SESSION_TAGS: {
     schema: topicName,
     description: 'Compacted snapshot of each conversation’s session tags.',
@@ -446,6 +467,7 @@ export interface Config {
   readonly topics: {
     readonly partitions: number;
     readonly notifications: string;
+    readonly eventBridge: string;
     readonly sessionTags: string;
     readonly recordingExports: string;
     readonly sinkState: string;
@@ -459,6 +481,8 @@ export interface Config {
     readonly maxFrameBytes: number;
     readonly stopTimeoutMs: number;
     readonly restartGapMaxHours: number;
+    readonly source: 'websocket' | 'eventbridge';
+    readonly eventBridgeGroup: string;
   };
   readonly exports: {
     readonly prefix: string;
@@ -627,6 +651,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
     topics: {
       partitions: values.CUSTODY_TOPIC_PARTITIONS as number,
       notifications: str('CUSTODY_TOPIC_NOTIFICATIONS') as string,
+      eventBridge: str('CUSTODY_TOPIC_EVENTBRIDGE') as string,
       sessionTags: str('CUSTODY_TOPIC_SESSION_TAGS') as string,
       recordingExports: str('CUSTODY_TOPIC_RECORDING_EXPORTS') as string,
       sinkState: str('CUSTODY_TOPIC_SINK_STATE') as string,
@@ -640,6 +665,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       maxFrameBytes: values.CUSTODY_INGEST_MAX_FRAME_BYTES as number,
       stopTimeoutMs: values.CUSTODY_INGEST_STOP_TIMEOUT_MS as number,
       restartGapMaxHours: values.CUSTODY_INGEST_RESTART_GAP_MAX_HOURS as number,
+      source: values.CUSTODY_INGEST_SOURCE as 'websocket' | 'eventbridge',
+      eventBridgeGroup: str('CUSTODY_INGEST_EVENTBRIDGE_GROUP') as string,
     },
     exports: {
       prefix: str('CUSTODY_EXPORTS_PREFIX') as string,

@@ -178,6 +178,15 @@ export async function runIngest(config: Config): Promise<number> {
           metrics,
           restored: restored.snapshots,
           evidenceLog: { kafka, decoders },
+          ...(config.ingest.source === 'eventbridge'
+            ? {
+                eventBridge: {
+                  kafka,
+                  topic: config.topics.eventBridge,
+                  groupId: config.ingest.eventBridgeGroup,
+                },
+              }
+            : {}),
           processStartedAt,
           signal: ctx.signal,
           conditions: ctx.conditions,

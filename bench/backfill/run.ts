@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     const topics = {
       partitions: PARTITIONS,
       notifications: 'unused',
+      eventBridge: 'unused',
       sessionTags: `bench.session-tags.${run}`,
       recordingExports: `bench.recording-exports.${run}`,
       sinkState: `bench.sink-state.${run}`,

@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   const topics: Config['topics'] = {
     partitions: 6,
     notifications: `bench.notifications.${suffix}`,
+    eventBridge: `bench.eventbridge.${suffix}`,
     sessionTags: `bench.session-tags.${suffix}`,
     recordingExports: `bench.recording-exports.${suffix}`,
     sinkState: `bench.sink-state.${suffix}`,

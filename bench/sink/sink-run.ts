@@ -160,7 +160,7 @@ export async function runSink(
   });
   const codecs = await createSinkCodecs(
     { brokers: [], clientId: 'bench', ssl: false },
-    { partitions: opts.partitions, notifications: 'unused', ...topics },
+    { partitions: opts.partitions, notifications: 'unused', eventBridge: 'unused', ...topics },
   );
   const producer = new CountingProducer(deps.producer, topics);
   const options: SinkOptions = {

@@ -45,6 +45,11 @@ S3 export (the "AWS S3 recording bulk actions" integration)
   Credentials come from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY only (never from the command line).
   --export-after <minutes>   Export each recording this many simulated minutes after its conversation ends
 
+Amazon EventBridge integration (events bridged into a Kafka topic; off by default)
+  --eventbridge-brokers <h:p,...>  Kafka brokers to deliver every event to as an EventBridge event
+  --eventbridge-topic <name>       Kafka topic (default genesys.eventbridge.v1; must exist)
+  --eventbridge-source-suffix <s>  The integration's event source suffix (default custody-emulator)
+
   -h, --help                 Show this help
 `;
 
@@ -69,6 +74,9 @@ const OPTIONS = {
   bucket: { type: 'string' },
   's3-region': { type: 'string' },
   'export-after': { type: 'string' },
+  'eventbridge-brokers': { type: 'string' },
+  'eventbridge-topic': { type: 'string' },
+  'eventbridge-source-suffix': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -162,6 +170,14 @@ async function main(argv: readonly string[]): Promise<void> {
     socketClosingGraceMs: num(values, 'closing-grace-ms', { min: 0 }),
     exportTarget,
     exportAfterMinutes: num(values, 'export-after', { min: 0 }),
+    eventBridge:
+      values['eventbridge-brokers'] === undefined
+        ? undefined
+        : {
+            brokers: values['eventbridge-brokers'].split(',').filter((b) => b !== ''),
+            topic: values['eventbridge-topic'] ?? 'genesys.eventbridge.v1',
+            sourceSuffix: values['eventbridge-source-suffix'],
+          },
     log: (line) => process.stderr.write(`[genesys-emulator] ${line}\n`),
   };
   const emulator = await startEmulator(options);

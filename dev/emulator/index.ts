@@ -17,6 +17,11 @@ import { registerRecordingJobRoutes, type RecordingJobOptions } from './platform
 import { registerIntegrationRoutes } from './platform/integrations.ts';
 import { registerAuthorizationRoutes } from './platform/authorization.ts';
 import type { PermissionsByClient } from './platform/authorization.ts';
+import {
+  createEventBridgeOutput,
+  type EventBridgeOutput,
+  type EventBridgeTarget,
+} from './platform/eventbridge.ts';
 import { registerExports, type ExportLogger, type ExportOptions, type Exports } from './platform/exports.ts';
 import {
   buildConversation,
@@ -81,6 +86,11 @@ export interface EmulatorOptions {
    * `GET /api/v2/authorization/subjects/me`; a client not listed has every permission.
    */
   readonly permissions?: PermissionsByClient;
+  /**
+   * Also deliver every published event through the Amazon EventBridge integration, bridged into this Kafka topic
+   * (platform/eventbridge.ts); off by default.
+   */
+  readonly eventBridge?: EventBridgeTarget;
   /** Diagnostic lines (never secrets); silent by default. */
   readonly log?: (line: string) => void;
 }
@@ -97,6 +107,8 @@ export interface RunningEmulator {
   readonly control: EmulatorControl;
   /** The S3 export integration: `flush()` waits for every export due by now to be written. */
   readonly exports: Exports;
+  /** The EventBridge output, when `eventBridge` was given. */
+  readonly eventBridge: EventBridgeOutput | undefined;
   close(): Promise<void>;
 }
 
@@ -154,8 +166,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   );
 
   const store = createConversationStore();
+  const eventBridge = options.eventBridge
+    ? await createEventBridgeOutput({ target: options.eventBridge, orgId: org.orgId, clock, log })
+    : undefined;
   const publish = (event: Pick<ScriptedEvent, 'topicName' | 'eventBody'>): void => {
     notifications.registry.publish(event);
+    eventBridge?.publish(event);
   };
   const cancels: Array<() => void> = [];
   const schedule = (script: ConversationScript): void => {
@@ -202,7 +218,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       return script;
     },
   });
-  registerControlRoutes(router, control);
+  registerControlRoutes(router, control, eventBridge);
 
   const server = createEmulatorServer({
     router,
@@ -219,6 +235,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     await exports.stop();
     clock.stop();
     await notifications.close();
+    await eventBridge?.close();
     throw err;
   }
 
@@ -245,6 +262,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     conversations: store,
     control,
     exports,
+    eventBridge,
     async close() {
       if (closed) return;
       closed = true;
@@ -252,6 +270,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       await exports.stop();
       clock.stop();
       await notifications.close();
+      await eventBridge?.close();
       await server.close();
     },
   };

@@ -344,8 +344,13 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
       // No user context: a user's station now says nothing about the station of a past call.
       const r = extractFromAnalytics(c, { receivedAt: now(), userContext: () => undefined });
       if (!r.ok) return `analytics record not usable: ${r.error.reason}`;
-      if (r.value.length === 0) return 'the analytics record has no voice session';
-      const snapshot = mergeSessionTags(undefined, r.value);
+      for (const d of r.value.dropped)
+        log.warn(
+          { conversationId, participant: d.index, reason: d.reason },
+          'backfill: analytics participant left out',
+        );
+      if (r.value.observations.length === 0) return 'the analytics record has no usable voice session';
+      const snapshot = mergeSessionTags(undefined, r.value.observations);
       await deps.producer.send([
         {
           topic: topics.tags,

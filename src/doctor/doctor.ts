@@ -23,6 +23,7 @@ import { USER_TOPIC_SUFFIXES } from '../ingest/subscription-plan.ts';
 import {
   REQUIRED_PERMISSIONS,
   clockSkewCheck,
+  eventBridgeTopicCheck,
   missingPermissions,
   subscriptionCheck,
   topicChecks,
@@ -237,7 +238,10 @@ async function kafkaChecks(
       dlq: config.topics.dlq,
     };
     const existing = new Set(await within(timeoutMs, 'Kafka', admin.listTopics()));
-    const names = Object.values(roles).filter((t) => existing.has(t));
+    const bridge = config.ingest.source === 'eventbridge' ? config.topics.eventBridge : undefined;
+    const names = [...Object.values(roles), ...(bridge === undefined ? [] : [bridge])].filter((t) =>
+      existing.has(t),
+    );
     const facts = new Map<string, TopicFacts>();
     if (names.length > 0) {
       const meta = await within(timeoutMs, 'Kafka', admin.fetchTopicMetadata({ topics: names }));
@@ -261,7 +265,11 @@ async function kafkaChecks(
         });
       }
     }
-    return [...out, ...topicChecks(roles, facts)];
+    return [
+      ...out,
+      ...topicChecks(roles, facts),
+      ...(bridge === undefined ? [] : [eventBridgeTopicCheck(bridge, facts.get(bridge))]),
+    ];
   } catch (e) {
     return [
       {

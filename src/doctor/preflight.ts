@@ -39,7 +39,7 @@ export const REQUIRED_PERMISSIONS: ReadonlyArray<
   {
     permission: 'telephony:station:view',
     role: 'ingest',
-    call: 'GET /api/v2/stations/{id}, GET /api/v2/users/{id}/station',
+    call: 'GET /api/v2/stations, GET /api/v2/stations/{id}, GET /api/v2/users/{id}/station',
     confirmed: false,
   },
   {
@@ -106,6 +106,25 @@ export type TopicFacts = Readonly<{
   partitions: number;
   config: Readonly<Record<string, string | undefined>>;
 }>;
+
+/**
+ * With `custody ingest --source eventbridge`: the topic the user bridges EventBridge into must exist (custody reads
+ * it and never creates it); its partition count bounds how many ingest processes share the work.
+ */
+export function eventBridgeTopicCheck(topic: string, facts: TopicFacts | undefined): DoctorCheck {
+  if (facts === undefined)
+    return {
+      name: `topic ${topic}`,
+      ok: false,
+      detail: 'the EventBridge bridge topic (CUSTODY_TOPIC_EVENTBRIDGE) does not exist',
+      fix: 'create it and bridge the Genesys EventBridge events into it (README, "Bridging EventBridge into Kafka"), or set CUSTODY_TOPIC_EVENTBRIDGE',
+    };
+  return {
+    name: `topic ${topic}`,
+    ok: true,
+    detail: `EventBridge bridge topic, ${facts.partitions} partition(s): at most that many ingest processes read it`,
+  };
+}
 
 /**
  * Checks every custody topic against the contract: present, cleanup policy, retention, and one partition count

@@ -43,13 +43,33 @@ function valueKey(v: string | number | boolean): string {
 }
 
 /**
- * Total order on the candidate values of one field *within one provenance*: later Genesys-side time wins (an
+ * Payload fields whose value custody maps to a leg's own or far address by the call's direction (the calling and
+ * called numbers; legAddresses in session-tags-extract.ts): an address a payload states for the leg itself
+ * (`self`/`other`, `address`, `addressSelf`) outranks them whatever the order of arrival, since EventBridge (and
+ * frames on different topics) arrive in no guaranteed order.
+ */
+const MAPPED_ADDRESS_FIELDS: ReadonlySet<string> = new Set([
+  'ani',
+  'dnis',
+  'sessionDnis',
+  'addressFrom',
+  'addressTo',
+]);
+
+function explicitness(t: Tag<string | number | boolean>): number {
+  return t.source.field !== null && MAPPED_ADDRESS_FIELDS.has(t.source.field) ? 0 : 1;
+}
+
+/**
+ * Total order on the candidate values of one field *within one provenance*: a stated address beats a mapped one
+ * ({@link explicitness}), then later Genesys-side time wins (an
  * observation without one ranks below any with one), then later custody receive time (Genesys delivers a leg's
  * updates in order, and several updates can share the same leg timestamps, e.g. a recording-state change), then the
  * evidence pointer and the value themselves, only so that the order is total and the result deterministic.
  */
 function rankTags<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): number {
   return (
+    cmp(explicitness(a), explicitness(b)) ||
     cmp(a.observedAt ?? -Infinity, b.observedAt ?? -Infinity) ||
     cmp(a.capturedAt, b.capturedAt) ||
     cmp(sourceKey(a.source), sourceKey(b.source)) ||

@@ -101,102 +101,111 @@ const instant = z
   .refine((s) => Number.isFinite(Date.parse(s)))
   .optional();
 
+const analyticsSessionSchema = z.object({
+  sessionId: id.optional(),
+  mediaType: text,
+  direction: text,
+  peerId: id.optional(),
+  provider: text,
+  addressSelf: text,
+  addressOther: text,
+  ani: text,
+  dnis: text,
+  sessionDnis: text,
+  edgeId: text,
+  protocolCallId: text,
+  recording: z.boolean().optional(),
+  segments: z
+    .array(
+      z.object({
+        segmentStart: instant,
+        segmentEnd: instant,
+        segmentType: text,
+        disconnectType: text,
+      }),
+    )
+    .max(10_000)
+    .optional(),
+});
+
+/** A participant with its sessions unchecked: each session is validated on its own (one bad one drops only itself). */
+const analyticsParticipantSchema = z.object({
+  participantId: id,
+  purpose: text,
+  userId: id.optional(),
+  sessions: z.array(z.unknown()).max(1000).optional(),
+});
+
+/** The conversation with its participants unchecked: each is validated on its own, like the live path's legs. */
 const analyticsSchema = z.object({
   conversationId: id,
   conversationEnd: instant,
-  participants: z
-    .array(
-      z.object({
-        participantId: id,
-        purpose: text,
-        userId: id.optional(),
-        sessions: z
-          .array(
-            z.object({
-              sessionId: id.optional(),
-              mediaType: text,
-              direction: text,
-              peerId: id.optional(),
-              provider: text,
-              addressSelf: text,
-              addressOther: text,
-              ani: text,
-              dnis: text,
-              sessionDnis: text,
-              edgeId: text,
-              protocolCallId: text,
-              recording: z.boolean().optional(),
-              segments: z
-                .array(
-                  z.object({
-                    segmentStart: instant,
-                    segmentEnd: instant,
-                    segmentType: text,
-                    disconnectType: text,
-                  }),
-                )
-                .max(10_000)
-                .optional(),
-            }),
-          )
-          .max(1000)
-          .optional(),
-      }),
-    )
-    .max(1000)
-    .optional(),
+  participants: z.array(z.unknown()).max(1000).optional(),
+});
+
+const callParticipantSchema = z.object({
+  id,
+  purpose: text,
+  direction: text,
+  address: text,
+  ani: text,
+  dnis: text,
+  state: text,
+  disconnectType: text,
+  held: z.boolean().optional(),
+  confined: z.boolean().optional(),
+  muted: z.boolean().optional(),
+  startAcwTime: instant,
+  endAcwTime: instant,
+  errorInfo: z.object({ code: text }).optional(),
+  clientIpAddress: text,
+  startTime: instant,
+  connectedTime: instant,
+  endTime: instant,
+  startHoldTime: instant,
+  user: z.object({ id: id.optional() }).optional(),
+  provider: text,
+  peer: id.optional(),
+  recording: z.boolean().optional(),
+  recordingState: text,
 });
 
 const callConversationSchema = z.object({
   id,
-  participants: z
-    .array(
-      z.object({
-        id,
-        purpose: text,
-        direction: text,
-        address: text,
-        ani: text,
-        dnis: text,
-        state: text,
-        disconnectType: text,
-        held: z.boolean().optional(),
-        confined: z.boolean().optional(),
-        muted: z.boolean().optional(),
-        startAcwTime: instant,
-        endAcwTime: instant,
-        errorInfo: z.object({ code: text }).optional(),
-        clientIpAddress: text,
-        startTime: instant,
-        connectedTime: instant,
-        endTime: instant,
-        startHoldTime: instant,
-        user: z.object({ id: id.optional() }).optional(),
-        provider: text,
-        peer: id.optional(),
-        recording: z.boolean().optional(),
-        recordingState: text,
-      }),
-    )
-    .max(1000)
-    .optional(),
+  participants: z.array(z.unknown()).max(1000).optional(),
 });
 
 function badRecord(error: z.ZodError, what: string): Result<never, ExtractionFailure> {
+  return err({ code: 'bad-record', reason: issueReason(error, what) });
+}
+
+/** A participant (or one of its sessions) left out of a repair because it failed validation. */
+export type DroppedRecordPart = Readonly<{ index: number; reason: string }>;
+
+/**
+ * What a REST/analytics read yields: the observations of every participant that passed validation, and the ones
+ * left out with the check they failed — one bad participant or session must not lose the others (as on the live
+ * path, genesys-envelope.ts `dropped`).
+ */
+export type Reconciled = Readonly<{ observations: TagObservation[]; dropped: DroppedRecordPart[] }>;
+
+function issueReason(error: z.ZodError, what: string): string {
   const issue = error.issues[0];
   const path = issue === undefined ? what : [what, ...issue.path.map((p) => String(p))].join('.');
-  return err({ code: 'bad-record', reason: `${path} failed check '${issue?.code ?? 'unknown'}'` });
+  return `${path} failed check '${issue?.code ?? 'unknown'}'`;
 }
 
 function collect(
   results: Result<TagObservation[], ExtractionFailure>[],
-): Result<TagObservation[], ExtractionFailure> {
-  const out: TagObservation[] = [];
-  for (const r of results) {
-    if (!r.ok) return r;
-    out.push(...r.value);
-  }
-  return ok(out);
+  dropped: DroppedRecordPart[],
+  indexes: readonly number[],
+): Reconciled {
+  const observations: TagObservation[] = [];
+  results.forEach((r, i) => {
+    if (r.ok) observations.push(...r.value);
+    else dropped.push({ index: indexes[i] ?? -1, reason: r.error.reason });
+  });
+  return { observations, dropped };
 }
 
 /**
@@ -208,7 +217,7 @@ function collect(
 export function extractFromAnalytics(
   conversation: AnalyticsConversationInput,
   ctx: ReconcileContext,
-): Result<TagObservation[], ExtractionFailure> {
+): Result<Reconciled, ExtractionFailure> {
   const checked = checkReceivedAt(ctx.receivedAt);
   if (!checked.ok) return checked;
   const parsed = analyticsSchema.safeParse(conversation);
@@ -216,8 +225,22 @@ export function extractFromAnalytics(
   const c = parsed.data;
   const source = apiSource('analytics');
   const results: Result<TagObservation[], ExtractionFailure>[] = [];
-  for (const p of c.participants ?? []) {
-    const voice = (p.sessions ?? []).filter((s) => isGenesysEnum(s.mediaType, 'voice'));
+  const resultIndexes: number[] = [];
+  const dropped: DroppedRecordPart[] = [];
+  for (const [index, raw] of (c.participants ?? []).entries()) {
+    const pp = analyticsParticipantSchema.safeParse(raw);
+    if (!pp.success) {
+      dropped.push({ index, reason: issueReason(pp.error, `participants.${index}`) });
+      continue;
+    }
+    const p = pp.data;
+    const sessions: z.output<typeof analyticsSessionSchema>[] = [];
+    for (const [si, rawSession] of (p.sessions ?? []).entries()) {
+      const ps = analyticsSessionSchema.safeParse(rawSession);
+      if (ps.success) sessions.push(ps.data);
+      else dropped.push({ index, reason: issueReason(ps.error, `participants.${index}.sessions.${si}`) });
+    }
+    const voice = sessions.filter((s) => isGenesysEnum(s.mediaType, 'voice'));
     for (const s of voice) {
       const segments = s.segments ?? [];
       const interactStarts = segments
@@ -278,9 +301,10 @@ export function extractFromAnalytics(
         protocolCallId: s.protocolCallId,
       };
       results.push(legObservations(base, source, fields, ctx, addresses.paths));
+      resultIndexes.push(index);
     }
   }
-  return collect(results);
+  return ok(collect(results, dropped, resultIndexes));
 }
 
 /**
@@ -290,7 +314,7 @@ export function extractFromAnalytics(
 export function extractFromCallConversation(
   call: CallConversationInput,
   ctx: ReconcileContext,
-): Result<TagObservation[], ExtractionFailure> {
+): Result<Reconciled, ExtractionFailure> {
   const checked = checkReceivedAt(ctx.receivedAt);
   if (!checked.ok) return checked;
   const parsed = callConversationSchema.safeParse(call);
@@ -298,7 +322,15 @@ export function extractFromCallConversation(
   const c = parsed.data;
   const source = apiSource('conversations');
   const results: Result<TagObservation[], ExtractionFailure>[] = [];
-  for (const p of c.participants ?? []) {
+  const resultIndexes: number[] = [];
+  const dropped: DroppedRecordPart[] = [];
+  for (const [index, raw] of (c.participants ?? []).entries()) {
+    const pp = callParticipantSchema.safeParse(raw);
+    if (!pp.success) {
+      dropped.push({ index, reason: issueReason(pp.error, `participants.${index}`) });
+      continue;
+    }
+    const p = pp.data;
     const connectedTime = instantMs(p.connectedTime);
     const disconnectedTime = instantMs(p.endTime);
     const addresses = legAddresses(p.direction, p.purpose, {
@@ -345,6 +377,7 @@ export function extractFromCallConversation(
     results.push(
       legObservations(base, source, fields, ctx, { ...addresses.paths, publicIpAddress: 'clientIpAddress' }),
     );
+    resultIndexes.push(index);
   }
-  return collect(results);
+  return ok(collect(results, dropped, resultIndexes));
 }

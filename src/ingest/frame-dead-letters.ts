@@ -10,6 +10,16 @@ import type { ReceivedFrame } from './notification-channel.ts';
 export const FRAME_TOO_LARGE = 'CUSTODY_INGEST_FRAME_TOO_LARGE';
 
 function source(frame: ReceivedFrame) {
+  const eb = frame.eventBridge;
+  if (eb)
+    return {
+      kind: 'kafka',
+      topic: eb.topic,
+      partition: eb.partition,
+      offset: eb.offset,
+      timestampMs: frame.receivedAt,
+      channelId: null,
+    };
   return {
     kind: 'websocket',
     topic: null,
@@ -41,7 +51,8 @@ export function unusableFrameDeadLetter(args: {
     key,
     value: args.encoders['dead-letter.v1'].encode({
       key: key === null ? null : Buffer.from(key, 'utf8'),
-      value: Buffer.from(args.frame.text, 'utf8'),
+      // An EventBridge notification keeps the whole event as read, so it can be replayed through the bridge.
+      value: Buffer.from(args.frame.eventBridge?.event ?? args.frame.text, 'utf8'),
       source: source(args.frame),
       stage: 'ingest',
       errorCode: args.code,
@@ -76,10 +87,8 @@ export function oversizedFrameDeadLetter(args: {
   instance: string;
   encoders: Encoders;
 }): KeyedRecord {
-  const prefix = Buffer.from(args.frame.text.slice(0, args.prefixBytes), 'utf8').subarray(
-    0,
-    args.prefixBytes,
-  );
+  const text = args.frame.eventBridge?.event ?? args.frame.text;
+  const prefix = Buffer.from(text.slice(0, args.prefixBytes), 'utf8').subarray(0, args.prefixBytes);
   const repaired = args.conversationId
     ? `conversation ${args.conversationId} is recorded as a gap and repaired from the Platform API`
     : 'no conversation could be identified in it';

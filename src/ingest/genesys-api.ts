@@ -23,6 +23,8 @@ export interface GenesysApi {
   listUsers(): AsyncIterable<Models.User>;
   getUserStations(userId: string): Promise<Models.UserStations>;
   getStation(stationId: string): Promise<Models.Station | undefined>;
+  /** Every station of the org (paged), so a station's type is known before anyone logs in to it. */
+  listStations(): AsyncIterable<Models.Station>;
   createChannel(): Promise<Models.Channel>;
   /** Replaces the channel's subscriptions (also extends the channel's life by 24 h). */
   putSubscriptions(channelId: string, topics: readonly string[]): Promise<Models.ChannelTopicEntityListing>;
@@ -78,6 +80,17 @@ export class SdkGenesysApi implements GenesysApi {
   getUserStations(userId: string): Promise<Models.UserStations> {
     const api = new platformClient.UsersApi(this.#client.sdk);
     return this.#call('GET /api/v2/users/{id}/station', () => api.getUserStation(userId));
+  }
+
+  async *listStations(): AsyncIterable<Models.Station> {
+    const api = new platformClient.StationsApi(this.#client.sdk);
+    for (let pageNumber = 1; ; pageNumber++) {
+      const page = await this.#call<Models.StationEntityListing>('GET /api/v2/stations', () =>
+        api.getStations({ pageSize: 100, pageNumber }),
+      );
+      for (const s of page.entities ?? []) yield s;
+      if (!page.pageCount || pageNumber >= page.pageCount || (page.entities ?? []).length === 0) return;
+    }
   }
 
   async getStation(stationId: string): Promise<Models.Station | undefined> {

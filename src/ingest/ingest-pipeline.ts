@@ -14,16 +14,19 @@ import type { Kafka } from 'kafkajs';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
 import type { NotificationEnvelope } from '../enrich/genesys-envelope.ts';
-import { notificationKeys, parseNotificationFrame } from '../enrich/genesys-envelope.ts';
+import { isGenesysId, notificationKeys, parseNotificationFrame } from '../enrich/genesys-envelope.ts';
 import type {
   SessionTagsSnapshot,
   TagObservation,
   UserContext as TagUserContext,
 } from '../enrich/session-tags.ts';
+import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
+import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
-import type { NotificationRecord } from '../kafka/avro-codec.ts';
+import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
+import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
@@ -35,6 +38,8 @@ import type { BackoffPolicy } from '../runtime/backoff.ts';
 import { Conditions } from '../runtime/conditions.ts';
 import { describeError, FatalError, isRetriable } from '../runtime/errors.ts';
 import { findLastCapture } from './capture-checkpoint.ts';
+import type { BridgeRecord, RunningEventBridgeSource } from './eventbridge-source.ts';
+import { startEventBridgeSource } from './eventbridge-source.ts';
 import type { Delivery, DeliveryBufferOptions, Unflushed } from './delivery-buffer.ts';
 import { DeliveryBuffer } from './delivery-buffer.ts';
 import {
@@ -51,6 +56,7 @@ import type {
   ChannelOptions,
   ChannelStart,
   ControlKind,
+  EventBridgeReceipt,
   Gap,
   ReceivedFrame,
 } from './notification-channel.ts';
@@ -88,6 +94,11 @@ export interface IngestOptions {
   readonly restartGapMaxMs: number;
   /** Backoff of the start-up waits (Genesys directory, evidence log scan). */
   readonly startRetry: BackoffPolicy;
+  /**
+   * How long an EventBridge event's body is remembered to drop a redelivery of it (ms). EventBridge delivers at
+   * least once and a bridge may retry late, so this is far longer than the WebSocket's channel-overlap window.
+   */
+  readonly eventBridgeDedupeWindowMs: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -102,10 +113,14 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   stopTimeoutMs: 10_000,
   restartGapMaxMs: 24 * 60 * 60_000,
   startRetry: DEFAULT_BACKOFF,
+  eventBridgeDedupeWindowMs: 6 * 60 * 60_000,
 };
 
 /** Evidence-record overhead besides the frame text (ids, hashes, Avro framing), with room to spare. */
 const EVIDENCE_OVERHEAD_BYTES = 2_048;
+
+/** A REST/analytics read used in part: some participants or sessions failed validation (see repairDropped). */
+const REPAIR_PARTICIPANT_DROPPED = 'CUSTODY_INGEST_REPAIR_PARTICIPANT_DROPPED';
 
 export interface IngestDeps {
   readonly api: GenesysApi;
@@ -133,6 +148,11 @@ export interface IngestDeps {
    * the time since then is recorded as a gap and repaired.
    */
   readonly processStartedAt?: number;
+  /**
+   * Read the notifications from the Kafka topic the user bridges Genesys' Amazon EventBridge integration into,
+   * instead of the Notification API WebSocket (see eventbridge-source.ts). Everything after reading is shared.
+   */
+  readonly eventBridge?: { readonly kafka: Kafka; readonly topic: string; readonly groupId: string };
   /** Aborting ends the start-up waits (ShutdownError). */
   readonly signal?: AbortSignal;
   /** Not-ready reasons of the start-up waits and of Kafka delivery trouble (else ingest keeps its own). */
@@ -218,7 +238,9 @@ export async function startIngest(
   const { log, metrics, encoders, topics } = deps;
   const conditions = deps.conditions ?? new Conditions(log);
   const directory = new UserDirectory(deps.api, now);
-  const dedupe = new OverlapDedupe();
+  const dedupe = new OverlapDedupe(
+    deps.eventBridge ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000 } : {},
+  );
   const conversations = new Map<string, ConversationState>();
   for (const [id, snapshot] of deps.restored ?? []) conversations.set(id, restoredState(snapshot, now()));
   const channels: NotificationChannel[] = [];
@@ -434,7 +456,9 @@ export async function startIngest(
    * is about (or its user) is recorded as a gap, so what it said is repaired from the Platform API.
    */
   const onOversizedFrame = (frame: ReceivedFrame, bytes: number): void => {
-    const sha256 = createHash('sha256').update(frame.text, 'utf8').digest('hex');
+    const sha256 = createHash('sha256')
+      .update(frame.eventBridge?.event ?? frame.text, 'utf8')
+      .digest('hex');
     const parsed = parseFrame(frame.text);
     const keys: { conversationId?: string; entityId?: string } = parsed.ok
       ? notificationKeys(parsed.value)
@@ -482,9 +506,15 @@ export async function startIngest(
     // A socket that outlived a stop past its deadline: the buffer is gone, and the restart gap covers the frame.
     if (bufferGone) return;
     stats.frames++;
-    const seq = (sequence.get(frame.channelId) ?? 0) + 1;
-    sequence.set(frame.channelId, seq);
-    const frameBytes = Buffer.byteLength(frame.text, 'utf8');
+    const eb = frame.eventBridge;
+    // EventBridge has no connection to count frames on: its records are ordered by their bridge offsets.
+    let seq: number | null = null;
+    if (!eb) {
+      seq = (sequence.get(frame.channelId) ?? 0) + 1;
+      sequence.set(frame.channelId, seq);
+    }
+    const rawText = eb?.event ?? frame.text;
+    const frameBytes = Buffer.byteLength(rawText, 'utf8');
     if (frameBytes + EVIDENCE_OVERHEAD_BYTES > opts.maxRecordBytes) {
       onOversizedFrame(frame, frameBytes);
       return;
@@ -511,7 +541,11 @@ export async function startIngest(
       if (env.topicName !== undefined && isDataKind(env.kind)) {
         // The body as sent (JSON.parse keeps key order), without the per-channel envelope metadata.
         const body = JSON.stringify(env.rawBody ?? null);
-        if (dedupe.isDuplicate(env.topicName, body, frame.channelId, frame.receivedAt)) {
+        // EventBridge delivers at least once, and Genesys retries it for days: any repeat of a body is a duplicate.
+        const duplicate = eb
+          ? dedupe.seenBefore(env.topicName, body, frame.receivedAt)
+          : dedupe.isDuplicate(env.topicName, body, frame.channelId, frame.receivedAt);
+        if (duplicate) {
           stats.duplicates++;
           metrics.duplicates.inc();
           return;
@@ -558,8 +592,8 @@ export async function startIngest(
       version: parsed.ok ? (parsed.value.version ?? null) : null,
       correlationId: parsed.ok ? (parsed.value.correlationId ?? null) : null,
       rejectionCode: parsed.ok ? null : parsed.error.code,
-      rawFrame: frame.text,
-      rawFrameSha256: hash('sha256', frame.text, 'hex'),
+      rawFrame: rawText,
+      rawFrameSha256: hash('sha256', rawText, 'hex'),
       receivedAtMs: frame.receivedAt,
       channelId: frame.channelId,
       frameSequence: seq,
@@ -567,6 +601,8 @@ export async function startIngest(
       ingestVersion: INGEST_VERSION,
       conversationId: conversationId ?? null,
       entityId: entityId ?? null,
+      transport: eb ? 'eventbridge' : null,
+      eventBridge: eb ? eventBridgeRecord(eb) : null,
     };
     // The evidence record goes first; the snapshot it changes follows at the end of its batch (sealSnapshots).
     records.unshift({
@@ -579,10 +615,147 @@ export async function startIngest(
     metrics.bufferDepth.set(buffer.depth);
   };
 
+  /**
+   * One record of the EventBridge bridge topic: an event that parses goes through onFrame like a WebSocket frame
+   * (its detail is the notification); one that does not is kept in the evidence log as rejected and dead-lettered
+   * with its bridge coordinates, and reading goes on.
+   */
+  const onBridgeRecord = (r: BridgeRecord): void => {
+    if (bufferGone) return;
+    const text = r.value?.toString('utf8') ?? '';
+    const parsed = parseEventBridgeEvent(text);
+    if (parsed.ok) {
+      onFrame({
+        text: parsed.value.frameText,
+        receivedAt: r.receivedAt,
+        channelId: parsed.value.origin.source,
+        eventBridge: {
+          event: text,
+          origin: parsed.value.origin,
+          topic: r.topic,
+          partition: r.partition,
+          offset: Number(r.offset),
+        },
+      });
+      return;
+    }
+    stats.frames++;
+    stats.deadLetters++;
+    const code = `CUSTODY_INGEST_EVENTBRIDGE_${parsed.error.code.toUpperCase().replace(/-/g, '_')}`;
+    metrics.events.inc({ kind: 'rejected' });
+    metrics.deadLetters.inc({ code });
+    log.error(
+      { topic: r.topic, partition: r.partition, offset: r.offset, code, reason: parsed.error.reason },
+      'EventBridge event dead-lettered',
+    );
+    const value = r.value ?? Buffer.alloc(0);
+    const tooLarge = value.length + EVIDENCE_OVERHEAD_BYTES > opts.maxRecordBytes;
+    const kept = tooLarge ? value.subarray(0, opts.deadLetterPrefixBytes) : value;
+    const records: KeyedRecord[] = [];
+    if (!tooLarge) {
+      const evidence: NotificationRecord = {
+        topicName: null,
+        kind: 'rejected',
+        version: null,
+        correlationId: null,
+        rejectionCode: `eventbridge-${parsed.error.code}`,
+        rawFrame: text,
+        rawFrameSha256: hash('sha256', text, 'hex'),
+        receivedAtMs: r.receivedAt,
+        channelId: r.topic,
+        frameSequence: null,
+        ingestInstance: deps.instance,
+        ingestVersion: INGEST_VERSION,
+        conversationId: null,
+        entityId: null,
+        transport: 'eventbridge',
+        eventBridge: null,
+      };
+      records.push({
+        topic: topics.notifications,
+        key: r.topic,
+        value: encoders['notification.v1'].encode(evidence),
+        timestamp: r.receivedAt,
+      });
+    }
+    records.push({
+      topic: topics.dlq,
+      key: null,
+      value: encoders['dead-letter.v1'].encode({
+        key: null,
+        value: kept,
+        source: {
+          kind: 'kafka',
+          topic: r.topic,
+          partition: r.partition,
+          offset: Number(r.offset),
+          timestampMs: r.receivedAt,
+          channelId: null,
+        },
+        stage: 'ingest',
+        errorCode: code,
+        reason: tooLarge
+          ? `${parsed.error.reason}; the event of ${value.length} bytes exceeds the Kafka record limit, the value keeps its first ${kept.length} bytes`
+          : parsed.error.reason,
+        firstSeenAtMs: r.receivedAt,
+        instance: deps.instance,
+        headers: {},
+      }),
+    });
+    buffer.push({ records, receivedAt: r.receivedAt });
+    metrics.bufferDepth.set(buffer.depth);
+  };
+
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
     if (bufferGone || observations.length === 0) return;
     absorb(observations, now());
     buffer.push({ records: [], receivedAt: now(), deferred: observations });
+  };
+
+  /**
+   * Participants (or sessions) of a REST/analytics read that failed validation: the others were used; these go to
+   * the DLQ with the check each failed and the record as read, keyed by the conversation.
+   */
+  const repairDropped = (
+    api: 'analytics' | 'conversations',
+    dropped: readonly DroppedRecordPart[],
+    conversationId: string | undefined,
+    record: unknown,
+  ): void => {
+    if (dropped.length === 0 || bufferGone) return;
+    stats.deadLetters++;
+    metrics.deadLetters.inc({ code: REPAIR_PARTICIPANT_DROPPED });
+    const reason = `${api}: ${droppedParticipantsReason(dropped)}`;
+    log.warn({ api, conversationId, code: REPAIR_PARTICIPANT_DROPPED, reason }, 'gap repair left parts out');
+    const key = conversationId !== undefined && isGenesysId(conversationId) ? conversationId : null;
+    const at = now();
+    buffer.push({
+      receivedAt: at,
+      records: [
+        {
+          topic: topics.dlq,
+          key,
+          value: encoders['dead-letter.v1'].encode({
+            key: key === null ? null : Buffer.from(key),
+            value: Buffer.from(JSON.stringify(record) ?? 'null', 'utf8'),
+            source: {
+              kind: 'api',
+              topic: null,
+              partition: null,
+              offset: null,
+              timestampMs: at,
+              channelId: null,
+            },
+            stage: 'ingest',
+            errorCode: REPAIR_PARTICIPANT_DROPPED,
+            reason,
+            firstSeenAtMs: at,
+            instance: deps.instance,
+            headers: {},
+          }),
+        },
+      ],
+    });
   };
 
   const repair = new GapRepair(
@@ -600,8 +773,10 @@ export async function startIngest(
       },
       reconcileAnalytics: async (c: Models.AnalyticsConversationWithoutAttributes) => {
         const r = extractFromAnalytics(c, { receivedAt: now(), userContext });
-        if (r.ok) await reconcile(r.value);
-        else
+        if (r.ok) {
+          repairDropped('analytics', r.value.dropped, c.conversationId, c);
+          await reconcile(r.value.observations);
+        } else
           log.warn(
             { conversationId: c.conversationId, code: r.error.code, reason: r.error.reason },
             'analytics conversation not usable for repair',
@@ -609,8 +784,10 @@ export async function startIngest(
       },
       reconcileCall: async (c: Models.CallConversation) => {
         const r = extractFromCallConversation(c, { receivedAt: now(), userContext });
-        if (r.ok) await reconcile(r.value);
-        else
+        if (r.ok) {
+          repairDropped('conversations', r.value.dropped, c.id, c);
+          await reconcile(r.value.observations);
+        } else
           log.warn(
             { conversationId: c.id, code: r.error.code, reason: r.error.reason },
             'call conversation not usable for repair',
@@ -727,6 +904,7 @@ export async function startIngest(
     );
 
   const timers: NodeJS.Timeout[] = [];
+  let bridge: RunningEventBridgeSource | undefined;
   try {
     deps.api.onTokenRenewed(() => {
       for (const c of channels) {
@@ -744,15 +922,35 @@ export async function startIngest(
     const loaded = await fromGenesys('Genesys user directory', () => directory.load());
     if (loaded.invalid.length > 0)
       log.error({ count: loaded.invalid.length }, 'users with ids that are not UUIDs were skipped');
-    const restartGapFrom = await lastCaptureBefore(loaded.userIds);
-    await applyPlan(
-      loaded.userIds,
-      restartGapFrom === undefined ? {} : { gapFrom: restartGapFrom, gapReason: 'ingest was not running' },
-    );
-    log.info({ users: loaded.userIds.length, channels: channels.length }, 'ingest subscribed');
+    if (deps.eventBridge) {
+      // EventBridge is durable and the bridge topic keeps what was not committed: no restart gap, no sockets.
+      bridge = await startEventBridgeSource({
+        ...deps.eventBridge,
+        log,
+        now,
+        handle: onBridgeRecord,
+        acknowledged: async () => {
+          await buffer.flush();
+          return !bufferGone && !buffer.failed;
+        },
+        failed: (e) => fail(e),
+      });
+      log.info({ users: loaded.userIds.length, topic: deps.eventBridge.topic }, 'ingest reading EventBridge');
+    } else {
+      await subscribeAll(loaded.userIds);
+    }
   } catch (e) {
     await release(`start-up failed: ${describeError(e)}`).catch(() => undefined);
     throw e;
+  }
+
+  async function subscribeAll(userIds: readonly string[]): Promise<void> {
+    const restartGapFrom = await lastCaptureBefore(userIds);
+    await applyPlan(
+      userIds,
+      restartGapFrom === undefined ? {} : { gapFrom: restartGapFrom, gapReason: 'ingest was not running' },
+    );
+    log.info({ users: userIds.length, channels: channels.length }, 'ingest subscribed');
   }
 
   /**
@@ -815,7 +1013,8 @@ export async function startIngest(
     if (stopping || failedWith !== undefined) return;
     directory
       .load()
-      .then((l) => applyPlan(l.userIds))
+      // With EventBridge the directory only serves station context; there is nothing to subscribe.
+      .then((l) => (deps.eventBridge ? undefined : applyPlan(l.userIds)))
       .catch((e: unknown) => {
         const fatal = genesysFatal(e);
         if (fatal) fail(fatal);
@@ -851,7 +1050,10 @@ export async function startIngest(
       }
     };
     // Order matters: stop reading, let running repairs finish, flush what was received, then close.
-    const closed = await within('closing sockets', Promise.all(channels.map((c) => c.stop())));
+    const closed = await within(
+      'closing sockets',
+      Promise.all([...channels.map((c) => c.stop()), bridge?.stop()]),
+    );
     const repaired = await within('finishing gap repairs', repair.stop());
     const flushed = !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
     let unflushed: Unflushed = { frames: 0 };
@@ -884,6 +1086,8 @@ export async function startIngest(
         if (own) reasons.push(own);
       }
       if (buffer.overflowing) reasons.push(`Kafka backpressure (${buffer.depth} frames buffered)`);
+      const bridgeDown = bridge?.notReadyReason();
+      if (bridgeDown) reasons.push(bridgeDown);
       const down = channels.filter((c) => !c.connected).length;
       if (down > 0) reasons.push(`${down} of ${channels.length} notification channels not connected`);
       return reasons.length > 0 ? reasons.join('; ') : undefined;
@@ -915,6 +1119,22 @@ function restoredState(snapshot: SessionTagsSnapshot, fallback: number): Convers
     }
   }
   return { snapshot, unsealed: [], lastEventAt: last > 0 ? last : fallback, userIds };
+}
+
+function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
+  const o: EventBridgeOrigin = eb.origin;
+  return {
+    id: o.id,
+    detailType: o.detailType,
+    source: o.source,
+    time: o.time ?? null,
+    detailTimestamp: o.detailTimestamp ?? null,
+    account: o.account ?? null,
+    region: o.region ?? null,
+    bridgeTopic: eb.topic,
+    bridgePartition: eb.partition,
+    bridgeOffset: eb.offset,
+  };
 }
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {

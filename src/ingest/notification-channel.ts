@@ -20,6 +20,7 @@
  * counting as not connected meanwhile; only a refusal retrying cannot fix (credentials, a missing permission)
  * ends the retries, through `events.failed`.
  */
+import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import WebSocket from 'ws';
 import { backoffDelay } from '../runtime/backoff.ts';
 import { describeError, isRetriable } from '../runtime/errors.ts';
@@ -43,6 +44,21 @@ export interface ReceivedFrame {
   /** custody's receive clock, epoch ms, taken when the frame arrived. */
   readonly receivedAt: number;
   readonly channelId: string;
+  /**
+   * Set when the notification came through the EventBridge bridge topic (eventbridge-source.ts): then `text` is
+   * the event's `detail` (the notification frame) and `channelId` its source, and this keeps the event as read.
+   */
+  readonly eventBridge?: EventBridgeReceipt;
+}
+
+/** An EventBridge event as read from the bridge topic, and where it was read. */
+export interface EventBridgeReceipt {
+  /** The event's text exactly as read (the evidence). */
+  readonly event: string;
+  readonly origin: EventBridgeOrigin;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
 }
 
 export interface Gap {

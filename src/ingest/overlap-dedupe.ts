@@ -31,6 +31,18 @@ export class OverlapDedupe {
     return false;
   }
 
+  /**
+   * Returns true when the same topic and body already arrived within the window, on any channel: for a source that
+   * delivers at least once (EventBridge), where a repeat is a redelivery, not something Genesys sent twice.
+   */
+  seenBefore(topicName: string, bodyText: string, at: number): boolean {
+    this.#expire(at);
+    const digest = hash('sha256', `${topicName}\0${bodyText}`, 'base64');
+    if (this.#seen.has(digest)) return true;
+    this.#seen.set(digest, { channelId: '', at });
+    return false;
+  }
+
   #expire(now: number): void {
     for (const [k, v] of this.#seen) {
       if (now - v.at <= this.#windowMs && this.#seen.size <= this.#maxEntries) break;

@@ -54,6 +54,10 @@ export class UserDirectory {
       if (!this.#users.has(user.id)) this.#users.set(user.id, {});
     }
     for (const id of [...this.#users.keys()]) if (!seen.has(id)) this.#users.delete(id);
+    // Every station's type, so a user who logs in to a station (hot desk) later is resolved at once: a call can
+    // follow a login within seconds, before a per-station lookup would answer.
+    for await (const station of this.#api.listStations())
+      if (station.id && station.type) this.#stationTypes.set(station.id, station.type);
     // Sequential on purpose: a large org would otherwise burst past the API rate limit at start-up.
     for (const id of seen) await this.refreshStation(id);
     return { userIds: [...seen].sort(), invalid };
@@ -82,12 +86,17 @@ export class UserDirectory {
     knownType: string | undefined,
   ): Promise<void> {
     const prev = this.#users.get(userId) ?? {};
-    let stationType = knownType;
-    if (stationId && !stationType) {
-      stationType = this.#stationTypes.get(stationId);
-      if (!stationType) stationType = (await this.#api.getStation(stationId))?.type;
-    }
-    if (stationId && stationType) this.#stationTypes.set(stationId, stationType);
-    this.#users.set(userId, { ...prev, stationId, stationType, stationKnownAt: this.#now() });
+    const cached = stationId ? (knownType ?? this.#stationTypes.get(stationId)) : undefined;
+    // The station id is in the event itself: it holds from now on, before its type is looked up (a call can
+    // start right after a hot-desk login).
+    const next: UserContext = { ...prev, stationId, stationType: cached, stationKnownAt: this.#now() };
+    this.#users.set(userId, next);
+    if (stationId && cached) this.#stationTypes.set(stationId, cached);
+    if (!stationId || cached) return;
+    const type = (await this.#api.getStation(stationId))?.type;
+    if (type) this.#stationTypes.set(stationId, type);
+    // A later station event (a logout, another login) may have come in while this lookup ran: it wins.
+    if (this.#users.get(userId) !== next) return;
+    this.#users.set(userId, { ...next, stationType: type });
   }
 }

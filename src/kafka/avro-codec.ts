@@ -76,6 +76,7 @@ export function loadCustodySchema(name: SchemaName): AvroType {
  */
 export const SCHEMA_HISTORY: Readonly<Partial<Record<SchemaName, readonly string[]>>> = {
   'session-tags.v1': ['session-tags.v1.d5413e4084410ea9.avsc'],
+  'notification.v1': ['notification.v1.4ba20aae72467d36.avsc'],
 };
 
 /** The earlier writer schemas of `name` (see {@link SCHEMA_HISTORY}). */
@@ -412,6 +413,23 @@ export type NotificationRecord = {
   ingestVersion: string;
   conversationId: string | null;
   entityId: string | null;
+  /** null or 'websocket', or 'eventbridge' (appended with a default; absent in records of the earlier schema). */
+  transport?: string | null;
+  eventBridge?: EventBridgeOriginRecord | null;
+};
+
+/** `schemas/notification.v1.avsc`: an EventBridge event's own fields and where custody read it. */
+export type EventBridgeOriginRecord = {
+  id: string;
+  detailType: string;
+  source: string;
+  time: string | null;
+  detailTimestamp: string | null;
+  account: string | null;
+  region: string | null;
+  bridgeTopic: string;
+  bridgePartition: number;
+  bridgeOffset: number;
 };
 
 /** `schemas/dead-letter.v1.avsc`: where a dead letter came from. */

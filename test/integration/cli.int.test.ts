@@ -211,4 +211,59 @@ describe('custody as processes', () => {
     expect(allOutput).not.toMatch(/"access_token"\s*:\s*"[^[]/);
     procs.length = 0;
   }, 90_000);
+
+  it('ingest --source eventbridge reads the bridged events from Kafka, marks them in the evidence log, exits 0 on SIGTERM', async () => {
+    const kafka = kafkaClient('cli-ingest-eventbridge');
+    const suffix = uniqueName('cli-eb');
+    const bridge = `${suffix}.eventbridge`;
+    const notifications = `${suffix}.notifications`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await until('the bridge topic', async () => {
+      await admin.createTopics({ topics: [{ topic: bridge, numPartitions: 2 }] }).catch(() => false);
+      return (await admin.listTopics().catch((): string[] => [])).includes(bridge) ? true : undefined;
+    });
+    await admin.disconnect();
+    emu = await startEmulator({
+      clientId: 'cli-ingest-eb',
+      clientSecret: 'cli-ingest-eb-secret',
+      seed: 5,
+      users: 6,
+      eventBridge: { brokers: infraEnv()['KAFKA_BROKERS']?.split(',') ?? [], topic: bridge },
+    });
+    const ingest = spawnCustody(['ingest', '--source', 'eventbridge'], {
+      KAFKA_BROKERS: infraEnv()['KAFKA_BROKERS'] as string,
+      GENESYS_API_URL: emu.baseUrl,
+      GENESYS_CLIENT_ID: 'cli-ingest-eb',
+      GENESYS_CLIENT_SECRET: 'cli-ingest-eb-secret',
+      CUSTODY_HTTP_PORT: '0',
+      CUSTODY_INSTANCE_ID: 'cli-ingest-eb',
+      CUSTODY_TOPIC_EVENTBRIDGE: bridge,
+      CUSTODY_INGEST_EVENTBRIDGE_GROUP: `${suffix}.group`,
+      CUSTODY_TOPIC_NOTIFICATIONS: notifications,
+      CUSTODY_TOPIC_SESSION_TAGS: `${suffix}.session-tags`,
+      CUSTODY_TOPIC_DLQ: `${suffix}.dlq`,
+    });
+    procs.push(ingest);
+    await ingest.waitForLog('reading EventBridge events from Kafka');
+    const [script] = randomConversations(emu.org, createRng(3), emu.clock.now(), emu.clock.now() + 60_000, 4);
+    const events = script?.events ?? [];
+    expect(events.length).toBeGreaterThan(0);
+    for (const e of events) emu.eventBridge?.publish({ topicName: e.topicName, eventBody: e.eventBody });
+    await emu.eventBridge?.flush();
+    const evidence = singleObjectCodecFor('notification.v1');
+    const written = await until('every event in the evidence log', async () => {
+      const records = await readTopicToEnd(kafka, notifications);
+      return records.length >= events.length
+        ? records.map((r) => evidence.decode(r.value as Buffer))
+        : undefined;
+    });
+    expect(written.every((n) => n.transport === 'eventbridge' && n.eventBridge?.bridgeTopic === bridge)).toBe(
+      true,
+    );
+    expect(written.map((n) => n.topicName).sort()).toEqual(events.map((e) => e.topicName).sort());
+    ingest.child.kill('SIGTERM');
+    expect(await ingest.exited).toBe(0);
+    procs.length = 0;
+  }, 90_000);
 });

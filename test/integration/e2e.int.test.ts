@@ -70,6 +70,7 @@ beforeAll(async () => {
     topics: {
       partitions: 3,
       notifications: `${name}.genesys.notifications.v1`,
+      eventBridge: `${name}.genesys.eventbridge.v1`,
       sessionTags: `${name}.custody.session-tags.v1`,
       recordingExports: `${name}.custody.recording-exports.v1`,
       sinkState: `${name}.custody.sink-state.v1`,

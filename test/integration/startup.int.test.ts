@@ -62,6 +62,7 @@ describe('start-up', () => {
     const topics = {
       partitions: 3,
       notifications: env.CUSTODY_TOPIC_NOTIFICATIONS,
+      eventBridge: 'unused-eventbridge',
       sessionTags: env.CUSTODY_TOPIC_SESSION_TAGS,
       recordingExports: env.CUSTODY_TOPIC_RECORDING_EXPORTS,
       sinkState: env.CUSTODY_TOPIC_SINK_STATE,

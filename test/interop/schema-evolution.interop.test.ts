@@ -31,6 +31,7 @@ function topicsFor(base: string) {
   return {
     partitions: 1,
     notifications: `${base}.notifications`,
+    eventBridge: `${base}.eventbridge`,
     sessionTags: `${base}.tags`,
     recordingExports: `${base}.exports`,
     sinkState: `${base}.sink-state`,

@@ -53,6 +53,7 @@ export async function startIngestHarness(
   const topics: Config['topics'] = {
     partitions: 3,
     notifications: uniqueName('notifications'),
+    eventBridge: uniqueName('eventbridge'),
     sessionTags: uniqueName('session-tags'),
     recordingExports: uniqueName('recording-exports'),
     sinkState: uniqueName('sink-state'),

@@ -309,6 +309,7 @@ function topicsConfig(options: SinkOptions) {
   return {
     partitions: 3,
     notifications: 'unused-notifications',
+    eventBridge: 'unused-eventbridge',
     sessionTags: options.topics.sessionTags,
     recordingExports: options.topics.recordingExports,
     sinkState: options.topics.sinkState,

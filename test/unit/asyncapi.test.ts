@@ -79,7 +79,7 @@ describe('asyncapi.yaml', () => {
     const errors = parsed.diagnostics.filter((d) => d.severity === 0);
     expect(errors.map((d) => `${d.path.join('.')}: ${d.message}`)).toEqual([]);
     expect(parsed.document?.version()).toMatch(/^3\./);
-    expect(parsed.document?.channels().length).toBe(TOPIC_SPECS.length + 1);
+    expect(parsed.document?.channels().length).toBe(TOPIC_SPECS.length + 2);
     // The Avro payloads were read from schemas/: each message's schema has the record's fields.
     const manifests = parsed.document?.channels().get('manifests')?.messages().all()[0];
     const props = Object.keys(manifests?.payload()?.properties() ?? {});
@@ -99,9 +99,11 @@ describe('asyncapi.yaml', () => {
       expect(messageOf(channel as Channel).bindings.kafka.key.description, spec.role).toBe(spec.key);
       expect(channel?.['x-custody-internal'] ?? false, spec.role).toBe(spec.role === 'sinkState');
     }
-    // Besides custody's own topics, only the optional S3-events input, whose name has no default.
+    // Besides custody's own topics, only the optional inputs a deployment bridges: S3 events (no default name)
+    // and Genesys EventBridge events.
     const extra = Object.keys(doc.channels).filter((c) => !TOPIC_SPECS.some((s) => s.role === c));
-    expect(extra).toEqual(['s3Events']);
+    expect(extra).toEqual(['s3Events', 'eventBridge']);
+    expect(doc.channels['eventBridge']?.address).toBe(SETTINGS.CUSTODY_TOPIC_EVENTBRIDGE.default);
     expect(doc.channels['s3Events']?.address).toBeNull();
     expect(SETTINGS.CUSTODY_EXPORTS_S3_EVENTS_TOPIC).not.toHaveProperty('default');
   });

@@ -29,6 +29,24 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c.kafka)).toBe(true);
   });
 
+  it('reads the ingest source: the WebSocket by default, EventBridge from its bridge topic with its own group', () => {
+    const d = loadConfig({});
+    expect(d.ingest.source).toBe('websocket');
+    expect(d.topics.eventBridge).toBe('genesys.eventbridge.v1');
+    expect(d.ingest.eventBridgeGroup).toBe('custody-ingest-eventbridge');
+    const e = loadConfig({
+      CUSTODY_INGEST_SOURCE: 'eventbridge',
+      CUSTODY_TOPIC_EVENTBRIDGE: 'acme.genesys-events',
+      CUSTODY_INGEST_EVENTBRIDGE_GROUP: 'acme-ingest',
+    });
+    expect([e.ingest.source, e.topics.eventBridge, e.ingest.eventBridgeGroup]).toEqual([
+      'eventbridge',
+      'acme.genesys-events',
+      'acme-ingest',
+    ]);
+    expect(problemsOf({ CUSTODY_INGEST_SOURCE: 'sqs' }).join('\n')).toContain('CUSTODY_INGEST_SOURCE');
+  });
+
   it('prefers GENESYS_API_URL and forces path style for a custom S3 endpoint', () => {
     const c = loadConfig({
       GENESYS_REGION: 'mypurecloud.com',

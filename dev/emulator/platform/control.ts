@@ -11,6 +11,7 @@ import type { TokenStore } from './auth.ts';
 import type { ActiveFault, FaultInjector, FaultSpec, RateLimiter } from './rate-limit.ts';
 import type { ChannelRegistry, DeliveryKind, DeliveryRecord } from './notifications-channels.ts';
 import type { SocketHub, SocketRecord } from './notifications-socket.ts';
+import type { EventBridgeOutput } from './eventbridge.ts';
 
 /** Every conversation kind, checked against the model's union at compile time. */
 export const CONVERSATION_KINDS = [
@@ -181,7 +182,11 @@ const found = (done: boolean, what: string): ApiResponse =>
   done ? ok() : apiError(404, 'not.found', `${what} not found`);
 
 /** Registers the `/__control` routes (public: no OAuth). */
-export function registerControlRoutes(routes: Routes, control: EmulatorControl): void {
+export function registerControlRoutes(
+  routes: Routes,
+  control: EmulatorControl,
+  eventBridge?: EventBridgeOutput,
+): void {
   const C = '/__control';
   const channelId = (req: ApiRequest) => req.params['channelId'] ?? '';
   const body = <T>(
@@ -198,6 +203,28 @@ export function registerControlRoutes(routes: Routes, control: EmulatorControl):
     h: (req: ApiRequest) => ApiResponse | Promise<ApiResponse>,
   ) => routes.add(method, `${C}${path}`, h, { public: true });
 
+  if (eventBridge) {
+    // EventBridge output (platform/eventbridge.ts): a malformed event, and an at-least-once redelivery.
+    add('POST', '/eventbridge/raw', (req) =>
+      body(z.object({ value: z.string() }), req, async (b) => {
+        eventBridge.sendRaw(b.value);
+        await eventBridge.flush();
+        return ok({ sent: eventBridge.sent() });
+      }),
+    );
+    add('POST', '/eventbridge/redeliver', (req) =>
+      body(z.object({ count: z.number().int().min(1).max(1_000) }), req, async (b) => {
+        const redelivered = eventBridge.redeliver(b.count);
+        await eventBridge.flush();
+        return ok({ redelivered });
+      }),
+    );
+    add(
+      'POST',
+      '/eventbridge/flush',
+      async () => (await eventBridge.flush(), ok({ sent: eventBridge.sent() })),
+    );
+  }
   add('GET', '/clock', () => ok({ now: control.now(), iso: new Date(control.now()).toISOString() }));
   add('POST', '/advance', (req) =>
     body(advanceBody, req, async (b) => (await control.advance(b.ms), ok({ now: control.now() }))),

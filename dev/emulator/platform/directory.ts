@@ -202,6 +202,19 @@ export function registerDirectoryRoutes(ctx: PlatformContext): void {
     return { status: 200, body };
   });
 
+  ctx.routes.add('GET', '/api/v2/stations', (req) => {
+    const paging = readPaging(req.query, 100);
+    if ('status' in paging) return paging;
+    const state = stationStateAt(ctx, bootTime, ctx.clock.now());
+    const listing: Models.StationEntityListing = pageListing(
+      ctx.org.stations.map((s) => stationEntity(s, state)),
+      paging,
+      '/api/v2/stations',
+      req.query,
+    );
+    return { status: 200, body: listing };
+  });
+
   ctx.routes.add('GET', '/api/v2/stations/:stationId', (req) => {
     const station = stationsById.get(req.params.stationId ?? '');
     if (!station) return apiError(404, 'not.found', `Station ${req.params.stationId ?? ''} not found`);

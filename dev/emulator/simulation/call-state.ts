@@ -5,10 +5,11 @@
  * publish the full conversation after each change, as the platform does.
  */
 import type { SimStation } from '../model.ts';
+import { WRAPUP_CODE_ID } from './conventions.ts';
 
 export type CallState =
   'offering' | 'alerting' | 'dialing' | 'contacting' | 'connected' | 'disconnected' | 'terminated';
-export type Purpose = 'customer' | 'external' | 'acd' | 'agent' | 'user';
+export type Purpose = 'customer' | 'external' | 'ivr' | 'acd' | 'agent' | 'user';
 export type Direction = 'inbound' | 'outbound';
 
 export interface Endpoint {
@@ -56,6 +57,10 @@ export interface Leg {
   recordingState: 'none' | 'active';
   consultParticipantId?: string;
   wrapupRequired: boolean;
+  /** After-call work of an agent leg: from its disconnect to its termination, then the wrap-up applied. */
+  startAcwTime?: number;
+  endAcwTime?: number;
+  wrapup?: { readonly code: string; readonly durationSeconds: number; readonly endTime: number };
   /** Hold intervals (customer on hold during a consult), for analytics segments and durations. */
   readonly holds: Array<{ start: number; end?: number }>;
 }
@@ -118,6 +123,7 @@ export class CallConversation {
       leg.disconnectedTime = at;
       leg.disconnectType = disconnectType;
       if (leg.held || leg.confined) this.unhold(leg, at);
+      if (leg.wrapupRequired) leg.startAcwTime = at;
     });
   }
 
@@ -125,20 +131,35 @@ export class CallConversation {
     this.at(at, () => {
       leg.state = 'terminated';
       leg.terminatedTime = at;
+      if (leg.startAcwTime !== undefined) {
+        leg.endAcwTime = at;
+        leg.wrapup = {
+          code: WRAPUP_CODE_ID,
+          durationSeconds: Math.round((at - leg.startAcwTime) / 1000),
+          endTime: at,
+        };
+      }
     });
   }
 
-  /** The customer hears hold music (confined) from `at` until {@link resume}. */
-  hold(leg: Leg, at: number): void {
+  /**
+   * The agent puts the customer on hold from `at` until {@link resume}: as on the real platform the agent's leg is
+   * `held` with `startHoldTime`, and the customer's is `confined` (hearing hold music).
+   */
+  hold(customer: Leg, agent: Leg, at: number): void {
     this.at(at, () => {
-      leg.confined = true;
-      leg.startHoldTime = at;
-      leg.holds.push({ start: at });
+      customer.confined = true;
+      customer.holds.push({ start: at });
+      agent.held = true;
+      agent.startHoldTime = at;
     });
   }
 
-  resume(leg: Leg, at: number): void {
-    this.at(at, () => this.unhold(leg, at));
+  resume(customer: Leg, agent: Leg, at: number): void {
+    this.at(at, () => {
+      this.unhold(customer, at);
+      this.unhold(agent, at);
+    });
   }
 
   private unhold(leg: Leg, at: number): void {

@@ -5,7 +5,13 @@
  *
  * UNCONFIRMED choices (the emulator's assumptions):
  * - `provider` on every voice leg (events, detail events, analytics) is `"Edge"`.
- * - A WebRTC softphone leg's `self.addressRaw` / `addressNormalized` is `sip:{userId}@localhost`.
+ * - A WebRTC softphone leg's address is `sip:{24 hex}+{org}.orgspan.com;tgrp={station id};trunk-context={org}@localhost`
+ *   (the shape real legs show; the 24 hex digits are derived from the user id here, the org short name from the
+ *   org id). ACD and IVR legs: `sip:{queue or flow id}@127.0.0.1;language=en-US;user=acd|ivr`.
+ * - The conversation body's `address` is the caller's number (inbound) or the dialled number (outbound).
+ * - Agent legs on ACD calls carry `mediaRoles` ["full"], `queueMediaSettings` (the queue's alerting timeout),
+ *   `wrapupPrompt` "mandatory", `transferSource` "Acd" and, after after-call work, `startAcwTime`/`endAcwTime`
+ *   and `wrapup` (the org's one wrap-up code); user (non-ACD) legs carry `mediaRoles` only.
  * - A SIP desk phone (`inin_physical`) leg's self address is `sip:{extension}@{phone LAN IP}` with the
  *   LAN IP in TEST-NET-1 (192.0.2.0/24); an `inin_remote` leg's is the remote number `tel:+1…`.
  * - `publicIpAddress` (event models only, SDK >= 257) is the softphone client's public IP, set only on
@@ -21,7 +27,8 @@
  *   leg of an outbound call points back at the user's; the customer leg of an ACD call has none.
  * - Phone numbers use the fictional 555-01xx range.
  */
-import type { SimStation } from '../model.ts';
+import { createHash } from 'node:crypto';
+import type { SimOrg, SimStation } from '../model.ts';
 
 export const VOICE_PROVIDER = 'Edge';
 
@@ -35,9 +42,27 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
-export function webRtcSelfAddress(userId: string): string {
-  return `sip:${userId}@localhost`;
+/** The org's short name in SIP addresses (real orgs use their org name). */
+export function orgShortName(org: Pick<SimOrg, 'orgId'>): string {
+  return `sim${org.orgId.slice(0, 8)}`;
 }
+
+export function webRtcSelfAddress(org: Pick<SimOrg, 'orgId'>, userId: string, stationId: string): string {
+  const hex = createHash('sha256').update(`webrtc/${userId}`).digest('hex').slice(0, 24);
+  const name = orgShortName(org);
+  return `sip:${hex}+${name}.orgspan.com;tgrp=${stationId};trunk-context=${name}@localhost`;
+}
+
+/** The address of a queue's ACD leg or a flow's IVR leg. */
+export function routingLegAddress(id: string, user: 'acd' | 'ivr'): string {
+  return `sip:${id}@127.0.0.1;language=en-US;user=${user}`;
+}
+
+export const AGENT_MEDIA_ROLES: readonly string[] = ['full'];
+export const WRAPUP_PROMPT = 'mandatory';
+export const ACD_TRANSFER_SOURCE = 'Acd';
+/** The org's wrap-up code applied at the end of after-call work (one code, stable). */
+export const WRAPUP_CODE_ID = '7c1d5e2a-9b3f-4e8d-a6c0-2f4b8e1d9a53';
 
 export function deskPhoneExtension(station: SimStation): string {
   return String(2000 + (hash32(station.id) % 1000));

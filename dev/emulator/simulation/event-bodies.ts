@@ -6,7 +6,8 @@
  */
 import type { Models } from 'purecloud-platform-client-v2';
 import type { CallConversation, Leg } from './call-state.ts';
-import { VOICE_PROVIDER } from './conventions.ts';
+import { isUserLeg } from './call-state.ts';
+import { ACD_TRANSFER_SOURCE, AGENT_MEDIA_ROLES, VOICE_PROVIDER, WRAPUP_PROMPT } from './conventions.ts';
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -25,10 +26,49 @@ function divisionIds(
   return [{ division: { id: divisionId }, entities: [...ids].map((id) => ({ id })) }];
 }
 
+/** The conversation's `address` on event bodies: the external party's number (real bodies carry no divisions). */
+function conversationAddress(conv: CallConversation): string | undefined {
+  return conv.legs.find((l) => l.purpose === 'customer' || l.purpose === 'external')?.address;
+}
+
+/** Fields real agent legs carry: media roles, and on ACD calls the queue's prompts and settings. */
+function agentFields(leg: Leg) {
+  if (!isUserLeg(leg)) return {};
+  const acd = leg.purpose === 'agent' && leg.queueId !== undefined;
+  return {
+    mediaRoles: [...AGENT_MEDIA_ROLES],
+    ...(acd ? { wrapupPrompt: WRAPUP_PROMPT } : {}),
+    ...opt('startAcwTime', leg.startAcwTime === undefined ? undefined : iso(leg.startAcwTime)),
+    ...opt('endAcwTime', leg.endAcwTime === undefined ? undefined : iso(leg.endAcwTime)),
+    ...opt(
+      'wrapup',
+      leg.wrapup === undefined
+        ? undefined
+        : {
+            code: leg.wrapup.code,
+            durationSeconds: leg.wrapup.durationSeconds,
+            endTime: iso(leg.wrapup.endTime),
+          },
+    ),
+  };
+}
+
+/** Call-level fields of an agent leg on an ACD call. */
+function acdCallFields(leg: Leg) {
+  if (leg.purpose !== 'agent' || leg.queueId === undefined) return {};
+  return {
+    queueMediaSettings: {
+      alertingTimeoutSeconds: Math.round((leg.alertingTimeoutMs ?? 8000) / 1000),
+      enableAutoAnswer: false,
+    },
+    transferSource: ACD_TRANSFER_SOURCE,
+  };
+}
+
 /** `v2.users.{id}.conversations`: participants with nested calls[]. */
 export function conversationEventBody(
   conv: CallConversation,
-  divisionId: string,
+  _divisionId: string,
 ): Models.ConversationEventTopicConversation {
   return {
     id: conv.conversationId,
@@ -44,6 +84,7 @@ export function conversationEventBody(
       address: leg.address,
       wrapupRequired: leg.wrapupRequired,
       ...opt('alertingTimeoutMs', leg.alertingTimeoutMs),
+      ...agentFields(leg),
       attributes: {},
       calls: [
         {
@@ -68,13 +109,14 @@ export function conversationEventBody(
             'disconnectedTime',
             leg.disconnectedTime === undefined ? undefined : iso(leg.disconnectedTime),
           ),
+          ...acdCallFields(leg),
           ...opt('publicIpAddress', leg.publicIpAddress),
         },
       ],
     })),
     recordingState: conv.recordingState,
     securePause: false,
-    divisions: divisionIds(conv, divisionId),
+    ...opt('address', conversationAddress(conv)),
   };
 }
 
@@ -109,6 +151,8 @@ function flatParticipant(leg: Leg): Models.ConversationCallEventTopicCallMediaPa
     ani: leg.ani,
     dnis: leg.dnis,
     ...opt('consultParticipantId', leg.consultParticipantId),
+    ...agentFields(leg),
+    ...acdCallFields(leg),
     ...opt('publicIpAddress', leg.publicIpAddress),
   };
 }
@@ -116,28 +160,28 @@ function flatParticipant(leg: Leg): Models.ConversationCallEventTopicCallMediaPa
 /** `v2.users.{id}.conversations.calls`: the flat call view. */
 export function callEventBody(
   conv: CallConversation,
-  divisionId: string,
+  _divisionId: string,
 ): Models.ConversationCallEventTopicCallConversation {
   return {
     id: conv.conversationId,
     participants: conv.legs.map(flatParticipant),
     recordingState: conv.recordingState,
     securePause: false,
-    divisions: divisionIds(conv, divisionId),
+    ...opt('address', conversationAddress(conv)),
   };
 }
 
 /** `v2.routing.queues.{id}.conversations.calls`: the same flat view, published to the queue. */
 export function queueCallEventBody(
   conv: CallConversation,
-  divisionId: string,
+  _divisionId: string,
 ): Models.QueueConversationCallEventTopicCallConversation {
   return {
     id: conv.conversationId,
     participants: conv.legs.map(flatParticipant),
     recordingState: conv.recordingState,
     securePause: false,
-    divisions: divisionIds(conv, divisionId),
+    ...opt('address', conversationAddress(conv)),
   };
 }
 
@@ -181,6 +225,11 @@ export function restCallSnapshot(conv: CallConversation, divisionId: string): Mo
       ani: leg.ani,
       dnis: leg.dnis,
       ...opt('consultParticipantId', leg.consultParticipantId),
+      ...agentFields(leg),
+      ...opt(
+        'transferSource',
+        leg.purpose === 'agent' && leg.queueId !== undefined ? ACD_TRANSFER_SOURCE : undefined,
+      ),
       securePause: false,
     })),
     recordingState: conv.recordingState,

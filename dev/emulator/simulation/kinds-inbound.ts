@@ -9,7 +9,7 @@ import type { StationChange } from '../model.ts';
 import type { Leg } from './call-state.ts';
 import type { Agent, KindContext, KindPlan } from './kind-context.ts';
 import type { RecordingSpec } from './recordings.ts';
-import { acdLeg, customerLeg, externalParty, userLeg } from './legs.ts';
+import { acdLeg, customerLeg, externalParty, inboundFlow, ivrLeg, userLeg } from './legs.ts';
 import { acwMs, pickAgent, pickQueue, totalMs } from './kind-context.ts';
 import { queueDid } from './conventions.ts';
 import { usersOnStation } from './org.ts';
@@ -24,14 +24,21 @@ export interface InboundSetup {
   readonly routedAt: number;
 }
 
-/** Customer and ACD legs from `at`; the first agent is alerted after a 3–30 s queue wait. */
+/**
+ * Customer and IVR legs from `at`; after 4–20 s in the flow the call is transferred to the queue (ACD leg) and the
+ * first agent is alerted after a 3–30 s queue wait.
+ */
 export function startInbound(ctx: KindContext, agent: Agent, at: number): InboundSetup {
   const queue = pickQueue(ctx, agent.user);
   const customer = ctx.conv.join(
     customerLeg(ctx.rng, ctx.org, at, externalParty(ctx.rng), queueDid(queue.index)),
   );
-  const acd = ctx.conv.join(acdLeg(ctx.rng, ctx.org, at, queue, customer));
-  return { customer, acd, queueId: queue.id, routedAt: at + ctx.rng.int(3, 30) * 1000 };
+  const ivr = ctx.conv.join(ivrLeg(ctx.rng, ctx.org, at, inboundFlow(ctx.org), customer));
+  const queuedAt = at + ctx.rng.int(4, 20) * 1000;
+  ctx.conv.disconnect(ivr, queuedAt, 'transfer');
+  ctx.conv.terminate(ivr, queuedAt);
+  const acd = ctx.conv.join(acdLeg(ctx.rng, ctx.org, queuedAt, queue, customer));
+  return { customer, acd, queueId: queue.id, routedAt: queuedAt + ctx.rng.int(3, 30) * 1000 };
 }
 
 /** An agent leg alerting at `at` for the inbound call. */

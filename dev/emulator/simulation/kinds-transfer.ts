@@ -64,7 +64,7 @@ export function consultTransfer(ctx: KindContext): KindPlan {
   markCustomerRecorded(ctx, setup.customer, answeredA);
   const remaining = Math.max(60_000, ctx.startMs + totalMs(ctx) - answeredA);
   const consultAt = answeredA + Math.max(10_000, Math.round(remaining * 0.3));
-  conv.hold(setup.customer, consultAt);
+  conv.hold(setup.customer, legA, consultAt);
   const legB = alertAgent(ctx, setup, b, consultAt);
   conv.at(consultAt, () => {
     setup.customer.consultParticipantId = legB.participantId;
@@ -73,7 +73,7 @@ export function consultTransfer(ctx: KindContext): KindPlan {
   conv.connect(legB, answeredB, true);
   const completeAt = answeredB + rng.int(15, 60) * 1000;
   conv.disconnect(legA, completeAt, 'transfer.consult');
-  conv.resume(setup.customer, completeAt);
+  conv.resume(setup.customer, legA, completeAt);
   conv.terminate(legA, completeAt + acwMs(ctx));
   const endAt = Math.max(completeAt + 10_000, answeredA + remaining);
   hangUp(ctx, setup.customer, legB, endAt);

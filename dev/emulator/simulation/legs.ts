@@ -11,6 +11,7 @@ import {
   fictionalNumber,
   publicIpFor,
   remoteStationNumber,
+  routingLegAddress,
   sendsPublicIp,
   webRtcSelfAddress,
 } from './conventions.ts';
@@ -32,6 +33,13 @@ export function endpoint(address: string, name?: string): Endpoint {
 /** A fictional external phone number and caller-id name. */
 export function externalParty(rng: Rng): { number: string; name: string } {
   return { number: fictionalNumber(rng.pick(AREA_CODES), rng.int(0, 99)), name: rng.pick(CALLER_NAMES) };
+}
+
+/** The inbound call flow in front of every queue (one per org; its id derived from the org id). */
+export function inboundFlow(org: SimOrg): { id: string; name: string } {
+  const hex = org.orgId.replace(/-/g, '').split('').reverse().join('');
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return { id, name: 'Main Inbound Flow' };
 }
 
 /** The Edge that carries trunk (PSTN) media: the cloud edge of the WebRTC stations. */
@@ -92,6 +100,37 @@ export function customerLeg(
   });
 }
 
+/**
+ * The flow's IVR participant that answers an inbound call before it reaches a queue (real inbound calls have one),
+ * connected from `at`; the flow transfers it to ACD and the leg ends `terminated`.
+ */
+export function ivrLeg(
+  rng: Rng,
+  org: SimOrg,
+  at: number,
+  flow: { id: string; name: string },
+  customer: Leg,
+): Leg {
+  const address = routingLegAddress(flow.id, 'ivr');
+  return {
+    ...baseLeg(rng, {
+      purpose: 'ivr',
+      direction: 'inbound',
+      name: flow.name,
+      address,
+      self: endpoint(address, flow.name),
+      other: customer.self,
+      startTime: at,
+      ani: customer.ani,
+      dnis: customer.dnis,
+      edgeId: trunkEdgeId(org),
+      initialState: 'offering',
+      connected: true,
+    }),
+    peerId: customer.communicationId,
+  };
+}
+
 /** The queue's ACD participant, connected while the call waits, peered with the customer leg. */
 export function acdLeg(
   rng: Rng,
@@ -100,13 +139,14 @@ export function acdLeg(
   queue: { id: string; name: string },
   customer: Leg,
 ): Leg {
+  const address = routingLegAddress(queue.id, 'acd');
   return {
     ...baseLeg(rng, {
       purpose: 'acd',
       direction: 'inbound',
       name: queue.name,
-      address: customer.dnis,
-      self: endpoint(customer.dnis, queue.name),
+      address,
+      self: endpoint(address, queue.name),
       other: customer.self,
       startTime: at,
       ani: customer.ani,
@@ -149,10 +189,10 @@ export function externalLeg(
 }
 
 /** The self address of a user's leg, by station type. */
-export function userSelfAddress(user: SimUser, station: SimStation): string {
+export function userSelfAddress(org: SimOrg, user: SimUser, station: SimStation): string {
   switch (station.type) {
     case 'inin_webrtc_softphone':
-      return webRtcSelfAddress(user.id);
+      return webRtcSelfAddress(org, user.id, station.id);
     case 'inin_physical':
       return deskPhoneSelfAddress(station);
     case 'inin_remote':
@@ -181,7 +221,7 @@ export function userLeg(
   station: SimStation,
   opts: UserLegOptions,
 ): Leg {
-  const self = userSelfAddress(user, station);
+  const self = userSelfAddress(org, user, station);
   const leg = baseLeg(rng, {
     purpose: opts.purpose,
     direction: opts.direction,

@@ -56,6 +56,7 @@ export async function createWorld(): Promise<IngestWorld> {
   const topics: Config['topics'] = {
     partitions: 3,
     notifications: uniqueName('notifications'),
+    eventBridge: uniqueName('eventbridge'),
     sessionTags: uniqueName('session-tags'),
     recordingExports: uniqueName('recording-exports'),
     sinkState: uniqueName('sink-state'),

@@ -6,6 +6,7 @@ import {
   missingPermissions,
   subscriptionCheck,
   topicChecks,
+  eventBridgeTopicCheck,
 } from '../../../src/doctor/preflight.ts';
 import type { TopicFacts } from '../../../src/doctor/preflight.ts';
 
@@ -135,5 +136,16 @@ describe('subscriptionCheck', () => {
     expect(c.detail).toBe(
       'v2.users.{id}.conversations needs conversation:communication:view; v2.users.{id}.station is not offered over WebSocket (EventBridge); v2.users.{id}.station needs telephony:station:view; v2.users.{id}.persistentconnection is not offered',
     );
+  });
+});
+
+describe('eventBridgeTopicCheck', () => {
+  it('fails with the fix when the bridge topic is missing, passes with its partition count otherwise', () => {
+    const missing = eventBridgeTopicCheck('genesys.eventbridge.v1', undefined);
+    expect(missing).toMatchObject({ ok: false, name: 'topic genesys.eventbridge.v1' });
+    expect(missing.fix).toContain('Bridging EventBridge into Kafka');
+    const there = eventBridgeTopicCheck('genesys.eventbridge.v1', { partitions: 6, config: {} });
+    expect(there.ok).toBe(true);
+    expect(there.detail).toContain('6 partition(s)');
   });
 });

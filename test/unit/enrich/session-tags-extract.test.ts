@@ -312,3 +312,43 @@ describe('extractTagObservations: bad context', () => {
     if (!r.ok) expect(r.error.reason).not.toContain('desk-7');
   });
 });
+
+describe('extractTagObservations: real voice-call shapes (IVR, hold, after-call work)', () => {
+  it('keeps every leg, IVR and ACD included; the agent held since startHoldTime, the customer confined', () => {
+    const env = envelope(F.userConversationCallsHeld());
+    expect('dropped' in env ? env.dropped : []).toEqual([]);
+    const obs = extract(F.userConversationCallsHeld());
+    const byPurpose = new Map(obs.map((o) => [o.fields.purpose, o]));
+    expect([...byPurpose.keys()].sort()).toEqual(['acd', 'agent', 'customer', 'ivr']);
+    expect(byPurpose.get('ivr')?.fields).toMatchObject({ state: 'terminated', disconnectType: 'transfer' });
+    expect(byPurpose.get('ivr')?.fields.selfAddress).toMatch(/;user=ivr$/);
+    expect(byPurpose.get('acd')?.fields.selfAddress).toMatch(/;user=acd$/);
+    expect(byPurpose.get('agent')?.fields).toMatchObject({
+      held: true,
+      everHeld: true,
+      startHoldTime: Date.parse('2026-03-02T10:02:10.000Z'),
+      selfAddress: expect.stringMatching(/^sip:[0-9a-f]{24}\+acme\.orgspan\.com;tgrp=/),
+    });
+    expect(byPurpose.get('customer')?.fields).toMatchObject({
+      confined: true,
+      everConfined: true,
+      held: false,
+    });
+  });
+
+  it('reads after-call work from the wrapped-up agent leg and keeps the hold in the merged snapshot', () => {
+    const merged = mergeSessionTags(undefined, [
+      ...extract(F.userConversationCallsHeld()),
+      ...extract(F.userConversationCallsWrappedUp(), { ...ctx(), receivedAt: RECEIVED + 300_000 }),
+    ]);
+    const agent = merged.legs.find((l) => l.legKey === F.IDS.agentParticipant2);
+    expect(agent?.state?.value).toBe('terminated');
+    expect(agent?.startAcwTime?.value).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+    expect(agent?.endAcwTime?.value).toBe(Date.parse('2026-03-02T10:05:40.000Z'));
+    expect(agent?.disconnectedTime?.value).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
+    expect(agent?.held?.value).toBe(false);
+    expect(agent?.everHeld?.value).toBe(true);
+    const customer = merged.legs.find((l) => l.legKey === F.IDS.customerParticipant);
+    expect(customer?.everConfined?.value).toBe(true);
+  });
+});

@@ -167,3 +167,40 @@ describe('snapshotChanged / snapshotDigest', () => {
     expect(snapshotDigest(s1)).toMatch(/^[0-9a-f]{64}$/);
   });
 });
+
+describe('mergeSessionTags: a stated address beats one mapped from ani/dnis, whatever arrives first', () => {
+  const stated = obs({
+    fields: { selfAddress: 'sip:agent@localhost' },
+    observedAt: 1_000,
+    receivedAt: 2_000,
+  });
+  const mapped = obs({
+    fields: { selfAddress: 'tel:+18005550199' },
+    fieldPaths: { selfAddress: 'dnis' },
+    source: notificationSource('v2.users.x.conversations.calls', 'c-2'),
+    // Same or later Genesys time and later arrival: on EventBridge the order of topics is not kept.
+    observedAt: 1_500,
+    receivedAt: 3_000,
+  });
+
+  it('keeps the stated address in both orders and says which field it came from', () => {
+    for (const order of [
+      [stated, mapped],
+      [mapped, stated],
+    ]) {
+      const leg = mergeSessionTags(undefined, order).legs[0];
+      expect(leg?.selfAddress?.value).toBe('sip:agent@localhost');
+      expect(leg?.selfAddress?.source.field).toBeNull();
+    }
+  });
+
+  it('still takes the newest of two mapped values', () => {
+    const newer = obs({
+      fields: { selfAddress: 'tel:+18005550100' },
+      fieldPaths: { selfAddress: 'ani' },
+      observedAt: 1_600,
+    });
+    const leg = mergeSessionTags(undefined, [newer, mapped]).legs[0];
+    expect(leg?.selfAddress?.value).toBe('tel:+18005550100');
+  });
+});

@@ -11,6 +11,7 @@ import type {
   AnalyticsConversationInput,
   CallConversationInput,
   ReconcileContext,
+  Reconciled,
 } from '../../../src/enrich/session-tags-reconcile.ts';
 import type { TagObservation } from '../../../src/enrich/session-tags.ts';
 import * as F from '../../fixtures/genesys/frames.ts';
@@ -24,6 +25,15 @@ function ok<T>(r: { ok: true; value: T } | { ok: false; error: { reason: string 
   return r.value;
 }
 
+/** The observations of a repair that left nothing out. */
+function repaired(
+  r: { ok: true; value: Reconciled } | { ok: false; error: { reason: string } },
+): TagObservation[] {
+  const v = ok(r);
+  expect(v.dropped).toEqual([]);
+  return v.observations;
+}
+
 describe('reconcile inputs', () => {
   it('accept the SDK models as they are', () => {
     expectTypeOf<Models.AnalyticsConversationWithoutAttributes>().toExtend<AnalyticsConversationInput>();
@@ -33,7 +43,7 @@ describe('reconcile inputs', () => {
 
 describe('extractFromAnalytics', () => {
   it('reads every voice session as a reconciled leg, with segment times', () => {
-    const obs = ok(extractFromAnalytics(F.analyticsConversation(), rctx));
+    const obs = repaired(extractFromAnalytics(F.analyticsConversation(), rctx));
     expect(obs).toHaveLength(1);
     expect(obs[0]).toEqual({
       conversationId: F.IDS.conversation,
@@ -75,13 +85,13 @@ describe('extractFromAnalytics', () => {
         })),
       })),
     };
-    const [o] = ok(extractFromAnalytics(upper, rctx));
+    const [o] = repaired(extractFromAnalytics(upper, rctx));
     expect(o?.fields.connectedTime).toBe(Date.parse('2026-03-02T10:00:30.000Z'));
-    expect(ok(extractFromAnalytics(upper, rctx))).toHaveLength(1);
+    expect(repaired(extractFromAnalytics(upper, rctx))).toHaveLength(1);
   });
 
   it('reads addresses from ani/sessionDnis when a session has no addressSelf/addressOther', () => {
-    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    const [o] = repaired(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
     expect(o).toMatchObject({
       fields: { selfAddress: `sip:${F.IDS.agentUser}@localhost`, otherAddress: 'tel:+14155550100' },
       fieldPaths: { selfAddress: 'sessionDnis', otherAddress: 'ani' },
@@ -94,7 +104,7 @@ describe('extractFromAnalytics', () => {
         sessions: p.sessions?.map((s) => ({ ...s, sessionDnis: undefined })),
       })),
     };
-    const [d] = ok(extractFromAnalytics(noSessionDnis, rctx));
+    const [d] = repaired(extractFromAnalytics(noSessionDnis, rctx));
     expect(d).toMatchObject({
       fields: { selfAddress: 'tel:+18005550199' },
       fieldPaths: { selfAddress: 'dnis' },
@@ -102,7 +112,7 @@ describe('extractFromAnalytics', () => {
   });
 
   it('ends the leg at the segment that disconnected the call, not at the end of wrapup', () => {
-    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    const [o] = repaired(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
     expect(o?.fields.disconnectedTime).toBe(Date.parse('2026-03-02T10:05:00.000Z'));
     expect(o?.fields.connectedTime).toBe(Date.parse('2026-03-02T10:00:30.000Z'));
     // The wrapup segment still counts as Genesys-side time of the observation.
@@ -118,7 +128,7 @@ describe('extractFromAnalytics', () => {
         })),
       })),
     };
-    expect(ok(extractFromAnalytics(upper, rctx))[0]?.fields.disconnectedTime).toBe(
+    expect(repaired(extractFromAnalytics(upper, rctx))[0]?.fields.disconnectedTime).toBe(
       Date.parse('2026-03-02T10:05:00.000Z'),
     );
   });
@@ -131,9 +141,45 @@ describe('extractFromAnalytics', () => {
   });
 });
 
+describe('gap repair is tolerant like the live path', () => {
+  it('keeps the other participants of an analytics record when one participant or session is malformed', () => {
+    const good = F.analyticsConversation();
+    const all = repaired(extractFromAnalytics(good, rctx));
+    expect(all.length).toBeGreaterThan(0);
+    const [first] = good.participants ?? [];
+    if (!first) throw new Error('fixture has no participant');
+    const badParticipant = { ...first, participantId: 'not-a-uuid' };
+    const r = ok(extractFromAnalytics({ ...good, participants: [badParticipant, first] }, rctx));
+    expect(r.dropped).toEqual([{ index: 0, reason: "participants.0.participantId failed check 'custom'" }]);
+    expect(r.observations).toEqual(all);
+    expect(JSON.stringify(r.dropped)).not.toContain('not-a-uuid');
+
+    // A bad session drops only itself: its participant's other sessions stay.
+    const badSession = { ...first.sessions?.[0], segments: [{ segmentStart: 'yesterday' }] };
+    const withBadSession = { ...first, sessions: [badSession, ...(first.sessions ?? [])] };
+    const s = ok(extractFromAnalytics({ ...good, participants: [withBadSession] }, rctx));
+    expect(s.dropped).toHaveLength(1);
+    expect(s.dropped[0]?.reason).toMatch(/^participants\.0\.sessions\.0\.segments\.0\.segmentStart/);
+    expect(s.observations).toEqual(all);
+  });
+
+  it('keeps the other participants of a REST call conversation when one is malformed', () => {
+    const good = F.callConversation();
+    const all = repaired(extractFromCallConversation(good, rctx));
+    expect(all.length).toBeGreaterThan(0);
+    const [first] = good.participants ?? [];
+    const bad = { ...first, id: F.IDS.customerParticipant, connectedTime: 'soon' };
+    const r = ok(extractFromCallConversation({ ...good, participants: [first ?? {}, bad] }, rctx));
+    expect(r.dropped).toEqual([
+      { index: 1, reason: "participants.1.connectedTime failed check 'invalid_format'" },
+    ]);
+    expect(r.observations).toEqual(all);
+  });
+});
+
 describe('extractFromCallConversation', () => {
   it('reads each participant leg as reconciled, without a public IP', () => {
-    const obs = ok(extractFromCallConversation(F.callConversation(), rctx));
+    const obs = repaired(extractFromCallConversation(F.callConversation(), rctx));
     expect(obs).toHaveLength(1);
     expect(obs[0]?.provenance).toBe('reconciled');
     expect(obs[0]?.source).toEqual({
@@ -155,7 +201,7 @@ describe('extractFromCallConversation', () => {
       ...c,
       participants: c.participants?.map((p) => ({ ...p, clientIpAddress: '198.51.100.77' })),
     };
-    const [o] = ok(extractFromCallConversation(withIp, rctx));
+    const [o] = repaired(extractFromCallConversation(withIp, rctx));
     expect(o?.fields.publicIpAddress).toBe('198.51.100.77');
     expect(o?.fieldPaths).toEqual({ selfAddress: 'address', publicIpAddress: 'clientIpAddress' });
     const [snapshotLeg] = mergeSessionTags(undefined, [o!]).legs;
@@ -166,7 +212,7 @@ describe('extractFromCallConversation', () => {
   });
 
   it('has no client IP source in analytics (it carries none)', () => {
-    const [o] = ok(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
+    const [o] = repaired(extractFromAnalytics(F.analyticsConversationAniDnis(), rctx));
     expect(o?.fields).not.toHaveProperty('clientIpSourceSeen');
   });
 });
@@ -185,11 +231,11 @@ describe('gap repair merged with live capture', () => {
   }
 
   it('fills only what the live feed missed; live values and the live public IP stay', () => {
-    const repaired = [
-      ...ok(extractFromAnalytics(F.analyticsConversation(), rctx)),
-      ...ok(extractFromCallConversation(F.callConversation(), rctx)),
+    const fromApi = [
+      ...repaired(extractFromAnalytics(F.analyticsConversation(), rctx)),
+      ...repaired(extractFromCallConversation(F.callConversation(), rctx)),
     ];
-    const snap = mergeSessionTags(undefined, [...live(), ...repaired]);
+    const snap = mergeSessionTags(undefined, [...live(), ...fromApi]);
     const agent = snap.legs.find((l) => l.legKey === F.IDS.agentParticipant2);
     // Live: the REST read says recordingState "none" later, but a reconciled value never overwrites a live one.
     expect(agent?.recordingState).toMatchObject({

@@ -20,3 +20,14 @@ describe('OverlapDedupe', () => {
     expect(d.isDuplicate('t', 'b', 'c2', 204)).toBe(false);
   });
 });
+
+describe('OverlapDedupe.seenBefore (EventBridge: at-least-once delivery)', () => {
+  it('drops any repeat of a topic and body within the window, on any source, and forgets after it', () => {
+    const d = new OverlapDedupe({ windowMs: 1000 });
+    expect(d.seenBefore('v2.users.u.conversations', '{"id":"c"}', 0)).toBe(false);
+    expect(d.seenBefore('v2.users.u.conversations', '{"id":"c"}', 10)).toBe(true);
+    expect(d.seenBefore('v2.users.v.conversations', '{"id":"c"}', 20)).toBe(false);
+    expect(d.seenBefore('v2.users.u.conversations', '{"id":"d"}', 30)).toBe(false);
+    expect(d.seenBefore('v2.users.u.conversations', '{"id":"c"}', 2_000)).toBe(false);
+  });
+});

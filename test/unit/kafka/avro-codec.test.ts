@@ -144,7 +144,7 @@ describe('custody schemas', () => {
   // v1 schemas are frozen: records written with them must stay readable by fingerprint. If this fails because a
   // schema changed, keep the old text (e.g. schemas/history/) for resolution and update the fingerprint here.
   const FROZEN: Record<SchemaName, string> = {
-    'notification.v1': '4ba20aae72467d36',
+    'notification.v1': '39e6b880f4ef5b20',
     'session-tags.v1': 'ef070d1b6fbb00f6',
     'dead-letter.v1': 'ed39a643a6f136f1',
     'recording-export.v1': '1b1f696a6b7ca06e',
@@ -220,6 +220,8 @@ function notificationRecord(): NotificationRecord {
     ingestVersion: '0.1.0',
     conversationId: keys.conversationId ?? null,
     entityId: keys.entityId ?? null,
+    transport: null,
+    eventBridge: null,
   };
 }
 
@@ -236,7 +238,7 @@ function snapshot(): SessionTagsSnapshot {
     userContext: () => undefined,
   });
   if (!live.ok || !repaired.ok) throw new Error('extraction failed');
-  return mergeSessionTags(undefined, [...live.value, ...repaired.value]);
+  return mergeSessionTags(undefined, [...live.value, ...repaired.value.observations]);
 }
 
 function deadLetter(): DeadLetter {
@@ -266,9 +268,34 @@ describe('SingleObjectCodec round-trips', () => {
     const rec = notificationRecord();
     const bytes = codec.encode(rec);
     expect(bytes.subarray(0, 2).toString('hex')).toBe('c301');
-    expect(bytes.readBigUInt64LE(2)).toBe(0x4ba20aae72467d36n);
-    expect(bytes.subarray(2, 10).toString('hex')).toBe('367d4672ae0aa24b');
+    expect(bytes.readBigUInt64LE(2)).toBe(0x39e6b880f4ef5b20n);
     expect(codec.decode(bytes)).toEqual(rec);
+  });
+
+  it('round-trips a notification that came via EventBridge, and reads records of the earlier schema', () => {
+    const codec = singleObjectCodecFor('notification.v1');
+    const rec: NotificationRecord = {
+      ...notificationRecord(),
+      transport: 'eventbridge',
+      eventBridge: {
+        id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+        detailType: 'v2.users.{id}.conversations',
+        source: 'aws.partner/genesys.com/cloud/3a1f4c2e-0b6d-4e4f-9a55-0c9d2b7e8f10/custody',
+        time: '2026-12-04T08:00:01Z',
+        detailTimestamp: '2026-12-04T08:00:01.234Z',
+        account: '123456789012',
+        region: 'eu-west-1',
+        bridgeTopic: 'genesys.eventbridge.v1',
+        bridgePartition: 2,
+        bridgeOffset: 1234,
+      },
+    };
+    expect(codec.decode(codec.encode(rec))).toEqual(rec);
+    const [v1] = loadHistoricalSchemas('notification.v1');
+    if (v1 === undefined) throw new Error('no notification history');
+    const { transport: _t, eventBridge: _e, ...old } = notificationRecord();
+    const oldBytes = new SingleObjectCodec<typeof old>(v1).encode(old);
+    expect(codec.decode(oldBytes)).toEqual({ ...old, transport: null, eventBridge: null });
   });
 
   it('round-trips a session-tags snapshot with live and reconciled fields', () => {

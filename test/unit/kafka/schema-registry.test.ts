@@ -190,6 +190,7 @@ describe('SchemaRegistryClient (against the stand-in registry)', () => {
     const topics = {
       partitions: 1,
       notifications: 'n.v1',
+      eventBridge: 'eb.v1',
       sessionTags: 's.v1',
       recordingExports: 'r.v1',
       sinkState: 'ss.v1',

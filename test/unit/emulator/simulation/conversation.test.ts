@@ -122,6 +122,41 @@ describe('buildConversation: kind invariants', () => {
     expect(acd).toMatchObject({ initialState: 'offering', state: 'terminated' });
   });
 
+  it('inbound ACD: an IVR leg before the ACD leg; ACD/IVR addresses; agent fields; body address without divisions', () => {
+    const s = build('inbound-acd-webrtc');
+    const last = eventsOn(s, '.conversations.calls').at(-1)
+      ?.eventBody as Models.ConversationCallEventTopicCallConversation;
+    const legs = last.participants ?? [];
+    expect(legs.map((l) => l.purpose)).toEqual(['customer', 'ivr', 'acd', 'agent']);
+    const [customer, ivr, acd, agent] = legs;
+    expect(ivr).toMatchObject({ initialState: 'offering', state: 'terminated', disconnectType: 'transfer' });
+    expect(ivr?.address).toMatch(/^sip:[0-9a-f-]{36}@127\.0\.0\.1;language=en-US;user=ivr$/);
+    expect(acd?.address).toMatch(/^sip:[0-9a-f-]{36}@127\.0\.0\.1;language=en-US;user=acd$/);
+    expect(Date.parse(acd?.startTime ?? '')).toBe(Date.parse(ivr?.endTime ?? ''));
+    expect(agent).toMatchObject({
+      mediaRoles: ['full'],
+      wrapupPrompt: 'mandatory',
+      transferSource: 'Acd',
+      queueMediaSettings: { enableAutoAnswer: false },
+      state: 'terminated',
+    });
+    expect(Date.parse(agent?.startAcwTime ?? '')).toBe(Date.parse(agent?.endTime ?? ''));
+    expect(Date.parse(agent?.endAcwTime ?? '')).toBeGreaterThan(Date.parse(agent?.startAcwTime ?? ''));
+    expect(agent?.wrapup).toMatchObject({ code: expect.any(String), endTime: agent?.endAcwTime });
+    expect(last.address).toBe(customer?.address);
+    expect(last).not.toHaveProperty('divisions');
+    const conv = userEvents(s).at(-1);
+    expect(conv?.address).toBe(customer?.address);
+    expect(conv).not.toHaveProperty('divisions');
+    // Analytics voice sessions carry the calling and called numbers, not addressSelf/addressOther.
+    for (const p of s.analytics.conversation.participants ?? [])
+      for (const session of p.sessions ?? []) {
+        expect(session.ani).toBeDefined();
+        expect(session.dnis).toBeDefined();
+        expect(session).not.toHaveProperty('addressSelf');
+      }
+  });
+
   it('inbound ACD on WebRTC: one agent leg, queue events, one Trunk recording, WebRTC details', () => {
     const s = buildConversation(orgAllIps, createRng(7), 'inbound-acd-webrtc', T0, {});
     expect(s.groundTruth).toHaveLength(1);
@@ -134,7 +169,11 @@ describe('buildConversation: kind invariants', () => {
       recording: true,
     });
     expect(leg?.publicIpAddress).toMatch(/^(198\.51\.100|203\.0\.113)\.\d+$/);
-    expect(leg?.selfAddress).toBe(`sip:${leg?.userId}@localhost`);
+    // The shape real WebRTC agent legs show: sip:{24 hex}+{org}.orgspan.com;tgrp={station};trunk-context={org}@localhost
+    expect(leg?.selfAddress).toMatch(
+      /^sip:[0-9a-f]{24}\+sim[0-9a-f]{8}\.orgspan\.com;tgrp=[0-9a-f-]{36};trunk-context=sim[0-9a-f]{8}@localhost$/,
+    );
+    expect(leg?.selfAddress).toContain(`;tgrp=${leg?.stationId};`);
     expect(
       eventsOn(s, '.conversations.calls').some((e) => e.topicName.startsWith('v2.routing.queues.')),
     ).toBe(true);
@@ -175,7 +214,16 @@ describe('buildConversation: kind invariants', () => {
     expect(s.recordings.map((r) => r.mediaSubtype)).toEqual(['Trunk', 'Consult']);
     expect(callsOf(s, a!).at(-1)?.call.disconnectType).toBe('transfer.consult');
     const customers = userEvents(s).map((body) => body.participants?.find((p) => p.purpose === 'customer'));
-    expect(customers.some((c) => c?.calls?.[0]?.confined === true)).toBe(true);
+    // Hold as the platform shows it: the customer confined, the agent who put it on hold held since startHoldTime.
+    const held = userEvents(s).find((body) =>
+      body.participants?.some((p) => p.purpose === 'customer' && p.calls?.[0]?.confined === true),
+    );
+    const holder = held?.participants?.find((p) => p.id === a?.participantId)?.calls?.[0];
+    expect(holder?.held).toBe(true);
+    expect(holder?.startHoldTime).toMatch(/Z$/);
+    const heldCustomer = held?.participants?.find((p) => p.purpose === 'customer')?.calls?.[0];
+    expect(heldCustomer).toMatchObject({ confined: true, held: false });
+    expect(heldCustomer?.startHoldTime).toBeUndefined();
     expect(customers.at(-1)?.consultParticipantId).toBe(b?.participantId);
     const consult = s.recordings[1]!;
     expect(consult.startTime).toBe(b?.connectedTime);

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { ConversationKind } from '../../../../dev/emulator/model.ts';
 import { buildConversation, createOrg, createRng } from '../../../../dev/emulator/simulation/index.ts';
+import { eventBridgeEvent } from '../../../../dev/emulator/platform/eventbridge.ts';
 import { T0 } from './support.ts';
 
 type Model = Map<string, string>; // property name → declared type text
@@ -107,4 +108,30 @@ describe('emulated events against the SDK models', () => {
       expect(s.events.length).toBeGreaterThan(0);
     },
   );
+
+  it('EventBridge: each event is AWS event metadata around the WebSocket envelope, whose body fits its model', () => {
+    const org = createOrg(createRng(42), { webRtcPublicIpShare: 1 });
+    const s = buildConversation(org, createRng(11), 'consult-transfer', T0, {});
+    const opts = { orgId: org.orgId, sourceSuffix: 'custody', account: '123456789012', region: 'us-east-1' };
+    const problems: string[] = [];
+    for (const e of s.events) {
+      const ev = eventBridgeEvent(e, e.at, opts);
+      expect(Object.keys(ev).sort()).toEqual(
+        ['account', 'detail', 'detail-type', 'id', 'region', 'resources', 'source', 'time', 'version'].sort(),
+      );
+      const detail = ev['detail'] as Record<string, unknown>;
+      expect(Object.keys(detail).sort()).toEqual([
+        'eventBody',
+        'metadata',
+        'timestamp',
+        'topicName',
+        'version',
+      ]);
+      expect(ev['detail-type']).toBe(e.topicName.replace(/[0-9a-f-]{36}/g, '{id}'));
+      expect(ev['time']).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+      const model = TOPIC_MODELS.find(([re]) => re.test(e.topicName))?.[1] ?? 'missing';
+      problems.push(...unknownKeys(detail['eventBody'], model, e.topicName));
+    }
+    expect([...new Set(problems)]).toEqual([]);
+  });
 });
