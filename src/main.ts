@@ -387,17 +387,7 @@ export async function runSink(config: Config): Promise<number> {
     const s3 = s3FromConfig(config);
     let sink: Awaited<ReturnType<typeof startSink>> | undefined;
     try {
-      const partitions = await prepareTopics(
-        kafka,
-        config,
-        ['sessionTags', 'recordingExports', 'sinkState', 'manifests', 'dlq'],
-        ctx,
-      );
-      assertCoPartitioned(partitions, [
-        config.topics.sessionTags,
-        config.topics.recordingExports,
-        config.topics.sinkState,
-      ]);
+      await prepareSinkTopics(kafka, config, ctx);
       const codecs = await retryUntilDone(
         'schema registry',
         () => createSinkCodecs(config.kafka, config.topics),
@@ -453,6 +443,25 @@ export async function runSink(config: Config): Promise<number> {
       s3.destroy();
     }
   });
+}
+
+/** The sink's topics (created when missing), checked to be co-partitioned: the live sink's and the backfill's. */
+async function prepareSinkTopics(
+  kafka: Kafka,
+  config: Config,
+  ctx: Pick<RoleContext, 'log' | 'signal' | 'conditions'>,
+): Promise<void> {
+  const partitions = await prepareTopics(
+    kafka,
+    config,
+    ['sessionTags', 'recordingExports', 'sinkState', 'manifests', 'dlq'],
+    ctx,
+  );
+  assertCoPartitioned(partitions, [
+    config.topics.sessionTags,
+    config.topics.recordingExports,
+    config.topics.sinkState,
+  ]);
 }
 
 /**
@@ -713,17 +722,7 @@ export async function runBackfillCommand(config: Config, args: BackfillCliArgs):
         : undefined;
     const progress = backfillProgress(process.stderr);
     try {
-      const partitions = await prepareTopics(
-        kafka,
-        config,
-        ['sessionTags', 'recordingExports', 'sinkState', 'manifests', 'dlq'],
-        ctx,
-      );
-      assertCoPartitioned(partitions, [
-        config.topics.sessionTags,
-        config.topics.recordingExports,
-        config.topics.sinkState,
-      ]);
+      await prepareSinkTopics(kafka, config, ctx);
       const [codecs, encoders] = await retryUntilDone(
         'schema registry',
         () =>

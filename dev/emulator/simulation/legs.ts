@@ -100,25 +100,23 @@ export function customerLeg(
   });
 }
 
-/**
- * The flow's IVR participant that answers an inbound call before it reaches a queue (real inbound calls have one),
- * connected from `at`; the flow transfers it to ACD and the leg ends `terminated`.
- */
-export function ivrLeg(
+/** A routing participant (a flow's IVR or a queue's ACD) answering the customer's inbound call from `at`. */
+function routingLeg(
   rng: Rng,
   org: SimOrg,
   at: number,
-  flow: { id: string; name: string },
+  purpose: 'ivr' | 'acd',
+  target: { id: string; name: string },
   customer: Leg,
 ): Leg {
-  const address = routingLegAddress(flow.id, 'ivr');
+  const address = routingLegAddress(target.id, purpose);
   return {
     ...baseLeg(rng, {
-      purpose: 'ivr',
+      purpose,
       direction: 'inbound',
-      name: flow.name,
+      name: target.name,
       address,
-      self: endpoint(address, flow.name),
+      self: endpoint(address, target.name),
       other: customer.self,
       startTime: at,
       ani: customer.ani,
@@ -131,6 +129,20 @@ export function ivrLeg(
   };
 }
 
+/**
+ * The flow's IVR participant that answers an inbound call before it reaches a queue (real inbound calls have one),
+ * connected from `at`; the flow transfers it to ACD and the leg ends `terminated`.
+ */
+export function ivrLeg(
+  rng: Rng,
+  org: SimOrg,
+  at: number,
+  flow: { id: string; name: string },
+  customer: Leg,
+): Leg {
+  return routingLeg(rng, org, at, 'ivr', flow, customer);
+}
+
 /** The queue's ACD participant, connected while the call waits, peered with the customer leg. */
 export function acdLeg(
   rng: Rng,
@@ -139,25 +151,7 @@ export function acdLeg(
   queue: { id: string; name: string },
   customer: Leg,
 ): Leg {
-  const address = routingLegAddress(queue.id, 'acd');
-  return {
-    ...baseLeg(rng, {
-      purpose: 'acd',
-      direction: 'inbound',
-      name: queue.name,
-      address,
-      self: endpoint(address, queue.name),
-      other: customer.self,
-      startTime: at,
-      ani: customer.ani,
-      dnis: customer.dnis,
-      edgeId: trunkEdgeId(org),
-      initialState: 'offering',
-      connected: true,
-    }),
-    queueId: queue.id,
-    peerId: customer.communicationId,
-  };
+  return { ...routingLeg(rng, org, at, 'acd', queue, customer), queueId: queue.id };
 }
 
 /** The far end of an outbound call, contacting from `at`. */
