@@ -412,6 +412,8 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
         fetchMaxWaitMs: 500,
         // A partition the job never committed starts where the replay starts (admin.setOffsets would join the
         // group with a throw-away consumer per topic: seconds each).
+        // It keeps no state between runs: a resumed run restores every tag of the replay, committed or not.
+        restoreTagsFrom: (partition) => start.get(topics.tags)?.get(partition)?.toString(),
         startAt: (topic, partition) =>
           committedAtStart.get(topic)?.has(partition)
             ? undefined

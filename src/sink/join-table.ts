@@ -85,6 +85,12 @@ export type JoinTableOptions = Readonly<{
   writeChangelog?: boolean;
   /** Where the tags read of a partition starts when the group has no committed offset (default: its start). */
   tagsStartAt?: (partition: number) => string | undefined;
+  /**
+   * Where the tags read of a partition starts whatever the group committed. A backfill that does not write the
+   * changelog keeps no state across its runs: a resumed run re-reads every tag of its replay, or a conversation
+   * whose tags were committed before an interruption would be reconciled without them.
+   */
+  tagsFrom?: (partition: number) => string | undefined;
 }>;
 
 export type JoinTableDeps = Readonly<{
@@ -299,7 +305,8 @@ export class JoinTable {
       }
       const done = committedTags.find((c) => c.partition === p)?.offset;
       const tagsFrom =
-        done !== undefined && done !== '-1' ? done : (this.#options.tagsStartAt?.(p) ?? tagsEnd.low);
+        this.#options.tagsFrom?.(p) ??
+        (done !== undefined && done !== '-1' ? done : (this.#options.tagsStartAt?.(p) ?? tagsEnd.low));
       ranges.push(
         {
           topic: changelogTopic,

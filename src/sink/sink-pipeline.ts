@@ -90,6 +90,11 @@ export type SinkOptions = Readonly<{
    * `custody backfill` starts its replay at a time. Applied once per partition, when it is first assigned.
    */
   startAt?: (topic: string, partition: number) => string | undefined;
+  /**
+   * Where the join-state restore reads a partition's session tags from, whatever the group committed (default:
+   * the committed offset). Set by `custody backfill`, which keeps no state between its runs (writeChangelog false).
+   */
+  restoreTagsFrom?: (partition: number) => string | undefined;
   /** How long a fetch waits for new records (kafkajs default 5 s; stopping waits for the fetch in flight). */
   fetchMaxWaitMs?: number;
 }>;
@@ -261,6 +266,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       groupId: options.groupId,
       instance: options.instance,
       writeChangelog: options.writeChangelog ?? true,
+      tagsFrom: options.restoreTagsFrom,
       tagsStartAt:
         options.startAt === undefined
           ? undefined
