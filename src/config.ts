@@ -369,6 +369,13 @@ export const SETTINGS = {
     group: 'topics',
     default: 'custody.recording-exports.v1',
   },
+  CUSTODY_TOPIC_LEGAL_HOLDS: {
+    schema: topicName,
+    description:
+      'Legal holds placed and released (custody hold/release), compacted, one record per conversation and matter.',
+    group: 'topics',
+    default: 'custody.legal-holds.v1',
+  },
   CUSTODY_TOPIC_SINK_STATE: {
     schema: topicName,
     description:
@@ -430,6 +437,7 @@ export interface Config {
     readonly notifications: string;
     readonly sessionTags: string;
     readonly recordingExports: string;
+    readonly legalHolds: string;
     readonly sinkState: string;
     readonly manifests: string;
     readonly dlq: string;
@@ -609,6 +617,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       notifications: str('CUSTODY_TOPIC_NOTIFICATIONS') as string,
       sessionTags: str('CUSTODY_TOPIC_SESSION_TAGS') as string,
       recordingExports: str('CUSTODY_TOPIC_RECORDING_EXPORTS') as string,
+      legalHolds: str('CUSTODY_TOPIC_LEGAL_HOLDS') as string,
       sinkState: str('CUSTODY_TOPIC_SINK_STATE') as string,
       manifests: str('CUSTODY_TOPIC_MANIFESTS') as string,
       dlq: str('CUSTODY_TOPIC_DLQ') as string,

@@ -8,7 +8,7 @@ import type { Admin, ITopicConfig } from 'kafkajs';
 import type { Config } from '../config.ts';
 
 export type TopicRole =
-  'notifications' | 'sessionTags' | 'recordingExports' | 'sinkState' | 'manifests' | 'dlq';
+  'notifications' | 'sessionTags' | 'recordingExports' | 'legalHolds' | 'sinkState' | 'manifests' | 'dlq';
 
 interface TopicSpec {
   readonly role: TopicRole;
@@ -30,6 +30,12 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     cleanup: 'delete',
     retentionMs: 365 * DAY_MS,
     purpose: 'recordings found in S3',
+  },
+  // Compacted on `{conversationId}/{matterId}`, so every matter's latest hold or release survives compaction.
+  {
+    role: 'legalHolds',
+    cleanup: 'compact',
+    purpose: 'legal holds placed and released, per conversation and matter',
   },
   // Internal to the sink (its join state, like a Kafka Streams changelog): compacted, one record per conversation.
   { role: 'sinkState', cleanup: 'compact', purpose: 'the sink’s join state per conversation (internal)' },

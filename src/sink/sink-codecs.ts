@@ -23,6 +23,7 @@ import { SchemaRegistryClient, valueSubject } from '../kafka/schema-registry.ts'
 export type SinkCodecs = Readonly<{
   sessionTags: AnyFormatDecoder<CustodyRecords['session-tags.v1']>;
   recordingExport: AnyFormatDecoder<CustodyRecords['recording-export.v1']>;
+  legalHold: AnyFormatDecoder<CustodyRecords['legal-hold.v1']>;
   manifestWritten: RecordEncoder<CustodyRecords['manifest-written.v1']>;
   deadLetter: RecordEncoder<CustodyRecords['dead-letter.v1']>;
 }>;
@@ -66,6 +67,7 @@ export async function createSinkCodecs(
   return {
     sessionTags: decoders['session-tags.v1'] ?? decoderFor('session-tags.v1', kafka),
     recordingExport: decoders['recording-export.v1'] ?? decoderFor('recording-export.v1', kafka),
+    legalHold: decoders['legal-hold.v1'] ?? decoderFor('legal-hold.v1', kafka),
     manifestWritten:
       encoders['manifest-written.v1'] ?? (await encoderFor('manifest-written.v1', kafka, topics)),
     deadLetter: encoders['dead-letter.v1'] ?? (await encoderFor('dead-letter.v1', kafka, topics)),

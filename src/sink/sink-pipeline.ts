@@ -21,18 +21,21 @@ import type { Logger } from 'pino';
 import { keyIdFor } from '../enrich/integrity.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
-import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
+import type { DeadLetter, LegalHoldEvent, RecordingExport } from '../kafka/avro-codec.ts';
+import { holdsStateOf, mergeLegalHolds } from '../enrich/legal-holds.ts';
+import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
 import type { ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
 import { JoinTable } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
+import { ObjectLockProbe } from './object-legal-holds.ts';
 import type { ManifestLock } from './manifest-store.ts';
 import type { SigningKey } from './signing-key.ts';
 import type { SinkCodecs } from './sink-codecs.ts';
 import { SinkError } from './sink-errors.ts';
-import { validateRecordingExport, validateSessionTags } from './sink-records.ts';
+import { validateLegalHold, validateRecordingExport, validateSessionTags } from './sink-records.ts';
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../runtime/backoff.ts';
@@ -47,6 +50,8 @@ export type SinkOptions = Readonly<{
   topics: Readonly<{
     sessionTags: string;
     recordingExports: string;
+    /** Legal holds (`{conversationId}/{matterId}`-keyed, each in its conversation's partition). */
+    legalHolds: string;
     /** The join state's compacted changelog (co-partitioned with the inputs). */
     sinkState: string;
     manifests: string;
@@ -141,6 +146,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   const log = (deps.logger ?? pino({ level: 'silent' })).child({ stage: 'sink', component: 'sink-pipeline' });
   const producer = deps.producer ?? new KafkaRecordProducer(deps.kafka);
   const objects = new S3ObjectStore(deps.s3, now);
+  const objectLock = new ObjectLockProbe(deps.s3);
   const trustedKeys = new Map<string, KeyObject>([[deps.signer.keyId, deps.signer.publicKey]]);
   for (const k of options.trustedPublicKeys ?? []) trustedKeys.set(keyIdFor(k), k);
   const generatedBy = { component: 'custody-sink', version: options.version, instance: options.instance };
@@ -180,19 +186,25 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     log.warn({ topic, partition, offset: message.offset, code, reason }, 'dead-lettered');
   };
 
-  const decode = async (topic: string, message: KafkaMessage): Promise<Decoded> => {
+  /** Partitions of the holds topic (a hold must be in its conversation's partition of them). */
+  let holdsPartitions: number | undefined;
+  const decode = async (topic: string, message: KafkaMessage, partition = -1): Promise<Decoded> => {
     const key = message.key?.toString('utf8') ?? null;
     const isTags = topic === options.topics.sessionTags;
+    const isHold = topic === options.topics.legalHolds;
     if (message.value === null) {
-      return isTags
+      // Compaction cleanup of a compacted input: the state (and the manifests) keep what was folded in.
+      return isTags || isHold
         ? 'tombstone'
         : { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason: 'record has no value' };
     }
-    let value: SessionTagsSnapshot | RecordingExport;
+    let value: SessionTagsSnapshot | RecordingExport | LegalHoldEvent;
     try {
       value = isTags
         ? await deps.codecs.sessionTags.decode(message.value)
-        : await deps.codecs.recordingExport.decode(message.value);
+        : isHold
+          ? await deps.codecs.legalHold.decode(message.value)
+          : await deps.codecs.recordingExport.decode(message.value);
     } catch (e) {
       // A registry that does not answer says nothing about the record: wait for it rather than dead-letter.
       if (isRetriable(e)) throw e;
@@ -202,10 +214,27 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
     // avsc decodes records as class instances; validation (and the state) wants plain JSON data.
     const plain: unknown = JSON.parse(JSON.stringify(value));
+    if (isHold) {
+      holdsPartitions ??= (await admin.fetchTopicOffsets(options.topics.legalHolds)).length;
+      return validateLegalHold(key, plain, partition, holdsPartitions);
+    }
     return isTags
       ? validateSessionTags(key, plain)
       : validateRecordingExport(key, plain, options.exportPrefix, options.allowedBuckets);
   };
+
+  /** A legal-hold event as the join state keeps it. */
+  const holdsOf = (event: LegalHoldEvent, pointer: KafkaPointer): LegalHoldsState =>
+    holdsStateOf(event.matterId, {
+      action: event.action,
+      requestedAtMs: event.requestedAtMs,
+      requestId: event.requestId,
+      requestedBy: event.requestedBy,
+      reason: event.reason,
+      instance: event.instance,
+      version: event.version,
+      source: { topic: pointer.topic, partition: pointer.partition, offset: pointer.offset },
+    });
 
   const pointerOf = (topic: string, partition: number, message: KafkaMessage): KafkaPointer => ({
     topic,
@@ -221,6 +250,12 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       admin,
       producer,
       log,
+      decodeHold: async (partition, message) => {
+        const input = await decode(options.topics.legalHolds, message, partition);
+        if (input === 'tombstone' || input.rejected || input.kind !== 'legal-hold') return undefined;
+        const pointer = pointerOf(options.topics.legalHolds, partition, message);
+        return { conversationId: input.conversationId, holds: holdsOf(input.event, pointer) };
+      },
       decodeTags: async (message) => {
         const input = await decode(options.topics.sessionTags, message);
         return input !== 'tombstone' && !input.rejected && input.kind === 'session-tags'
@@ -233,6 +268,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     {
       changelogTopic: options.topics.sinkState,
       sessionTagsTopic: options.topics.sessionTags,
+      legalHoldsTopic: options.topics.legalHolds,
       groupId: options.groupId,
       instance: options.instance,
     },
@@ -246,13 +282,14 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   ): Promise<void> => {
     let tags: SessionTagsState | undefined;
     let exports: ExportsState | undefined;
+    let holds: LegalHoldsState | null = null;
     let conversationId: string | undefined;
     let trigger: KafkaMessage | undefined;
     for (const message of messages) {
-      const input = await decode(topic, message);
+      const input = await decode(topic, message, partition);
       if (input === 'tombstone') {
         // Compaction cleanup of the tags topic: the sink's state (and the manifests) keep what was captured.
-        log.info({ topic, partition, offset: message.offset }, 'session-tags tombstone ignored');
+        log.info({ topic, partition, offset: message.offset }, 'tombstone ignored');
         continue;
       }
       if (input.rejected) {
@@ -265,6 +302,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const pointer = pointerOf(topic, partition, message);
       if (input.kind === 'session-tags') {
         tags = applySessionTags(tags ?? held?.tags ?? undefined, input.snapshot, pointer);
+      } else if (input.kind === 'legal-hold') {
+        holds = mergeLegalHolds(holds, holdsOf(input.event, pointer));
       } else {
         exports = applyRecordingExport(
           exports ?? held?.exports ?? { format: EXPORTS_FORMAT, conversationId, recordings: {} },
@@ -280,10 +319,11 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       conversationId,
       tags: tags ?? null,
       exports: exports ?? null,
+      ...(holds === null ? {} : { holds }),
     });
     if (state.exports === null) return; // no recording yet: nothing to reconcile
     try {
-      const outcome = await reconcile(state.tags ?? undefined, state.exports, {
+      const outcome = await reconcile(state.tags ?? undefined, state.exports, state.holds, {
         s3: deps.s3,
         objects,
         signer: deps.signer,
@@ -301,6 +341,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
           ]);
         },
         deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
+        objectLock,
+        legalHoldsTopic: options.topics.legalHolds,
       });
       table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
       log.debug({ conversationId, ...outcome.result }, 'reconciled');
@@ -420,14 +462,18 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assignment = e.payload.memberAssignment;
     const mine = new Set<number>();
-    for (const topic of [options.topics.sessionTags, options.topics.recordingExports])
+    for (const topic of [
+      options.topics.sessionTags,
+      options.topics.recordingExports,
+      options.topics.legalHolds,
+    ])
       for (const p of assignment[topic] ?? []) mine.add(p);
     table.assigned([...mine]);
   });
   await admin.connect();
   await consumer.connect();
   await consumer.subscribe({
-    topics: [options.topics.sessionTags, options.topics.recordingExports],
+    topics: [options.topics.sessionTags, options.topics.recordingExports, options.topics.legalHolds],
     fromBeginning: options.fromBeginning,
   });
   await consumer.run({
@@ -438,7 +484,9 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const { topic, partition } = batch;
       const groups = new Map<string, KafkaMessage[]>();
       for (const m of batch.messages) {
-        const key = m.key?.toString('utf8') ?? `\u0000offset:${m.offset}`;
+        let key = m.key?.toString('utf8') ?? `\u0000offset:${m.offset}`;
+        // A hold is keyed `{conversationId}/{matterId}`: grouped (and locked) by its conversation.
+        if (topic === options.topics.legalHolds && key.includes('/')) key = key.slice(0, key.indexOf('/'));
         const group = groups.get(key) ?? [];
         group.push(m);
         groups.set(key, group);

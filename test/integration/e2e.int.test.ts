@@ -72,6 +72,7 @@ beforeAll(async () => {
       notifications: `${name}.genesys.notifications.v1`,
       sessionTags: `${name}.custody.session-tags.v1`,
       recordingExports: `${name}.custody.recording-exports.v1`,
+      legalHolds: `${name}.custody.legal-holds.v1`,
       sinkState: `${name}.custody.sink-state.v1`,
       manifests: `${name}.custody.manifests.v1`,
       dlq: `${name}.custody.dlq.v1`,

@@ -55,6 +55,7 @@ export async function startIngestHarness(
     notifications: uniqueName('notifications'),
     sessionTags: uniqueName('session-tags'),
     recordingExports: uniqueName('recording-exports'),
+    legalHolds: uniqueName('legal-holds'),
     sinkState: uniqueName('sink-state'),
     manifests: uniqueName('manifests'),
     dlq: uniqueName('dlq'),

@@ -58,6 +58,7 @@ export async function createWorld(): Promise<IngestWorld> {
     notifications: uniqueName('notifications'),
     sessionTags: uniqueName('session-tags'),
     recordingExports: uniqueName('recording-exports'),
+    legalHolds: uniqueName('legal-holds'),
     sinkState: uniqueName('sink-state'),
     manifests: uniqueName('manifests'),
     dlq: uniqueName('dlq'),
