@@ -161,11 +161,13 @@ export function topicChecks(
       fix: fixes.length ? fixes.join('; ') : undefined,
     });
   }
-  // The sink joins its inputs and keeps its state changelog partition by partition: all three must agree.
-  const joined = [topics.sessionTags, topics.recordingExports, topics.sinkState].flatMap((name) => {
-    const f = facts.get(name);
-    return f === undefined ? [] : [{ name, partitions: f.partitions }];
-  });
+  // The sink joins its inputs and keeps its state changelog partition by partition: all of them must agree.
+  const joined = [topics.sessionTags, topics.recordingExports, topics.legalHolds, topics.sinkState].flatMap(
+    (name) => {
+      const f = facts.get(name);
+      return f === undefined ? [] : [{ name, partitions: f.partitions }];
+    },
+  );
   if (joined.length >= 2) {
     const same = new Set(joined.map((j) => j.partitions)).size === 1;
     out.push({

@@ -31,7 +31,7 @@ import {
   stateBytes,
 } from './join-state.ts';
 import type { ConversationState, KafkaPointer } from './join-state.ts';
-import { readPartitions } from './partition-reader.ts';
+import { readPartitions } from '../kafka/partition-reader.ts';
 
 type PartitionTable = {
   /** Changelog values (compressed, see encodeConversationState), validated when a conversation is used. */

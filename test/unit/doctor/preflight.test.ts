@@ -83,7 +83,7 @@ describe('topicChecks', () => {
       'topic n: retention.ms is 604800000, shorter than forever (-1)',
       'topic t: cleanup.policy is delete, not compact',
       'topic d: does not exist',
-      'topics co-partitioned: t=6, e=3, s=6',
+      'topics co-partitioned: t=6, e=3, h=6, s=6',
     ]);
   });
 
