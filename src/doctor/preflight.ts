@@ -78,6 +78,24 @@ export const REQUIRED_PERMISSIONS: ReadonlyArray<
     call: 'PUT /api/v2/recording/jobs/{id}',
     confirmed: true,
   },
+  {
+    permission: 'recording:recording:view',
+    role: 'hold',
+    call: 'GET /api/v2/conversations/{id}/recordingmetadata',
+    confirmed: true,
+  },
+  {
+    permission: 'recording:deletionProtection:apply',
+    role: 'hold',
+    call: 'PUT /api/v2/recordings/deletionprotection?protect=true',
+    confirmed: true,
+  },
+  {
+    permission: 'recording:deletionProtection:revoke',
+    role: 'release',
+    call: 'PUT /api/v2/recordings/deletionprotection?protect=false',
+    confirmed: true,
+  },
 ];
 
 /** A granted policy as Genesys returns it in `AuthzSubject.grants[].role.policies[]`. */

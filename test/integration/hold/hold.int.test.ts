@@ -4,7 +4,12 @@
  * after the export, and a release with two matters; `custody verify` passes on held and released recordings.
  */
 import { Writable } from 'node:stream';
-import { GetObjectLegalHoldCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectLegalHoldCommand,
+  PutBucketVersioningCommand,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import platformClient from 'purecloud-platform-client-v2';
@@ -205,11 +210,17 @@ async function verify(env: Env, signer: SigningKey, conversations: string[], exp
   return { code, report, stderr: stderr.text() };
 }
 
-async function setUp(name: string): Promise<Env & { exports: RecordingExport[] }> {
+async function setUp(name: string, objectLock = true): Promise<Env & { exports: RecordingExport[] }> {
   const kafka = kafkaClient(name);
   const s3 = s3Client();
   const bucket = uniqueName('hold');
-  await createLockedBucket(s3, bucket);
+  if (objectLock) await createLockedBucket(s3, bucket);
+  else {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+  }
   emu = await runExportingEmulator(bucket, SCENARIO);
   const exports = await recordingExportsOf(s3, bucket);
   expect(new Set(exports.map((e) => e.conversationId)).size).toBe(2);
@@ -381,5 +392,27 @@ describe('custody hold', () => {
     const v = await verify(env, signer, [conversation], false);
     expect(v.code, v.stderr).toBe(0);
     expect(v.report?.counts.failed).toBe(0);
+  });
+
+  it('records a hold it cannot enforce in a bucket without Object Lock, and custody verify says so', async () => {
+    const env = await setUp('hold-nolock', false);
+    const conversation = env.exports[0]?.conversationId as string;
+    const mine = env.exports.filter((e) => e.conversationId === conversation);
+    const signer = testSigningKey();
+    const options = { ...testSinkOptions(env.topics, env.groupId, 'sink-c'), lock: undefined };
+    sinks.push(await startTestSink(env.kafka, env.s3, signer, options));
+    await produceConversation(env, env.exports, conversation);
+    await waitForCaughtUp(env.kafka, env.groupId, inputs(env));
+
+    const run = await hold(env, { action: 'hold', conversationId: conversation, matterId: 'C-300' });
+    expect(run.code).toBe(0);
+    expect(run.result.sink.manifests.length).toBe(mine.length);
+    for (const e of mine) {
+      const m = (await chain(env.s3, env.bucket, e)).at(-1)?.manifest;
+      expect(m?.legal_hold_status).toMatchObject({ status: 'on', matter: 'C-300', enforced: false });
+    }
+    const v = await verify(env, signer, [conversation], false);
+    expect(v.code).toBe(1);
+    expect(v.report?.findings.map((f) => f.check)).toContain('legal-hold');
   });
 });
