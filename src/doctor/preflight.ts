@@ -127,7 +127,8 @@ export type TopicFacts = Readonly<{
 
 /**
  * Checks every custody topic against the contract: present, cleanup policy, retention, and one partition count
- * for the sink's two input topics (the join meets a conversation's records in one partition number only then).
+ * for the sink's input topics and its state changelog (the join meets a conversation's records in one partition
+ * number only then).
  */
 export function topicChecks(
   topics: Readonly<Record<TopicRole, string>>,

@@ -196,7 +196,7 @@ describe('custody doctor', () => {
       'v2.users.{id}.station needs telephony:station:view; v2.users.{id}.persistentconnection needs telephony:station:view',
     );
     expect(check('topics co-partitioned')?.detail).toBe(
-      `${bad.sessionTags}=3, ${bad.recordingExports}=4, ${bad.sinkState}=3`,
+      `${bad.sessionTags}=3, ${bad.recordingExports}=4, ${bad.legalHolds}=3, ${bad.sinkState}=3`,
     );
     expect(check('topics co-partitioned')?.fix).toMatch(/same partition count/);
     expect(check(`topic ${bad.sessionTags}`)?.detail).toMatch(/not compact/);
