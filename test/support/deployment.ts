@@ -170,6 +170,7 @@ export type Deployment = Readonly<{
     notifications: string;
     sessionTags: string;
     recordingExports: string;
+    legalHolds: string;
     sinkState: string;
     manifests: string;
     dlq: string;
