@@ -26,6 +26,12 @@ commands:
                       and record its facts for the recordings it covers; --wait also publishes
                       the exports when Genesys writes them
   sink                join tags and exports -> signed manifests in S3 (runs until SIGTERM)
+  backfill (--from <iso> --to <iso> | --conversations <id,...> | --conversations-file <path>)
+           [--job <id>] [--json]
+                      rebuild the manifests of past exports: rescan the range's export folders,
+                      reconstruct tags never captured live from analytics (marked reconciled), and
+                      replay the sink's join in a consumer group of its own; resumable (run it again
+                      to continue), idempotent. Run custody backfill --help for details.
   verify [--from <iso> --to <iso> | --conversations <id,...> | --conversations-file <path>]
          [--public-key <pem>]... [--json] [--html <path> | --no-html] [--bucket <name>]
          [--prefix <p/>] [--concurrency <n>]
@@ -136,6 +142,29 @@ options:
 
 exit codes: 0 nothing failed, 1 findings, 69 the audit could not run, 64 usage, 78 configuration.`;
 
+const BACKFILL_USAGE = `usage: custody backfill (--from <iso> --to <iso> | --conversations <id,...> | --conversations-file <path>) [--job <id>] [--json]
+
+Rebuilds the manifests of past exports with the very join the live sink runs, without disturbing it:
+  1. lists the export hour folders of the range (for a list: of each conversation's start hour, from analytics)
+     and publishes to the exports topic every recording the exports watch never published;
+  2. finds the conversations of the scope on the exports topic, and which have captured session tags;
+  3. reconstructs the tags of conversations never captured live (before custody ran, or in a gap) from the
+     analytics conversation-details API; they are marked reconciled, with the time of reconstruction;
+  4. replays the session-tags and exports topics (from CUSTODY_BACKFILL_LOOKBACK_HOURS before the range) through
+     the sink's join in its own consumer group, writing a manifest version only where one is missing or differs.
+
+options:
+  --from <iso> --to <iso>      recordings whose export hour folder (the conversation's start hour) is in the range
+  --conversations <id,...>     these conversations
+  --conversations-file <path>  the conversations listed in the file (one id per line)
+  --job <id>                   name of the job (default: derived from the scope, so the same command resumes)
+  --json                       print the report as JSON on stdout instead of the summary
+
+Interrupted (Ctrl-C, SIGTERM, a crash), the same command continues where it stopped; run again after it
+finished, it changes nothing. Without Genesys settings, tags are not reconstructed (the report lists those
+conversations). exit codes: 0 done, 1 done with failures (dead letters, analytics unavailable), 64 usage,
+78 configuration, 70 could not run.`;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const holdUsage = (
@@ -228,6 +257,51 @@ function conversationIds(text: string, source: string): string[] {
     throw new UsageError(`${source}: not a conversation id: ${bad.slice(0, 3).join(', ')}`.slice(0, 300));
   if (ids.length === 0) throw new UsageError(`${source}: no conversation ids`);
   return ids;
+}
+
+/** Options of `custody backfill`. */
+async function parseBackfillArgs(args: readonly string[]) {
+  const valued = new Set(['--from', '--to', '--conversations', '--conversations-file', '--job']);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--json') continue;
+    if (!valued.has(a))
+      throw new UsageError(`custody backfill: unknown option ${a}; run custody backfill --help`);
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+    i++;
+  }
+  const from = isoTime('--from', flagValue(args, '--from'));
+  const to = isoTime('--to', flagValue(args, '--to'));
+  const list = flagValue(args, '--conversations');
+  const file = flagValue(args, '--conversations-file');
+  const given = [from !== undefined || to !== undefined, list !== undefined, file !== undefined].filter(
+    Boolean,
+  );
+  if (given.length !== 1)
+    throw new UsageError(
+      'custody backfill needs one of --from/--to, --conversations or --conversations-file',
+    );
+  const { checkJobId, checkScope } = await import('./backfill/backfill-plan.ts');
+  let ids: string[] | undefined;
+  if (list !== undefined) ids = conversationIds(list, '--conversations');
+  if (file !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(file, 'utf8').catch(() => {
+      throw new UsageError(`--conversations-file ${file} cannot be read`);
+    });
+    ids = conversationIds(text, `--conversations-file ${file}`);
+  }
+  const scope = checkScope(
+    ids !== undefined
+      ? { kind: 'conversations', ids }
+      : { kind: 'range', fromMs: from ?? NaN, toMs: to ?? NaN },
+  );
+  if (typeof scope === 'string') throw new UsageError(`custody backfill: ${scope}`);
+  const jobId = flagValue(args, '--job');
+  const badJob = jobId === undefined ? undefined : checkJobId(jobId);
+  if (badJob !== undefined) throw new UsageError(`--job: ${badJob}`);
+  return { scope, jobId, json: args.includes('--json') };
 }
 
 /** Options of `custody verify`. */
@@ -381,6 +455,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       const config = loadConfig(undefined, []);
       const { runDoctor } = await import('./main.ts');
       return runDoctor(config, { json: args.includes('--json') });
+    }
+    case 'backfill': {
+      const args = [sub, ...rest].filter((a): a is string => a !== undefined);
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${BACKFILL_USAGE}\n`);
+        return 0;
+      }
+      const parsed = await parseBackfillArgs(args);
+      const config = loadConfig(undefined, ['kafka', 's3', 'signing']);
+      const { runBackfillCommand } = await import('./main.ts');
+      return runBackfillCommand(config, parsed);
     }
     case 'verify': {
       const args = [sub, ...rest].filter((a): a is string => a !== undefined);

@@ -304,6 +304,24 @@ export const SETTINGS = {
     group: 'sink',
     default: 'custody-sink',
   },
+  CUSTODY_BACKFILL_LOOKBACK_HOURS: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 30),
+    description:
+      '`custody backfill --from`: how long before the range its replay of the session-tags and exports topics starts (tags are captured while a call lasts, before its export).',
+    group: 'sink',
+    default: '24',
+  },
+  CUSTODY_BACKFILL_CONCURRENCY: {
+    schema: positiveInt,
+    description:
+      '`custody backfill`: conversations whose tags are reconstructed from the analytics API at the same time (the API client backs off on 429 as Genesys asks).',
+    group: 'sink',
+    default: '4',
+  },
   CUSTODY_SINK_PARTITION_CONCURRENCY: {
     schema: positiveInt,
     description: 'Partitions one sink instance processes in parallel.',
@@ -471,6 +489,8 @@ export interface Config {
     readonly legalHold: boolean;
     readonly retention?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly days: number };
     readonly trustedKeyFiles: readonly string[];
+    readonly backfillLookbackHours: number;
+    readonly backfillConcurrency: number;
   };
   readonly custody: {
     readonly instanceId: string;
@@ -657,6 +677,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
               days: values.CUSTODY_MANIFEST_RETENTION_DAYS as number,
             },
       trustedKeyFiles: (str('CUSTODY_TRUSTED_KEY_FILES') ?? '').split(',').filter(Boolean),
+      backfillLookbackHours: values.CUSTODY_BACKFILL_LOOKBACK_HOURS as number,
+      backfillConcurrency: values.CUSTODY_BACKFILL_CONCURRENCY as number,
     },
     custody: {
       instanceId:

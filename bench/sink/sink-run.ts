@@ -123,7 +123,9 @@ async function produceAndEnds(
   topic: string,
   records: ReadonlyArray<{ key: string; value: Buffer }>,
 ): Promise<Map<number, bigint>> {
-  await io.producer.send({ topic, acks: -1, messages: [...records] });
+  // In chunks, so no request exceeds the broker's message size limit (1 MB by default).
+  for (let i = 0; i < records.length; i += 250)
+    await io.producer.send({ topic, acks: -1, messages: records.slice(i, i + 250) });
   const ends = new Map<number, bigint>();
   for (const o of await io.admin.fetchTopicOffsets(topic)) {
     if (o.high !== o.low) ends.set(o.partition, BigInt(o.high));

@@ -8,7 +8,7 @@ import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { holdsStateOf, mergeLegalHolds } from '../enrich/legal-holds.ts';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import type { LegalHoldEvent, ManifestWritten } from '../kafka/avro-codec.ts';
-import { readPartitions } from '../kafka/partition-reader.ts';
+import { readPartitions } from '../sink/partition-reader.ts';
 import { conversationPartition } from '../kafka/partitioning.ts';
 
 type Decoder<T> = Readonly<{ decode(bytes: Buffer): T | Promise<T> }>;

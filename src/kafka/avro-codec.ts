@@ -116,9 +116,17 @@ export function crc64Avro(bytes: Uint8Array): bigint {
   return fp;
 }
 
+/** Fingerprints by type: a decoder asks for its writer's on every record, and computing one walks the schema. */
+const fingerprints = new WeakMap<AvroType, bigint>();
+
 /** The schema fingerprint used by single-object encoding: CRC-64-AVRO of the Parsing Canonical Form (UTF-8). */
 export function schemaFingerprint(type: AvroType): bigint {
-  return crc64Avro(Buffer.from(parsingCanonicalForm(type), 'utf8'));
+  let fp = fingerprints.get(type);
+  if (fp === undefined) {
+    fp = crc64Avro(Buffer.from(parsingCanonicalForm(type), 'utf8'));
+    fingerprints.set(type, fp);
+  }
+  return fp;
 }
 
 function fingerprintBytesLE(fp: bigint): Buffer {

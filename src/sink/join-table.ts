@@ -31,7 +31,7 @@ import {
   stateBytes,
 } from './join-state.ts';
 import type { ConversationState, KafkaPointer } from './join-state.ts';
-import { readPartitions } from '../kafka/partition-reader.ts';
+import { readPartitions } from './partition-reader.ts';
 
 type PartitionTable = {
   /** Changelog values (compressed, see encodeConversationState), validated when a conversation is used. */
@@ -61,6 +61,10 @@ export type JoinTableOptions = Readonly<{
   /** The sink's consumer group (whose committed session-tags offsets bound the tags read at restore). */
   groupId: string;
   instance: string;
+  /** false: changes stay in memory, never written to the changelog (see SinkOptions.writeChangelog). */
+  writeChangelog?: boolean;
+  /** Where the tags read of a partition starts when the group has no committed offset (default: its start). */
+  tagsStartAt?: (partition: number) => string | undefined;
 }>;
 
 export type JoinTableDeps = Readonly<{
@@ -188,6 +192,7 @@ export class JoinTable {
     if (t === undefined || t.dirty.size === 0) return;
     const ids = [...t.dirty];
     t.dirty.clear();
+    if (this.#options.writeChangelog === false) return;
     const records = ids.flatMap((id) => {
       const value = t.conversations.get(id);
       return value === undefined ? [] : [{ topic: this.#options.changelogTopic, key: id, value, partition }];
@@ -243,7 +248,8 @@ export class JoinTable {
         throw new Error(`partition ${p} is missing from ${changelogTopic} or ${sessionTagsTopic}`);
       }
       const done = committedTags.find((c) => c.partition === p)?.offset;
-      const tagsFrom = done !== undefined && done !== '-1' ? done : tagsEnd.low;
+      const tagsFrom =
+        done !== undefined && done !== '-1' ? done : (this.#options.tagsStartAt?.(p) ?? tagsEnd.low);
       ranges.push(
         {
           topic: changelogTopic,

@@ -27,7 +27,7 @@ import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
-import type { ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
+import type { ConversationState, ExportsState, KafkaPointer, SessionTagsState } from './join-state.ts';
 import { JoinTable } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
 import { ObjectLockProbe } from './object-legal-holds.ts';
@@ -38,6 +38,7 @@ import { SinkError } from './sink-errors.ts';
 import { validateLegalHold, validateRecordingExport, validateSessionTags } from './sink-records.ts';
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
+import type { ReconcileResult } from './sink-reconcile.ts';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../runtime/backoff.ts';
 import type { BackoffPolicy } from '../runtime/backoff.ts';
 import type { Conditions } from '../runtime/conditions.ts';
@@ -77,6 +78,22 @@ export type SinkOptions = Readonly<{
   version: string;
   /** Public keys of earlier signing keys, so manifests they signed are still accepted as the current version. */
   trustedPublicKeys?: readonly KeyObject[];
+  /**
+   * Which conversations are reconciled (default: all). The state of the others is still kept, so a later record
+   * finds it; `custody backfill` limits its join to the conversations of its range this way.
+   */
+  reconcileFilter?: (state: ConversationState) => boolean;
+  /**
+   * Whether the join state is written to the changelog (default true). `custody backfill` restores the live
+   * sink's state (so what the live sink already announced costs nothing) but never writes it: the changelog stays
+   * the live sink's own.
+   */
+  writeChangelog?: boolean;
+  /**
+   * Where an input partition without a committed offset starts (decimal offset), instead of its beginning:
+   * `custody backfill` starts its replay at a time. Applied once per partition, when it is first assigned.
+   */
+  startAt?: (topic: string, partition: number) => string | undefined;
 }>;
 
 /** Longest time processed records of a batch stay uncommitted (the replay window after a crash). */
@@ -106,6 +123,10 @@ export type SinkDeps = Readonly<{
   signal?: AbortSignal;
   /** Backoff of the in-place retries. */
   retryPolicy?: BackoffPolicy;
+  /** Called after each conversation's reconcile (progress and counts of `custody backfill`). */
+  onReconciled?: (conversationId: string, result: ReconcileResult) => void;
+  /** Called for each record dead-lettered (with its code). */
+  onDeadLetter?: (code: SinkErrorCode) => void;
 }>;
 
 export type RunningSink = Readonly<{
@@ -184,6 +205,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       },
     ]);
     log.warn({ topic, partition, offset: message.offset, code, reason }, 'dead-lettered');
+    deps.onDeadLetter?.(code);
   };
 
   /** Partitions of the holds topic (a hold must be in its conversation's partition of them). */
@@ -271,6 +293,11 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       legalHoldsTopic: options.topics.legalHolds,
       groupId: options.groupId,
       instance: options.instance,
+      writeChangelog: options.writeChangelog ?? true,
+      tagsStartAt:
+        options.startAt === undefined
+          ? undefined
+          : (partition) => options.startAt?.(options.topics.sessionTags, partition),
     },
   );
 
@@ -322,6 +349,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       ...(holds === null ? {} : { holds }),
     });
     if (state.exports === null) return; // no recording yet: nothing to reconcile
+    if (options.reconcileFilter !== undefined && !options.reconcileFilter(state)) return;
     try {
       const outcome = await reconcile(state.tags ?? undefined, state.exports, state.holds, {
         s3: deps.s3,
@@ -346,6 +374,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       });
       table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
       log.debug({ conversationId, ...outcome.result }, 'reconciled');
+      deps.onReconciled?.(conversationId, outcome.result);
     } catch (e) {
       if (e instanceof SinkError && !e.retriable && e.code !== 'CUSTODY_SINK_CONFLICTS') {
         await deadLetter(topic, partition, source, e.code, e.message);
@@ -459,15 +488,21 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
 
   const consumer = deps.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   // Catch up the join state of every partition assigned, drop what was revoked (join-table.ts).
+  const started = new Set<string>();
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assignment = e.payload.memberAssignment;
     const mine = new Set<number>();
-    for (const topic of [
-      options.topics.sessionTags,
-      options.topics.recordingExports,
-      options.topics.legalHolds,
-    ])
-      for (const p of assignment[topic] ?? []) mine.add(p);
+    for (const topic of [options.topics.sessionTags, options.topics.recordingExports])
+      for (const p of assignment[topic] ?? []) {
+        mine.add(p);
+        // kafkajs applies a seek before the partition's first fetch (this event precedes fetching).
+        if (options.startAt === undefined || started.has(`${topic}:${p}`)) continue;
+        started.add(`${topic}:${p}`);
+        const offset = options.startAt(topic, p);
+        if (offset !== undefined) consumer.seek({ topic, partition: p, offset });
+      }
+    // Holds are never started at a time: every hold, however old, applies to what is reconciled.
+    for (const p of assignment[options.topics.legalHolds] ?? []) mine.add(p);
     table.assigned([...mine]);
   });
   await admin.connect();

@@ -242,11 +242,12 @@ export async function reconcile(
       continue;
     }
     const r = await readObjects(before, deps);
-    const rec: RecordingState = {
+    const withHashes = (reads: Reads): RecordingState => ({
       ...before,
-      audioHash: r.audioHash,
-      metadataHash: r.metadata === 'missing' ? before.metadataHash : r.metadata.hash,
-    };
+      audioHash: reads.audioHash,
+      metadataHash: reads.metadata === 'missing' ? before.metadataHash : reads.metadata.hash,
+    });
+    const rec = withHashes(r);
     if (rec.audioHash !== before.audioHash || rec.metadataHash !== before.metadataHash) learnt[rid] = rec;
     const outcome = await reconcileRecording(conversationId, rid, rec, r, tags, holds, deps);
     if (outcome.kind === 'dead-letter') {
@@ -256,9 +257,11 @@ export async function reconcile(
     }
     if (outcome.kind === 'written') written++;
     else unchanged++;
+    // The hashes the manifest reports (an earlier writer's, when it hashed the same object versions first).
+    const built = withHashes(outcome.reads);
     learnt[rid] = {
-      ...rec,
-      announced: { ...outcome.announced, inputs: inputsDigest(tags, rec, version, holds) },
+      ...built,
+      announced: { ...outcome.announced, inputs: inputsDigest(tags, built, version, holds) },
     };
   }
   return {
@@ -268,13 +271,55 @@ export async function reconcile(
 }
 
 type RecordingOutcome =
-  | Readonly<{ kind: 'written' | 'unchanged'; announced: Omit<Announced, 'inputs'> }>
+  | Readonly<{ kind: 'written' | 'unchanged'; announced: Omit<Announced, 'inputs'>; reads: Reads }>
   | Readonly<{ kind: 'dead-letter'; code: SinkErrorCode; reason: string }>;
 
 function previousWrittenOf(current: Current | undefined): CustodyEntry[] {
   return current === undefined
     ? []
     : current.manifest.chain_of_custody.filter((e) => e.event === 'manifest_written');
+}
+
+/**
+ * The hash the current manifest reports for an object, when it is the very object version this reconcile hashed
+ * (same key, version id, SHA-256 and size): another writer (the instance that held the partition before a
+ * rebalance, or `custody backfill`) hashed it first, and that earlier hash, with its time and actor, is the fact
+ * the chain already records. Adopting it keeps a rebuild from the same inputs materially identical instead of
+ * writing a new version that differs only in when the same bytes were hashed again.
+ */
+function hashRecordedIn(
+  manifest: SealedManifest,
+  event: 'audio_hashed' | 'metadata_hashed',
+  bucket: string,
+  object: ExportedObject,
+  ours: ObjectHash,
+): ObjectHash {
+  for (const e of manifest.chain_of_custody) {
+    if (e.event !== event || e.actor.kind !== 'custody' || e.evidence === null || !('s3' in e.evidence))
+      continue;
+    const where = e.evidence.s3;
+    if (where.bucket !== bucket || where.key !== object.key || where.version_id !== object.versionId)
+      continue;
+    if (e.detail?.sha256 !== ours.sha256 || e.detail.size !== ours.size) continue;
+    const at = Date.parse(e.at);
+    if (!Number.isFinite(at)) continue;
+    return { ...ours, hashedAtMs: at, instance: e.actor.instance, version: e.actor.version };
+  }
+  return ours;
+}
+
+/** `reads` with the hashes the current manifest already records for the same object versions. */
+function adoptRecordedHashes(rec: RecordingState, reads: Reads, manifest: SealedManifest): Reads {
+  const audioHash =
+    reads.audioHash === null || rec.audio === null
+      ? reads.audioHash
+      : hashRecordedIn(manifest, 'audio_hashed', rec.bucket, rec.audio.object, reads.audioHash);
+  let metadata = reads.metadata;
+  if (metadata !== 'missing' && rec.metadata !== null) {
+    const hash = hashRecordedIn(manifest, 'metadata_hashed', rec.bucket, rec.metadata.object, metadata.hash);
+    if (hash !== metadata.hash) metadata = { ...metadata, hash };
+  }
+  return audioHash === reads.audioHash && metadata === reads.metadata ? reads : { audioHash, metadata };
 }
 
 async function readCurrent(
@@ -301,11 +346,12 @@ async function reconcileRecording(
   conversationId: string,
   recordingId: string,
   rec: RecordingState,
-  reads: Reads,
+  hashed: Reads,
   tags: SessionTagsState | undefined,
   holds: LegalHoldsState | undefined,
   deps: ReconcileDeps,
 ): Promise<RecordingOutcome> {
+  let reads = hashed;
   const { options } = deps;
   const exportKey = exportKeyOf(rec, options.exportPrefix);
   const bucket = options.manifestBucket ?? rec.bucket;
@@ -384,6 +430,7 @@ async function reconcileRecording(
       };
     }
     const prior = previousWrittenOf(current);
+    if (current !== undefined) reads = adoptRecordedHashes(rec, hashed, current.manifest);
     if (current !== undefined) {
       const m = current.manifest;
       // Materially identical = the same body when built as the current version by the current writer.
@@ -392,7 +439,7 @@ async function reconcileRecording(
         return { kind: 'dead-letter', code: 'CUSTODY_SINK_MANIFEST_INVALID', reason: same };
       if (manifestSha256(same) === m.integrity.manifest_sha256) {
         const announced = await announceIfNeeded(rec, bucket, key, current, deps);
-        return { kind: 'unchanged', announced };
+        return { kind: 'unchanged', announced, reads };
       }
     }
     const currentWritten =
@@ -442,6 +489,7 @@ async function reconcileRecording(
         manifestVersion: sealed.manifest_version,
         manifestSha256: sealed.integrity.manifest_sha256,
       },
+      reads,
     };
   }
   throw new SinkError(
