@@ -208,6 +208,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
       'notifications',
       'sessionTags',
       'recordingExports',
+      'legalHolds',
       'sinkState',
       'manifests',
       'dlq',

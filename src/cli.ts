@@ -41,6 +41,14 @@ commands:
                       (manifest present, schema, hashes of the objects now, signature with the public
                       key only, hash chain, legal holds); exit 0 nothing failed, 1 findings, 69 could
                       not run. Run custody verify --help for details.
+  hold --conversation <id> --matter <id> [--reason <text>] [--actor <who>] [--json]
+       [--no-wait] [--timeout <s>] [--no-genesys]
+                      place a legal hold on a conversation's recordings for a matter: S3 Object Lock
+                      legal hold on audio, metadata and every manifest version (now and for recordings
+                      exported later), Genesys deletion protection, and the hold in the manifests;
+                      exit 0 done, 1 refused or partly failed, 69 unavailable. custody hold --help
+  release --conversation <id> --matter <id> [same options]
+                      release a matter's hold; the conversation stays held while another matter holds it
   doctor [--json]     preflight: Genesys OAuth client and its permissions, Kafka and the topics' settings,
                       the S3 bucket (versioning, Object Lock), the signing key (its public key printed),
                       clock skew against Genesys and S3; one line per check with the fix; exit 0 when
@@ -160,6 +168,86 @@ conversations). exit codes: 0 done, 1 done with failures (dead letters, analytic
 78 configuration, 70 could not run.`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const holdUsage = (
+  action: 'hold' | 'release',
+) => `usage: custody ${action} --conversation <id> --matter <id> [options]
+
+${
+  action === 'hold'
+    ? `Places a legal hold on every recording of the conversation for the matter: an event on
+CUSTODY_TOPIC_LEGAL_HOLDS (compacted, one record per conversation and matter), which custody sink applies as
+an S3 Object Lock legal hold on the audio, the Genesys metadata and every manifest version (recordings exported
+later are held on arrival) and states in the manifests (legal_hold_status, chain_of_custody); and Genesys
+recording deletion protection (PUT /api/v2/recordings/deletionprotection?protect=true).`
+    : `Releases the matter's hold. The conversation stays held (Object Lock, Genesys protection) while any other
+matter holds it; when the last matter releases, custody sink turns the Object Lock legal holds off (manifest
+versions stay held with CUSTODY_MANIFEST_LEGAL_HOLD=true) and Genesys deletion protection is revoked.`
+}
+
+options:
+  --conversation <id>   the Genesys conversation id (UUID)
+  --matter <id>         the legal matter (1-128 of A-Z a-z 0-9 . _ : -)
+  --reason <text>       why (recorded in the event and the manifests; at most 1024 characters)
+  --actor <who>         who asks (default: the OS user); recorded with custody's instance and version
+  --json                print the result as JSON on stdout
+  --no-wait             return once the event is recorded instead of waiting for the sink's manifests
+  --timeout <s>         how long to wait for the sink (default 120)
+  --no-genesys          leave Genesys deletion protection alone (no Genesys settings needed)
+
+exit codes: 0 done, 1 refused or partly failed (the message says what), 69 Kafka/Genesys unavailable or the
+sink did not process the event in time (the event, once recorded, is applied when the sink runs), 64 usage,
+78 configuration.`;
+
+/** Options of `custody hold|release`. */
+async function parseHoldArgs(action: 'hold' | 'release', args: readonly string[]) {
+  const { MATTER_ID, MAX_REASON_CHARS, REQUESTER } = await import('./enrich/legal-holds.ts');
+  const valued = new Set(['--conversation', '--matter', '--reason', '--actor', '--timeout']);
+  const flags = new Set(['--json', '--no-wait', '--wait', '--no-genesys']);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (valued.has(a)) {
+      const v = args[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      i++;
+    } else if (!flags.has(a)) {
+      throw new UsageError(`custody ${action}: unknown option ${a}; run custody ${action} --help`);
+    }
+  }
+  const conversationId = flagValue(args, '--conversation')?.toLowerCase();
+  if (conversationId === undefined || !UUID.test(conversationId))
+    throw new UsageError(`custody ${action} needs --conversation <conversation id (UUID)>`);
+  const matterId = flagValue(args, '--matter');
+  if (matterId === undefined || !MATTER_ID.test(matterId))
+    throw new UsageError('--matter takes 1-128 characters of A-Z a-z 0-9 . _ : -');
+  const reason = flagValue(args, '--reason') ?? null;
+  if (reason !== null && (reason.length > MAX_REASON_CHARS || reason.trim() === ''))
+    throw new UsageError(`--reason takes 1-${MAX_REASON_CHARS} characters`);
+  let actor = flagValue(args, '--actor');
+  if (actor === undefined) {
+    const { userInfo } = await import('node:os');
+    try {
+      actor = userInfo().username;
+    } catch {
+      throw new UsageError('the OS user is unknown here: give --actor <who>');
+    }
+  }
+  if (!REQUESTER.test(actor)) throw new UsageError('--actor takes 1-256 printable characters');
+  const timeout = Number(flagValue(args, '--timeout') ?? '120');
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400)
+    throw new UsageError('--timeout takes whole seconds from 1 to 86400');
+  return {
+    action,
+    conversationId,
+    matterId,
+    reason,
+    actor,
+    json: args.includes('--json'),
+    wait: !args.includes('--no-wait'),
+    waitTimeoutMs: timeout * 1000,
+    genesys: !args.includes('--no-genesys'),
+  };
+}
 
 function conversationIds(text: string, source: string): string[] {
   const ids = text
@@ -346,6 +434,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       const config = loadConfig(undefined, ['kafka', 's3', 'bucket', 'signing']);
       const { runSink } = await import('./main.ts');
       return runSink(config);
+    }
+    case 'hold':
+    case 'release': {
+      const args = [sub, ...rest].filter((a): a is string => a !== undefined);
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${holdUsage(cmd)}\n`);
+        return 0;
+      }
+      const parsed = await parseHoldArgs(cmd, args);
+      const config = loadConfig(undefined, parsed.genesys ? ['kafka', 'genesys'] : ['kafka']);
+      const { runHold } = await import('./main.ts');
+      return runHold(config, parsed);
     }
     case 'doctor': {
       const args = [sub, ...rest].filter((a): a is string => a !== undefined);

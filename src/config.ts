@@ -408,6 +408,13 @@ export const SETTINGS = {
     group: 'topics',
     default: 'custody.recording-exports.v1',
   },
+  CUSTODY_TOPIC_LEGAL_HOLDS: {
+    schema: topicName,
+    description:
+      'Legal holds placed and released (custody hold/release), compacted, one record per conversation and matter.',
+    group: 'topics',
+    default: 'custody.legal-holds.v1',
+  },
   CUSTODY_TOPIC_SINK_STATE: {
     schema: topicName,
     description:
@@ -470,6 +477,7 @@ export interface Config {
     readonly eventBridge: string;
     readonly sessionTags: string;
     readonly recordingExports: string;
+    readonly legalHolds: string;
     readonly sinkState: string;
     readonly manifests: string;
     readonly dlq: string;
@@ -654,6 +662,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       eventBridge: str('CUSTODY_TOPIC_EVENTBRIDGE') as string,
       sessionTags: str('CUSTODY_TOPIC_SESSION_TAGS') as string,
       recordingExports: str('CUSTODY_TOPIC_RECORDING_EXPORTS') as string,
+      legalHolds: str('CUSTODY_TOPIC_LEGAL_HOLDS') as string,
       sinkState: str('CUSTODY_TOPIC_SINK_STATE') as string,
       manifests: str('CUSTODY_TOPIC_MANIFESTS') as string,
       dlq: str('CUSTODY_TOPIC_DLQ') as string,

@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       eventBridge: 'unused',
       sessionTags: `bench.session-tags.${run}`,
       recordingExports: `bench.recording-exports.${run}`,
+      legalHolds: `bench.legal-holds.${run}`,
       sinkState: `bench.sink-state.${run}`,
       manifests: `bench.manifests.${run}`,
       dlq: `bench.dlq.${run}`,

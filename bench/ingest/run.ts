@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     eventBridge: `bench.eventbridge.${suffix}`,
     sessionTags: `bench.session-tags.${suffix}`,
     recordingExports: `bench.recording-exports.${suffix}`,
+    legalHolds: `bench.legal-holds.${suffix}`,
     sinkState: `bench.sink-state.${suffix}`,
     manifests: `bench.manifests.${suffix}`,
     dlq: `bench.dlq.${suffix}`,

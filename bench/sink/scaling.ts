@@ -95,6 +95,7 @@ async function main(): Promise<void> {
           topics: [
             topics.sessionTags,
             topics.recordingExports,
+            topics.legalHolds,
             topics.sinkState,
             topics.manifests,
             topics.dlq,

@@ -150,6 +150,7 @@ export async function runSink(
   const topics = {
     sessionTags: `bench.session-tags.${opts.run}`,
     recordingExports: `bench.recording-exports.${opts.run}`,
+    legalHolds: `bench.legal-holds.${opts.run}`,
     sinkState: `bench.sink-state.${opts.run}`,
     manifests: `bench.manifests.${opts.run}`,
     dlq: `bench.dlq.${opts.run}`,

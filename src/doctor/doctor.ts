@@ -233,6 +233,7 @@ async function kafkaChecks(
       notifications: config.topics.notifications,
       sessionTags: config.topics.sessionTags,
       recordingExports: config.topics.recordingExports,
+      legalHolds: config.topics.legalHolds,
       sinkState: config.topics.sinkState,
       manifests: config.topics.manifests,
       dlq: config.topics.dlq,

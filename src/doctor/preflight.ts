@@ -78,6 +78,24 @@ export const REQUIRED_PERMISSIONS: ReadonlyArray<
     call: 'PUT /api/v2/recording/jobs/{id}',
     confirmed: true,
   },
+  {
+    permission: 'recording:recording:view',
+    role: 'hold',
+    call: 'GET /api/v2/conversations/{id}/recordingmetadata',
+    confirmed: true,
+  },
+  {
+    permission: 'recording:deletionProtection:apply',
+    role: 'hold',
+    call: 'PUT /api/v2/recordings/deletionprotection?protect=true',
+    confirmed: true,
+  },
+  {
+    permission: 'recording:deletionProtection:revoke',
+    role: 'release',
+    call: 'PUT /api/v2/recordings/deletionprotection?protect=false',
+    confirmed: true,
+  },
 ];
 
 /** A granted policy as Genesys returns it in `AuthzSubject.grants[].role.policies[]`. */
@@ -128,7 +146,8 @@ export function eventBridgeTopicCheck(topic: string, facts: TopicFacts | undefin
 
 /**
  * Checks every custody topic against the contract: present, cleanup policy, retention, and one partition count
- * for the sink's two input topics (the join meets a conversation's records in one partition number only then).
+ * for the sink's input topics and its state changelog (the join meets a conversation's records in one partition
+ * number only then).
  */
 export function topicChecks(
   topics: Readonly<Record<TopicRole, string>>,
@@ -180,11 +199,13 @@ export function topicChecks(
       fix: fixes.length ? fixes.join('; ') : undefined,
     });
   }
-  // The sink joins its inputs and keeps its state changelog partition by partition: all three must agree.
-  const joined = [topics.sessionTags, topics.recordingExports, topics.sinkState].flatMap((name) => {
-    const f = facts.get(name);
-    return f === undefined ? [] : [{ name, partitions: f.partitions }];
-  });
+  // The sink joins its inputs and keeps its state changelog partition by partition: all of them must agree.
+  const joined = [topics.sessionTags, topics.recordingExports, topics.legalHolds, topics.sinkState].flatMap(
+    (name) => {
+      const f = facts.get(name);
+      return f === undefined ? [] : [{ name, partitions: f.partitions }];
+    },
+  );
   if (joined.length >= 2) {
     const same = new Set(joined.map((j) => j.partitions)).size === 1;
     out.push({

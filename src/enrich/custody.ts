@@ -72,6 +72,10 @@ export type CustodyDetail = Readonly<{
   sha256?: string;
   size?: number;
   matter?: string;
+  /** Who asked for a legal hold or its release (the person or system that ran custody hold/release). */
+  requested_by?: string;
+  /** Why, as the requester gave it. */
+  reason?: string;
   manifest_version?: number;
   manifest_sha256?: string;
   /** Session-tag fields the entry concerns (captured or repaired). */
@@ -178,6 +182,8 @@ export const custodyDetailSchema = z.strictObject({
   sha256: z.string().regex(SHA256_HEX).optional(),
   size: z.number().int().nonnegative().optional(),
   matter: nonEmpty.optional(),
+  requested_by: nonEmpty.optional(),
+  reason: nonEmpty.optional(),
   manifest_version: z.number().int().positive().optional(),
   manifest_sha256: z.string().regex(SHA256_HEX).optional(),
   fields: z.array(nonEmpty).optional(),

@@ -125,6 +125,20 @@ const bodyShape = {
     applied_at: utcMillis.nullable(),
     released_at: utcMillis.nullable(),
     source: nonEmpty,
+    matters: z
+      .array(
+        z.strictObject({
+          matter: nonEmpty,
+          status: z.enum(['on', 'released']),
+          applied_at: utcMillis,
+          applied_by: nonEmpty,
+          released_at: utcMillis.nullable(),
+          released_by: nonEmpty.nullable(),
+          reason: nonEmpty.nullable(),
+        }),
+      )
+      .optional(),
+    enforced: z.boolean().optional(),
   }),
   chain_of_custody: z.array(custodyEntrySchema),
   genesys_metadata: z.strictObject({

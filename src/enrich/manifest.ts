@@ -51,11 +51,32 @@ export type AudioInput = Readonly<{
   expectedSize?: number;
 }>;
 
-/** Legal-hold state as known to custody (no hold events exist yet, so usually `none`). */
+/** One matter's hold on a recording, as the manifest lists it. */
+export type ManifestHoldMatter = Readonly<{
+  matter: string;
+  status: 'on' | 'released';
+  applied_at: string;
+  applied_by: string;
+  released_at: string | null;
+  released_by: string | null;
+  reason: string | null;
+}>;
+
+/** What every held (or released) status may add: each matter, and whether S3 Object Lock enforces it. */
+type HoldDetails = Readonly<{ matters?: readonly ManifestHoldMatter[]; enforced?: boolean }>;
+
+/** Legal-hold state as known to custody (custody.legal-holds.v1, folded by the sink). */
 export type LegalHoldInput =
   | Readonly<{ status: 'none'; source: string }>
-  | Readonly<{ status: 'on'; matter: string; applied_at: string; source: string }>
-  | Readonly<{ status: 'released'; matter: string; applied_at: string; released_at: string; source: string }>;
+  | (Readonly<{ status: 'on'; matter: string; applied_at: string; source: string }> & HoldDetails)
+  | (Readonly<{
+      status: 'released';
+      matter: string;
+      applied_at: string;
+      released_at: string;
+      source: string;
+    }> &
+      HoldDetails);
 
 /** The custody process that builds the manifest. */
 export type GeneratedBy = Readonly<{ component: string; version: string; instance: string }>;
@@ -150,6 +171,10 @@ export type ManifestLegalHold = Readonly<{
   applied_at: string | null;
   released_at: string | null;
   source: string;
+  /** Every matter that holds or held the recording (absent in manifests before holds were consumed). */
+  matters?: readonly ManifestHoldMatter[];
+  /** Whether S3 Object Lock legal holds match `status` (false: the bucket has no Object Lock). */
+  enforced?: boolean;
 }>;
 
 export type MissingItem = Readonly<{ field: string; reason: string }>;
@@ -279,12 +304,19 @@ function genesysMetadataOf(input: MetadataInput): ManifestGenesysMetadata {
 }
 
 function legalHoldOf(hold: LegalHoldInput): ManifestLegalHold {
-  return {
+  const base = {
     status: hold.status,
     matter: hold.status === 'none' ? null : hold.matter,
     applied_at: hold.status === 'none' ? null : hold.applied_at,
     released_at: hold.status === 'released' ? hold.released_at : null,
     source: hold.source,
+  };
+  if (hold.status === 'none') return base;
+  // Optional members are left out rather than null, so manifests built without them keep their exact bytes.
+  return {
+    ...base,
+    ...(hold.matters === undefined ? {} : { matters: [...hold.matters] }),
+    ...(hold.enforced === undefined ? {} : { enforced: hold.enforced }),
   };
 }
 

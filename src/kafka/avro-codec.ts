@@ -46,6 +46,7 @@ export const SCHEMA_FILES = {
   'dead-letter.v1': 'dead-letter.v1.avsc',
   'recording-export.v1': 'recording-export.v1.avsc',
   'manifest-written.v1': 'manifest-written.v1.avsc',
+  'legal-hold.v1': 'legal-hold.v1.avsc',
 } as const;
 
 /** A schema custody ships. */
@@ -504,6 +505,20 @@ export type ManifestWritten = {
   writerInstance: string;
 };
 
+/** `schemas/legal-hold.v1.avsc`: a legal hold placed or released for one matter, on custody.legal-holds.v1. */
+export type LegalHoldEvent = {
+  action: 'hold' | 'release';
+  conversationId: string;
+  matterId: string;
+  reason: string | null;
+  requestedBy: string;
+  requestedAtMs: number;
+  requestId: string;
+  instance: string;
+  version: string;
+  genesysDeletionProtection: { protect: boolean; recordingIds: string[]; appliedAtMs: number } | null;
+};
+
 /** The record type of each shipped schema. */
 export interface CustodyRecords {
   'notification.v1': NotificationRecord;
@@ -511,6 +526,7 @@ export interface CustodyRecords {
   'dead-letter.v1': DeadLetter;
   'recording-export.v1': RecordingExport;
   'manifest-written.v1': ManifestWritten;
+  'legal-hold.v1': LegalHoldEvent;
 }
 
 /** A single-object codec for one of custody's schemas. */

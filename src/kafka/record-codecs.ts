@@ -42,6 +42,8 @@ export function topicOfSchema(topics: Config['topics'], name: SchemaName): strin
       return topics.recordingExports;
     case 'manifest-written.v1':
       return topics.manifests;
+    case 'legal-hold.v1':
+      return topics.legalHolds;
     default: {
       const _exhaustive: never = name;
       return _exhaustive;
@@ -55,6 +57,7 @@ const NAMES = [
   'dead-letter.v1',
   'recording-export.v1',
   'manifest-written.v1',
+  'legal-hold.v1',
 ] as const satisfies readonly SchemaName[];
 
 export async function createEncoders(kafka: Config['kafka'], topics: Config['topics']): Promise<Encoders> {

@@ -8,10 +8,10 @@ import type { Admin, ITopicConfig } from 'kafkajs';
 import type { Config } from '../config.ts';
 
 export type TopicRole =
-  'notifications' | 'sessionTags' | 'recordingExports' | 'sinkState' | 'manifests' | 'dlq';
+  'notifications' | 'sessionTags' | 'recordingExports' | 'legalHolds' | 'sinkState' | 'manifests' | 'dlq';
 
 /** The custody processes that write or read topics (asyncapi.yaml names them the same way). */
-export type CustodyProcess = 'ingest' | 'exports watch' | 'exports run' | 'sink' | 'backfill';
+export type CustodyProcess = 'ingest' | 'exports watch' | 'exports run' | 'sink' | 'backfill' | 'hold';
 
 interface TopicSpec {
   readonly role: TopicRole;
@@ -60,6 +60,16 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
     // backfill publishes the recordings its rescan finds that the topic lacks.
     producers: ['exports watch', 'exports run', 'backfill'],
     consumers: ['sink', 'backfill'],
+  },
+  // Compacted on `{conversationId}/{matterId}`, so every matter's latest hold or release survives compaction.
+  {
+    role: 'legalHolds',
+    cleanup: 'compact',
+    purpose: 'legal holds placed and released, per conversation and matter',
+    key: '{conversationId}/{matterId}, in the partition of conversationId',
+    // `custody hold`/`release` (the "hold" process) writes it, and reads a conversation's holds before a release.
+    producers: ['hold'],
+    consumers: ['sink', 'backfill', 'hold'],
   },
   // Internal to the sink (its join state, like a Kafka Streams changelog): compacted, one record per conversation.
   {

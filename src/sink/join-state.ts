@@ -15,6 +15,8 @@ import { canonicalBytes, canonicalize } from '../enrich/canonical-json.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';
 import type { LegTags, SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
+import { legalHoldsStateSchema, mergeLegalHolds } from '../enrich/legal-holds.ts';
+import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import type { ExportedObject, ExportJobFacts, RecordingExport } from '../kafka/avro-codec.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -89,12 +91,17 @@ export type ExportsState = Readonly<{
   recordings: Readonly<Record<string, RecordingState>>;
 }>;
 
-/** A changelog record: everything the sink knows about one conversation. */
+/**
+ * A changelog record: everything the sink knows about one conversation. `holds` (the legal holds of
+ * custody.legal-holds.v1) was added later: records written before have none, and a state without holds leaves it
+ * out, so its bytes (and every changelog record already written) stay as they were.
+ */
 export type ConversationState = Readonly<{
   format: typeof STATE_FORMAT;
   conversationId: string;
   tags: SessionTagsState | null;
   exports: ExportsState | null;
+  holds?: LegalHoldsState;
 }>;
 
 export const TAGS_FORMAT = 'custody.sink.session-tags/v1';
@@ -260,6 +267,7 @@ const conversationStateSchema = z.strictObject({
   conversationId: uuidLower,
   tags: tagsStateSchema.nullable(),
   exports: exportsStateSchema.nullable(),
+  holds: legalHoldsStateSchema.optional(),
 });
 
 /** Why a stored state object was rejected (a field path list, never content). */
@@ -338,7 +346,9 @@ export function parseConversationState(
 }
 
 /** The bytes stored for a state: RFC 8785 canonical JSON, so equal states are equal bytes. */
-export function stateBytes(state: SessionTagsState | ExportsState | ConversationState): Buffer {
+export function stateBytes(
+  state: SessionTagsState | ExportsState | ConversationState | LegalHoldsState,
+): Buffer {
   return canonicalBytes(state);
 }
 
@@ -633,11 +643,13 @@ export function mergeConversationState(
   if (a.conversationId !== b.conversationId) {
     throw new RangeError('mergeConversationState got states of two conversations');
   }
+  const holds = mergeLegalHolds(a.holds, b.holds);
   return {
     format: STATE_FORMAT,
     conversationId: b.conversationId,
     tags: mergeTagsState(a.tags, b.tags),
     exports: b.exports === null ? a.exports : mergeExportsState(a.exports ?? undefined, b.exports),
+    ...(holds === null ? {} : { holds }),
   };
 }
 

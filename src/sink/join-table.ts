@@ -7,7 +7,9 @@
  *   (from where this instance last read it, so a partition kept across a rebalance reads only what changed), and
  *   the session-tags partition is read from the group's committed offset to its end, so exports processed next
  *   already see every tag captured before them (Kafka Streams' timestamp synchronisation, simplified: tags always
- *   precede the exports of a conversation by minutes or hours in real traffic, but not in a replay). Every merge is
+ *   precede the exports of a conversation by minutes or hours in real traffic, but not in a replay). The legal-holds
+ *   partition is caught up the same way, so a recording exported after its conversation was put on hold gets the
+ *   hold in its first manifest, whatever order the consumer fetches the topics in. Every merge is
  *   a join, so reading back the instance's own writes, or records the consumer will process again, changes nothing.
  * - **Durability.** Every change marks its conversation dirty; `flush(partition)` writes the dirty states to the
  *   changelog partition, and the caller flushes before it commits input offsets. What a committed offset covers is
@@ -21,6 +23,7 @@
  */
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import {
@@ -78,6 +81,8 @@ export class PartitionNotHeldError extends Error {
 export type JoinTableOptions = Readonly<{
   changelogTopic: string;
   sessionTagsTopic: string;
+  /** Caught up like the tags at restore (absent: no holds input). */
+  legalHoldsTopic?: string;
   /** The sink's consumer group (whose committed session-tags offsets bound the tags read at restore). */
   groupId: string;
   instance: string;
@@ -100,6 +105,11 @@ export type JoinTableDeps = Readonly<{
   log: Logger;
   /** Decodes a session-tags record into a snapshot, or undefined when the sink would dead-letter it. */
   decodeTags: (message: KafkaMessage) => Promise<SessionTagsSnapshot | undefined>;
+  /** Decodes a legal-hold record into its conversation's holds, or undefined when the sink would dead-letter it. */
+  decodeHold?: (
+    partition: number,
+    message: KafkaMessage,
+  ) => Promise<Readonly<{ conversationId: string; holds: LegalHoldsState }> | undefined>;
   /** Session-tags record headers → the pointer the state records for it. */
   pointerOf: (topic: string, partition: number, message: KafkaMessage) => KafkaPointer;
   signal?: AbortSignal;
@@ -109,6 +119,7 @@ export type RestoreStats = Readonly<{
   partition: number;
   changelogRecords: number;
   tagsRecords: number;
+  holdsRecords: number;
   conversations: number;
   ms: number;
 }>;
@@ -281,7 +292,7 @@ export class JoinTable {
   async #restore(partitions: readonly number[]): Promise<void> {
     const started = Date.now();
     const { admin, kafka, log } = this.#deps;
-    const { changelogTopic, sessionTagsTopic, groupId } = this.#options;
+    const { changelogTopic, sessionTagsTopic, legalHoldsTopic, groupId } = this.#options;
     const tables = new Map(
       partitions.flatMap((p) => {
         const t = this.#partitions.get(p);
@@ -289,12 +300,17 @@ export class JoinTable {
       }),
     );
     if (tables.size === 0) return;
-    const [changelogOffsets, tagsOffsets, committed] = await Promise.all([
+    const [changelogOffsets, tagsOffsets, holdsOffsets, committed] = await Promise.all([
       admin.fetchTopicOffsets(changelogTopic),
       admin.fetchTopicOffsets(sessionTagsTopic),
-      admin.fetchOffsets({ groupId, topics: [sessionTagsTopic] }),
+      legalHoldsTopic === undefined ? Promise.resolve([]) : admin.fetchTopicOffsets(legalHoldsTopic),
+      admin.fetchOffsets({
+        groupId,
+        topics: legalHoldsTopic === undefined ? [sessionTagsTopic] : [sessionTagsTopic, legalHoldsTopic],
+      }),
     ]);
     const committedTags = committed.find((c) => c.topic === sessionTagsTopic)?.partitions ?? [];
+    const committedHolds = committed.find((c) => c.topic === legalHoldsTopic)?.partitions ?? [];
     const ranges = [];
     const changelogEnds = new Map<number, string>();
     for (const [p, t] of tables) {
@@ -316,20 +332,29 @@ export class JoinTable {
         },
         { topic: sessionTagsTopic, partition: p, from: tagsFrom, to: tagsEnd.high },
       );
+      if (legalHoldsTopic !== undefined) {
+        const holdsEnd = holdsOffsets.find((o) => o.partition === p);
+        if (holdsEnd === undefined) throw new Error(`partition ${p} is missing from ${legalHoldsTopic}`);
+        const held = committedHolds.find((c) => c.partition === p)?.offset;
+        const holdsFrom = held !== undefined && held !== '-1' ? held : holdsEnd.low;
+        ranges.push({ topic: legalHoldsTopic, partition: p, from: holdsFrom, to: holdsEnd.high });
+      }
       changelogEnds.set(p, changelogEnd.high);
     }
 
     const changelogRecords = new Map<number, number>();
     const tagMessages = new Map<number, KafkaMessage[]>();
+    const holdMessages = new Map<number, KafkaMessage[]>();
     await readPartitions(
       kafka,
       ranges,
       (topic, partition, message) => {
         const t = tables.get(partition);
         if (t === undefined) return;
-        if (topic === sessionTagsTopic) {
-          const list = tagMessages.get(partition);
-          if (list === undefined) tagMessages.set(partition, [message]);
+        if (topic === sessionTagsTopic || topic === legalHoldsTopic) {
+          const byPartition = topic === sessionTagsTopic ? tagMessages : holdMessages;
+          const list = byPartition.get(partition);
+          if (list === undefined) byPartition.set(partition, [message]);
           else list.push(message);
           return;
         }
@@ -362,6 +387,7 @@ export class JoinTable {
         partitionCounts: new Map([
           [changelogTopic, changelogOffsets.length],
           [sessionTagsTopic, tagsOffsets.length],
+          ...(legalHoldsTopic === undefined ? [] : [[legalHoldsTopic, holdsOffsets.length] as const]),
         ]),
         signal: this.#deps.signal,
       },
@@ -388,12 +414,25 @@ export class JoinTable {
           exports: null,
         });
       }
+      const holds = holdMessages.get(partition) ?? [];
+      for (const message of holds) {
+        const decoded = await this.#deps.decodeHold?.(partition, message);
+        if (decoded === undefined) continue; // the consumer dead-letters it when it gets there
+        this.merge(partition, {
+          format: STATE_FORMAT,
+          conversationId: decoded.conversationId,
+          tags: null,
+          exports: null,
+          holds: decoded.holds,
+        });
+      }
       t.changelogFrom = changelogEnds.get(partition);
       await this.flush(partition);
       const stats: RestoreStats = {
         partition,
         changelogRecords: changelogRecords.get(partition) ?? 0,
         tagsRecords: messages.length,
+        holdsRecords: holds.length,
         conversations: t.conversations.size,
         ms: Date.now() - started,
       };

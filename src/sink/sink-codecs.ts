@@ -7,6 +7,7 @@ import type { RecordEncoder } from '../kafka/record-codecs.ts';
 export type SinkCodecs = Readonly<{
   sessionTags: AnyFormatDecoder<CustodyRecords['session-tags.v1']>;
   recordingExport: AnyFormatDecoder<CustodyRecords['recording-export.v1']>;
+  legalHold: AnyFormatDecoder<CustodyRecords['legal-hold.v1']>;
   manifestWritten: RecordEncoder<CustodyRecords['manifest-written.v1']>;
   deadLetter: RecordEncoder<CustodyRecords['dead-letter.v1']>;
 }>;
@@ -23,5 +24,6 @@ export async function createSinkCodecs(
     recordingExport: decoders['recording-export.v1'],
     manifestWritten: encoders['manifest-written.v1'],
     deadLetter: encoders['dead-letter.v1'],
+    legalHold: decoders['legal-hold.v1'],
   };
 }

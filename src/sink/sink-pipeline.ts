@@ -21,7 +21,9 @@ import type { Logger } from 'pino';
 import { keyIdFor } from '../enrich/integrity.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
-import type { DeadLetter, RecordingExport } from '../kafka/avro-codec.ts';
+import type { DeadLetter, LegalHoldEvent, RecordingExport } from '../kafka/avro-codec.ts';
+import { holdsStateOf, mergeLegalHolds } from '../enrich/legal-holds.ts';
+import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import { KafkaRecordProducer } from '../kafka/record-producer.ts';
 import type { RecordProducer } from '../kafka/record-producer.ts';
 import { EXPORTS_FORMAT, STATE_FORMAT, applyRecordingExport, applySessionTags } from './join-state.ts';
@@ -29,11 +31,12 @@ import type { ConversationState, ExportsState, KafkaPointer, SessionTagsState } 
 import { JoinTable } from './join-table.ts';
 import type { InputKind } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
+import { ObjectLockProbe } from './object-legal-holds.ts';
 import type { ManifestLock } from './manifest-store.ts';
 import type { SigningKey } from './signing-key.ts';
 import type { SinkCodecs } from './sink-codecs.ts';
 import { SinkError } from './sink-errors.ts';
-import { validateRecordingExport, validateSessionTags } from './sink-records.ts';
+import { validateLegalHold, validateRecordingExport, validateSessionTags } from './sink-records.ts';
 import type { SinkErrorCode, SinkInput } from './sink-records.ts';
 import { reconcile } from './sink-reconcile.ts';
 import type { ReconcileResult } from './sink-reconcile.ts';
@@ -49,6 +52,8 @@ export type SinkOptions = Readonly<{
   topics: Readonly<{
     sessionTags: string;
     recordingExports: string;
+    /** Legal holds (`{conversationId}/{matterId}`-keyed, each in its conversation's partition). */
+    legalHolds: string;
     /** The join state's compacted changelog (co-partitioned with the inputs). */
     sinkState: string;
     manifests: string;
@@ -170,6 +175,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   const log = (deps.logger ?? pino({ level: 'silent' })).child({ stage: 'sink', component: 'sink-pipeline' });
   const producer = deps.producer ?? new KafkaRecordProducer(deps.kafka);
   const objects = new S3ObjectStore(deps.s3, now);
+  const objectLock = new ObjectLockProbe(deps.s3);
   const trustedKeys = new Map<string, KeyObject>([[deps.signer.keyId, deps.signer.publicKey]]);
   for (const k of options.trustedPublicKeys ?? []) trustedKeys.set(keyIdFor(k), k);
   const generatedBy = { component: 'custody-sink', version: options.version, instance: options.instance };
@@ -210,19 +216,25 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     deps.onDeadLetter?.(code);
   };
 
-  const decode = async (topic: string, message: KafkaMessage): Promise<Decoded> => {
+  /** Partitions of the holds topic (a hold must be in its conversation's partition of them). */
+  let holdsPartitions: number | undefined;
+  const decode = async (topic: string, message: KafkaMessage, partition = -1): Promise<Decoded> => {
     const key = message.key?.toString('utf8') ?? null;
     const isTags = topic === options.topics.sessionTags;
+    const isHold = topic === options.topics.legalHolds;
     if (message.value === null) {
-      return isTags
+      // Compaction cleanup of a compacted input: the state (and the manifests) keep what was folded in.
+      return isTags || isHold
         ? 'tombstone'
         : { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason: 'record has no value' };
     }
-    let value: SessionTagsSnapshot | RecordingExport;
+    let value: SessionTagsSnapshot | RecordingExport | LegalHoldEvent;
     try {
       value = isTags
         ? await deps.codecs.sessionTags.decode(message.value)
-        : await deps.codecs.recordingExport.decode(message.value);
+        : isHold
+          ? await deps.codecs.legalHold.decode(message.value)
+          : await deps.codecs.recordingExport.decode(message.value);
     } catch (e) {
       // A registry that does not answer says nothing about the record: wait for it rather than dead-letter.
       if (isRetriable(e)) throw e;
@@ -232,10 +244,27 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
     // avsc decodes records as class instances; validation (and the state) wants plain JSON data.
     const plain: unknown = JSON.parse(JSON.stringify(value));
+    if (isHold) {
+      holdsPartitions ??= (await admin.fetchTopicOffsets(options.topics.legalHolds)).length;
+      return validateLegalHold(key, plain, partition, holdsPartitions);
+    }
     return isTags
       ? validateSessionTags(key, plain)
       : validateRecordingExport(key, plain, options.exportPrefix, options.allowedBuckets);
   };
+
+  /** A legal-hold event as the join state keeps it. */
+  const holdsOf = (event: LegalHoldEvent, pointer: KafkaPointer): LegalHoldsState =>
+    holdsStateOf(event.matterId, {
+      action: event.action,
+      requestedAtMs: event.requestedAtMs,
+      requestId: event.requestId,
+      requestedBy: event.requestedBy,
+      reason: event.reason,
+      instance: event.instance,
+      version: event.version,
+      source: { topic: pointer.topic, partition: pointer.partition, offset: pointer.offset },
+    });
 
   const pointerOf = (topic: string, partition: number, message: KafkaMessage): KafkaPointer => ({
     topic,
@@ -251,6 +280,12 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       admin,
       producer,
       log,
+      decodeHold: async (partition, message) => {
+        const input = await decode(options.topics.legalHolds, message, partition);
+        if (input === 'tombstone' || input.rejected || input.kind !== 'legal-hold') return undefined;
+        const pointer = pointerOf(options.topics.legalHolds, partition, message);
+        return { conversationId: input.conversationId, holds: holdsOf(input.event, pointer) };
+      },
       decodeTags: async (message) => {
         const input = await decode(options.topics.sessionTags, message);
         return input !== 'tombstone' && !input.rejected && input.kind === 'session-tags'
@@ -263,6 +298,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     {
       changelogTopic: options.topics.sinkState,
       sessionTagsTopic: options.topics.sessionTags,
+      legalHoldsTopic: options.topics.legalHolds,
       groupId: options.groupId,
       instance: options.instance,
       writeChangelog: options.writeChangelog ?? true,
@@ -282,21 +318,30 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   ): Promise<void> => {
     let tags: SessionTagsState | undefined;
     let exports: ExportsState | undefined;
+    let holds: LegalHoldsState | null = null;
     let conversationId: string | undefined;
     let trigger: KafkaMessage | undefined;
     // Records this conversation's state says are reconciled already (a restart, a backfill): not even decoded.
-    const kind: InputKind = topic === options.topics.sessionTags ? 'tags' : 'exports';
+    const kind: InputKind | undefined =
+      topic === options.topics.sessionTags
+        ? 'tags'
+        : topic === options.topics.recordingExports
+          ? 'exports'
+          : undefined; // holds are few, keyed per matter: always processed
     const key = messages[0]?.key?.toString('utf8');
-    const through = key === undefined ? undefined : table.reconciledThrough(partition, key, kind);
+    const through =
+      key === undefined || kind === undefined ? undefined : table.reconciledThrough(partition, key, kind);
     const fresh = through === undefined ? messages : messages.filter((m) => BigInt(m.offset) > through);
     const lastOffset = fresh.at(-1)?.offset;
     if (lastOffset === undefined) return;
-    const reconciled = (id: string): void => table.markReconciled(partition, id, kind, BigInt(lastOffset));
+    const reconciled = (id: string): void => {
+      if (kind !== undefined) table.markReconciled(partition, id, kind, BigInt(lastOffset));
+    };
     for (const message of fresh) {
-      const input = await decode(topic, message);
+      const input = await decode(topic, message, partition);
       if (input === 'tombstone') {
         // Compaction cleanup of the tags topic: the sink's state (and the manifests) keep what was captured.
-        log.info({ topic, partition, offset: message.offset }, 'session-tags tombstone ignored');
+        log.info({ topic, partition, offset: message.offset }, 'tombstone ignored');
         continue;
       }
       if (input.rejected) {
@@ -309,6 +354,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const pointer = pointerOf(topic, partition, message);
       if (input.kind === 'session-tags') {
         tags = applySessionTags(tags ?? held?.tags ?? undefined, input.snapshot, pointer);
+      } else if (input.kind === 'legal-hold') {
+        holds = mergeLegalHolds(holds, holdsOf(input.event, pointer));
       } else {
         exports = applyRecordingExport(
           exports ?? held?.exports ?? { format: EXPORTS_FORMAT, conversationId, recordings: {} },
@@ -324,6 +371,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       conversationId,
       tags: tags ?? null,
       exports: exports ?? null,
+      ...(holds === null ? {} : { holds }),
     });
     if (state.exports === null) {
       reconciled(conversationId); // no recording yet: the state is the whole effect
@@ -331,7 +379,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     }
     if (options.reconcileFilter !== undefined && !options.reconcileFilter(state)) return;
     try {
-      const outcome = await reconcile(state.tags ?? undefined, state.exports, {
+      const outcome = await reconcile(state.tags ?? undefined, state.exports, state.holds, {
         s3: deps.s3,
         objects,
         signer: deps.signer,
@@ -349,6 +397,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
           ]);
         },
         deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
+        objectLock,
+        legalHoldsTopic: options.topics.legalHolds,
       });
       table.merge(partition, { format: STATE_FORMAT, conversationId, tags: null, exports: outcome.exports });
       reconciled(conversationId);
@@ -485,12 +535,14 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         const offset = options.startAt(topic, p);
         if (offset !== undefined) consumer.seek({ topic, partition: p, offset });
       }
+    // Holds are never started at a time: every hold, however old, applies to what is reconciled.
+    for (const p of assignment[options.topics.legalHolds] ?? []) mine.add(p);
     table.assigned([...mine]);
   });
   await admin.connect();
   await consumer.connect();
   await consumer.subscribe({
-    topics: [options.topics.sessionTags, options.topics.recordingExports],
+    topics: [options.topics.sessionTags, options.topics.recordingExports, options.topics.legalHolds],
     fromBeginning: options.fromBeginning,
   });
   await consumer.run({
@@ -501,7 +553,9 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const { topic, partition } = batch;
       const groups = new Map<string, KafkaMessage[]>();
       for (const m of batch.messages) {
-        const key = m.key?.toString('utf8') ?? `\u0000offset:${m.offset}`;
+        let key = m.key?.toString('utf8') ?? `\u0000offset:${m.offset}`;
+        // A hold is keyed `{conversationId}/{matterId}`: grouped (and locked) by its conversation.
+        if (topic === options.topics.legalHolds && key.includes('/')) key = key.slice(0, key.indexOf('/'));
         const group = groups.get(key) ?? [];
         group.push(m);
         groups.set(key, group);

@@ -16,6 +16,8 @@ import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { buildCustodyTimeline } from '../enrich/custody.ts';
 import type { CustodyEntry } from '../enrich/custody.ts';
+import { legalHoldCustodyEntries, legalHoldInputOf } from '../enrich/legal-holds.ts';
+import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import { manifestKeyFor, parseExportKey } from '../enrich/export-layout.ts';
 import type { ExportKey } from '../enrich/export-layout.ts';
 import { MAX_METADATA_BYTES, oversizedMetadata, parseExportMetadata } from '../enrich/export-metadata.ts';
@@ -23,7 +25,14 @@ import { canonicalBytes } from '../enrich/canonical-json.ts';
 import { manifestSha256, sealManifest, serializeSealedManifest, sha256Hex } from '../enrich/integrity.ts';
 import type { SealedManifest } from '../enrich/integrity.ts';
 import { buildManifest } from '../enrich/manifest.ts';
-import type { AudioInput, GeneratedBy, Manifest, MetadataInput, S3ObjectRef } from '../enrich/manifest.ts';
+import type {
+  AudioInput,
+  GeneratedBy,
+  LegalHoldInput,
+  Manifest,
+  MetadataInput,
+  S3ObjectRef,
+} from '../enrich/manifest.ts';
 import { verifyManifest } from '../enrich/verify.ts';
 import type { ExportedObject, ManifestWritten } from '../kafka/avro-codec.ts';
 import { EXPORTS_FORMAT } from './join-state.ts';
@@ -31,6 +40,8 @@ import type { Announced, ExportsState, ObjectHash, RecordingState, SessionTagsSt
 import { instantOfMs, manifestLegsOf } from './manifest-inputs.ts';
 import type { ManifestLock, S3ObjectStore, StoredObject } from './manifest-store.ts';
 import { hashObject, readObjectBytes } from './object-hashing.ts';
+import { setLegalHoldOnAllVersions } from './object-legal-holds.ts';
+import type { ObjectLockProbe } from './object-legal-holds.ts';
 import type { SigningKey } from './signing-key.ts';
 import { SinkError } from './sink-errors.ts';
 import type { SinkErrorCode } from './sink-records.ts';
@@ -60,6 +71,10 @@ export type ReconcileDeps = Readonly<{
   announce: (record: ManifestWritten) => Promise<void>;
   /** Dead-letters the triggering record for one recording that cannot get a manifest. */
   deadLetter: (code: SinkErrorCode, reason: string) => Promise<void>;
+  /** Whether a bucket has Object Lock (asked only for conversations that have legal holds). */
+  objectLock: ObjectLockProbe;
+  /** Name of the legal-holds topic (the manifest's `legal_hold_status.source`). */
+  legalHoldsTopic: string;
 }>;
 
 /** What a reconcile did, for logs, metrics and tests. `skipped`: inputs unchanged, no S3 request made. */
@@ -76,7 +91,7 @@ type Reads = {
   metadata: Readonly<{ bytes: Buffer; hash: ObjectHash; oversized: boolean }> | 'missing';
 };
 
-const LEGAL_HOLD_SOURCE = 'custody (no legal-hold events consumed yet)';
+const NO_HOLD_SOURCE = 'custody (no legal-hold event for this conversation)';
 
 function refOf(bucket: string, o: ExportedObject): S3ObjectRef {
   return {
@@ -160,8 +175,46 @@ export function inputsDigest(
   tags: SessionTagsState | undefined,
   rec: RecordingState,
   version: string,
+  holds?: LegalHoldsState,
 ): string {
-  return sha256Hex(canonicalBytes({ tags: tags ?? null, recording: { ...rec, announced: null }, version }));
+  // Holds are left out when there are none, so digests of conversations never held stay what they were.
+  const recording = { ...rec, announced: null };
+  return sha256Hex(
+    canonicalBytes(
+      holds === undefined
+        ? { tags: tags ?? null, recording, version }
+        : { tags: tags ?? null, recording, version, holds },
+    ),
+  );
+}
+
+/**
+ * Brings the S3 Object Lock legal holds of a recording's objects in line with its conversation's holds, before the
+ * manifest that states them is written: ON on every version of the audio, metadata and manifest while any matter
+ * holds the conversation; OFF on all of them once the last matter released it (the manifest versions stay held
+ * when every manifest version is held anyway, CUSTODY_MANIFEST_LEGAL_HOLD). Returns the manifest's legal-hold
+ * input, `enforced: false` when a bucket has no Object Lock.
+ */
+async function syncLegalHolds(
+  holds: LegalHoldsState | undefined,
+  rec: RecordingState,
+  manifest: Readonly<{ bucket: string; key: string }>,
+  deps: ReconcileDeps,
+): Promise<LegalHoldInput> {
+  const source = deps.legalHoldsTopic;
+  const status = legalHoldInputOf(holds, source, true);
+  if (status.status === 'none')
+    return { status: 'none', source: holds === undefined ? NO_HOLD_SOURCE : source };
+  const objects = [rec.audio, rec.metadata].flatMap((d) => (d === null ? [] : [d.object.key]));
+  const lockable =
+    (await deps.objectLock.enabled(rec.bucket)) && (await deps.objectLock.enabled(manifest.bucket));
+  if (!lockable) return legalHoldInputOf(holds, source, false);
+  const on = status.status === 'on';
+  for (const key of objects) await setLegalHoldOnAllVersions(deps.s3, rec.bucket, key, on ? 'ON' : 'OFF');
+  if (on || deps.options.lock?.legalHold !== true) {
+    await setLegalHoldOnAllVersions(deps.s3, manifest.bucket, manifest.key, on ? 'ON' : 'OFF');
+  }
+  return status;
 }
 
 /**
@@ -173,6 +226,7 @@ export function inputsDigest(
 export async function reconcile(
   tags: SessionTagsState | undefined,
   exports: ExportsState,
+  holds: LegalHoldsState | undefined,
   deps: ReconcileDeps,
 ): Promise<Readonly<{ result: ReconcileResult; exports: ExportsState }>> {
   const conversationId = exports.conversationId;
@@ -183,7 +237,7 @@ export async function reconcile(
   let skipped = 0;
   const learnt: Record<string, RecordingState> = {};
   for (const [rid, before] of Object.entries(exports.recordings)) {
-    if (before.announced !== null && before.announced.inputs === inputsDigest(tags, before, version)) {
+    if (before.announced !== null && before.announced.inputs === inputsDigest(tags, before, version, holds)) {
       skipped++;
       continue;
     }
@@ -195,7 +249,7 @@ export async function reconcile(
     });
     const rec = withHashes(r);
     if (rec.audioHash !== before.audioHash || rec.metadataHash !== before.metadataHash) learnt[rid] = rec;
-    const outcome = await reconcileRecording(conversationId, rid, rec, r, tags, deps);
+    const outcome = await reconcileRecording(conversationId, rid, rec, r, tags, holds, deps);
     if (outcome.kind === 'dead-letter') {
       await deps.deadLetter(outcome.code, outcome.reason);
       deadLettered++;
@@ -207,7 +261,7 @@ export async function reconcile(
     const built = withHashes(outcome.reads);
     learnt[rid] = {
       ...built,
-      announced: { ...outcome.announced, inputs: inputsDigest(tags, built, version) },
+      announced: { ...outcome.announced, inputs: inputsDigest(tags, built, version, holds) },
     };
   }
   return {
@@ -294,6 +348,7 @@ async function reconcileRecording(
   rec: RecordingState,
   hashed: Reads,
   tags: SessionTagsState | undefined,
+  holds: LegalHoldsState | undefined,
   deps: ReconcileDeps,
 ): Promise<RecordingOutcome> {
   let reads = hashed;
@@ -301,6 +356,12 @@ async function reconcileRecording(
   const exportKey = exportKeyOf(rec, options.exportPrefix);
   const bucket = options.manifestBucket ?? rec.bucket;
   const key = manifestKeyFor(exportKey, options.manifestPrefix);
+  const legalHold = await syncLegalHolds(holds, rec, { bucket, key }, deps);
+  // While held, every manifest version is written under legal hold (on top of any configured lock).
+  const lock =
+    legalHold.status === 'on' && legalHold.enforced === true
+      ? { ...options.lock, legalHold: true }
+      : options.lock;
   const metadata = metadataInputOf(rec, reads, exportKey);
   const audio: AudioInput | null =
     rec.audio === null || reads.audioHash === null
@@ -319,8 +380,8 @@ async function reconcileRecording(
     generatedBy: GeneratedBy,
     previousWritten: readonly CustodyEntry[],
   ): Manifest | string => {
-    const timeline = buildCustodyTimeline(
-      custodyEntries({
+    const timeline = buildCustodyTimeline([
+      ...custodyEntries({
         tags,
         recording: rec,
         audioHash: audio === null ? null : reads.audioHash,
@@ -328,14 +389,15 @@ async function reconcileRecording(
           metadata.status === 'missing' || reads.metadata === 'missing' ? null : reads.metadata.hash,
         previousWritten,
       }),
-    );
+      ...legalHoldCustodyEntries(holds),
+    ]);
     if (!timeline.ok) return `custody timeline invalid: ${timeline.error.detail}`;
     const manifest = buildManifest({
       exportKey,
       metadata,
       audio,
       legs,
-      legalHold: { status: 'none', source: LEGAL_HOLD_SOURCE },
+      legalHold,
       custody: timeline.value,
       manifestVersion: version,
       previousManifestSha256: previous,
@@ -407,7 +469,7 @@ async function reconcileRecording(
       key,
       bytes,
       current === undefined ? { ifNoneMatch: '*' } : { ifMatch: current.object.etag },
-      { lock: options.lock },
+      { lock },
     );
     if (outcome.status === 'conflict') continue; // another instance wrote first: re-read and recompute
     await deps.announce(

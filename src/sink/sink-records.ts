@@ -6,7 +6,9 @@
 import { z } from 'zod';
 import { parseExportKey } from '../enrich/export-layout.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
-import type { RecordingExport } from '../kafka/avro-codec.ts';
+import { MATTER_ID, MAX_REASON_CHARS, REQUESTER } from '../enrich/legal-holds.ts';
+import type { LegalHoldEvent, RecordingExport } from '../kafka/avro-codec.ts';
+import { conversationPartition, legalHoldKey } from '../kafka/partitioning.ts';
 import { sessionTagsSnapshotSchema } from './join-state.ts';
 
 /** Stable dead-letter codes of the sink. */
@@ -22,6 +24,8 @@ export const SINK_ERROR_CODES = [
   'CUSTODY_SINK_MANIFEST_MISSING',
   /** The export names a bucket the sink is not configured to read from or write to. */
   'CUSTODY_SINK_BUCKET_NOT_ALLOWED',
+  /** A legal-hold event that does not validate, or is not in its conversation's partition. */
+  'CUSTODY_SINK_INVALID_HOLD',
 ] as const;
 export type SinkErrorCode = (typeof SINK_ERROR_CODES)[number];
 
@@ -30,7 +34,8 @@ export type RejectedInput = Readonly<{ rejected: true; code: SinkErrorCode; reas
 
 export type SinkInput =
   | Readonly<{ rejected: false; kind: 'session-tags'; conversationId: string; snapshot: SessionTagsSnapshot }>
-  | Readonly<{ rejected: false; kind: 'recording-export'; conversationId: string; record: RecordingExport }>;
+  | Readonly<{ rejected: false; kind: 'recording-export'; conversationId: string; record: RecordingExport }>
+  | Readonly<{ rejected: false; kind: 'legal-hold'; conversationId: string; event: LegalHoldEvent }>;
 
 const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UTC_HOUR = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):00:00\.000Z$/;
@@ -157,4 +162,55 @@ export function validateSessionTags(key: string | null, value: unknown): SinkInp
     }
   }
   return { rejected: false, kind: 'session-tags', conversationId: snapshot.conversationId, snapshot };
+}
+
+const legalHoldSchema = z.strictObject({
+  action: z.enum(['hold', 'release']),
+  conversationId: z.string().regex(UUID_LOWER),
+  matterId: z.string().regex(MATTER_ID),
+  reason: z.string().min(1).max(MAX_REASON_CHARS).nullable(),
+  requestedBy: z.string().regex(REQUESTER),
+  requestedAtMs: epochMs,
+  requestId: z.string().regex(UUID_LOWER),
+  instance: nonEmpty,
+  version: nonEmpty,
+  genesysDeletionProtection: z
+    .strictObject({
+      protect: z.boolean(),
+      recordingIds: z.array(nonEmpty).max(1000),
+      appliedAtMs: epochMs,
+    })
+    .nullable(),
+});
+
+/**
+ * Validates a decoded legal-hold event against its key (`{conversationId}/{matterId}`) and its partition: it must
+ * be in its conversation's partition (see src/kafka/partitioning.ts), or the sink instance that holds the
+ * conversation would never see it.
+ */
+export function validateLegalHold(
+  key: string | null,
+  value: unknown,
+  partition: number,
+  partitions: number,
+): SinkInput | RejectedInput {
+  const parsed = legalHoldSchema.safeParse(value);
+  if (!parsed.success) {
+    return reject('CUSTODY_SINK_INVALID_HOLD', `legal-hold event invalid at ${pathsOf(parsed.error)}`);
+  }
+  const event = parsed.data as LegalHoldEvent;
+  if (key !== legalHoldKey(event.conversationId, event.matterId)) {
+    return reject(
+      'CUSTODY_SINK_BAD_KEY',
+      'record key is not {conversationId}/{matterId} of the legal-hold event',
+    );
+  }
+  const expected = conversationPartition(event.conversationId, partitions);
+  if (partition !== expected) {
+    return reject(
+      'CUSTODY_SINK_INVALID_HOLD',
+      `legal-hold event is in partition ${partition}, not its conversation's partition ${expected}`,
+    );
+  }
+  return { rejected: false, kind: 'legal-hold', conversationId: event.conversationId, event };
 }

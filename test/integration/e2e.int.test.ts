@@ -73,6 +73,7 @@ beforeAll(async () => {
       eventBridge: `${name}.genesys.eventbridge.v1`,
       sessionTags: `${name}.custody.session-tags.v1`,
       recordingExports: `${name}.custody.recording-exports.v1`,
+      legalHolds: `${name}.custody.legal-holds.v1`,
       sinkState: `${name}.custody.sink-state.v1`,
       manifests: `${name}.custody.manifests.v1`,
       dlq: `${name}.custody.dlq.v1`,

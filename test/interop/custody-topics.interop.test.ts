@@ -57,6 +57,7 @@ async function runPipeline(registry: boolean): Promise<Run> {
     partitions: 3,
     notifications: `${name}.genesys.notifications.v1`,
     eventBridge: `${name}.genesys.eventbridge.v1`,
+    legalHolds: `${name}.genesys.legal-holds.v1`,
     sessionTags: `${name}.custody.session-tags.v1`,
     recordingExports: `${name}.custody.recording-exports.v1`,
     sinkState: `${name}.custody.sink-state.v1`,

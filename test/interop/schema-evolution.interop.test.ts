@@ -32,6 +32,7 @@ function topicsFor(base: string) {
     partitions: 1,
     notifications: `${base}.notifications`,
     eventBridge: `${base}.eventbridge`,
+    legalHolds: `${base}.legal-holds`,
     sessionTags: `${base}.tags`,
     recordingExports: `${base}.exports`,
     sinkState: `${base}.sink-state`,

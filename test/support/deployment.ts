@@ -170,6 +170,7 @@ export type Deployment = Readonly<{
     notifications: string;
     sessionTags: string;
     recordingExports: string;
+    legalHolds: string;
     sinkState: string;
     manifests: string;
     dlq: string;
@@ -202,6 +203,7 @@ export function createDeployment(o: DeploymentOptions): Deployment {
     notifications: `${name}.genesys.notifications.v1`,
     sessionTags: `${name}.custody.session-tags.v1`,
     recordingExports: `${name}.custody.recording-exports.v1`,
+    legalHolds: `${name}.custody.legal-holds.v1`,
     sinkState: `${name}.custody.sink-state.v1`,
     manifests: `${name}.custody.manifests.v1`,
     dlq: `${name}.custody.dlq.v1`,
@@ -228,6 +230,7 @@ export function createDeployment(o: DeploymentOptions): Deployment {
     CUSTODY_TOPIC_NOTIFICATIONS: topics.notifications,
     CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
     CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+    CUSTODY_TOPIC_LEGAL_HOLDS: topics.legalHolds,
     CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
     CUSTODY_TOPIC_MANIFESTS: topics.manifests,
     CUSTODY_TOPIC_DLQ: topics.dlq,

@@ -56,6 +56,7 @@ export async function startIngestHarness(
     eventBridge: uniqueName('eventbridge'),
     sessionTags: uniqueName('session-tags'),
     recordingExports: uniqueName('recording-exports'),
+    legalHolds: uniqueName('legal-holds'),
     sinkState: uniqueName('sink-state'),
     manifests: uniqueName('manifests'),
     dlq: uniqueName('dlq'),

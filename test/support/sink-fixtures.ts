@@ -164,6 +164,7 @@ export function sinkTopics() {
   return {
     sessionTags: uniqueName('tags'),
     recordingExports: uniqueName('exports'),
+    legalHolds: uniqueName('holds'),
     sinkState: uniqueName('sink-state'),
     manifests: uniqueName('manifests'),
     dlq: uniqueName('dlq'),
@@ -312,6 +313,7 @@ function topicsConfig(options: SinkOptions) {
     eventBridge: 'unused-eventbridge',
     sessionTags: options.topics.sessionTags,
     recordingExports: options.topics.recordingExports,
+    legalHolds: options.topics.legalHolds,
     sinkState: options.topics.sinkState,
     manifests: options.topics.manifests,
     dlq: options.topics.dlq,

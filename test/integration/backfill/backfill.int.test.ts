@@ -75,6 +75,7 @@ beforeAll(async () => {
     CUSTODY_SIGNING_KEY_FILE: keyFile,
     CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
     CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+    CUSTODY_TOPIC_LEGAL_HOLDS: topics.legalHolds,
     CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
     CUSTODY_TOPIC_MANIFESTS: topics.manifests,
     CUSTODY_TOPIC_DLQ: topics.dlq,

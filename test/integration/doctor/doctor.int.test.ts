@@ -30,13 +30,14 @@ const unlockedBucket = uniqueName('doctor-nolock');
 let emu: RunningEmulator | undefined;
 
 type Topics = Record<
-  'notifications' | 'sessionTags' | 'recordingExports' | 'sinkState' | 'manifests' | 'dlq',
+  'notifications' | 'sessionTags' | 'recordingExports' | 'legalHolds' | 'sinkState' | 'manifests' | 'dlq',
   string
 >;
 const topicsOf = (p: string): Topics => ({
   notifications: `${p}.notifications`,
   sessionTags: `${p}.session-tags`,
   recordingExports: `${p}.recording-exports`,
+  legalHolds: `${p}.legal-holds`,
   sinkState: `${p}.sink-state`,
   manifests: `${p}.manifests`,
   dlq: `${p}.dlq`,
@@ -60,6 +61,7 @@ async function createTopics(t: Topics, opts: { exportsPartitions: number; compac
       spec(t.notifications, 3, { 'cleanup.policy': 'delete', 'retention.ms': '-1' }),
       spec(t.sessionTags, 3, { 'cleanup.policy': opts.compactTags ? 'compact' : 'delete' }),
       spec(t.recordingExports, opts.exportsPartitions, { 'cleanup.policy': 'delete', 'retention.ms': year }),
+      spec(t.legalHolds, 3, { 'cleanup.policy': 'compact' }),
       spec(t.sinkState, 3, { 'cleanup.policy': 'compact' }),
       spec(t.manifests, 3, { 'cleanup.policy': 'delete', 'retention.ms': year }),
       spec(t.dlq, 3, { 'cleanup.policy': 'delete', 'retention.ms': year }),
@@ -117,6 +119,7 @@ function env(over: Record<string, string> = {}, topics: Topics = good): Record<s
     CUSTODY_TOPIC_NOTIFICATIONS: topics.notifications,
     CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
     CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+    CUSTODY_TOPIC_LEGAL_HOLDS: topics.legalHolds,
     CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
     CUSTODY_TOPIC_MANIFESTS: topics.manifests,
     CUSTODY_TOPIC_DLQ: topics.dlq,
@@ -193,7 +196,7 @@ describe('custody doctor', () => {
       'v2.users.{id}.station needs telephony:station:view; v2.users.{id}.persistentconnection needs telephony:station:view',
     );
     expect(check('topics co-partitioned')?.detail).toBe(
-      `${bad.sessionTags}=3, ${bad.recordingExports}=4, ${bad.sinkState}=3`,
+      `${bad.sessionTags}=3, ${bad.recordingExports}=4, ${bad.legalHolds}=3, ${bad.sinkState}=3`,
     );
     expect(check('topics co-partitioned')?.fix).toMatch(/same partition count/);
     expect(check(`topic ${bad.sessionTags}`)?.detail).toMatch(/not compact/);

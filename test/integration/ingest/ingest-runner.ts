@@ -59,6 +59,7 @@ export async function createWorld(): Promise<IngestWorld> {
     eventBridge: uniqueName('eventbridge'),
     sessionTags: uniqueName('session-tags'),
     recordingExports: uniqueName('recording-exports'),
+    legalHolds: uniqueName('legal-holds'),
     sinkState: uniqueName('sink-state'),
     manifests: uniqueName('manifests'),
     dlq: uniqueName('dlq'),

@@ -38,6 +38,7 @@ describe('topicChecks', () => {
     notifications: 'n',
     sessionTags: 't',
     recordingExports: 'e',
+    legalHolds: 'h',
     sinkState: 's',
     manifests: 'm',
     dlq: 'd',
@@ -48,6 +49,7 @@ describe('topicChecks', () => {
       ['n', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': '-1' } }],
       ['t', { partitions: 6, config: { 'cleanup.policy': 'compact' } }],
       ['e', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': year } }],
+      ['h', { partitions: 6, config: { 'cleanup.policy': 'compact' } }],
       ['s', { partitions: 6, config: { 'cleanup.policy': 'compact' } }],
       ['m', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': year } }],
       ['d', { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': year } }],
@@ -63,6 +65,7 @@ describe('topicChecks', () => {
       'topic n',
       'topic t',
       'topic e',
+      'topic h',
       'topic s',
       'topic m',
       'topic d',
@@ -81,7 +84,7 @@ describe('topicChecks', () => {
       'topic n: retention.ms is 604800000, shorter than forever (-1)',
       'topic t: cleanup.policy is delete, not compact',
       'topic d: does not exist',
-      'topics co-partitioned: t=6, e=3, s=6',
+      'topics co-partitioned: t=6, e=3, h=6, s=6',
     ]);
   });
 

@@ -149,6 +149,7 @@ describe('custody schemas', () => {
     'dead-letter.v1': 'ed39a643a6f136f1',
     'recording-export.v1': '1b1f696a6b7ca06e',
     'manifest-written.v1': 'bebb462976201c6f',
+    'legal-hold.v1': '37bbbb4f1b96e228',
   };
 
   it.each(Object.keys(SCHEMA_FILES) as SchemaName[])(

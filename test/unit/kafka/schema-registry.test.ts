@@ -191,6 +191,7 @@ describe('SchemaRegistryClient (against the stand-in registry)', () => {
       partitions: 1,
       notifications: 'n.v1',
       eventBridge: 'eb.v1',
+      legalHolds: 'lh.v1',
       sessionTags: 's.v1',
       recordingExports: 'r.v1',
       sinkState: 'ss.v1',
