@@ -59,7 +59,8 @@ import {
 import type { Retrier } from './export-retry.ts';
 import { NO_RETRY, s3Dependency } from './export-retry.ts';
 import type { ListedObject } from './export-s3.ts';
-import { headVersion, listFolder, listOrgFolders, mapLimit } from './export-s3.ts';
+import { headVersion, listFolder, listOrgFolders } from './export-s3.ts';
+import { mapLimit } from '../runtime/map-limit.ts';
 import type { DayHourPadding } from './export-window.ts';
 import {
   advanceRanges,

@@ -56,6 +56,16 @@ function offsetHeader(value: unknown): bigint | undefined {
   return /^\d{1,19}$/.test(text) ? BigInt(text) : undefined;
 }
 
+/** Raises the conversation's reconciled-through offset of `kind` to `offset`; false when it was already there. */
+function raiseThrough(t: PartitionTable, conversationId: string, kind: InputKind, offset: bigint): boolean {
+  const through = t.through.get(conversationId) ?? {};
+  const before = through[kind];
+  if (before !== undefined && before >= offset) return false;
+  through[kind] = offset;
+  t.through.set(conversationId, through);
+  return true;
+}
+
 type PartitionTable = {
   /** Changelog values (compressed, see encodeConversationState), validated when a conversation is used. */
   conversations: Map<string, Buffer>;
@@ -227,11 +237,7 @@ export class JoinTable {
   markReconciled(partition: number, conversationId: string, kind: InputKind, offset: bigint): void {
     const t = this.#partitions.get(partition);
     if (t?.complete !== true) throw new PartitionNotHeldError(partition);
-    const through = t.through.get(conversationId) ?? {};
-    const before = through[kind];
-    if (before !== undefined && before >= offset) return;
-    through[kind] = offset;
-    t.through.set(conversationId, through);
+    if (!raiseThrough(t, conversationId, kind, offset)) return;
     // Written with the state (a record whose value is unchanged when only the offsets moved), so a restart or a
     // backfill skips even duplicates.
     if (t.conversations.has(conversationId)) t.dirty.add(conversationId);
@@ -364,10 +370,7 @@ export class JoinTable {
         // Offsets only grow, and two instances' records of one conversation each say how far they got.
         for (const kind of ['tags', 'exports'] as const) {
           const offset = offsetHeader(message.headers?.[RECONCILED_THROUGH_HEADERS[kind]]);
-          if (offset === undefined) continue;
-          const through = t.through.get(key) ?? {};
-          if (through[kind] === undefined || (through[kind] as bigint) < offset) through[kind] = offset;
-          t.through.set(key, through);
+          if (offset !== undefined) raiseThrough(t, key, kind, offset);
         }
         // Stored as read (validated when used); a conversation already held is merged, since records of
         // two instances that held the partition one after the other may each know something the other does not.
