@@ -2,11 +2,13 @@
  * Helpers every benchmark repeats: medians over repeats, the servers to run against (the environment's, or a
  * local set started for the run), a description of the machine, and writing bench/results/<name>-<time>.json.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KAFKA_VERSION, VERSITYGW_VERSION, startInfra, stopInfra } from '../infra/local.ts';
 import type { InfraSettings } from '../infra/local.ts';
+import type { Kafka } from 'kafkajs';
 
 /** The element at quantile `q` of an ascending array (nearest rank, no interpolation); NaN when empty. */
 export const quantile = (sorted: readonly number[], q: number): number =>
@@ -101,4 +103,33 @@ export function writeResult(name: string, date: string, result: unknown): string
   const file = new URL(`${name}-${date.replace(/[:.]/g, '-')}.json`, dir);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   return fileURLToPath(file);
+}
+
+/**
+ * The floor of a Kafka read: a bare kafkajs consumer (a group of its own, no work per record) reading `topics`
+ * from the start until it has seen `total` records. Milliseconds from creating it (group join included) to the
+ * batch that reaches `total`. `autoCommit` as the custody code it is compared with does.
+ */
+export async function bareConsumerReadMs(
+  kafka: Kafka,
+  opts: Readonly<{ groupPrefix: string; topics: readonly string[]; total: number; autoCommit: boolean }>,
+): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `${opts.groupPrefix}-${randomUUID()}` });
+  const t0 = performance.now();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...opts.topics], fromBeginning: true });
+  let seen = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    autoCommit: opts.autoCommit,
+    eachBatch: async ({ batch }) => {
+      seen += batch.messages.length;
+      if (seen >= opts.total) done();
+    },
+  });
+  await finished;
+  const ms = performance.now() - t0;
+  await consumer.disconnect();
+  return ms;
 }

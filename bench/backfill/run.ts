@@ -26,7 +26,15 @@ import { signingKeyOf } from '../../src/sink/signing-key.ts';
 import { createSinkCodecs } from '../../src/sink/sink-codecs.ts';
 import { DEFAULT_SINK_OPTIONS } from '../../src/sink/sink-pipeline.ts';
 import type { SinkOptions } from '../../src/sink/sink-pipeline.ts';
-import { benchInfra, benchLog, machineInfo, median, round, writeResult } from '../support.ts';
+import {
+  bareConsumerReadMs,
+  benchInfra,
+  benchLog,
+  machineInfo,
+  median,
+  round,
+  writeResult,
+} from '../support.ts';
 import { meteredS3 } from '../sink/s3-meter.ts';
 import { runSink } from '../sink/sink-run.ts';
 import { buildWorkload } from '../sink/workload.ts';
@@ -43,25 +51,15 @@ const REPEATS = num('BENCH_REPEATS', 3);
 const PARTITIONS = num('BENCH_PARTITIONS', 6);
 const log = benchLog('replay');
 
-/** A bare consumer reading `topics` from the start until it has seen `total` records; records/s. */
+/** A bare consumer reading `topics` from the start until it has seen `total` records (it commits, as the join does). */
 async function floorRun(kafka: Kafka, topics: readonly string[], total: number) {
-  const consumer = kafka.consumer({ groupId: `bench-replay-floor-${randomUUID()}` });
-  const started = performance.now();
-  let seen = 0;
-  let done: (() => void) | undefined;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      seen += batch.messages.length;
-      if (seen >= total) done?.();
-    },
+  const ms = await bareConsumerReadMs(kafka, {
+    groupPrefix: 'bench-replay-floor',
+    topics,
+    total,
+    autoCommit: true,
   });
-  await finished;
-  const ms = performance.now() - started;
-  await consumer.disconnect();
-  return { records: seen, ms: Math.round(ms), recordsPerSecond: round((seen * 1000) / ms) };
+  return { records: total, ms: Math.round(ms), recordsPerSecond: round((total * 1000) / ms) };
 }
 
 async function main(): Promise<void> {

@@ -18,7 +18,15 @@ import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import { encodeConversationState } from '../../src/sink/join-state.ts';
 import { JoinTable } from '../../src/sink/join-table.ts';
 import { stateOf } from './state-fixture.ts';
-import { benchInfra, benchLog, machineInfo, median, round, writeResult } from '../support.ts';
+import {
+  bareConsumerReadMs,
+  benchInfra,
+  benchLog,
+  machineInfo,
+  median,
+  round,
+  writeResult,
+} from '../support.ts';
 
 const env = process.env;
 const CONVERSATIONS = Number(env['BENCH_CONVERSATIONS'] ?? 100_000);
@@ -64,27 +72,14 @@ async function main(): Promise<void> {
     `produced ${CONVERSATIONS} states (mean ${meanBytes} B) to ${changelog} in ${Math.round(performance.now() - started)} ms`,
   );
 
-  const floorRun = async (): Promise<number> => {
-    const consumer = kafka.consumer({ groupId: `bench-restore-floor-${randomUUID()}` });
-    const t0 = performance.now();
-    await consumer.connect();
-    await consumer.subscribe({ topic: changelog, fromBeginning: true });
-    let seen = 0;
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((r) => (done = r));
-    // Like the restore: no offset commits, every record handed over in batches.
-    await consumer.run({
+  // Like the restore: no offset commits, every record handed over in batches.
+  const floorRun = (): Promise<number> =>
+    bareConsumerReadMs(kafka, {
+      groupPrefix: 'bench-restore-floor',
+      topics: [changelog],
+      total: CONVERSATIONS,
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        seen += batch.messages.length;
-        if (seen >= CONVERSATIONS) done();
-      },
     });
-    await finished;
-    const ms = performance.now() - t0;
-    await consumer.disconnect();
-    return ms;
-  };
 
   const custodyRun = async (): Promise<{ ms: number; rssMb: number; held: number }> => {
     const t0 = performance.now();
