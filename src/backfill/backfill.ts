@@ -29,6 +29,7 @@ import type { RecordEncoder } from '../kafka/record-codecs.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import { describeError } from '../runtime/errors.ts';
+import { mapLimit } from '../runtime/map-limit.ts';
 import { readPartitions } from '../sink/partition-reader.ts';
 import type { PartitionRange } from '../sink/partition-reader.ts';
 import type { SigningKey } from '../sink/signing-key.ts';
@@ -103,6 +104,7 @@ export type BackfillReport = Readonly<{
   manifests: Readonly<{ written: number; unchanged: number; skipped: number; deadLettered: number }>;
   deadLetters: Readonly<Record<string, number>>;
   ms: number;
+  /** No dead letter, and Genesys answered every analytics request (exit 0; else 1). */
   ok: boolean;
 }>;
 
@@ -179,18 +181,6 @@ function remaining(position: Offsets, end: Offsets): bigint {
       if (at < e) n += e - at;
     }
   return n;
-}
-
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /** Runs a backfill to its end; rejects on a failure it cannot continue past (the job can then be resumed). */
@@ -318,6 +308,8 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
     const missing = [...conversations].filter((id) => !tagged.has(id)).sort();
     const failed: Array<{ conversationId: string; reason: string }> = [];
     let published = 0;
+    /** Conversations whose analytics Genesys did not answer for (a failure; the others are facts). */
+    let unavailable = 0;
     if (deps.analytics === undefined) {
       for (const conversationId of missing)
         failed.push({
@@ -338,6 +330,7 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
       try {
         c = await detailsOf(conversationId);
       } catch (e) {
+        unavailable++;
         return `analytics conversation details unavailable: ${describeError(e)}`;
       }
       if (c === undefined) return 'Genesys has no analytics record of the conversation';
@@ -455,7 +448,7 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
       manifests: counts,
       deadLetters,
       ms: Date.now() - started,
-      ok: Object.keys(deadLetters).length === 0,
+      ok: Object.keys(deadLetters).length === 0 && unavailable === 0,
     };
     log.info({ ...report.manifests, records, ms: joinMs }, 'backfill: join done');
     return report;
