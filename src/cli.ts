@@ -261,6 +261,20 @@ function conversationIds(text: string, source: string): string[] {
   return ids;
 }
 
+/** The conversation ids of `--conversations <id,...>` or `--conversations-file <path>` (at most one is given). */
+async function listedConversations(
+  list: string | undefined,
+  file: string | undefined,
+): Promise<string[] | undefined> {
+  if (list !== undefined) return conversationIds(list, '--conversations');
+  if (file === undefined) return undefined;
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new UsageError(`--conversations-file ${file} cannot be read`);
+  });
+  return conversationIds(text, `--conversations-file ${file}`);
+}
+
 /** Options of `custody backfill`. */
 async function parseBackfillArgs(args: readonly string[]) {
   const valued = new Set(['--from', '--to', '--conversations', '--conversations-file', '--job']);
@@ -285,15 +299,7 @@ async function parseBackfillArgs(args: readonly string[]) {
       'custody backfill needs one of --from/--to, --conversations or --conversations-file',
     );
   const { checkJobId, checkScope } = await import('./backfill/backfill-plan.ts');
-  let ids: string[] | undefined;
-  if (list !== undefined) ids = conversationIds(list, '--conversations');
-  if (file !== undefined) {
-    const { readFile } = await import('node:fs/promises');
-    const text = await readFile(file, 'utf8').catch(() => {
-      throw new UsageError(`--conversations-file ${file} cannot be read`);
-    });
-    ids = conversationIds(text, `--conversations-file ${file}`);
-  }
+  const ids = await listedConversations(list, file);
   const scope = checkScope(
     ids !== undefined
       ? { kind: 'conversations', ids }
@@ -351,15 +357,7 @@ async function parseVerifyArgs(args: readonly string[], now: Date) {
   const file = flagValue(args, '--conversations-file');
   if ([from !== undefined, list !== undefined, file !== undefined].filter(Boolean).length > 1)
     throw new UsageError('give one of --from/--to, --conversations or --conversations-file');
-  let conversations: string[] | undefined;
-  if (list !== undefined) conversations = conversationIds(list, '--conversations');
-  if (file !== undefined) {
-    const { readFile } = await import('node:fs/promises');
-    const text = await readFile(file, 'utf8').catch(() => {
-      throw new UsageError(`--conversations-file ${file} cannot be read`);
-    });
-    conversations = conversationIds(text, `--conversations-file ${file}`);
-  }
+  const conversations = await listedConversations(list, file);
   const concurrencyText = flagValue(args, '--concurrency') ?? '8';
   const concurrency = Number(concurrencyText);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
