@@ -252,7 +252,8 @@ async function main(): Promise<void> {
       legalHold: LEGAL_HOLD,
       concurrency:
         "the sink's partitionsConsumedConcurrently; the floor runs as many workers, one recording at a time each",
-      custodyRate: 'recordings / (tags phase + exports phase); start-up (connect + group join) excluded',
+      custodyRate:
+        'recordings / (tags phase + exports phase); start-up (connect, group join, join-state restore) excluded',
       floorWork:
         'GetObject audio streamed through SHA-256, GetObject metadata, PutObject manifest with ChecksumSHA256',
     },

@@ -7,7 +7,7 @@
  * production they are captured live, during the call), then every RecordingExport (the export lands minutes after
  * the call). A phase ends with the consumer-group commit that covers its last record; the sink commits only after
  * a record's effects (state, manifest, announcement) are durable, so at the end of the exports phase every
- * manifest is in S3 and announced. Start-up (connect, group join) is timed separately and is not in the rate.
+ * manifest is in S3 and announced. Start-up (connect, group join, the join state's restore) is timed separately and is not in the rate.
  * The announcements (custody.manifests.v1) are checked: one complete manifest per recording, no dead letters.
  */
 import type { Admin, Kafka, Producer, RecordMetadata } from 'kafkajs';
@@ -177,6 +177,13 @@ export async function runSink(
 
   const t0 = performance.now();
   const sink = await startSink({ kafka, s3: s3.client, signer: deps.signer, codecs, producer }, options);
+  // Start-up ends when the sink could process its first record: joined, and every partition's join state restored
+  // (one instance owns them all; the restore's cost is bench:sink-restore's subject).
+  while (sink.table.restores.length < opts.partitions) {
+    if (performance.now() - t0 > opts.timeoutMs)
+      throw new Error(`sink run ${opts.run}: join state not restored`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const startupMs = performance.now() - t0;
   const waitForCommits = watchCommits(sink);
   let delivered = 0;

@@ -129,7 +129,82 @@ function serialize(value: unknown, path: string, stack: Set<object>): string {
  * @throws {CanonicalJsonError} when `value` is not I-JSON data (see the module comment).
  */
 export function canonicalize(value: unknown): string {
-  return serialize(value, '', new Set());
+  return canonicalizeWith(value);
+}
+
+/**
+ * Canonical text of the objects at depths 1 to 3 of a value, kept by identity. Only for values that are never
+ * changed once built (the sink's join states, merged into new objects): a merge that keeps a conversation's tags
+ * as they were then canonicalises only what changed.
+ */
+export type CanonicalMemo = WeakMap<object, string>;
+const MEMO_DEPTHS = 3;
+
+/** {@link canonicalize}, reusing (and filling) `memo` for the value's inner objects. */
+export function canonicalizeWith(value: unknown, memo?: CanonicalMemo): string {
+  try {
+    return fast(value, 0, memo);
+  } catch (e) {
+    if (e !== NOT_PLAIN) throw e;
+    return serialize(value, '', new Set());
+  }
+}
+
+/** Thrown by {@link fast} at anything it does not expect; the path-tracking {@link serialize} then names it. */
+const NOT_PLAIN = Symbol('not plain JSON data');
+
+/**
+ * The same bytes as {@link serialize} for I-JSON data, without building a JSON Pointer per member or a cycle set:
+ * manifests and the sink's join state are canonicalised several times per record, and those were most of the cost.
+ * Anything unusual (a lone surrogate, a non-finite number, a class instance, depth past the limit, which is also
+ * where a cycle ends up) bails out to the slow path, so the errors are the slow path's own.
+ */
+function fast(value: unknown, depth: number, memo?: CanonicalMemo): string {
+  switch (typeof value) {
+    case 'string':
+      if (LONE_SURROGATE.test(value)) throw NOT_PLAIN;
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw NOT_PLAIN;
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      throw NOT_PLAIN;
+  }
+  if (value === null) return 'null';
+  if (depth >= MAX_JSON_DEPTH) throw NOT_PLAIN;
+  if (memo === undefined || depth === 0 || depth > MEMO_DEPTHS) return fastContainer(value, depth, memo);
+  let text = memo.get(value);
+  if (text === undefined) {
+    text = fastContainer(value, depth, memo);
+    memo.set(value, text);
+  }
+  return text;
+}
+
+function fastContainer(value: object, depth: number, memo: CanonicalMemo | undefined): string {
+  if (Array.isArray(value)) {
+    const items = value as unknown[];
+    let out = '[';
+    for (let i = 0; i < items.length; i++) {
+      if (!(i in items)) throw NOT_PLAIN;
+      out += (i === 0 ? '' : ',') + fast(items[i], depth + 1, memo);
+    }
+    return `${out}]`;
+  }
+  if (!isPlainObject(value) || Object.getOwnPropertySymbols(value).length > 0) throw NOT_PLAIN;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (LONE_SURROGATE.test(key)) throw NOT_PLAIN;
+    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${fast(record[key], depth + 1, memo)}`;
+  }
+  return `${out}}`;
 }
 
 /** {@link canonicalize}, encoded as UTF-8 bytes: the exact bytes that are hashed and signed. */

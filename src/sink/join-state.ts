@@ -11,7 +11,8 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
-import { canonicalBytes, canonicalize } from '../enrich/canonical-json.ts';
+import { canonicalize, canonicalizeWith } from '../enrich/canonical-json.ts';
+import type { CanonicalMemo } from '../enrich/canonical-json.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';
 import type { LegTags, SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
@@ -314,7 +315,12 @@ export const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 /** The changelog value of a state. */
 export function encodeConversationState(state: ConversationState): Buffer {
-  return Buffer.concat([Buffer.of(DEFLATED_JSON), deflateRawSync(stateBytes(state), { level: 1 })]);
+  return encodeStateBytes(stateBytes(state));
+}
+
+/** The changelog value of a state given as its canonical bytes ({@link stateBytes}). */
+export function encodeStateBytes(bytes: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.of(DEFLATED_JSON), deflateRawSync(bytes, { level: 1 })]);
 }
 
 /** The canonical JSON bytes a changelog value holds (plain JSON is accepted too), or undefined. */
@@ -333,6 +339,19 @@ export function parseConversationState(
   key: string | null,
   value: Uint8Array,
 ): ConversationState | StateParseFailure {
+  const parsed = parseStoredState(key, value);
+  return 'detail' in parsed ? parsed : parsed.state;
+}
+
+/**
+ * {@link parseConversationState} with the state's canonical bytes ({@link stateBytes}), which a deflated value
+ * holds already (encodeStateBytes compressed exactly those): the join table compares them to see whether a merge
+ * changed anything, without canonicalising the stored state again.
+ */
+export function parseStoredState(
+  key: string | null,
+  value: Uint8Array,
+): Readonly<{ state: ConversationState; bytes: Buffer }> | StateParseFailure {
   const bytes = changelogJson(value);
   if (bytes === undefined) return { detail: 'sink state is neither JSON nor deflated JSON within 16 MiB' };
   const parsed = conversationStateSchema.safeParse(parseJsonBytes(bytes));
@@ -342,14 +361,31 @@ export function parseConversationState(
   if (key !== state.conversationId || inner.some((id) => id !== undefined && id !== key)) {
     return { detail: 'sink state names another conversation than its key' };
   }
-  return state;
+  // Plain JSON (accepted for hand-made records) need not be canonical; what encodeStateBytes deflated is.
+  return {
+    state,
+    bytes:
+      value[0] !== DEFLATED_JSON ? stateBytes(state) : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes),
+  };
 }
+
+/**
+ * Canonical text of state parts by identity: states are never changed once built (every merge builds new objects
+ * and keeps the parts it did not change), so the join table's change check after a merge re-canonicalises only
+ * what the merge touched.
+ */
+const STATE_MEMO: CanonicalMemo = new WeakMap();
 
 /** The bytes stored for a state: RFC 8785 canonical JSON, so equal states are equal bytes. */
 export function stateBytes(
   state: SessionTagsState | ExportsState | ConversationState | LegalHoldsState,
 ): Buffer {
-  return canonicalBytes(state);
+  return partsBytes(state);
+}
+
+/** Canonical bytes of a value made of join-state parts (see {@link STATE_MEMO}), e.g. a manifest's inputs. */
+export function partsBytes(value: object): Buffer {
+  return Buffer.from(canonicalizeWith(value, STATE_MEMO), 'utf8');
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -30,9 +30,10 @@ import {
   STATE_FORMAT,
   applySessionTags,
   encodeConversationState,
+  encodeStateBytes,
   isStateFailure,
   mergeConversationState,
-  parseConversationState,
+  parseStoredState,
   stateBytes,
 } from './join-state.ts';
 import type { ConversationState, KafkaPointer } from './join-state.ts';
@@ -66,9 +67,24 @@ function raiseThrough(t: PartitionTable, conversationId: string, kind: InputKind
   return true;
 }
 
+/** A conversation's state as used, with its canonical bytes (what a merge compares to see a change). */
+type Decoded = Readonly<{ state: ConversationState; bytes: Buffer }>;
+
+/**
+ * Decoded states kept per partition. A conversation is used a few times in a row (its tags, its export, the
+ * reconcile's result), and decoding (inflate, parse, validate) plus canonicalising it each time was most of the
+ * sink's CPU; the compressed values stay the memory-bounded store of everything else.
+ */
+const DECODED_PER_PARTITION = 512;
+
 type PartitionTable = {
-  /** Changelog values (compressed, see encodeConversationState), validated when a conversation is used. */
-  conversations: Map<string, Buffer>;
+  /**
+   * Changelog values (compressed, see encodeConversationState), validated when a conversation is used; `undefined`
+   * while the current state is only in `decoded` (encoded when it leaves it, or when flushed).
+   */
+  conversations: Map<string, Buffer | undefined>;
+  /** Recently used states, least recently used first. */
+  decoded: Map<string, Decoded>;
   /** Reconciled-through offsets by conversation. */
   through: Map<string, Through>;
   dirty: Set<string>;
@@ -152,6 +168,7 @@ export class JoinTable {
     if (t === undefined) {
       t = {
         conversations: new Map(),
+        decoded: new Map(),
         through: new Map(),
         dirty: new Set(),
         changelogFrom: undefined,
@@ -195,12 +212,45 @@ export class JoinTable {
 
   /** The conversation's state; a stored value that does not validate is reported and treated as absent. */
   get(partition: number, conversationId: string): ConversationState | undefined {
-    const value = this.#partitions.get(partition)?.conversations.get(conversationId);
-    return value === undefined ? undefined : this.#decode(partition, conversationId, value);
+    return this.#entry(partition, conversationId)?.state;
   }
 
-  #decode(partition: number, key: string, value: Buffer): ConversationState | undefined {
-    const state = parseConversationState(key, value);
+  #entry(partition: number, conversationId: string): Decoded | undefined {
+    const t = this.#partitions.get(partition);
+    if (t === undefined) return undefined;
+    const hot = t.decoded.get(conversationId);
+    if (hot !== undefined) {
+      t.decoded.delete(conversationId); // most recently used last
+      t.decoded.set(conversationId, hot);
+      return hot;
+    }
+    const value = t.conversations.get(conversationId);
+    if (value === undefined) return undefined;
+    const entry = this.#decode(partition, conversationId, value);
+    if (entry !== undefined) this.#keep(t, conversationId, entry);
+    return entry;
+  }
+
+  /** Keeps a decoded state; the least recently used beyond the bound leaves memory's decoded set, encoded. */
+  #keep(t: PartitionTable, conversationId: string, entry: Decoded): void {
+    t.decoded.delete(conversationId);
+    t.decoded.set(conversationId, entry);
+    for (const [id, old] of t.decoded) {
+      if (t.decoded.size <= DECODED_PER_PARTITION) break;
+      if (t.conversations.get(id) === undefined) t.conversations.set(id, encodeStateBytes(old.bytes));
+      t.decoded.delete(id);
+    }
+  }
+
+  /** Encodes every state held only decoded, and forgets the decoded ones (before a restore reads values). */
+  #settle(t: PartitionTable): void {
+    for (const [id, entry] of t.decoded)
+      if (t.conversations.get(id) === undefined) t.conversations.set(id, encodeStateBytes(entry.bytes));
+    t.decoded.clear();
+  }
+
+  #decode(partition: number, key: string, value: Buffer): Decoded | undefined {
+    const state = parseStoredState(key, value);
     if (!isStateFailure(state)) return state;
     // Only the sink writes this topic; a record it cannot read is reported, never trusted. Without it the next
     // manifest finds the current version through its conditional write and continues the chain.
@@ -219,10 +269,12 @@ export class JoinTable {
   merge(partition: number, change: ConversationState): ConversationState {
     const t = this.#partitions.get(partition);
     if (t?.complete !== true) throw new PartitionNotHeldError(partition);
-    const before = this.get(partition, change.conversationId);
-    const next = mergeConversationState(before, change);
-    if (before === undefined || !stateBytes(before).equals(stateBytes(next))) {
-      t.conversations.set(change.conversationId, encodeConversationState(next));
+    const before = this.#entry(partition, change.conversationId);
+    const next = mergeConversationState(before?.state, change);
+    const bytes = stateBytes(next);
+    if (before === undefined || !before.bytes.equals(bytes)) {
+      t.conversations.set(change.conversationId, undefined); // encoded when flushed (or evicted)
+      this.#keep(t, change.conversationId, { state: next, bytes });
       t.dirty.add(change.conversationId);
     }
     return next;
@@ -262,7 +314,12 @@ export class JoinTable {
     t.dirty.clear();
     if (this.#options.writeChangelog === false) return;
     const records = ids.flatMap((id) => {
-      const value = t.conversations.get(id);
+      let value = t.conversations.get(id);
+      const pending = value === undefined ? t.decoded.get(id) : undefined;
+      if (pending !== undefined) {
+        value = encodeStateBytes(pending.bytes);
+        t.conversations.set(id, value);
+      }
       return value === undefined
         ? []
         : [
@@ -306,6 +363,8 @@ export class JoinTable {
       }),
     );
     if (tables.size === 0) return;
+    // The restore reads and merges stored values: every state is one first.
+    for (const t of tables.values()) this.#settle(t);
     const [changelogOffsets, tagsOffsets, holdsOffsets, committed] = await Promise.all([
       admin.fetchTopicOffsets(changelogTopic),
       admin.fetchTopicOffsets(sessionTagsTopic),
@@ -374,14 +433,26 @@ export class JoinTable {
         }
         // Stored as read (validated when used); a conversation already held is merged, since records of
         // two instances that held the partition one after the other may each know something the other does not.
+        const hot = t.decoded.get(key);
+        if (hot !== undefined) {
+          // Changed by a batch still finishing while this catch-up reads (settled before the read began).
+          const read = this.#decode(partition, key, message.value)?.state;
+          if (read === undefined) return;
+          const merged = mergeConversationState(hot.state, read);
+          const bytes = stateBytes(merged);
+          if (bytes.equals(hot.bytes)) return;
+          t.conversations.set(key, undefined);
+          this.#keep(t, key, { state: merged, bytes });
+          return;
+        }
         const held = t.conversations.get(key);
         if (held === undefined) {
           t.conversations.set(key, message.value);
           return;
         }
         if (held.equals(message.value)) return; // e.g. this instance's own last write, read back
-        const a = this.#decode(partition, key, held);
-        const b = this.#decode(partition, key, message.value);
+        const a = this.#decode(partition, key, held)?.state;
+        const b = this.#decode(partition, key, message.value)?.state;
         const merged = a === undefined ? b : b === undefined ? a : mergeConversationState(a, b);
         if (merged !== undefined) t.conversations.set(key, encodeConversationState(merged));
       },

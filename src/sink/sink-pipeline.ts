@@ -31,6 +31,7 @@ import type { ConversationState, ExportsState, KafkaPointer, SessionTagsState } 
 import { JoinTable } from './join-table.ts';
 import type { InputKind } from './join-table.ts';
 import { S3ObjectStore } from './manifest-store.ts';
+import { Outbox } from './outbox.ts';
 import { ObjectLockProbe } from './object-legal-holds.ts';
 import type { ManifestLock } from './manifest-store.ts';
 import type { SigningKey } from './signing-key.ts';
@@ -174,6 +175,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   const now = deps.now ?? (() => Date.now());
   const log = (deps.logger ?? pino({ level: 'silent' })).child({ stage: 'sink', component: 'sink-pipeline' });
   const producer = deps.producer ?? new KafkaRecordProducer(deps.kafka);
+  const announcements = new Outbox(producer);
   const objects = new S3ObjectStore(deps.s3, now);
   const objectLock = new ObjectLockProbe(deps.s3);
   const trustedKeys = new Map<string, KeyObject>([[deps.signer.keyId, deps.signer.publicKey]]);
@@ -387,14 +389,14 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         generatedBy,
         now,
         options,
-        announce: async (record) => {
-          await producer.send([
-            {
-              topic: options.topics.manifests,
-              key: record.conversationId,
-              value: deps.codecs.manifestWritten.encode(record),
-            },
-          ]);
+        // Sent before the offset is committed (see commit below), with the batch's other announcements.
+        announce: (record) => {
+          announcements.add({
+            topic: options.topics.manifests,
+            key: record.conversationId,
+            value: deps.codecs.manifestWritten.encode(record),
+          });
+          return Promise.resolve();
         },
         deadLetter: (code, reason) => deadLetter(topic, partition, source, code, reason),
         objectLock,
@@ -415,21 +417,22 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
   };
 
   /**
-   * Runs one conversation's group, waiting out retriable failures (S3 or Kafka down, throttling, a bucket not
-   * created yet, a registry that does not answer) in place: the partition keeps its order, the member keeps
-   * heartbeating, and /readyz says what the sink waits for. Giving up to kafkajs instead would retry a few times
-   * within a second and then stop the consumer for good. Resolves false when the wait was cut short by a
-   * rebalance or a stop: the group stays uncommitted and is replayed by whoever owns the partition next.
+   * Runs a partition's work (one conversation's group, or the flush before a commit), waiting out retriable
+   * failures (S3 or Kafka down, throttling, a bucket not created yet, a registry that does not answer) in place:
+   * the partition keeps its order, the member keeps heartbeating, and /readyz says what the sink waits for. Giving
+   * up to kafkajs instead would retry a few times within a second and then stop the consumer for good. Resolves
+   * false when the wait was cut short by a rebalance or a stop: what is uncommitted is replayed by whoever owns the
+   * partition next.
    */
   const WAIT = 'sink: S3/Kafka';
   const policy = deps.retryPolicy ?? DEFAULT_BACKOFF;
   /** Partitions waiting out a failure, with when they started; /readyz is not ready while any is. */
   const waiting = new Map<string, number>();
   let waitingSince: number | undefined;
-  const processWithRetry = async (
+  const withRetry = async (
     topic: string,
     partition: number,
-    group: readonly KafkaMessage[],
+    work: () => Promise<void>,
     batch: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
   ): Promise<boolean> => {
     const where = `${topic}:${partition}`;
@@ -442,7 +445,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          await processGroup(topic, partition, group);
+          await work();
           return true;
         } catch (e) {
           if (!isRetriable(e)) throw e;
@@ -568,21 +571,30 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       // batch ends, stops early or fails: a crash in between replays at most that much, idempotently.
       let uncommitted: string | undefined;
       let committedAt = Date.now();
-      const commit = async (): Promise<void> => {
-        if (uncommitted === undefined) return;
+      const control = { heartbeat, isRunning, isStale };
+      /** Commits the durable prefix; false when waiting out a Kafka failure was cut short (nothing committed). */
+      const commit = async (wait = true): Promise<boolean> => {
+        if (uncommitted === undefined) return true;
         const offset = (BigInt(uncommitted) + 1n).toString();
-        // What the offset covers must be in the changelog first (a restore starts from it).
-        await table.flush(partition);
+        // What the offset covers must be announced and in the changelog first (a restore starts from it), in that
+        // order: the changelog records manifests as announced.
+        const flush = async (): Promise<void> => {
+          await announcements.flush();
+          await table.flush(partition);
+        };
+        if (!wait) await flush();
+        else if (!(await withRetry(topic, partition, flush, control))) return false;
         uncommitted = undefined;
         committedAt = Date.now();
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+        return true;
       };
-      await waitUntilRestored(partition, { heartbeat, isRunning, isStale });
+      await waitUntilRestored(partition, control);
       try {
         for (const [key, group] of groups) {
           if (!isRunning() || isStale() || !table.holds(partition)) break;
           const processed = await oneAtATime(key, () =>
-            processWithRetry(topic, partition, group, { heartbeat, isRunning, isStale }),
+            withRetry(topic, partition, () => processGroup(topic, partition, group), control),
           );
           if (!processed) break;
           for (const m of group) done.add(m.offset);
@@ -592,12 +604,12 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
             resolveOffset(last);
             uncommitted = last;
           }
-          if (Date.now() - committedAt >= COMMIT_INTERVAL_MS) await commit();
+          if (Date.now() - committedAt >= COMMIT_INTERVAL_MS && !(await commit())) return;
           await heartbeat();
         }
       } catch (e) {
         // Keep the durable prefix; if even that commit fails, it is replayed (idempotently) later.
-        await commit().catch(() => undefined);
+        await commit(false).catch(() => undefined);
         throw e;
       }
       await commit();

@@ -21,7 +21,6 @@ import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import { manifestKeyFor, parseExportKey } from '../enrich/export-layout.ts';
 import type { ExportKey } from '../enrich/export-layout.ts';
 import { MAX_METADATA_BYTES, oversizedMetadata, parseExportMetadata } from '../enrich/export-metadata.ts';
-import { canonicalBytes } from '../enrich/canonical-json.ts';
 import { manifestSha256, sealManifest, serializeSealedManifest, sha256Hex } from '../enrich/integrity.ts';
 import type { SealedManifest } from '../enrich/integrity.ts';
 import { buildManifest } from '../enrich/manifest.ts';
@@ -35,7 +34,7 @@ import type {
 } from '../enrich/manifest.ts';
 import { verifyManifest } from '../enrich/verify.ts';
 import type { ExportedObject, ManifestWritten } from '../kafka/avro-codec.ts';
-import { EXPORTS_FORMAT } from './join-state.ts';
+import { EXPORTS_FORMAT, partsBytes } from './join-state.ts';
 import type { Announced, ExportsState, ObjectHash, RecordingState, SessionTagsState } from './join-state.ts';
 import { instantOfMs, manifestLegsOf } from './manifest-inputs.ts';
 import type { ManifestLock, S3ObjectStore, StoredObject } from './manifest-store.ts';
@@ -180,7 +179,7 @@ export function inputsDigest(
   // Holds are left out when there are none, so digests of conversations never held stay what they were.
   const recording = { ...rec, announced: null };
   return sha256Hex(
-    canonicalBytes(
+    partsBytes(
       holds === undefined
         ? { tags: tags ?? null, recording, version }
         : { tags: tags ?? null, recording, version, holds },

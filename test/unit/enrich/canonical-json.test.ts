@@ -1,10 +1,13 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CanonicalJsonError,
   canonicalBytes,
   canonicalize,
+  canonicalizeWith,
   isCanonicalizable,
 } from '../../../src/enrich/canonical-json.ts';
+import type { CanonicalMemo } from '../../../src/enrich/canonical-json.ts';
 
 function fromHex(bits: string): number {
   const view = new DataView(new ArrayBuffer(8));
@@ -130,5 +133,32 @@ describe('canonicalize (RFC 8785)', () => {
     const o = Object.assign(Object.create(null) as object, { z: '😀', a: 1 });
     expect(canonicalize(o)).toBe('{"a":1,"z":"😀"}');
     expect(isCanonicalizable(o)).toBe(true);
+  });
+});
+
+describe('canonicalizeWith (memo of inner objects)', () => {
+  it('writes the same text as canonicalize, with or without the memo filled, on generated JSON', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const memo: CanonicalMemo = new WeakMap();
+        const plain = canonicalize(value);
+        expect(canonicalizeWith(value, memo)).toBe(plain);
+        expect(canonicalizeWith(value, memo)).toBe(plain); // second time from the memo
+        // Byte-for-byte what a reader re-derives from the text.
+        expect(canonicalize(JSON.parse(plain))).toBe(plain);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reuses the text of an inner object kept by identity, and names problems with their path', () => {
+    const memo: CanonicalMemo = new WeakMap();
+    const tags = { b: 1, a: [1, 2] };
+    expect(canonicalizeWith({ tags, n: 1 }, memo)).toBe('{"n":1,"tags":{"a":[1,2],"b":1}}');
+    expect(memo.get(tags)).toBe('{"a":[1,2],"b":1}');
+    expect(canonicalizeWith({ tags, n: 2 }, memo)).toBe('{"n":2,"tags":{"a":[1,2],"b":1}}');
+    expect(() => canonicalizeWith({ tags, bad: [Number.NaN] }, memo)).toThrow(
+      /not canonicalisable JSON at '\/bad\/0': non-finite number NaN/,
+    );
   });
 });
