@@ -162,8 +162,7 @@ const NOT_PLAIN = Symbol('not plain JSON data');
 function fast(value: unknown, depth: number, memo?: CanonicalMemo): string {
   switch (typeof value) {
     case 'string':
-      if (LONE_SURROGATE.test(value)) throw NOT_PLAIN;
-      return JSON.stringify(value);
+      return fastString(value);
     case 'number':
       if (!Number.isFinite(value)) throw NOT_PLAIN;
       return JSON.stringify(value);
@@ -185,6 +184,15 @@ function fast(value: unknown, depth: number, memo?: CanonicalMemo): string {
   return text;
 }
 
+/** Characters JSON.stringify escapes, and surrogates (which may be lone): most strings have none. */
+const SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function fastString(s: string): string {
+  if (!SPECIAL.test(s)) return `"${s}"`;
+  if (LONE_SURROGATE.test(s)) throw NOT_PLAIN;
+  return JSON.stringify(s);
+}
+
 function fastContainer(value: object, depth: number, memo: CanonicalMemo | undefined): string {
   if (Array.isArray(value)) {
     const items = value as unknown[];
@@ -201,8 +209,7 @@ function fastContainer(value: object, depth: number, memo: CanonicalMemo | undef
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
-    if (LONE_SURROGATE.test(key)) throw NOT_PLAIN;
-    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${fast(record[key], depth + 1, memo)}`;
+    out += `${i === 0 ? '' : ','}${fastString(key)}:${fast(record[key], depth + 1, memo)}`;
   }
   return `${out}}`;
 }

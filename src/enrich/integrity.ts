@@ -58,12 +58,22 @@ export function manifestSha256(manifest: Manifest | SealedManifest): string {
   return sha256Hex(manifestBodyBytes(manifest));
 }
 
+/** Key ids by key (KeyObjects are immutable; the sink checks its key's id on every manifest it seals). */
+const KEY_IDS = new WeakMap<KeyObject, string>();
+
 /** A key's id: the first 16 hex characters of the SHA-256 of its SubjectPublicKeyInfo DER encoding. */
 export function keyIdFor(key: KeyObject): string {
+  const known = KEY_IDS.get(key);
+  if (known !== undefined) return known;
   const publicKey = key.type === 'public' ? key : createPublicKey(key);
   const spki = publicKey.export({ type: 'spki', format: 'der' });
-  return sha256Hex(spki).slice(0, 16);
+  const id = sha256Hex(spki).slice(0, 16);
+  KEY_IDS.set(key, id);
+  return id;
 }
+
+/** The canonical body text each manifest was sealed over, so writing it does not canonicalise it again. */
+const SEALED_BODIES = new WeakMap<SealedManifest, string>();
 
 /**
  * Adds `integrity` to a manifest body.
@@ -77,7 +87,8 @@ export function sealManifest(manifest: Manifest, signer: ManifestSigner): Sealed
   }
   if (keyIdFor(privateKey) !== keyId) throw new TypeError('signer keyId does not match the private key');
   if (Object.hasOwn(manifest, 'integrity')) throw new TypeError('manifest is already sealed');
-  const body = manifestBodyBytes(manifest);
+  const text = canonicalize(manifestBodyOf(manifest));
+  const body = Buffer.from(text, 'utf8');
   const integrity: ManifestIntegrity = {
     algorithm: 'Ed25519',
     canonicalization: 'RFC8785',
@@ -86,7 +97,9 @@ export function sealManifest(manifest: Manifest, signer: ManifestSigner): Sealed
     signature: sign(null, body, privateKey).toString('base64'),
     key_id: keyId,
   };
-  return { ...manifest, integrity };
+  const sealed: SealedManifest = { ...manifest, integrity };
+  SEALED_BODIES.set(sealed, text);
+  return sealed;
 }
 
 /**
@@ -94,12 +107,13 @@ export function sealManifest(manifest: Manifest, signer: ManifestSigner): Sealed
  * `integrity` member appended before the final `}` (see the module comment for why, and how to strip it).
  */
 export function serializeSealedManifest(sealed: SealedManifest): Buffer {
-  const body = canonicalize(manifestBodyOf(sealed));
+  // A sealed manifest is never changed (its type is read-only); the text it was sealed over is its body.
+  const body = SEALED_BODIES.get(sealed) ?? canonicalize(manifestBodyOf(sealed));
   const integrity = canonicalize(sealed.integrity);
   return Buffer.from(`${body.slice(0, -1)},"integrity":${integrity}}`, 'utf8');
 }
 
-function manifestBodyOf(sealed: SealedManifest): Record<string, unknown> {
+function manifestBodyOf(sealed: Manifest | SealedManifest): Record<string, unknown> {
   const body: Record<string, unknown> = { ...sealed };
   delete body['integrity'];
   return body;

@@ -21,6 +21,7 @@
  *   state flushed while its reconcile was still running is reconciled again on replay.
  * - **Release.** A partition no longer assigned is dropped from memory.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
@@ -67,8 +68,11 @@ function raiseThrough(t: PartitionTable, conversationId: string, kind: InputKind
   return true;
 }
 
-/** A conversation's state as used, with its canonical bytes (what a merge compares to see a change). */
-type Decoded = Readonly<{ state: ConversationState; bytes: Buffer }>;
+/** A conversation's state as used, with its canonical bytes once known (read from the changelog, or encoded). */
+type Decoded = Readonly<{ state: ConversationState; bytes?: Buffer }>;
+
+/** The changelog value of a decoded state. */
+const encoded = (entry: Decoded): Buffer => encodeStateBytes(entry.bytes ?? stateBytes(entry.state));
 
 /**
  * Decoded states kept per partition. A conversation is used a few times in a row (its tags, its export, the
@@ -237,7 +241,7 @@ export class JoinTable {
     t.decoded.set(conversationId, entry);
     for (const [id, old] of t.decoded) {
       if (t.decoded.size <= DECODED_PER_PARTITION) break;
-      if (t.conversations.get(id) === undefined) t.conversations.set(id, encodeStateBytes(old.bytes));
+      if (t.conversations.get(id) === undefined) t.conversations.set(id, encoded(old));
       t.decoded.delete(id);
     }
   }
@@ -245,7 +249,7 @@ export class JoinTable {
   /** Encodes every state held only decoded, and forgets the decoded ones (before a restore reads values). */
   #settle(t: PartitionTable): void {
     for (const [id, entry] of t.decoded)
-      if (t.conversations.get(id) === undefined) t.conversations.set(id, encodeStateBytes(entry.bytes));
+      if (t.conversations.get(id) === undefined) t.conversations.set(id, encoded(entry));
     t.decoded.clear();
   }
 
@@ -271,10 +275,11 @@ export class JoinTable {
     if (t?.complete !== true) throw new PartitionNotHeldError(partition);
     const before = this.#entry(partition, change.conversationId);
     const next = mergeConversationState(before?.state, change);
-    const bytes = stateBytes(next);
-    if (before === undefined || !before.bytes.equals(bytes)) {
-      t.conversations.set(change.conversationId, undefined); // encoded when flushed (or evicted)
-      this.#keep(t, change.conversationId, { state: next, bytes });
+    // A merge keeps the parts it did not change (same objects), so comparing is cheap where canonicalising the
+    // whole state was not; equal data is equal canonical bytes. Encoded once, when flushed (or evicted).
+    if (before === undefined || !isDeepStrictEqual(before.state, next)) {
+      t.conversations.set(change.conversationId, undefined);
+      this.#keep(t, change.conversationId, { state: next });
       t.dirty.add(change.conversationId);
     }
     return next;
@@ -317,7 +322,7 @@ export class JoinTable {
       let value = t.conversations.get(id);
       const pending = value === undefined ? t.decoded.get(id) : undefined;
       if (pending !== undefined) {
-        value = encodeStateBytes(pending.bytes);
+        value = encoded(pending);
         t.conversations.set(id, value);
       }
       return value === undefined
@@ -439,10 +444,9 @@ export class JoinTable {
           const read = this.#decode(partition, key, message.value)?.state;
           if (read === undefined) return;
           const merged = mergeConversationState(hot.state, read);
-          const bytes = stateBytes(merged);
-          if (bytes.equals(hot.bytes)) return;
+          if (isDeepStrictEqual(merged, hot.state)) return;
           t.conversations.set(key, undefined);
-          this.#keep(t, key, { state: merged, bytes });
+          this.#keep(t, key, { state: merged });
           return;
         }
         const held = t.conversations.get(key);
