@@ -79,7 +79,7 @@ const encoded = (entry: Decoded): Buffer => encodeStateBytes(entry.bytes ?? stat
  * reconcile's result), and decoding (inflate, parse, validate) plus canonicalising it each time was most of the
  * sink's CPU; the compressed values stay the memory-bounded store of everything else.
  */
-const DECODED_PER_PARTITION = 512;
+export const DECODED_PER_PARTITION = 512;
 
 type PartitionTable = {
   /**
@@ -116,6 +116,8 @@ export type JoinTableOptions = Readonly<{
   /** The sink's consumer group (whose committed session-tags offsets bound the tags read at restore). */
   groupId: string;
   instance: string;
+  /** Decoded states kept per partition (default {@link DECODED_PER_PARTITION}; 0 decodes on every use). */
+  decodedPerPartition?: number;
   /** false: changes stay in memory, never written to the changelog (see SinkOptions.writeChangelog). */
   writeChangelog?: boolean;
   /** Where the tags read of a partition starts when the group has no committed offset (default: its start). */
@@ -240,7 +242,7 @@ export class JoinTable {
     t.decoded.delete(conversationId);
     t.decoded.set(conversationId, entry);
     for (const [id, old] of t.decoded) {
-      if (t.decoded.size <= DECODED_PER_PARTITION) break;
+      if (t.decoded.size <= (this.#options.decodedPerPartition ?? DECODED_PER_PARTITION)) break;
       if (t.conversations.get(id) === undefined) t.conversations.set(id, encoded(old));
       t.decoded.delete(id);
     }

@@ -101,6 +101,8 @@ export type SinkOptions = Readonly<{
    * the committed offset). Set by `custody backfill`, which keeps no state between its runs (writeChangelog false).
    */
   restoreTagsFrom?: (partition: number) => string | undefined;
+  /** Decoded join states kept in memory per partition (default 512; the rest are held compressed). */
+  decodedStatesPerPartition?: number;
   /** How long a fetch waits for new records (kafkajs default 5 s; stopping waits for the fetch in flight). */
   fetchMaxWaitMs?: number;
 }>;
@@ -304,6 +306,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       groupId: options.groupId,
       instance: options.instance,
       writeChangelog: options.writeChangelog ?? true,
+      decodedPerPartition: options.decodedStatesPerPartition,
       tagsFrom: options.restoreTagsFrom,
       tagsStartAt:
         options.startAt === undefined

@@ -110,63 +110,75 @@ describe('custody sink join state', () => {
     expect((await readAll(kafka, topics.sinkState)).length).toBeGreaterThan(0);
   });
 
-  it('after a restart restores the state from its changelog: a replay costs nothing, later tags continue the chain', async () => {
-    const admin = s3Client();
-    const kafka = kafkaClient('sink-restart');
-    const bucket = uniqueName('restore');
-    await createLockedBucket(admin, bucket);
-    emu = await runExportingEmulator(bucket, { ...SCENARIO, conversations: [...SCENARIO.conversations] });
-    const exports = await recordingExportsOf(admin, bucket);
-    const topics = sinkTopics();
-    await createTopics(kafka, Object.values(topics));
-    const signer = testSigningKey();
-    const groupId = uniqueName('custody-sink');
+  // 0 decoded states kept: every use decodes the compressed value, every change is encoded at once (the path a
+  // conversation takes once it is no longer among a partition's recently used).
+  it.each([
+    ['decoded states kept in memory', undefined],
+    ['no decoded state kept', 0],
+  ])(
+    'after a restart restores the state from its changelog: a replay costs nothing, later tags continue the chain (%s)',
+    async (_name, decoded) => {
+      const admin = s3Client();
+      const kafka = kafkaClient('sink-restart');
+      const bucket = uniqueName('restore');
+      await createLockedBucket(admin, bucket);
+      emu = await runExportingEmulator(bucket, { ...SCENARIO, conversations: [...SCENARIO.conversations] });
+      const exports = await recordingExportsOf(admin, bucket);
+      const topics = sinkTopics();
+      await createTopics(kafka, Object.values(topics));
+      const signer = testSigningKey();
+      const groupId = uniqueName('custody-sink');
 
-    // First instance: exports only, so every recording gets an incomplete v1.
-    const first = await startTestSink(kafka, s3Client(), signer, testSinkOptions(topics, groupId, 'before'));
-    await produce(
-      kafka,
-      topics.recordingExports,
-      exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) })),
-    );
-    await waitForCaughtUp(kafka, groupId, [topics.recordingExports]);
-    await first.stop();
+      // First instance: exports only, so every recording gets an incomplete v1.
+      const optionsOf = (instance: string) => ({
+        ...testSinkOptions(topics, groupId, instance),
+        decodedStatesPerPartition: decoded,
+      });
+      const first = await startTestSink(kafka, s3Client(), signer, optionsOf('before'));
+      await produce(
+        kafka,
+        topics.recordingExports,
+        exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) })),
+      );
+      await waitForCaughtUp(kafka, groupId, [topics.recordingExports]);
+      await first.stop();
 
-    // Second instance of the same group: it restores from the changelog before it processes anything.
-    const s3 = s3Client();
-    const counts = metered(s3);
-    const second = await startTestSink(kafka, s3, signer, testSinkOptions(topics, groupId, 'after'));
-    sinks.push(second);
-    await produce(
-      kafka,
-      topics.recordingExports,
-      exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) })),
-    );
-    await waitForCaughtUp(kafka, groupId, [topics.recordingExports]);
-    expect(second.table.restores.reduce((n, r) => n + r.changelogRecords, 0)).toBeGreaterThan(0);
-    expect(total(counts)).toBe(0);
-    for (const e of exports) expect(await objectVersions(admin, bucket, manifestKeyOf(e))).toHaveLength(1);
+      // Second instance of the same group: it restores from the changelog before it processes anything.
+      const s3 = s3Client();
+      const counts = metered(s3);
+      const second = await startTestSink(kafka, s3, signer, optionsOf('after'));
+      sinks.push(second);
+      await produce(
+        kafka,
+        topics.recordingExports,
+        exports.map((e) => ({ key: e.conversationId, value: exportCodec.encode(e) })),
+      );
+      await waitForCaughtUp(kafka, groupId, [topics.recordingExports]);
+      expect(second.table.restores.reduce((n, r) => n + r.changelogRecords, 0)).toBeGreaterThan(0);
+      expect(total(counts)).toBe(0);
+      for (const e of exports) expect(await objectVersions(admin, bucket, manifestKeyOf(e))).toHaveLength(1);
 
-    // Tags now: v2, chained to v1, complete; the audio hash comes from the state (no second audio read).
-    await produce(
-      kafka,
-      topics.sessionTags,
-      [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
-    );
-    await waitForCaughtUp(kafka, groupId, [topics.sessionTags, topics.recordingExports]);
-    for (const e of exports) {
-      const versions = (await objectVersions(admin, bucket, manifestKeyOf(e)))
-        .map((v) => JSON.parse(v.bytes.toString('utf8')) as SealedManifest)
-        .sort((a, b) => a.manifest_version - b.manifest_version);
-      expect(versions.map((m) => m.manifest_version)).toEqual([1, 2]);
-      expect(versions[1]?.previous_manifest_sha256).toBe(versions[0]?.integrity.manifest_sha256);
-      expect(versions[1]?.completeness.status).toBe('complete');
-      expect(versions[1]?.audio?.sha256).toBe(versions[0]?.audio?.sha256);
-    }
-    // Per recording: GET metadata, GET the current manifest (verified, its chain continued), PUT.
-    expect(Object.fromEntries(counts)).toEqual({
-      GetObjectCommand: 2 * exports.length,
-      PutObjectCommand: exports.length,
-    });
-  });
+      // Tags now: v2, chained to v1, complete; the audio hash comes from the state (no second audio read).
+      await produce(
+        kafka,
+        topics.sessionTags,
+        [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
+      );
+      await waitForCaughtUp(kafka, groupId, [topics.sessionTags, topics.recordingExports]);
+      for (const e of exports) {
+        const versions = (await objectVersions(admin, bucket, manifestKeyOf(e)))
+          .map((v) => JSON.parse(v.bytes.toString('utf8')) as SealedManifest)
+          .sort((a, b) => a.manifest_version - b.manifest_version);
+        expect(versions.map((m) => m.manifest_version)).toEqual([1, 2]);
+        expect(versions[1]?.previous_manifest_sha256).toBe(versions[0]?.integrity.manifest_sha256);
+        expect(versions[1]?.completeness.status).toBe('complete');
+        expect(versions[1]?.audio?.sha256).toBe(versions[0]?.audio?.sha256);
+      }
+      // Per recording: GET metadata, GET the current manifest (verified, its chain continued), PUT.
+      expect(Object.fromEntries(counts)).toEqual({
+        GetObjectCommand: 2 * exports.length,
+        PutObjectCommand: exports.length,
+      });
+    },
+  );
 });
