@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { keyIdFor } from '../enrich/integrity.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
+import { toPlainData } from '../kafka/avro-codec.ts';
 import type { DeadLetter, LegalHoldEvent, RecordingExport } from '../kafka/avro-codec.ts';
 import { holdsStateOf, mergeLegalHolds } from '../enrich/legal-holds.ts';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
@@ -247,7 +248,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       return { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason };
     }
     // avsc decodes records as class instances; validation (and the state) wants plain JSON data.
-    const plain: unknown = JSON.parse(JSON.stringify(value));
+    const plain = toPlainData(value);
     if (isHold) {
       holdsPartitions ??= (await admin.fetchTopicOffsets(options.topics.legalHolds)).length;
       return validateLegalHold(key, plain, partition, holdsPartitions);

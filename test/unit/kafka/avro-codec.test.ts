@@ -22,6 +22,7 @@ import {
   readConfluentSchemaId,
   schemaFingerprint,
   singleObjectCodecFor,
+  toPlainData,
 } from '../../../src/kafka/avro-codec.ts';
 import type { DeadLetter, NotificationRecord, SchemaName } from '../../../src/kafka/avro-codec.ts';
 import type { SessionTagsSnapshot } from '../../../src/enrich/session-tags.ts';
@@ -304,6 +305,21 @@ describe('SingleObjectCodec round-trips', () => {
     const snap = snapshot();
     expect(snap.legs.length).toBe(3);
     expect(codec.decode(codec.encode(snap))).toEqual(snap);
+  });
+
+  it('gives decoded records as plain data, exactly what a JSON round trip gives', () => {
+    const codec = singleObjectCodecFor('session-tags.v1');
+    const decoded = codec.decode(codec.encode(snapshot()));
+    expect(Object.getPrototypeOf(decoded)).not.toBe(Object.prototype); // avsc's record class
+    const plain = toPlainData(decoded);
+    expect(plain).toStrictEqual(JSON.parse(JSON.stringify(decoded)));
+    const isPlain = (v: unknown): boolean =>
+      v === null ||
+      typeof v !== 'object' ||
+      (Array.isArray(v)
+        ? v.every(isPlain)
+        : Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every(isPlain));
+    expect(isPlain(plain)).toBe(true);
   });
 
   it('round-trips a dead letter with bytes and headers', () => {
