@@ -36,7 +36,7 @@ import { runFloor } from './floor.ts';
 import type { FloorRun } from './floor.ts';
 import { meteredS3, totals } from './s3-meter.ts';
 import type { OperationStats } from './s3-meter.ts';
-import { runSink } from './sink-run.ts';
+import { createRunTopics, runSink, runTopics } from './sink-run.ts';
 import type { SinkRun } from './sink-run.ts';
 import { buildWorkload } from './workload.ts';
 
@@ -123,6 +123,10 @@ async function main(): Promise<void> {
   const suffix = `${Date.now().toString(36)}-${randomUUID().slice(0, 4)}`;
   const bucket = `bench-sink-${suffix}`;
 
+  const runName = (concurrency: number, repeat: number) => `c${concurrency}-r${repeat}-${suffix}`;
+  for (const concurrency of LEVELS)
+    for (let repeat = 0; repeat < REPEATS; repeat++)
+      await createRunTopics(admin, runName(concurrency, repeat), PARTITIONS);
   let started = performance.now();
   const workload = await buildWorkload(setup.client, {
     bucket,
@@ -138,14 +142,19 @@ async function main(): Promise<void> {
 
   const signer = signingKeyOf(generateKeyPairSync('ed25519').privateKey);
   const announcer = new KafkaRecordProducer(kafka);
+  // A producer's first send waits for its idempotent producer id (hundreds of ms on a fresh KRaft broker): start-up
+  // work a long-running sink pays once, which would otherwise land in the first run's tags phase.
+  const warmup = `bench.warmup.${suffix}`;
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: warmup, numPartitions: 1 }] });
+  await announcer.send([{ topic: warmup, key: 'warmup', value: Buffer.from('warmup') }]);
   const n = workload.recordings.length;
   const pairs: Pair[] = [];
   let manifestBytes: number | undefined;
-  const createdTopics: string[] = [];
+  const createdTopics: string[] = [warmup];
   try {
     for (const concurrency of LEVELS) {
       for (let repeat = 0; repeat < REPEATS; repeat++) {
-        const run = `c${concurrency}-r${repeat}-${suffix}`;
+        const run = runName(concurrency, repeat);
         const loadAverage1m = round(loadavg()[0] ?? NaN, 2);
         const sink = await runSink(
           { io: { kafka, admin, producer: input }, s3: sinkS3, signer, producer: announcer, createdTopics },
@@ -176,8 +185,11 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    for (const concurrency of LEVELS)
+      for (let repeat = 0; repeat < REPEATS; repeat++)
+        createdTopics.push(...Object.values(runTopics(runName(concurrency, repeat))));
     await Promise.all([announcer.close(), input.disconnect()]);
-    await admin.deleteTopics({ topics: createdTopics }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...new Set(createdTopics)] }).catch(() => undefined);
     await admin.disconnect();
     if (!KEEP && !LEGAL_HOLD) {
       started = performance.now();

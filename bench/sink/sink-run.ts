@@ -134,6 +134,37 @@ async function produceAndEnds(
 }
 
 /** One sink run. Throws when the sink does not write exactly one complete manifest per recording. */
+/** The topics of one run. */
+export function runTopics(run: string) {
+  return {
+    sessionTags: `bench.session-tags.${run}`,
+    recordingExports: `bench.recording-exports.${run}`,
+    legalHolds: `bench.legal-holds.${run}`,
+    sinkState: `bench.sink-state.${run}`,
+    manifests: `bench.manifests.${run}`,
+    dlq: `bench.dlq.${run}`,
+  };
+}
+
+/**
+ * Creates a run's topics. Create them well ahead of the run: the first write to a topic created a moment before
+ * waits while the broker settles it (about 400 ms here), a cost a deployed sink, whose topics exist, never pays.
+ */
+export async function createRunTopics(admin: Admin, run: string, partitions: number): Promise<void> {
+  const topics = Object.values(runTopics(run)).map((topic) => ({ topic, numPartitions: partitions }));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics });
+      return;
+    } catch (e) {
+      // A broker that has just started may not yet know topics it created a moment ago while kafkajs waits for
+      // their leaders; creating again is a no-op for those that exist.
+      if (attempt >= 10) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 export async function runSink(
   deps: Readonly<{
     io: BenchKafka;
@@ -147,18 +178,8 @@ export async function runSink(
 ): Promise<SinkRun> {
   const { io, s3 } = deps;
   const { kafka, admin } = io;
-  const topics = {
-    sessionTags: `bench.session-tags.${opts.run}`,
-    recordingExports: `bench.recording-exports.${opts.run}`,
-    legalHolds: `bench.legal-holds.${opts.run}`,
-    sinkState: `bench.sink-state.${opts.run}`,
-    manifests: `bench.manifests.${opts.run}`,
-    dlq: `bench.dlq.${opts.run}`,
-  };
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: opts.partitions })),
-  });
+  const topics = runTopics(opts.run);
+  await createRunTopics(admin, opts.run, opts.partitions); // nothing when created ahead
   const codecs = await createSinkCodecs(
     { brokers: [], clientId: 'bench', ssl: false },
     { partitions: opts.partitions, notifications: 'unused', eventBridge: 'unused', ...topics },
