@@ -338,7 +338,13 @@ describe('eventBodyText: the body as JSON text, for the overlap dedupe', () => {
         metadata: { CorrelationId: correlationId },
       };
       if (layout === 'pretty') return JSON.stringify(f, null, 1);
-      if (layout === 'reordered') return JSON.stringify({ eventBody, ...f });
+      if (layout === 'reordered')
+        return JSON.stringify({
+          eventBody,
+          topicName: f.topicName,
+          version: f.version,
+          metadata: f.metadata,
+        });
       if (layout === 'spaced')
         return `{"topicName":"v2.users.x.presence","version":"2","eventBody": ${JSON.stringify(eventBody, null, 1)} ,"metadata":${JSON.stringify(f.metadata)}}`;
       return JSON.stringify(f);
@@ -348,14 +354,13 @@ describe('eventBodyText: the body as JSON text, for the overlap dedupe', () => {
     const b = parsed(t2);
     if (a.topicName === undefined || b.topicName === undefined) throw new Error('expected topic frames');
     if (eventBodyText(a) === eventBodyText(b)) expect(isDeepStrictEqual(a.rawBody, b.rawBody)).toBe(true);
-    // Compact frames of equal bodies agree whatever their metadata (the channel overlap this serves).
-    if (
-      isDeepStrictEqual(a.rawBody, b.rawBody) &&
-      !/\n/.test(t1 + t2) &&
-      !t1.includes(': ') &&
-      !t2.includes(': ')
-    )
-      if (t1.startsWith('{"topicName"') && t2.startsWith('{"topicName"'))
-        expect(eventBodyText(a)).toBe(eventBodyText(b));
+    // Compact frames give what re-serialising gave before, so equal bodies (in key order, as before) still match
+    // whatever their metadata: the channel overlap this serves.
+    for (const [t, env] of [
+      [t1, a],
+      [t2, b],
+    ] as const)
+      if (t.startsWith('{"topicName"') && !t.includes('\n') && !t.includes(': '))
+        expect(eventBodyText(env)).toBe(JSON.stringify(env.rawBody));
   });
 });
