@@ -124,7 +124,7 @@ function object<T>(shape: Shape<T>): Check<T> {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
       const check = checks[i] as Check<unknown>;
-      const r = check(Object.hasOwn(input, key) ? input[key] : undefined, walk);
+      const r = check(input[key], walk);
       if (r === INVALID) {
         walk.issue?.path.unshift(key);
         return INVALID;

@@ -100,13 +100,15 @@ export function legObservations(
   fieldPaths: FieldPaths = {},
 ): Result<TagObservation[], ExtractionFailure> {
   const defined = definedFields(fields);
-  const paths = Object.fromEntries(
-    Object.entries(fieldPaths).filter(([k]) => (defined as Record<string, unknown>)[k] !== undefined),
-  ) as FieldPaths;
+  // The paths of the fields that have a value (a loop, not entries/filter/fromEntries: this runs for every leg).
+  let paths: Record<string, string | undefined> | undefined;
+  for (const k in fieldPaths)
+    if ((defined as Record<string, unknown>)[k] !== undefined)
+      (paths ??= {})[k] = fieldPaths[k as keyof FieldPaths];
   const event: TagObservation =
-    Object.keys(paths).length === 0
+    paths === undefined
       ? { ...base, source, fields: defined }
-      : { ...base, source, fields: defined, fieldPaths: paths };
+      : { ...base, source, fields: defined, fieldPaths: paths as FieldPaths };
   const out: TagObservation[] = [event];
   const uc = userContextObservation(base, fields.userId, ctx.userContext);
   if (!uc.ok) return uc;

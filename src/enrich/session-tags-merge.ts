@@ -38,6 +38,26 @@ function sourceKey(s: TagSource): string {
   return key;
 }
 
+/**
+ * A source with the payload field a value was read from. One object per (source, field), shared by every tag read
+ * that way: a frame's observations share their source, and {@link sourceKey} caches by object.
+ */
+const withField = new WeakMap<TagSource, Map<string, TagSource>>();
+
+function sourceWithField(s: TagSource, field: string): TagSource {
+  let byField = withField.get(s);
+  if (byField === undefined) {
+    byField = new Map();
+    withField.set(s, byField);
+  }
+  let derived = byField.get(field);
+  if (derived === undefined) {
+    derived = { ...s, field };
+    byField.set(field, derived);
+  }
+  return derived;
+}
+
 function valueKey(v: string | number | boolean): string {
   return `${typeof v}:${String(v)}`;
 }
@@ -148,7 +168,7 @@ function joinObservation(into: MutableLeg, o: TagObservation): void {
     const tag: AnyTag = {
       value,
       provenance: o.provenance,
-      source: path === undefined ? o.source : { ...o.source, field: path },
+      source: path === undefined ? o.source : sourceWithField(o.source, path),
       observedAt: o.observedAt,
       capturedAt: o.receivedAt,
       firstCapturedAt: o.receivedAt,
