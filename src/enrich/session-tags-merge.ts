@@ -206,8 +206,13 @@ export function mergeSessionTags(
     return into;
   };
   for (const leg of snapshot?.legs ?? []) {
-    const into = legOf(leg.legKey, leg.participantId);
-    for (const f of LEG_TAG_FIELDS) joinField(into, leg, f);
+    const seen = legs.get(leg.legKey);
+    if (seen === undefined) {
+      // Joining a leg into an empty one gives its fields as they are: copied, without a join per field.
+      const copy = { legKey: leg.legKey, participantId: leg.participantId } as MutableLeg;
+      for (const f of LEG_TAG_FIELDS) (copy as Record<LegTagField, unknown>)[f] = leg[f];
+      legs.set(leg.legKey, copy);
+    } else for (const f of LEG_TAG_FIELDS) joinField(seen, leg, f);
   }
   for (const o of observations) {
     if (o.conversationId !== conversationId) {
