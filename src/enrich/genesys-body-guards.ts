@@ -12,6 +12,7 @@
  * replaced by hostile values and on generated JSON, so the two cannot drift apart unnoticed.
  */
 import { ISO_INSTANT_RE, UUID_RE } from './genesys-event-bodies.ts';
+import { parseInstantMs } from './instant-ms.ts';
 import type {
   CallConversationEventBody,
   ConversationEventBody,
@@ -70,7 +71,7 @@ const genesysId: Check<string> = (v, walk) => {
 const isoInstant: Check<string> = (v, walk) => {
   if (typeof v !== 'string') return reject(walk, 'invalid_type');
   if (!ISO_INSTANT_RE.test(v)) return reject(walk, 'invalid_format');
-  return Number.isFinite(Date.parse(v)) ? v : reject(walk, 'custom');
+  return Number.isFinite(parseInstantMs(v)) ? v : reject(walk, 'custom');
 };
 
 const boolean: Check<boolean> = (v, walk) => (typeof v === 'boolean' ? v : reject(walk, 'invalid_type'));

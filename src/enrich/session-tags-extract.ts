@@ -7,6 +7,7 @@
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
+import { parseInstantMs } from './instant-ms.ts';
 import { isAnyGenesysEnum, isGenesysEnum } from './genesys-enum.ts';
 import type { NotificationEnvelope } from './genesys-envelope.ts';
 import { USER_CONTEXT_SOURCE, WEBRTC_STATION_TYPE, legKeyFor, notificationSource } from './session-tags.ts';
@@ -24,7 +25,7 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 /** Epoch ms of an ISO instant the envelope parser already validated; undefined when absent. */
 export function instantMs(iso: string | undefined): number | undefined {
   if (iso === undefined) return undefined;
-  const ms = Date.parse(iso);
+  const ms = parseInstantMs(iso);
   return Number.isFinite(ms) ? ms : undefined;
 }
 
