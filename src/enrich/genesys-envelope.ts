@@ -9,9 +9,38 @@
  * Ids taken from topics and bodies must be Genesys ids (UUIDs, normalised to lower case) because they later become
  * Kafka keys and S3 key parts. Failure reasons name a JSON path and a check, never payload content.
  */
-import { z } from 'zod';
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
+import type { BodyGuard, BodyIssue, Shell } from './genesys-body-guards.ts';
+import {
+  guardCallConversationEventShell,
+  guardCallEventParticipant,
+  guardConversationEventParticipant,
+  guardConversationEventShell,
+  guardDetailEventBody,
+  guardPersistentConnectionBody,
+  guardSystemMessageBody,
+  guardUserStationBody,
+} from './genesys-body-guards.ts';
+import { UUID_RE } from './genesys-event-bodies.ts';
+import type {
+  CallConversationEventBody,
+  ConversationEventBody,
+  DetailEventBody,
+  PersistentConnectionBody,
+  SystemMessageBody,
+  UserStationBody,
+} from './genesys-event-bodies.ts';
+
+export type {
+  CallConversationEventBody,
+  ConversationEventBody,
+  ConversationEventCall,
+  DetailEventBody,
+  PersistentConnectionBody,
+  SystemMessageBody,
+  UserStationBody,
+} from './genesys-event-bodies.ts';
 /** Machine-readable failure codes of {@link parseNotificationFrame}. */
 export type EnvelopeFailureCode =
   'not-json' | 'not-an-envelope' | 'bad-topic-name' | 'bad-metadata' | 'bad-event-body' | 'id-mismatch';
@@ -29,6 +58,8 @@ type TopicMeta = Readonly<{
   raw: string;
   /** The eventBody exactly as parsed from the frame, before validation (for identity, e.g. duplicate checks). */
   rawBody: unknown;
+  /** The envelope's metadata as parsed (an object or undefined); see {@link eventBodyText}. */
+  rawMetadata: Readonly<Record<string, unknown>> | undefined;
   topicName: string;
   version: string | undefined;
   correlationId: string | undefined;
@@ -89,186 +120,16 @@ export type NotificationEnvelope =
  */
 export type DroppedParticipant = Readonly<{ index: number; reason: string }>;
 
+type ConversationParticipant = NonNullable<ConversationEventBody['participants']>[number];
+type CallParticipant = NonNullable<CallConversationEventBody['participants']>[number];
+
 /** The `kind` discriminator of {@link NotificationEnvelope}. */
 export type NotificationKind = NotificationEnvelope['kind'];
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether `s` is a Genesys id (a UUID in 8-4-4-4-12 hex form, any case). */
 export function isGenesysId(s: string): boolean {
   return UUID_RE.test(s);
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// Event bodies. Only the fields custody relies on are kept (the raw frame keeps everything); unknown fields are
-// stripped. Each parsed type is assignable to its SDK model (Models.ConversationEventTopicConversation, ...), which
-// test/unit/enrich/genesys-envelope.test.ts checks at compile time. Genesys may send explicit nulls for absent
-// fields, so optional fields accept null and normalise it to undefined.
-// ---------------------------------------------------------------------------------------------------------------
-
-const ISO_INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-function optional<S extends z.ZodType>(schema: S) {
-  return schema.nullish().transform((v): z.output<S> | undefined => v ?? undefined);
-}
-
-/** A Genesys id: a UUID, normalised to lower case. */
-const genesysId = z
-  .string()
-  .regex(UUID_RE)
-  .transform((s) => s.toLowerCase());
-/** Free text from Genesys (states, providers, addresses), bounded. */
-const text = z.string().max(1024);
-/** An ISO-8601 instant as Genesys sends it ("2022-07-04T20:04:12.131Z"), kept as sent. */
-const isoInstant = z
-  .string()
-  .regex(ISO_INSTANT_RE)
-  .refine((s) => Number.isFinite(Date.parse(s)));
-const entityRef = z.object({ id: genesysId });
-
-const eventAddress = z.object({
-  addressRaw: optional(text),
-  addressNormalized: optional(text),
-});
-
-const errorInfo = z.object({ code: optional(text) });
-
-const conversationEventCall = z.object({
-  id: genesysId,
-  state: optional(text),
-  disconnectType: optional(text),
-  held: optional(z.boolean()),
-  confined: optional(z.boolean()),
-  muted: optional(z.boolean()),
-  errorInfo: optional(errorInfo),
-  direction: optional(text),
-  self: optional(eventAddress),
-  other: optional(eventAddress),
-  provider: optional(text),
-  peerId: optional(genesysId),
-  connectedTime: optional(isoInstant),
-  disconnectedTime: optional(isoInstant),
-  startHoldTime: optional(isoInstant),
-  recording: optional(z.boolean()),
-  recordingState: optional(text),
-  publicIpAddress: optional(text),
-});
-
-const conversationEventParticipant = z.object({
-  id: genesysId,
-  userId: optional(genesysId),
-  purpose: optional(text),
-  address: optional(text),
-  startAcwTime: optional(isoInstant),
-  endAcwTime: optional(isoInstant),
-  calls: optional(z.array(conversationEventCall).max(1000)),
-});
-
-/** `v2.users.{id}.conversations` body (Models.ConversationEventTopicConversation, the fields custody uses). */
-export const conversationEventBody = z.object({
-  id: genesysId,
-  participants: optional(z.array(conversationEventParticipant).max(1000)),
-  recordingState: optional(text),
-});
-export type ConversationEventBody = z.output<typeof conversationEventBody>;
-/** The body with its participants still unchecked: they are validated one by one (see `parseBodyTolerant`). */
-const conversationEventShell = conversationEventBody.extend({
-  participants: optional(z.array(z.unknown()).max(1000)),
-});
-export type ConversationEventCall = z.output<typeof conversationEventCall>;
-
-const callEventParticipant = z.object({
-  id: genesysId,
-  purpose: optional(text),
-  state: optional(text),
-  disconnectType: optional(text),
-  held: optional(z.boolean()),
-  confined: optional(z.boolean()),
-  muted: optional(z.boolean()),
-  errorInfo: optional(errorInfo),
-  startAcwTime: optional(isoInstant),
-  endAcwTime: optional(isoInstant),
-  direction: optional(text),
-  address: optional(text),
-  ani: optional(text),
-  dnis: optional(text),
-  startTime: optional(isoInstant),
-  connectedTime: optional(isoInstant),
-  endTime: optional(isoInstant),
-  startHoldTime: optional(isoInstant),
-  user: optional(entityRef),
-  queue: optional(entityRef),
-  provider: optional(text),
-  peer: optional(genesysId),
-  recording: optional(z.boolean()),
-  recordingState: optional(text),
-  publicIpAddress: optional(text),
-});
-
-/**
- * `v2.users.{id}.conversations.calls` / `v2.routing.queues.{id}.conversations.calls` body
- * (Models.ConversationCallEventTopicCallConversation / QueueConversationCallEventTopicCallConversation): one flat
- * object per participant leg, without the communication id.
- */
-export const callConversationEventBody = z.object({
-  id: genesysId,
-  participants: optional(z.array(callEventParticipant).max(1000)),
-  recordingState: optional(text),
-});
-export type CallConversationEventBody = z.output<typeof callConversationEventBody>;
-const callConversationEventShell = callConversationEventBody.extend({
-  participants: optional(z.array(z.unknown()).max(1000)),
-});
-
-/** `v2.detail.events.conversation.{id}.user.start|end` body (Models.UserStart/EndDetailEventTopicUser*Event). */
-export const detailEventBody = z.object({
-  eventTime: z.number().int().nonnegative(),
-  conversationId: genesysId,
-  participantId: genesysId,
-  sessionId: optional(genesysId),
-  mediaType: optional(text),
-  provider: optional(text),
-  direction: optional(text),
-  addressTo: optional(text),
-  addressFrom: optional(text),
-  ani: optional(text),
-  dnis: optional(text),
-  userId: optional(genesysId),
-  queueId: optional(genesysId),
-  disconnectType: optional(text),
-});
-export type DetailEventBody = z.output<typeof detailEventBody>;
-
-/** `v2.users.{id}.station` body (Models.UserStationChangeTopicUserStations). */
-export const userStationBody = z.object({
-  associatedStation: optional(
-    z.object({
-      id: optional(genesysId),
-      name: optional(text),
-      associatedUser: optional(z.object({ id: optional(genesysId) })),
-    }),
-  ),
-});
-export type UserStationBody = z.output<typeof userStationBody>;
-
-/** `v2.users.{id}.persistentconnection` body (Models.PersistentConnectionChangeTopicPersistentConnectionChangeEvent). */
-export const persistentConnectionBody = z.object({
-  stationId: optional(genesysId),
-  userId: optional(genesysId),
-  persistentState: optional(text),
-  eventTime: optional(isoInstant),
-  errorInfo: optional(z.object({ code: optional(text) })),
-});
-export type PersistentConnectionBody = z.output<typeof persistentConnectionBody>;
-
-/** `v2.system.*` body (Models.SystemMessageSystemMessage, the fields custody uses; ids there are opaque). */
-export const systemMessageBody = z.object({
-  channelId: optional(z.string().max(256)),
-  systemTopicType: optional(text),
-  reason: optional(text),
-  message: optional(text),
-});
-export type SystemMessageBody = z.output<typeof systemMessageBody>;
 
 // Topic names are dotted identifiers; anything else (spaces, slashes, control characters) is rejected before it
 // can reach a log line, a Kafka header or an S3 key.
@@ -294,10 +155,11 @@ function fail(
   return err(topicFamily === undefined ? { code, reason } : { code, reason, topicFamily });
 }
 
-/** Describes a zod failure by path and check only: zod messages are not used because they could echo input. */
-function describeIssue(error: z.ZodError, prefix: string): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `${prefix} is invalid`;
+/**
+ * Describes a failed check by path and check only (the words zod used, which the body schemas specify); never the
+ * value, which could echo input.
+ */
+function describeIssue(issue: BodyIssue, prefix: string): string {
   const path = [prefix, ...issue.path.map((p) => String(p))].join('.');
   return `${path} failed check '${issue.code}'`;
 }
@@ -373,40 +235,36 @@ const ROUTES: readonly (readonly [RegExp, TopicRoute])[] = [
   ],
 ];
 
-function parseBody<S extends z.ZodType>(
-  schema: S,
-  body: unknown,
-  family: string,
-): Result<z.output<S>, EnvelopeFailure> {
+function parseBody<T>(guard: BodyGuard<T>, body: unknown, family: string): Result<T, EnvelopeFailure> {
   if (!isRecord(body)) return fail('bad-event-body', 'eventBody is not an object', family);
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) return fail('bad-event-body', describeIssue(parsed.error, 'eventBody'), family);
-  return ok(parsed.data);
+  const parsed = guard(body);
+  if (!parsed.ok) return fail('bad-event-body', describeIssue(parsed.issue, 'eventBody'), family);
+  return ok(parsed.value);
 }
 
 /**
  * Parses a conversation body whose participants are validated one by one: the body's own fields must be valid,
  * and each participant that is not is dropped and reported instead of failing the frame.
  */
-function parseBodyTolerant<T, P extends z.ZodType>(
-  bodySchema: z.ZodType<Omit<T, 'participants'> & { participants?: unknown[] | undefined }>,
-  participantSchema: P,
+function parseBodyTolerant<T extends { participants?: readonly P[] | undefined }, P>(
+  shellGuard: BodyGuard<Shell<T>>,
+  participantGuard: BodyGuard<P>,
   body: unknown,
   family: string,
 ): Result<{ body: T; dropped: DroppedParticipant[] }, EnvelopeFailure> {
-  const b = parseBody(bodySchema, body, family);
+  const b = parseBody(shellGuard, body, family);
   if (!b.ok) return b;
   const raw = b.value.participants;
   if (raw === undefined) return ok({ body: b.value as T, dropped: [] });
-  const kept: z.output<P>[] = [];
+  const kept: P[] = [];
   const dropped: DroppedParticipant[] = [];
-  raw.forEach((item, index) => {
-    const parsed = participantSchema.safeParse(item);
-    if (parsed.success) kept.push(parsed.data);
-    else dropped.push({ index, reason: describeIssue(parsed.error, `eventBody.participants.${index}`) });
-  });
-  // Each kept participant passed the same schema the strict body type is derived from.
-  return ok({ body: { ...b.value, participants: kept } as T, dropped });
+  for (let index = 0; index < raw.length; index++) {
+    const parsed = participantGuard(raw[index]);
+    if (parsed.ok) kept.push(parsed.value);
+    else dropped.push({ index, reason: describeIssue(parsed.issue, `eventBody.participants.${index}`) });
+  }
+  // Each kept participant passed the same checks the strict body type is derived from.
+  return ok({ body: { ...b.value, participants: kept } as unknown as T, dropped });
 }
 
 function parseSystemTopic(
@@ -424,7 +282,7 @@ function parseSystemTopic(
       return fail('bad-topic-name', 'system topic id has an unexpected form', family);
     }
   }
-  const parsed = parseBody(systemMessageBody, body ?? {}, family);
+  const parsed = parseBody(guardSystemMessageBody, body ?? {}, family);
   if (!parsed.ok) return parsed;
   const kind = prefix === 'v2.system.no_longer_subscribed' ? 'no-longer-subscribed' : 'token-revoked';
   return ok({ ...meta, kind, systemId, body: parsed.value });
@@ -440,27 +298,27 @@ function parseRoutedTopic(
   const entityId = id.toLowerCase();
   switch (route.kind) {
     case 'user-conversation': {
-      const b = parseBodyTolerant<ConversationEventBody, typeof conversationEventParticipant>(
-        conversationEventShell,
-        conversationEventParticipant,
+      const b = parseBodyTolerant<ConversationEventBody, ConversationParticipant>(
+        guardConversationEventShell,
+        guardConversationEventParticipant,
         body,
         route.family,
       );
       return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, ...b.value }) : b;
     }
     case 'user-conversation-calls': {
-      const b = parseBodyTolerant<CallConversationEventBody, typeof callEventParticipant>(
-        callConversationEventShell,
-        callEventParticipant,
+      const b = parseBodyTolerant<CallConversationEventBody, CallParticipant>(
+        guardCallConversationEventShell,
+        guardCallEventParticipant,
         body,
         route.family,
       );
       return b.ok ? ok({ ...meta, kind: route.kind, userId: entityId, ...b.value }) : b;
     }
     case 'queue-conversation-calls': {
-      const b = parseBodyTolerant<CallConversationEventBody, typeof callEventParticipant>(
-        callConversationEventShell,
-        callEventParticipant,
+      const b = parseBodyTolerant<CallConversationEventBody, CallParticipant>(
+        guardCallConversationEventShell,
+        guardCallEventParticipant,
         body,
         route.family,
       );
@@ -468,7 +326,7 @@ function parseRoutedTopic(
     }
     case 'user-detail-start':
     case 'user-detail-end': {
-      const b = parseBody(detailEventBody, body, route.family);
+      const b = parseBody(guardDetailEventBody, body, route.family);
       if (!b.ok) return b;
       if (b.value.conversationId !== entityId) {
         return fail(
@@ -480,7 +338,7 @@ function parseRoutedTopic(
       return ok({ ...meta, kind: route.kind, conversationId: entityId, body: b.value });
     }
     case 'user-station': {
-      const b = parseBody(userStationBody, body, route.family);
+      const b = parseBody(guardUserStationBody, body, route.family);
       if (!b.ok) return b;
       const owner = b.value.associatedStation?.associatedUser?.id;
       if (owner !== undefined && owner !== entityId) {
@@ -493,7 +351,7 @@ function parseRoutedTopic(
       return ok({ ...meta, kind: route.kind, userId: entityId, body: b.value });
     }
     case 'persistent-connection': {
-      const b = parseBody(persistentConnectionBody, body, route.family);
+      const b = parseBody(guardPersistentConnectionBody, body, route.family);
       if (!b.ok) return b;
       if (b.value.userId !== undefined && b.value.userId !== entityId) {
         return fail('id-mismatch', 'eventBody.userId differs from the user id in the topic', route.family);
@@ -540,7 +398,14 @@ export function parseNotificationFrame(text: string): Result<NotificationEnvelop
     return fail('bad-metadata', 'metadata.CorrelationId is not a printable string of at most 256 characters');
   }
   const body = frame['eventBody'];
-  const meta: TopicMeta = { raw: text, rawBody: body, topicName, version, correlationId };
+  const meta: TopicMeta = {
+    raw: text,
+    rawBody: body,
+    rawMetadata: metadata,
+    topicName,
+    version,
+    correlationId,
+  };
 
   if (topicName === 'channel.metadata') {
     const message = isRecord(body) ? body['message'] : undefined;
@@ -549,7 +414,7 @@ export function parseNotificationFrame(text: string): Result<NotificationEnvelop
     return ok({ ...meta, kind: 'unknown' });
   }
   if (topicName === 'v2.system.socket_closing') {
-    const b = parseBody(systemMessageBody, body ?? {}, topicName);
+    const b = parseBody(guardSystemMessageBody, body ?? {}, topicName);
     return b.ok ? ok({ ...meta, kind: 'socket-closing', body: b.value }) : b;
   }
   for (const prefix of ['v2.system.no_longer_subscribed', 'v2.system.token_revoked'] as const) {
@@ -561,6 +426,35 @@ export function parseNotificationFrame(text: string): Result<NotificationEnvelop
     if (m?.[1] !== undefined) return parseRoutedTopic(meta, route, m[1], body);
   }
   return ok({ ...meta, kind: 'unknown' });
+}
+
+/**
+ * The eventBody of a topic frame as JSON text, for identity checks (the overlap dedupe hashes it): the exact span of
+ * the raw frame when the frame is laid out as Genesys sends it — compact, `{"topicName":…,"version":…,"eventBody":
+ * <body>,"metadata":{…}}` — else the parsed body re-serialised (`JSON.stringify` keeps key order), as before.
+ *
+ * The layout is checked, not assumed: the frame must start with its own topicName and version and end with its own
+ * metadata, each serialised from what was parsed. Then the body JSON.parse read is whatever lies between, so two
+ * frames of one topic with equal spans have equal bodies — the span never makes two different bodies look the same.
+ * It spares re-serialising every frame's body (a few kB), the costliest step of the dedupe.
+ */
+export function eventBodyText(
+  meta: Pick<TopicMeta, 'raw' | 'rawBody' | 'rawMetadata' | 'topicName' | 'version'>,
+): string {
+  const { raw } = meta;
+  const head =
+    meta.version === undefined
+      ? `{"topicName":${JSON.stringify(meta.topicName)},"eventBody":`
+      : `{"topicName":${JSON.stringify(meta.topicName)},"version":${JSON.stringify(meta.version)},"eventBody":`;
+  const tail = meta.rawMetadata === undefined ? '}' : `,"metadata":${JSON.stringify(meta.rawMetadata)}}`;
+  if (
+    meta.rawBody !== undefined &&
+    raw.length > head.length + tail.length &&
+    raw.startsWith(head) &&
+    raw.endsWith(tail)
+  )
+    return raw.slice(head.length, raw.length - tail.length);
+  return JSON.stringify(meta.rawBody ?? null);
 }
 
 /**

@@ -7,6 +7,7 @@
 import { err, ok } from './result.ts';
 import type { Result } from './result.ts';
 import { isGenesysId } from './genesys-envelope.ts';
+import { parseInstantMs } from './instant-ms.ts';
 import { isAnyGenesysEnum, isGenesysEnum } from './genesys-enum.ts';
 import type { NotificationEnvelope } from './genesys-envelope.ts';
 import { USER_CONTEXT_SOURCE, WEBRTC_STATION_TYPE, legKeyFor, notificationSource } from './session-tags.ts';
@@ -24,7 +25,7 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 /** Epoch ms of an ISO instant the envelope parser already validated; undefined when absent. */
 export function instantMs(iso: string | undefined): number | undefined {
   if (iso === undefined) return undefined;
-  const ms = Date.parse(iso);
+  const ms = parseInstantMs(iso);
   return Number.isFinite(ms) ? ms : undefined;
 }
 
@@ -100,13 +101,15 @@ export function legObservations(
   fieldPaths: FieldPaths = {},
 ): Result<TagObservation[], ExtractionFailure> {
   const defined = definedFields(fields);
-  const paths = Object.fromEntries(
-    Object.entries(fieldPaths).filter(([k]) => (defined as Record<string, unknown>)[k] !== undefined),
-  ) as FieldPaths;
+  // The paths of the fields that have a value (a loop, not entries/filter/fromEntries: this runs for every leg).
+  let paths: Record<string, string | undefined> | undefined;
+  for (const k in fieldPaths)
+    if ((defined as Record<string, unknown>)[k] !== undefined)
+      (paths ??= {})[k] = fieldPaths[k as keyof FieldPaths];
   const event: TagObservation =
-    Object.keys(paths).length === 0
+    paths === undefined
       ? { ...base, source, fields: defined }
-      : { ...base, source, fields: defined, fieldPaths: paths };
+      : { ...base, source, fields: defined, fieldPaths: paths as FieldPaths };
   const out: TagObservation[] = [event];
   const uc = userContextObservation(base, fields.userId, ctx.userContext);
   if (!uc.ok) return uc;

@@ -38,6 +38,26 @@ function sourceKey(s: TagSource): string {
   return key;
 }
 
+/**
+ * A source with the payload field a value was read from. One object per (source, field), shared by every tag read
+ * that way: a frame's observations share their source, and {@link sourceKey} caches by object.
+ */
+const withField = new WeakMap<TagSource, Map<string, TagSource>>();
+
+function sourceWithField(s: TagSource, field: string): TagSource {
+  let byField = withField.get(s);
+  if (byField === undefined) {
+    byField = new Map();
+    withField.set(s, byField);
+  }
+  let derived = byField.get(field);
+  if (derived === undefined) {
+    derived = { ...s, field };
+    byField.set(field, derived);
+  }
+  return derived;
+}
+
 function valueKey(v: string | number | boolean): string {
   return `${typeof v}:${String(v)}`;
 }
@@ -148,7 +168,7 @@ function joinObservation(into: MutableLeg, o: TagObservation): void {
     const tag: AnyTag = {
       value,
       provenance: o.provenance,
-      source: path === undefined ? o.source : { ...o.source, field: path },
+      source: path === undefined ? o.source : sourceWithField(o.source, path),
       observedAt: o.observedAt,
       capturedAt: o.receivedAt,
       firstCapturedAt: o.receivedAt,
@@ -186,8 +206,13 @@ export function mergeSessionTags(
     return into;
   };
   for (const leg of snapshot?.legs ?? []) {
-    const into = legOf(leg.legKey, leg.participantId);
-    for (const f of LEG_TAG_FIELDS) joinField(into, leg, f);
+    const seen = legs.get(leg.legKey);
+    if (seen === undefined) {
+      // Joining a leg into an empty one gives its fields as they are: copied, without a join per field.
+      const copy = { legKey: leg.legKey, participantId: leg.participantId } as MutableLeg;
+      for (const f of LEG_TAG_FIELDS) (copy as Record<LegTagField, unknown>)[f] = leg[f];
+      legs.set(leg.legKey, copy);
+    } else for (const f of LEG_TAG_FIELDS) joinField(seen, leg, f);
   }
   for (const o of observations) {
     if (o.conversationId !== conversationId) {
@@ -225,13 +250,58 @@ export function snapshotDigest(snapshot: SessionTagsSnapshot): string {
 }
 
 /**
+ * The material form of a snapshot (legs sorted; per field: value, provenance, `firstCapturedAt`): what
+ * {@link snapshotChanged} compares, as text. The specification of a material change; the comparison itself walks
+ * the two snapshots without building it.
+ */
+export function materialForm(s: SessionTagsSnapshot): string {
+  return canonicalForm(s, true);
+}
+
+/** How JSON.stringify writes a number (so the walk below agrees with {@link materialForm} on every input). */
+function jsonNumber(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
+
+function sameMaterialTag(a: AnyTag | null, b: AnyTag | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    (a === b ||
+      (typeof a.value === typeof b.value &&
+        String(a.value) === String(b.value) &&
+        a.provenance === b.provenance)) &&
+    jsonNumber(a.firstCapturedAt) === jsonNumber(b.firstCapturedAt)
+  );
+}
+
+function byLegKey(legs: readonly LegTags[]): readonly LegTags[] {
+  for (let i = 1; i < legs.length; i++)
+    if (cmp((legs[i - 1] as LegTags).legKey, (legs[i] as LegTags).legKey) > 0)
+      return [...legs].sort((a, b) => cmp(a.legKey, b.legKey));
+  return legs;
+}
+
+/**
  * Whether `next` differs materially from `previous`: a leg, a value, a provenance or a `firstCapturedAt` changed.
  * Churn in which frame last confirmed an unchanged value (`capturedAt`, `observedAt`, `source`) is not a change,
  * so ingest does not re-produce a snapshot for every repeated event; that churn stays in the evidence log.
+ * Equivalent to comparing {@link materialForm}s (a unit test checks it), without serialising either snapshot.
  */
 export function snapshotChanged(
   previous: SessionTagsSnapshot | undefined,
   next: SessionTagsSnapshot,
 ): boolean {
-  return previous === undefined || canonicalForm(previous, true) !== canonicalForm(next, true);
+  if (previous === undefined) return true;
+  if (previous.conversationId !== next.conversationId || previous.legs.length !== next.legs.length)
+    return true;
+  const a = byLegKey(previous.legs);
+  const b = byLegKey(next.legs);
+  for (let i = 0; i < a.length; i++) {
+    const la = a[i] as LegTags;
+    const lb = b[i] as LegTags;
+    if (la.legKey !== lb.legKey || la.participantId !== lb.participantId) return true;
+    for (const f of LEG_TAG_FIELDS)
+      if (!sameMaterialTag(la[f] as AnyTag | null, lb[f] as AnyTag | null)) return true;
+  }
+  return false;
 }

@@ -14,7 +14,12 @@ import type { Kafka } from 'kafkajs';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
 import type { NotificationEnvelope } from '../enrich/genesys-envelope.ts';
-import { isGenesysId, notificationKeys, parseNotificationFrame } from '../enrich/genesys-envelope.ts';
+import {
+  eventBodyText,
+  isGenesysId,
+  notificationKeys,
+  parseNotificationFrame,
+} from '../enrich/genesys-envelope.ts';
 import type {
   SessionTagsSnapshot,
   TagObservation,
@@ -539,8 +544,8 @@ export async function startIngest(
       const env = parsed.value;
       ({ conversationId, entityId } = notificationKeys(env));
       if (env.topicName !== undefined && isDataKind(env.kind)) {
-        // The body as sent (JSON.parse keeps key order), without the per-channel envelope metadata.
-        const body = JSON.stringify(env.rawBody ?? null);
+        // The body as sent, without the per-channel envelope metadata.
+        const body = eventBodyText(env);
         // EventBridge delivers at least once, and Genesys retries it for days: any repeat of a body is a duplicate.
         const duplicate = eb
           ? dedupe.seenBefore(env.topicName, body, frame.receivedAt)

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Models } from 'purecloud-platform-client-v2';
-import { notificationKeys, parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
+import {
+  eventBodyText,
+  notificationKeys,
+  parseNotificationFrame,
+} from '../../../src/enrich/genesys-envelope.ts';
 import type {
   CallConversationEventBody,
   ConversationEventBody,
@@ -75,6 +81,7 @@ describe('parseNotificationFrame: control frames', () => {
       kind: 'unknown',
       raw: t,
       rawBody: { presenceDefinition: { id: 'x' } },
+      rawMetadata: { CorrelationId: 'corr-7' },
       topicName: `v2.users.${F.IDS.agentUser}.presence`,
       version: '2',
       correlationId: 'corr-7',
@@ -249,5 +256,111 @@ describe('parsed body types', () => {
     expectTypeOf<DetailEventBody>().toExtend<Models.UserEndDetailEventTopicUserEndEvent>();
     expectTypeOf<UserStationBody>().toExtend<Models.UserStationChangeTopicUserStations>();
     expectTypeOf<PersistentConnectionBody>().toExtend<Models.PersistentConnectionChangeTopicPersistentConnectionChangeEvent>();
+  });
+});
+
+describe('eventBodyText: the body as JSON text, for the overlap dedupe', () => {
+  const topicEnvelope = (t: string) => {
+    const env = parsed(t);
+    if (env.topicName === undefined) throw new Error('expected a topic frame');
+    return env;
+  };
+
+  it('is the span of a frame laid out as Genesys sends it: what re-serialising the body gives', () => {
+    for (const f of [
+      F.userConversation(),
+      F.userConversationCalls(),
+      F.userDetailStart(),
+      F.persistentConnection(),
+    ]) {
+      const t = F.text(f);
+      const env = topicEnvelope(t);
+      expect(eventBodyText(env)).toBe(JSON.stringify(f.eventBody));
+      // A span of the frame, not a new serialisation.
+      expect(t.indexOf(eventBodyText(env))).toBe(t.indexOf('"eventBody":') + '"eventBody":'.length);
+    }
+  });
+
+  it('is the body as sent, whitespace and escapes included, when the frame has the compact layout', () => {
+    const t = `{"topicName":"v2.users.${F.IDS.agentUser}.presence","version":"2","eventBody":{ "a" : "\\u00e9" },"metadata":{"CorrelationId":"c"}}`;
+    expect(eventBodyText(topicEnvelope(t))).toBe('{ "a" : "\\u00e9" }');
+  });
+
+  it('re-serialises the body when the frame is laid out otherwise', () => {
+    const f = F.userConversation();
+    const reordered = JSON.stringify({
+      metadata: f.metadata,
+      eventBody: f.eventBody,
+      topicName: f.topicName,
+    });
+    const pretty = JSON.stringify(f, null, 2);
+    const extraKey = JSON.stringify({ ...f, extra: 1 });
+    for (const t of [reordered, pretty, extraKey])
+      expect(eventBodyText(topicEnvelope(t))).toBe(JSON.stringify(f.eventBody));
+  });
+
+  it('never takes text after a duplicate key for the body it overrides', () => {
+    const head = `{"topicName":"v2.users.${F.IDS.agentUser}.presence","version":"2","eventBody":`;
+    const tail = ',"metadata":{"CorrelationId":"c"}}';
+    const a = parsed(`${head}{"a":1},"eventBody":{"b":2}${tail}`);
+    const b = parsed(`${head}{"b":2}${tail}`);
+    expect(a.topicName === undefined ? undefined : a.rawBody).toEqual({ b: 2 });
+    if (a.topicName === undefined || b.topicName === undefined) throw new Error('expected topic frames');
+    // Different texts for one body: at worst a duplicate is kept, never a different body dropped.
+    expect(eventBodyText(a)).not.toBe(eventBodyText(b));
+  });
+
+  const bodies = fc.constantFrom<unknown>(
+    { id: 1 },
+    { id: 2 },
+    { id: 1, x: [1, 2] },
+    { x: [1, 2], id: 1 },
+    { s: 'é"\\' },
+    [],
+    null,
+  );
+  const frameText = fc
+    .tuple(
+      bodies,
+      fc.constantFrom('c1', 'c2'),
+      fc.constantFrom<'compact' | 'pretty' | 'reordered' | 'spaced'>(
+        'compact',
+        'pretty',
+        'reordered',
+        'spaced',
+      ),
+    )
+    .map(([eventBody, correlationId, layout]) => {
+      const f = {
+        topicName: 'v2.users.x.presence',
+        version: '2',
+        eventBody,
+        metadata: { CorrelationId: correlationId },
+      };
+      if (layout === 'pretty') return JSON.stringify(f, null, 1);
+      if (layout === 'reordered')
+        return JSON.stringify({
+          eventBody,
+          topicName: f.topicName,
+          version: f.version,
+          metadata: f.metadata,
+        });
+      if (layout === 'spaced')
+        return `{"topicName":"v2.users.x.presence","version":"2","eventBody": ${JSON.stringify(eventBody, null, 1)} ,"metadata":${JSON.stringify(f.metadata)}}`;
+      return JSON.stringify(f);
+    });
+  test.prop([frameText, frameText])('equal texts only for equal bodies', (t1, t2) => {
+    const a = parsed(t1);
+    const b = parsed(t2);
+    if (a.topicName === undefined || b.topicName === undefined) throw new Error('expected topic frames');
+    if (eventBodyText(a) === eventBodyText(b)) expect(isDeepStrictEqual(a.rawBody, b.rawBody)).toBe(true);
+    // Compact frames give what re-serialising gave before, so equal bodies (in key order, as before) still match
+    // whatever their metadata: the channel overlap this serves.
+    for (const [t, env] of [
+      [t1, a],
+      [t2, b],
+    ] as const)
+      if (t.startsWith('{"topicName"') && !t.includes('\n') && !t.includes(': '))
+        expect(eventBodyText(env)).toBe(JSON.stringify(env.rawBody));
   });
 });

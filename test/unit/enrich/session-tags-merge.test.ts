@@ -1,12 +1,14 @@
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
   joinTag,
+  materialForm,
   mergeSessionTags,
   snapshotChanged,
   snapshotDigest,
 } from '../../../src/enrich/session-tags-merge.ts';
-import { apiSource, notificationSource } from '../../../src/enrich/session-tags.ts';
-import type { Tag, TagObservation } from '../../../src/enrich/session-tags.ts';
+import { apiSource, LEG_TAG_FIELDS, notificationSource } from '../../../src/enrich/session-tags.ts';
+import type { SessionTagsSnapshot, Tag, TagObservation } from '../../../src/enrich/session-tags.ts';
 
 const CONV = '7a1e8c3d-2b4f-4c6a-9d8e-1f2a3b4c5d6e';
 const P1 = 'd7230894-5770-4bb2-b41d-b2765e5cd5b0';
@@ -203,4 +205,109 @@ describe('mergeSessionTags: a stated address beats one mapped from ani/dnis, wha
     const leg = mergeSessionTags(undefined, [newer, mapped]).legs[0];
     expect(leg?.selfAddress?.value).toBe('tel:+18005550100');
   });
+});
+
+describe('snapshotChanged walks the snapshots exactly as comparing their material forms would', () => {
+  // Few distinct values, so that equal and nearly equal snapshots are common.
+  const observation = fc
+    .record({
+      legKey: fc.constantFrom(P1, P2, 'b', 'a'),
+      provenance: fc.constantFrom<TagObservation['provenance']>('live', 'reconciled'),
+      observedAt: fc.constantFrom(null, 1_000, 2_000),
+      receivedAt: fc.constantFrom(1_000, 2_000, 3_000),
+      correlationId: fc.constantFrom('c-1', 'c-2'),
+      purpose: fc.constantFrom(undefined, 'agent', 'customer'),
+      connectedTime: fc.constantFrom(undefined, 0, -0, 5, 5.5),
+      recording: fc.constantFrom(undefined, true, false),
+      state: fc.constantFrom(undefined, 'true', '5', 'connected'),
+    })
+    .map((r) =>
+      obs({
+        legKey: r.legKey,
+        participantId: r.legKey === 'a' ? P2 : P1,
+        provenance: r.provenance,
+        observedAt: r.observedAt,
+        receivedAt: r.receivedAt,
+        source: notificationSource('v2.users.x.conversations', r.correlationId),
+        fields: {
+          purpose: r.purpose,
+          connectedTime: r.connectedTime,
+          recording: r.recording,
+          state: r.state,
+        },
+      }),
+    );
+  const snapshot = fc
+    .array(observation, { minLength: 1, maxLength: 5 })
+    .map((os) => mergeSessionTags(undefined, os));
+
+  test.prop([snapshot, snapshot])('on generated pairs', (a, b) => {
+    expect(snapshotChanged(a, b)).toBe(materialForm(a) !== materialForm(b));
+  });
+
+  type Edit =
+    | 'provenance'
+    | 'as-string'
+    | 'value'
+    | 'first'
+    | 'captured'
+    | 'observed'
+    | 'source'
+    | 'null'
+    | 'participant';
+  /** `s` with one tag (or leg) edited: materially or not, so that both answers are exercised. */
+  function edited(s: SessionTagsSnapshot, pick: number, edit: Edit): SessionTagsSnapshot {
+    const legs = s.legs.map((l) => ({ ...l }));
+    const leg = legs[pick % legs.length] as unknown as Record<string, unknown> & { participantId: string };
+    if (edit === 'participant') {
+      leg.participantId = `${leg.participantId}x`;
+      return { ...s, legs };
+    }
+    const fields = LEG_TAG_FIELDS.filter((f) => leg[f] !== null);
+    const f = fields[pick % Math.max(1, fields.length)];
+    if (f === undefined) return s;
+    const t = leg[f] as Tag<string | number | boolean>;
+    const changes: Record<Exclude<Edit, 'participant'>, unknown> = {
+      provenance: { ...t, provenance: t.provenance === 'live' ? 'reconciled' : 'live' },
+      'as-string': { ...t, value: String(t.value) },
+      value: { ...t, value: `${String(t.value)}!` },
+      first: { ...t, firstCapturedAt: t.firstCapturedAt + 1 },
+      captured: { ...t, capturedAt: t.capturedAt + 1 },
+      observed: { ...t, observedAt: (t.observedAt ?? 0) + 1 },
+      source: { ...t, source: notificationSource('v2.users.y.conversations', 'c-9') },
+      null: null,
+    };
+    leg[f] = changes[edit] as never;
+    return { ...s, legs };
+  }
+  const edit = fc.constantFrom<Edit>(
+    'provenance',
+    'as-string',
+    'value',
+    'first',
+    'captured',
+    'observed',
+    'source',
+    'null',
+    'participant',
+  );
+
+  test.prop([snapshot, fc.nat(), edit])('on a snapshot and the same with one tag edited', (a, pick, e) => {
+    const b = edited(a, pick, e);
+    expect(snapshotChanged(a, b)).toBe(materialForm(a) !== materialForm(b));
+    expect(snapshotChanged(b, a)).toBe(materialForm(a) !== materialForm(b));
+    expect(snapshotChanged(a, { ...a, legs: [...a.legs] })).toBe(false);
+  });
+
+  test.prop([snapshot, fc.array(observation, { maxLength: 3 })])(
+    'on a snapshot and its merge with more',
+    (a, more) => {
+      const b = mergeSessionTags(a, more);
+      expect(snapshotChanged(a, b)).toBe(materialForm(a) !== materialForm(b));
+      // Legs in another order (a restored snapshot need not be sorted) compare the same.
+      const shuffled = { ...a, legs: [...a.legs].reverse() };
+      expect(snapshotChanged(shuffled, b)).toBe(materialForm(a) !== materialForm(b));
+      expect(snapshotChanged(b, shuffled)).toBe(materialForm(a) !== materialForm(b));
+    },
+  );
 });

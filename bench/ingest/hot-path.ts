@@ -1,0 +1,144 @@
+/**
+ * `tsx bench/ingest/hot-path.ts`: CPU per 1,000 frames of ingest's per-frame work without Kafka or sockets — parse
+ * and validate, overlap-dedupe digest, tag extraction, evidence SHA-256, the Avro evidence record, and the merge of
+ * each batch's observations into snapshots (encoded when changed) — over the
+ * same pool of realistic `v2.users.*` frames bench:ingest offers. Deterministic and quick, so before/after
+ * comparisons of the hot path do not depend on what else the (shared) machine runs; bench:ingest stays the
+ * end-to-end measure. Options (env): HOT_PATH_FRAMES=200000 HOT_PATH_ROUNDS=5
+ */
+import { hash } from 'node:crypto';
+import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
+import { startEmulator } from '../../dev/emulator/index.ts';
+import {
+  eventBodyText,
+  notificationKeys,
+  parseNotificationFrame,
+} from '../../src/enrich/genesys-envelope.ts';
+import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
+import { mergeSessionTags, snapshotChanged } from '../../src/enrich/session-tags-merge.ts';
+import type { SessionTagsSnapshot, TagObservation } from '../../src/enrich/session-tags.ts';
+import { OverlapDedupe } from '../../src/ingest/overlap-dedupe.ts';
+import { createEncoders } from '../../src/kafka/record-codecs.ts';
+import { median } from '../support.ts';
+
+const FRAMES = Number(process.env['HOT_PATH_FRAMES'] ?? 200_000);
+const ROUNDS = Number(process.env['HOT_PATH_ROUNDS'] ?? 5);
+
+const emu = await startEmulator({ clientId: 'bench', clientSecret: 'bench-secret', seed: 42, users: 40 });
+const scripts = randomConversations(
+  emu.org,
+  createRng(42),
+  Date.parse('2026-03-01T08:00:00Z'),
+  Date.parse('2026-03-01T18:00:00Z'),
+  8,
+);
+await emu.close();
+const pool = scripts
+  .flatMap((s) => s.events)
+  .filter((e) => e.topicName.startsWith('v2.users.'))
+  .sort((a, b) => a.at - b.at)
+  .map((e, i) =>
+    JSON.stringify({
+      topicName: e.topicName,
+      version: '2',
+      eventBody: e.eventBody,
+      metadata: { CorrelationId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` },
+    }),
+  );
+const encoders = await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, {} as never);
+
+type Stage = 'parse' | 'dedupe' | 'extract' | 'evidence' | 'seal';
+/** Frames per batch (the delivery buffer's batches at saturation): snapshots merge once per conversation per batch. */
+const BATCH = 500;
+function round(): Record<Stage | 'total', number> {
+  const dedupe = new OverlapDedupe();
+  const ms: Record<Stage, number> = { parse: 0, dedupe: 0, extract: 0, evidence: 0, seal: 0 };
+  const snapshots = new Map<string, SessionTagsSnapshot>();
+  let pending: TagObservation[] = [];
+  // As ingest-pipeline's sealSnapshots: merge per conversation, encode the snapshots that changed.
+  const seal = (): void => {
+    const t0 = performance.now();
+    const byConversation = new Map<string, TagObservation[]>();
+    for (const o of pending) {
+      const list = byConversation.get(o.conversationId);
+      if (list) list.push(o);
+      else byConversation.set(o.conversationId, [o]);
+    }
+    for (const [id, obs] of byConversation) {
+      const prev = snapshots.get(id);
+      const next = mergeSessionTags(prev, obs);
+      snapshots.set(id, next);
+      if (snapshotChanged(prev, next)) encoders['session-tags.v1'].encode(next);
+    }
+    pending = [];
+    ms.seal += performance.now() - t0;
+  };
+  const t = (): number => performance.now();
+  const start = process.cpuUsage();
+  for (let i = 0; i < FRAMES; i++) {
+    const text = pool[i % pool.length] as string;
+    const receivedAt = 1_780_000_000_000 + i;
+    let t0 = t();
+    const parsed = parseNotificationFrame(text);
+    let t1 = t();
+    ms.parse += t1 - t0;
+    if (!parsed.ok || parsed.value.topicName === undefined) continue;
+    const env = parsed.value;
+    t0 = t1;
+    // The same call ingest-pipeline makes (see onFrame).
+    dedupe.isDuplicate(env.topicName!, eventBodyText(env), 'ch-1', receivedAt);
+    t1 = t();
+    ms.dedupe += t1 - t0;
+    t0 = t1;
+    const extracted = extractTagObservations(env, {
+      receivedAt,
+      provenance: 'live',
+      userContext: () => undefined,
+    });
+    if (extracted.ok) for (const o of extracted.value) pending.push(o);
+    t1 = t();
+    ms.extract += t1 - t0;
+    t0 = t1;
+    const keys = notificationKeys(env);
+    encoders['notification.v1'].encode({
+      topicName: env.topicName ?? null,
+      kind: env.kind,
+      version: env.version ?? null,
+      correlationId: env.correlationId ?? null,
+      rejectionCode: null,
+      rawFrame: text,
+      rawFrameSha256: hash('sha256', text, 'hex'),
+      receivedAtMs: receivedAt,
+      channelId: 'ch-1',
+      frameSequence: i,
+      ingestInstance: 'bench',
+      ingestVersion: '0',
+      conversationId: keys.conversationId ?? null,
+      entityId: keys.entityId ?? null,
+      transport: null,
+      eventBridge: null,
+    });
+    ms.evidence += t() - t0;
+    if ((i + 1) % BATCH === 0) seal();
+  }
+  const cpu = process.cpuUsage(start);
+  const per1k = (v: number) => (v * 1000) / FRAMES;
+  return {
+    parse: per1k(ms.parse),
+    dedupe: per1k(ms.dedupe),
+    extract: per1k(ms.extract),
+    evidence: per1k(ms.evidence),
+    seal: per1k(ms.seal),
+    total: per1k((cpu.user + cpu.system) / 1000),
+  };
+}
+
+round(); // warm-up
+const rounds = Array.from({ length: ROUNDS }, round);
+const out: Record<string, number> = {};
+for (const k of ['parse', 'dedupe', 'extract', 'evidence', 'seal', 'total'] as const)
+  out[k] = Math.round(median(rounds.map((r) => r[k])) * 10) / 10;
+process.stdout.write(
+  `${pool.length} distinct frames, ${FRAMES} per round, median of ${ROUNDS}: ms per 1,000 frames ` +
+    `(stages: wall time; total: CPU time of the process)\n${JSON.stringify(out)}\n`,
+);
