@@ -48,9 +48,7 @@ export type SealedManifest = Manifest & Readonly<{ integrity: ManifestIntegrity 
 export function manifestBodyBytes(
   manifest: Manifest | SealedManifest | Readonly<Record<string, unknown>>,
 ): Buffer {
-  const body: Record<string, unknown> = { ...manifest };
-  delete body['integrity'];
-  return canonicalBytes(body);
+  return canonicalBytes(manifestBodyOf(manifest));
 }
 
 /** Hex SHA-256 of {@link manifestBodyBytes}: the manifest's identity in the hash chain. */
@@ -113,8 +111,11 @@ export function serializeSealedManifest(sealed: SealedManifest): Buffer {
   return Buffer.from(`${body.slice(0, -1)},"integrity":${integrity}}`, 'utf8');
 }
 
-function manifestBodyOf(sealed: Manifest | SealedManifest): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...sealed };
+/** The manifest without any `integrity` member. */
+function manifestBodyOf(
+  manifest: Manifest | SealedManifest | Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = { ...manifest };
   delete body['integrity'];
   return body;
 }

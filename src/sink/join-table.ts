@@ -241,17 +241,40 @@ export class JoinTable {
   #keep(t: PartitionTable, conversationId: string, entry: Decoded): void {
     t.decoded.delete(conversationId);
     t.decoded.set(conversationId, entry);
-    for (const [id, old] of t.decoded) {
+    for (const id of t.decoded.keys()) {
       if (t.decoded.size <= (this.#options.decodedPerPartition ?? DECODED_PER_PARTITION)) break;
-      if (t.conversations.get(id) === undefined) t.conversations.set(id, encoded(old));
+      this.#stored(t, id);
       t.decoded.delete(id);
     }
   }
 
+  /** The conversation's changelog value, encoding its state first when it is held only decoded. */
+  #stored(t: PartitionTable, id: string): Buffer | undefined {
+    const value = t.conversations.get(id);
+    if (value !== undefined) return value;
+    const pending = t.decoded.get(id);
+    if (pending === undefined) return undefined;
+    const fresh = encoded(pending);
+    t.conversations.set(id, fresh);
+    return fresh;
+  }
+
+  /** Makes `next` the conversation's state when it differs from `before` (to be encoded when written). */
+  #replace(
+    t: PartitionTable,
+    id: string,
+    before: ConversationState | undefined,
+    next: ConversationState,
+  ): boolean {
+    if (before !== undefined && isDeepStrictEqual(before, next)) return false;
+    t.conversations.set(id, undefined);
+    this.#keep(t, id, { state: next });
+    return true;
+  }
+
   /** Encodes every state held only decoded, and forgets the decoded ones (before a restore reads values). */
   #settle(t: PartitionTable): void {
-    for (const [id, entry] of t.decoded)
-      if (t.conversations.get(id) === undefined) t.conversations.set(id, encoded(entry));
+    for (const id of t.decoded.keys()) this.#stored(t, id);
     t.decoded.clear();
   }
 
@@ -279,11 +302,7 @@ export class JoinTable {
     const next = mergeConversationState(before?.state, change);
     // A merge keeps the parts it did not change (same objects), so comparing is cheap where canonicalising the
     // whole state was not; equal data is equal canonical bytes. Encoded once, when flushed (or evicted).
-    if (before === undefined || !isDeepStrictEqual(before.state, next)) {
-      t.conversations.set(change.conversationId, undefined);
-      this.#keep(t, change.conversationId, { state: next });
-      t.dirty.add(change.conversationId);
-    }
+    if (this.#replace(t, change.conversationId, before?.state, next)) t.dirty.add(change.conversationId);
     return next;
   }
 
@@ -321,12 +340,7 @@ export class JoinTable {
     t.dirty.clear();
     if (this.#options.writeChangelog === false) return;
     const records = ids.flatMap((id) => {
-      let value = t.conversations.get(id);
-      const pending = value === undefined ? t.decoded.get(id) : undefined;
-      if (pending !== undefined) {
-        value = encoded(pending);
-        t.conversations.set(id, value);
-      }
+      const value = this.#stored(t, id);
       return value === undefined
         ? []
         : [
@@ -444,11 +458,7 @@ export class JoinTable {
         if (hot !== undefined) {
           // Changed by a batch still finishing while this catch-up reads (settled before the read began).
           const read = this.#decode(partition, key, message.value)?.state;
-          if (read === undefined) return;
-          const merged = mergeConversationState(hot.state, read);
-          if (isDeepStrictEqual(merged, hot.state)) return;
-          t.conversations.set(key, undefined);
-          this.#keep(t, key, { state: merged });
+          if (read !== undefined) this.#replace(t, key, hot.state, mergeConversationState(hot.state, read));
           return;
         }
         const held = t.conversations.get(key);
