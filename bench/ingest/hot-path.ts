@@ -9,6 +9,7 @@
 import { hash } from 'node:crypto';
 import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
 import { startEmulator } from '../../dev/emulator/index.ts';
+import { notificationFrameText, userTopicEvents } from '../../dev/user-topic-events.ts';
 import {
   eventBodyText,
   notificationKeys,
@@ -33,18 +34,7 @@ const scripts = randomConversations(
   8,
 );
 await emu.close();
-const pool = scripts
-  .flatMap((s) => s.events)
-  .filter((e) => e.topicName.startsWith('v2.users.'))
-  .sort((a, b) => a.at - b.at)
-  .map((e, i) =>
-    JSON.stringify({
-      topicName: e.topicName,
-      version: '2',
-      eventBody: e.eventBody,
-      metadata: { CorrelationId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` },
-    }),
-  );
+const pool = userTopicEvents(scripts).map((e, i) => notificationFrameText(e.topicName, e.eventBody, i));
 const encoders = await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, {} as never);
 
 type Stage = 'parse' | 'dedupe' | 'extract' | 'evidence' | 'seal';

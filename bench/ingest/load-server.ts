@@ -15,6 +15,7 @@
 import { startEmulator } from '../../dev/emulator/index.ts';
 import type { ScriptedEvent } from '../../dev/emulator/model.ts';
 import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
+import { userTopicEvents } from '../../dev/user-topic-events.ts';
 
 export type LoadCommand =
   { readonly type: 'offer'; readonly rate: number; readonly total: number } | { readonly type: 'close' };
@@ -49,10 +50,7 @@ async function main(): Promise<void> {
     8,
   );
   // Every topic a user subscription receives, in event-time order.
-  const pool: ScriptedEvent[] = scripts
-    .flatMap((s) => s.events)
-    .filter((e) => e.topicName.startsWith('v2.users.'))
-    .sort((a, b) => a.at - b.at);
+  const pool = userTopicEvents(scripts);
   let next = 0;
   const emit = (): void => {
     const ev = pool[next++ % pool.length] as ScriptedEvent;

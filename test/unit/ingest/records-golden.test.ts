@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../../dev/emulator/index.ts';
 import { createRng, randomConversations } from '../../../dev/emulator/simulation/index.ts';
+import { notificationFrameText, userTopicEvents } from '../../../dev/user-topic-events.ts';
 import { notificationKeys, parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
 import { mergeSessionTags, snapshotChanged } from '../../../src/enrich/session-tags-merge.ts';
@@ -30,10 +31,7 @@ async function corpus(): Promise<string[]> {
     8,
   );
   await emu.close();
-  return scripts
-    .flatMap((s) => s.events)
-    .filter((e) => e.topicName.startsWith('v2.users.'))
-    .sort((a, b) => a.at - b.at || (a.topicName < b.topicName ? -1 : a.topicName > b.topicName ? 1 : 0))
+  return userTopicEvents(scripts)
     .slice(0, FRAMES)
     .map((e, i) => {
       const body = structuredClone(e.eventBody) as { participants?: Record<string, unknown>[] };
@@ -42,12 +40,7 @@ async function corpus(): Promise<string[]> {
         if (i % 2 === 0) p['startAcwTime'] = 'yesterday';
         else p['id'] = 'not-a-uuid';
       }
-      return JSON.stringify({
-        topicName: e.topicName,
-        version: '2',
-        eventBody: body,
-        metadata: { CorrelationId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` },
-      });
+      return notificationFrameText(e.topicName, body, i);
     });
 }
 
