@@ -6,11 +6,15 @@
 import { z } from 'zod';
 import { UTC_MILLIS, custodyEntrySchema } from './custody.ts';
 
+/** Shared with manifest-guards.ts, the hand-written fast path in front of {@link manifestSchema}. */
+export const SHA256_HEX_RE = /^[0-9a-f]{64}$/;
+export const UUID_LOWER_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const nonEmpty = z.string().min(1);
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const sha256Hex = z.string().regex(SHA256_HEX_RE);
 const utcMillis = z.string().regex(UTC_MILLIS);
 const isoWithOffset = z.iso.datetime({ offset: true });
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const uuid = z.string().regex(UUID_LOWER_RE);
 
 const tagField = z
   .strictObject({
@@ -160,8 +164,11 @@ const bodyShape = {
 
 type Body = z.infer<z.ZodObject<typeof bodyShape>>;
 
-/** Rules between fields that JSON Schema can state only awkwardly; also enforced in the JSON Schema. */
-function crossFieldIssues(m: Body): string[] {
+/**
+ * Rules between fields that JSON Schema can state only awkwardly; also enforced in the JSON Schema. Exported for
+ * manifest-guards.ts, which must apply exactly these rules.
+ */
+export function crossFieldIssues(m: Body): string[] {
   const issues: string[] = [];
   if ((m.manifest_version === 1) !== (m.previous_manifest_sha256 === null)) {
     issues.push('previous_manifest_sha256 must be null exactly when manifest_version is 1');

@@ -10,6 +10,7 @@ import { MATTER_ID, MAX_REASON_CHARS, REQUESTER } from '../enrich/legal-holds.ts
 import type { LegalHoldEvent, RecordingExport } from '../kafka/avro-codec.ts';
 import { conversationPartition, legalHoldKey } from '../kafka/partitioning.ts';
 import { sessionTagsSnapshotSchema } from './join-state.ts';
+import { isRecordingExport, isSessionTagsSnapshot } from './sink-record-guards.ts';
 
 /** Stable dead-letter codes of the sink. */
 export const SINK_ERROR_CODES = [
@@ -50,7 +51,8 @@ const objectSchema = z.strictObject({
   lastModifiedMs: epochMs,
 });
 
-const recordingExportSchema = z.strictObject({
+/** A RecordingExport as the sink accepts it (exported for its guard's differential test). */
+export const recordingExportSchema = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
   orgId: z.string().regex(UUID_LOWER),
   conversationId: z.string().regex(UUID_LOWER),
@@ -94,11 +96,16 @@ export function validateRecordingExport(
   /** Buckets the sink may read exports from; undefined = any (tests of the join alone). */
   allowedBuckets?: readonly string[],
 ): SinkInput | RejectedInput {
-  const parsed = recordingExportSchema.safeParse(value);
-  if (!parsed.success) {
-    return reject('CUSTODY_SINK_INVALID_EXPORT', `recording export invalid at ${pathsOf(parsed.error)}`);
+  // The guard is the fast path; the schema runs only when it says no (and then says why).
+  let record: RecordingExport;
+  if (isRecordingExport(value)) record = value;
+  else {
+    const parsed = recordingExportSchema.safeParse(value);
+    if (!parsed.success) {
+      return reject('CUSTODY_SINK_INVALID_EXPORT', `recording export invalid at ${pathsOf(parsed.error)}`);
+    }
+    record = parsed.data as RecordingExport;
   }
-  const record = parsed.data as RecordingExport;
   if (allowedBuckets !== undefined && !allowedBuckets.includes(record.bucket)) {
     // Never read from, or write signed manifests into, a bucket an input record merely names.
     return reject(
@@ -146,11 +153,15 @@ export function validateRecordingExport(
 
 /** Validates a decoded session-tags snapshot against its Kafka key. */
 export function validateSessionTags(key: string | null, value: unknown): SinkInput | RejectedInput {
-  const parsed = sessionTagsSnapshotSchema.safeParse(value);
-  if (!parsed.success) {
-    return reject('CUSTODY_SINK_INVALID_TAGS', `session-tags snapshot invalid at ${pathsOf(parsed.error)}`);
+  let snapshot: SessionTagsSnapshot;
+  if (isSessionTagsSnapshot(value)) snapshot = value;
+  else {
+    const parsed = sessionTagsSnapshotSchema.safeParse(value);
+    if (!parsed.success) {
+      return reject('CUSTODY_SINK_INVALID_TAGS', `session-tags snapshot invalid at ${pathsOf(parsed.error)}`);
+    }
+    snapshot = parsed.data as SessionTagsSnapshot;
   }
-  const snapshot = parsed.data as SessionTagsSnapshot;
   if (key !== snapshot.conversationId) {
     return reject('CUSTODY_SINK_BAD_KEY', 'record key is not the snapshot conversationId');
   }
