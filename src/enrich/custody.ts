@@ -23,6 +23,7 @@ import {
   integer,
   nullable,
   oneOf,
+  prototypesAreClean,
   strictObject,
   string,
 } from './data-guards.ts';
@@ -271,7 +272,7 @@ const isEntryShape = strictObject(
 
 /** Whether custodyEntrySchema would accept `value` and give it back deep-equal (false may also mean "ask zod"). */
 export function isCustodyEntry(value: unknown): value is CustodyEntry {
-  return isEntryShape(value);
+  return prototypesAreClean() && isEntryShape(value);
 }
 
 /**

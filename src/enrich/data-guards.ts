@@ -75,7 +75,9 @@ export function array(item: Guard, max = Infinity): Guard {
 /**
  * `z.strictObject({...required, ...optional})`, optional fields being `.optional()`. zod reads every field the shape
  * names (`key in input`) and copies it into its output as an own key; it rejects any other key `for...in` yields.
- * So: every enumerable key is own and named by the shape, and the keys present are exactly the enumerable ones.
+ * So the own enumerable keys must all be named by the shape and be exactly the fields present. (Inherited
+ * enumerable keys are ruled out once per call by {@link prototypesAreClean}.) The last accepted key list is kept,
+ * so objects built alike are checked by comparing their key lists.
  */
 export function strictObject(
   required: Readonly<Record<string, Guard>>,
@@ -86,6 +88,7 @@ export function strictObject(
   const optKeys = Object.keys(optional);
   const optChecks = Object.values(optional);
   const known = new Set([...reqKeys, ...optKeys]);
+  let lastKeys: string[] = [];
   return (v): v is Record<string, unknown> => {
     if (!isPlainObject(v)) return false;
     for (let i = 0; i < reqKeys.length; i++) {
@@ -101,13 +104,32 @@ export function strictObject(
       } else if ((optChecks[i] as Guard)(x)) present++;
       else return false;
     }
-    let enumerable = 0;
-    for (const key in v) {
-      if (!known.has(key) || !Object.hasOwn(v, key)) return false;
-      enumerable++;
+    // Every own enumerable key is a present field (named by the shape, so `in` found it), and there are as many
+    // as fields present: the two sets are equal, so no field is present only as inherited or non-enumerable.
+    const keys = Object.keys(v);
+    if (keys.length !== present) return false;
+    if (!sameKeys(keys, lastKeys)) {
+      for (let i = 0; i < keys.length; i++) if (!known.has(keys[i] as string)) return false;
+      lastKeys = keys;
     }
-    return enumerable === present;
+    return true;
   };
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * No enumerable property on Object.prototype or Array.prototype, which `for...in` and a read of an array hole
+ * would see: the guards assume it, and each exported guard checks it once per call.
+ */
+export function prototypesAreClean(): boolean {
+  for (const _ in Object.prototype) return false;
+  for (const _ in Array.prototype) return false;
+  return true;
 }
 
 /**
@@ -128,8 +150,10 @@ export function isJsonValue(v: unknown, maxDepth = 64): boolean {
 /** `z.record(z.string(), z.json())`. */
 export function isJsonRecord(v: unknown, maxDepth = 64): boolean {
   if (!isPlainObject(v) || maxDepth <= 0) return false;
-  for (const key in v) {
-    if (key === '__proto__' || !Object.hasOwn(v, key) || !isJsonValue(v[key], maxDepth - 1)) return false;
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (key === '__proto__' || !isJsonValue(v[key], maxDepth - 1)) return false;
   }
   return true;
 }

@@ -16,6 +16,7 @@ import {
   isJsonRecord,
   nullable,
   oneOf,
+  prototypesAreClean,
   strictObject,
   string,
 } from './data-guards.ts';
@@ -178,5 +179,9 @@ const bodyShape = strictObject({
  * "not sure": the caller then asks the schema.
  */
 export function isManifestBody(value: unknown): value is Manifest {
-  return bodyShape(value) && crossFieldIssues(value as Parameters<typeof crossFieldIssues>[0]).length === 0;
+  return (
+    prototypesAreClean() &&
+    bodyShape(value) &&
+    crossFieldIssues(value as Parameters<typeof crossFieldIssues>[0]).length === 0
+  );
 }

@@ -7,7 +7,16 @@
  * boundaries and on many damaged copies. Change a schema and its guard together.
  */
 import type { Guard } from '../enrich/data-guards.ts';
-import { array, boolean, integer, nullable, oneOf, strictObject, string } from '../enrich/data-guards.ts';
+import {
+  array,
+  boolean,
+  integer,
+  nullable,
+  oneOf,
+  prototypesAreClean,
+  strictObject,
+  string,
+} from '../enrich/data-guards.ts';
 import type { LegTagField, SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import type { RecordingExport } from '../kafka/avro-codec.ts';
 
@@ -89,7 +98,7 @@ const snapshot = strictObject({
 
 /** Whether `sessionTagsSnapshotSchema` would accept `value` unchanged (false may also mean "ask the schema"). */
 export function isSessionTagsSnapshot(value: unknown): value is SessionTagsSnapshot {
-  return snapshot(value);
+  return prototypesAreClean() && snapshot(value);
 }
 
 // --- recording export (sink-records.ts) ------------------------------------------------------------------------
@@ -128,5 +137,5 @@ const recordingExport = strictObject({
 
 /** Whether the recording-export schema would accept `value` unchanged (false may also mean "ask the schema"). */
 export function isRecordingExport(value: unknown): value is RecordingExport {
-  return recordingExport(value);
+  return prototypesAreClean() && recordingExport(value);
 }

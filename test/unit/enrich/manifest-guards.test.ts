@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { custodyEntrySchema, isCustodyEntry, toCustodyInstant } from '../../../src/enrich/custody.ts';
+import type { CustodyEntry } from '../../../src/enrich/custody.ts';
 import { ISO_DATETIME_WITH_OFFSET, isJsonRecord } from '../../../src/enrich/data-guards.ts';
 import { parseExportMetadata } from '../../../src/enrich/export-metadata.ts';
 import type { Manifest } from '../../../src/enrich/manifest.ts';
@@ -135,6 +136,22 @@ describe('isManifestBody', () => {
     expectSound(isManifestBody, manifestSchema, [withAt(base, path, value)]);
   });
 
+  it('agrees with the schema on every combination of the members of a tag field (its two refinements)', () => {
+    const m = manifests[0]?.[1] as Manifest;
+    const absence = { reason: 'not_captured', source: null, checked_at: '2024-03-07T09:15:04.200Z' };
+    const inputs: unknown[] = [];
+    for (const value of [null, 'x', true])
+      for (const provenance of ['live', 'reconciled', 'absent'])
+        for (const captured_at of [null, '2024-03-07T09:15:04.200Z'])
+          for (const source of [null, 's'])
+            for (const withAbsence of [false, true]) {
+              const field = { value, provenance, captured_at, source, ...(withAbsence ? { absence } : {}) };
+              inputs.push(withAt(m, ['webrtc', 'client_ip'], field));
+            }
+    for (const x of inputs) expect(isManifestBody(x)).toBe(manifestSchema.safeParse(x).success);
+    expectSound(isManifestBody, manifestSchema, inputs);
+  });
+
   test.prop([fc.jsonValue()], { numRuns: 200 })(
     'verbatim metadata: any JSON record as zod sees it',
     (json) => {
@@ -179,6 +196,30 @@ describe('isCustodyEntry', () => {
       valid.flatMap((e) => mutationsOf(e)),
     );
     expect(guardTrue).toBeGreaterThan(50);
+  });
+
+  it('agrees with the schema on every actor kind with every set of actor fields, and every set of evidence', () => {
+    const base = entries[0] as CustodyEntry;
+    const inputs: unknown[] = [];
+    const actorFields = { component: 'sink', version: '1', instance: 'a', job_id: 'j' };
+    for (const kind of ['custody', 'genesys', 's3', 'other'])
+      for (let bits = 0; bits < 16; bits++) {
+        const actor = Object.fromEntries(
+          Object.entries(actorFields).filter((_, i) => (bits & (1 << i)) !== 0),
+        );
+        inputs.push({ ...base, actor: { kind, ...actor } });
+      }
+    const evidence = {
+      kafka: { topic: 't', partition: 0, offset: '0' },
+      s3: { bucket: 'b', key: 'k', version_id: null },
+      api: { method: 'GET', path: '/' },
+    };
+    for (let bits = 0; bits < 8; bits++) {
+      const e = Object.fromEntries(Object.entries(evidence).filter((_, i) => (bits & (1 << i)) !== 0));
+      inputs.push({ ...base, evidence: e });
+    }
+    for (const x of inputs) expect(isCustodyEntry(x)).toBe(custodyEntrySchema.safeParse(x).success);
+    expectSound(isCustodyEntry, custodyEntrySchema, inputs);
   });
 
   test.prop([fc.nat(), fc.anything({ withNullPrototype: true, withSparseArray: true })], { numRuns: 300 })(
