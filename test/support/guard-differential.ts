@@ -106,6 +106,13 @@ function objectVariants(o: Record<string, unknown>): unknown[] {
     new Date(0),
     [o],
   ];
+  // A key renamed (the first and the last): same number of keys, one of them unknown.
+  for (const k of new Set([keys[0], keys.at(-1)])) {
+    if (k === undefined) continue;
+    const renamed: Record<string, unknown> = { ...o, [`${k}_`]: o[k] };
+    delete renamed[k];
+    variants.push(renamed);
+  }
   const first = keys[0];
   if (first !== undefined) {
     // A named field present but not enumerable (zod reads it; a deep-equal check does not).
@@ -113,6 +120,11 @@ function objectVariants(o: Record<string, unknown>): unknown[] {
     delete hidden[first];
     Object.defineProperty(hidden, first, { value: o[first], enumerable: false });
     variants.push(hidden);
+    // ... and an unknown key in its place, so the key count still matches.
+    const hiddenPlusExtra: Record<string, unknown> = { ...o, extra: 1 };
+    delete hiddenPlusExtra[first];
+    Object.defineProperty(hiddenPlusExtra, first, { value: o[first], enumerable: false });
+    variants.push(hiddenPlusExtra);
     // The same field inherited instead of own.
     const rest = { ...o };
     delete rest[first];
