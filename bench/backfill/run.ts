@@ -36,7 +36,7 @@ import {
   writeResult,
 } from '../support.ts';
 import { meteredS3 } from '../sink/s3-meter.ts';
-import { runSink } from '../sink/sink-run.ts';
+import { runSink, runTopics } from '../sink/sink-run.ts';
 import { buildWorkload } from '../sink/workload.ts';
 
 const env = process.env;
@@ -104,17 +104,12 @@ async function main(): Promise<void> {
     );
     log(`live sink wrote every manifest in ${Math.round(performance.now() - started)} ms`);
 
-    // The live sink's topics and settings (bench/sink/sink-run.ts names them after the run).
+    // The live sink's topics and settings.
     const topics = {
       partitions: PARTITIONS,
       notifications: 'unused',
       eventBridge: 'unused',
-      sessionTags: `bench.session-tags.${run}`,
-      recordingExports: `bench.recording-exports.${run}`,
-      legalHolds: `bench.legal-holds.${run}`,
-      sinkState: `bench.sink-state.${run}`,
-      manifests: `bench.manifests.${run}`,
-      dlq: `bench.dlq.${run}`,
+      ...runTopics(run),
     };
     const sink: SinkOptions = {
       ...DEFAULT_SINK_OPTIONS,

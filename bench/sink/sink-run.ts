@@ -133,7 +133,6 @@ async function produceAndEnds(
   return ends;
 }
 
-/** One sink run. Throws when the sink does not write exactly one complete manifest per recording. */
 /** The topics of one run. */
 export function runTopics(run: string) {
   return {
@@ -165,6 +164,7 @@ export async function createRunTopics(admin: Admin, run: string, partitions: num
   }
 }
 
+/** One sink run. Throws when the sink does not write exactly one complete manifest per recording. */
 export async function runSink(
   deps: Readonly<{
     io: BenchKafka;

@@ -123,41 +123,59 @@ export interface LegFieldValueTypes {
 /** A captured leg field name. */
 export type LegTagField = keyof LegFieldValueTypes;
 
-/** Every leg field, in schema order (the order of `LegTags` in the Avro schema). */
-export const LEG_TAG_FIELDS = [
-  'communicationId',
-  'userId',
-  'purpose',
-  'direction',
-  'stationId',
-  'stationType',
-  'isWebRtc',
-  'peerId',
-  'provider',
-  'selfAddress',
-  'otherAddress',
-  'publicIpAddress',
-  'connectedTime',
-  'disconnectedTime',
-  'recordingState',
-  'recording',
-  'persistentConnectionState',
-  'state',
-  'disconnectType',
-  'held',
-  'confined',
-  'muted',
-  'everHeld',
-  'everConfined',
-  'everMuted',
-  'startHoldTime',
-  'startAcwTime',
-  'endAcwTime',
-  'edgeId',
-  'protocolCallId',
-  'errorCode',
-  'clientIpSourceSeen',
-] as const satisfies readonly LegTagField[];
+/** How a leg field's value is checked: text (a string), flag (a boolean) or instant (epoch ms). */
+export type LegFieldKind = 'text' | 'flag' | 'instant';
+type KindOf<T> = T extends boolean ? 'flag' : T extends number ? 'instant' : 'text';
+
+/**
+ * Every leg field and the kind of its value, in schema order (the order of `LegTags` in the Avro schema): the one
+ * list {@link LEG_TAG_FIELDS}, the sink's snapshot schema and its guard are built from (see {@link legFieldsByKind}).
+ * The type makes it complete and each kind match the field's value type.
+ */
+export const LEG_FIELD_KINDS: { readonly [K in LegTagField]: KindOf<LegFieldValueTypes[K]> } = {
+  communicationId: 'text',
+  userId: 'text',
+  purpose: 'text',
+  direction: 'text',
+  stationId: 'text',
+  stationType: 'text',
+  isWebRtc: 'flag',
+  peerId: 'text',
+  provider: 'text',
+  selfAddress: 'text',
+  otherAddress: 'text',
+  publicIpAddress: 'text',
+  connectedTime: 'instant',
+  disconnectedTime: 'instant',
+  recordingState: 'text',
+  recording: 'flag',
+  persistentConnectionState: 'text',
+  state: 'text',
+  disconnectType: 'text',
+  held: 'flag',
+  confined: 'flag',
+  muted: 'flag',
+  everHeld: 'flag',
+  everConfined: 'flag',
+  everMuted: 'flag',
+  startHoldTime: 'instant',
+  startAcwTime: 'instant',
+  endAcwTime: 'instant',
+  edgeId: 'text',
+  protocolCallId: 'text',
+  errorCode: 'text',
+  clientIpSourceSeen: 'flag',
+};
+
+/** Every leg field, in schema order. */
+export const LEG_TAG_FIELDS = Object.keys(LEG_FIELD_KINDS) as readonly LegTagField[];
+
+/** One check per leg field, chosen by the field's kind from `byKind`. */
+export function legFieldsByKind<T>(byKind: Readonly<Record<LegFieldKind, T>>): Record<LegTagField, T> {
+  const fields = {} as Record<LegTagField, T>;
+  for (const f of LEG_TAG_FIELDS) fields[f] = byKind[LEG_FIELD_KINDS[f]];
+  return fields;
+}
 
 /** The tags of one participant leg. Every field is a {@link Tag} or `null` (never captured). */
 export type LegTags = Readonly<

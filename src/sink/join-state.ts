@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { canonicalize, canonicalizeWith } from '../enrich/canonical-json.ts';
 import type { CanonicalMemo } from '../enrich/canonical-json.ts';
 import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
-import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';
+import { LEG_TAG_FIELDS, legFieldsByKind } from '../enrich/session-tags.ts';
 import type { LegTags, SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
 import { legalHoldsStateSchema, mergeLegalHolds } from '../enrich/legal-holds.ts';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
@@ -147,38 +147,7 @@ const instant = tagSchema(epochMs);
 const legSchema = z.strictObject({
   legKey: nonEmpty,
   participantId: nonEmpty,
-  communicationId: text,
-  userId: text,
-  purpose: text,
-  direction: text,
-  stationId: text,
-  stationType: text,
-  isWebRtc: flag,
-  peerId: text,
-  provider: text,
-  selfAddress: text,
-  otherAddress: text,
-  publicIpAddress: text,
-  connectedTime: instant,
-  disconnectedTime: instant,
-  recordingState: text,
-  recording: flag,
-  persistentConnectionState: text,
-  state: text,
-  disconnectType: text,
-  held: flag,
-  confined: flag,
-  muted: flag,
-  everHeld: flag,
-  everConfined: flag,
-  everMuted: flag,
-  startHoldTime: instant,
-  startAcwTime: instant,
-  endAcwTime: instant,
-  edgeId: text,
-  protocolCallId: text,
-  errorCode: text,
-  clientIpSourceSeen: flag,
+  ...legFieldsByKind<z.ZodType>({ text, flag, instant }),
 });
 
 /** A snapshot as custody accepts it: lower-case UUID conversation id, every time a representable instant. */

@@ -17,7 +17,8 @@ import {
   strictObject,
   string,
 } from '../enrich/data-guards.ts';
-import type { LegTagField, SessionTagsSnapshot } from '../enrich/session-tags.ts';
+import { legFieldsByKind } from '../enrich/session-tags.ts';
+import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import type { RecordingExport } from '../kafka/avro-codec.ts';
 
 const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -55,45 +56,16 @@ const text = tag(string(0, 4096));
 const flag = tag(boolean);
 const instant = tag(epochMs);
 
-/** Every tag field of a leg, with the schema's kind of value (the type makes the list complete). */
-const LEG_FIELDS: Readonly<Record<LegTagField, Guard>> = {
-  communicationId: text,
-  userId: text,
-  purpose: text,
-  direction: text,
-  stationId: text,
-  stationType: text,
-  isWebRtc: flag,
-  peerId: text,
-  provider: text,
-  selfAddress: text,
-  otherAddress: text,
-  publicIpAddress: text,
-  connectedTime: instant,
-  disconnectedTime: instant,
-  recordingState: text,
-  recording: flag,
-  persistentConnectionState: text,
-  state: text,
-  disconnectType: text,
-  held: flag,
-  confined: flag,
-  muted: flag,
-  everHeld: flag,
-  everConfined: flag,
-  everMuted: flag,
-  startHoldTime: instant,
-  startAcwTime: instant,
-  endAcwTime: instant,
-  edgeId: text,
-  protocolCallId: text,
-  errorCode: text,
-  clientIpSourceSeen: flag,
-};
-
 const snapshot = strictObject({
   conversationId: uuidLower,
-  legs: array(strictObject({ legKey: stateText, participantId: stateText, ...LEG_FIELDS }), 10_000),
+  legs: array(
+    strictObject({
+      legKey: stateText,
+      participantId: stateText,
+      ...legFieldsByKind({ text, flag, instant }),
+    }),
+    10_000,
+  ),
 });
 
 /** Whether `sessionTagsSnapshotSchema` would accept `value` unchanged (false may also mean "ask the schema"). */
