@@ -11,11 +11,10 @@ import { z } from 'zod';
 import { custodyEntrySchema, isCustodyEntry, toCustodyInstant } from '../../../src/enrich/custody.ts';
 import type { CustodyEntry } from '../../../src/enrich/custody.ts';
 import { ISO_DATETIME_WITH_OFFSET, isJsonRecord } from '../../../src/enrich/data-guards.ts';
-import { parseExportMetadata } from '../../../src/enrich/export-metadata.ts';
 import type { Manifest } from '../../../src/enrich/manifest.ts';
 import { isManifestBody } from '../../../src/enrich/manifest-guards.ts';
 import { manifestSchema } from '../../../src/enrich/manifest-schema.ts';
-import { CONV, REC, sampleEntries, sampleManifest } from '../../fixtures/manifest/sample.ts';
+import { invalidMetadata, sampleEntries, sampleManifest } from '../../fixtures/manifest/sample.ts';
 import { expectSound, mutationsOf, nodesOf, withAt } from '../../support/guard-differential.ts';
 import type { Path } from '../../support/guard-differential.ts';
 
@@ -44,22 +43,6 @@ const HOLD_MATTERS = [
   },
 ];
 
-function invalidMetadataManifest(): Manifest {
-  const bad = parseExportMetadata(Buffer.from('{"mediaType":"Call"}'), {
-    conversationId: CONV,
-    recordingId: REC,
-  });
-  if (bad.ok) throw new Error('expected invalid metadata');
-  const s3 = {
-    bucket: 'b',
-    key: 'k',
-    version_id: null,
-    etag: '"e"',
-    last_modified: '2024-03-07T11:02:10.000Z',
-  };
-  return sampleManifest({ metadata: { status: 'invalid', failure: bad.error, s3 } });
-}
-
 /** Manifests as buildManifest makes them, covering every branch of the schema's cross-field rules. */
 const manifests: [string, Manifest][] = [
   ['complete WebRTC call', sampleManifest()],
@@ -67,7 +50,7 @@ const manifests: [string, Manifest][] = [
     'incomplete, no legs or objects',
     sampleManifest({ audio: null, metadata: { status: 'missing' }, legs: [] }),
   ],
-  ['invalid metadata', invalidMetadataManifest()],
+  ['invalid metadata', sampleManifest({ metadata: invalidMetadata() })],
   [
     'hold on, with matters, enforced',
     sampleManifest({

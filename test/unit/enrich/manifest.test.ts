@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../../src/enrich/canonical-json.ts';
 import { buildCustodyTimeline } from '../../../src/enrich/custody.ts';
-import { parseExportMetadata } from '../../../src/enrich/export-metadata.ts';
 import { buildManifest } from '../../../src/enrich/manifest.ts';
 import type { ManifestLegInput } from '../../../src/enrich/manifest.ts';
 import { selectRecordingLeg } from '../../../src/enrich/manifest-legs.ts';
@@ -14,6 +13,7 @@ import {
   acdLeg,
   agentLeg,
   customerLeg,
+  invalidMetadata,
   sampleEntries,
   sampleInput,
   sampleManifest,
@@ -104,23 +104,12 @@ describe('buildManifest', () => {
   });
 
   it('records an invalid metadata file by hash and reason', () => {
-    const bad = parseExportMetadata(Buffer.from('{"mediaType":"Call"}'), {
-      conversationId: CONV,
-      recordingId: REC,
-    });
-    if (bad.ok) throw new Error('expected invalid');
-    const s3 = {
-      bucket: 'b',
-      key: 'k',
-      version_id: null,
-      etag: '"e"',
-      last_modified: '2024-03-07T11:02:10.000Z',
-    };
-    const m = sampleManifest({ metadata: { status: 'invalid', failure: bad.error, s3 } });
+    const metadata = invalidMetadata();
+    const m = sampleManifest({ metadata });
     expect(m.genesys_metadata).toMatchObject({
       status: 'invalid',
       verbatim: null,
-      sha256: bad.error.sha256,
+      sha256: metadata.failure.sha256,
       failure: { reason: 'schema' },
     });
     expect(m.completeness.missing).toContainEqual({ field: 'genesys_metadata', reason: 'invalid-schema' });
