@@ -67,16 +67,26 @@ const SCENARIO = {
   ],
 } as const;
 
+/** The scenario's calls exported into a fresh locked bucket by the emulator, and fresh sink topics. */
+async function exportedScenario(clientId: string) {
+  const admin = s3Client();
+  const kafka = kafkaClient(clientId);
+  const bucket = uniqueName('restore');
+  await createLockedBucket(admin, bucket);
+  const running = await runExportingEmulator(bucket, {
+    ...SCENARIO,
+    conversations: [...SCENARIO.conversations],
+  });
+  emu = running; // stopped by afterEach
+  const exports = await recordingExportsOf(admin, bucket);
+  const topics = sinkTopics();
+  await createTopics(kafka, Object.values(topics));
+  return { admin, kafka, bucket, emulator: running, exports, topics };
+}
+
 describe('custody sink join state', () => {
   it('on a first start reads the tags before the exports: one complete v1 each, three S3 requests per manifest', async () => {
-    const admin = s3Client();
-    const kafka = kafkaClient('sink-first-start');
-    const bucket = uniqueName('restore');
-    await createLockedBucket(admin, bucket);
-    emu = await runExportingEmulator(bucket, { ...SCENARIO, conversations: [...SCENARIO.conversations] });
-    const exports = await recordingExportsOf(admin, bucket);
-    const topics = sinkTopics();
-    await createTopics(kafka, Object.values(topics));
+    const { admin, kafka, bucket, emulator, exports, topics } = await exportedScenario('sink-first-start');
     // Both topics full before the sink starts, exports first: the order a replay or a late start sees.
     await produce(
       kafka,
@@ -86,7 +96,7 @@ describe('custody sink join state', () => {
     await produce(
       kafka,
       topics.sessionTags,
-      [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
+      [...snapshotsOf(emulator)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
     );
     const s3 = s3Client();
     const counts = metered(s3);
@@ -118,14 +128,7 @@ describe('custody sink join state', () => {
   ])(
     'after a restart restores the state from its changelog: a replay costs nothing, later tags continue the chain (%s)',
     async (_name, decoded) => {
-      const admin = s3Client();
-      const kafka = kafkaClient('sink-restart');
-      const bucket = uniqueName('restore');
-      await createLockedBucket(admin, bucket);
-      emu = await runExportingEmulator(bucket, { ...SCENARIO, conversations: [...SCENARIO.conversations] });
-      const exports = await recordingExportsOf(admin, bucket);
-      const topics = sinkTopics();
-      await createTopics(kafka, Object.values(topics));
+      const { admin, kafka, bucket, emulator, exports, topics } = await exportedScenario('sink-restart');
       const signer = testSigningKey();
       const groupId = uniqueName('custody-sink');
 
@@ -162,7 +165,7 @@ describe('custody sink join state', () => {
       await produce(
         kafka,
         topics.sessionTags,
-        [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
+        [...snapshotsOf(emulator)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
       );
       await waitForCaughtUp(kafka, groupId, [topics.sessionTags, topics.recordingExports]);
       for (const e of exports) {
