@@ -259,7 +259,11 @@ const isCustodyDetail = strictObject(
     original_time: nonEmptyText,
   },
 );
-const isEntryShape = strictObject(
+/**
+ * {@link isCustodyEntry} without its check of the built-in prototypes, for a guard that checks them once for a whole
+ * value holding entries (the manifest's).
+ */
+export const isCustodyEntryShape = strictObject(
   {
     event: oneOf(CUSTODY_EVENTS),
     at: string(0, Infinity, UTC_MILLIS),
@@ -272,7 +276,7 @@ const isEntryShape = strictObject(
 
 /** Whether custodyEntrySchema would accept `value` and give it back deep-equal (false may also mean "ask zod"). */
 export function isCustodyEntry(value: unknown): value is CustodyEntry {
-  return prototypesAreClean() && isEntryShape(value);
+  return prototypesAreClean() && isCustodyEntryShape(value);
 }
 
 /**

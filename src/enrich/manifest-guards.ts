@@ -5,7 +5,7 @@
  * test/unit/enrich/manifest-guards.test.ts compares the two on built manifests and on many damaged copies of them.
  * Change the schema and this file together.
  */
-import { UTC_MILLIS, isCustodyEntry } from './custody.ts';
+import { UTC_MILLIS, isCustodyEntryShape } from './custody.ts';
 import type { Guard } from './data-guards.ts';
 import {
   ISO_DATETIME_WITH_OFFSET,
@@ -156,7 +156,7 @@ const bodyShape = strictObject({
       enforced: boolean,
     },
   ),
-  chain_of_custody: array(isCustodyEntry),
+  chain_of_custody: array(isCustodyEntryShape),
   genesys_metadata: strictObject({
     status: oneOf(['valid', 'invalid', 'missing']),
     verbatim: (v) => v === null || isJsonRecord(v),
