@@ -1,7 +1,8 @@
 /**
  * The S3 floor: per recording, only the S3 work no manifest writer can avoid — GetObject of the audio version
- * streamed through SHA-256, GetObject of the metadata version read whole, and one PutObject of a manifest-sized
- * JSON body with `x-amz-checksum-sha256` (and the same Object Lock legal hold as the sink, when it uses one).
+ * streamed through SHA-256 and GetObject of the metadata version read whole (both at once, as the sink reads
+ * them), then one PutObject of a manifest-sized JSON body with `x-amz-checksum-sha256` (and the same Object Lock
+ * legal hold as the sink, when it uses one).
  * `concurrency` workers share the recordings, each doing one recording at a time, as the sink's partitions do.
  *
  * Not in the floor, by design: Kafka (consume, commit, announce), the join state in S3, the read of the current
@@ -39,16 +40,23 @@ async function body(s3: S3Client, bucket: string, key: string, versionId: string
 }
 
 async function oneRecording(s3: S3Client, r: BenchRecording, opts: FloorOptions): Promise<void> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of await body(s3, r.bucket, r.audio.key, r.audio.versionId)) {
-    hash.update(chunk);
-    size += chunk.byteLength;
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of await body(s3, r.bucket, r.metadata.key, r.metadata.versionId))
-    chunks.push(Buffer.from(chunk));
-  const metadata = Buffer.concat(chunks);
+  // Both reads at once, as the sink does them.
+  const audio = async () => {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of await body(s3, r.bucket, r.audio.key, r.audio.versionId)) {
+      hash.update(chunk);
+      size += chunk.byteLength;
+    }
+    return { hash, size };
+  };
+  const metadataBytes = async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await body(s3, r.bucket, r.metadata.key, r.metadata.versionId))
+      chunks.push(Buffer.from(chunk));
+    return Buffer.concat(chunks);
+  };
+  const [{ hash, size }, metadata] = await Promise.all([audio(), metadataBytes()]);
   const parsed = parseExportKey(r.audio.key);
   if (!parsed.ok) throw new Error(`floor: bad key ${r.audio.key}`);
   const text = JSON.stringify({

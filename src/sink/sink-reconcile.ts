@@ -114,28 +114,31 @@ function hashOf(o: ExportedObject, sha256: string, size: number, deps: Reconcile
   };
 }
 
-/** Reads (and where needed hashes) the recording's objects. Audio is hashed once per version, then taken from state. */
+/**
+ * Reads (and where needed hashes) the recording's objects. Audio is hashed once per version, then taken from state.
+ * The audio and the metadata are read at the same time: against a remote S3 each read is a round trip or more, and
+ * a partition's recordings are processed one after another.
+ */
 async function readObjects(rec: RecordingState, deps: ReconcileDeps): Promise<Reads> {
-  let audioHash = rec.audioHash;
-  if (audioHash === null && rec.audio !== null) {
+  const audio = async (): Promise<ObjectHash | null> => {
+    if (rec.audioHash !== null || rec.audio === null) return rec.audioHash;
     const read = await hashObject(deps.s3, rec.bucket, rec.audio.object);
-    if (read.status === 'read')
-      audioHash = hashOf(rec.audio.object, read.value.sha256, read.value.size, deps);
-  }
-  let metadata: Reads['metadata'] = 'missing';
-  if (rec.metadata !== null) {
+    return read.status === 'read' ? hashOf(rec.audio.object, read.value.sha256, read.value.size, deps) : null;
+  };
+  const metadata = async (): Promise<Reads['metadata']> => {
+    if (rec.metadata === null) return 'missing';
     const read = await readObjectBytes(deps.s3, rec.bucket, rec.metadata.object, MAX_METADATA_BYTES);
-    if (read.status === 'read') {
-      const computed = hashOf(rec.metadata.object, read.value.sha256, read.value.size, deps);
-      const stored = rec.metadataHash;
-      metadata = {
-        bytes: read.value.bytes,
-        hash: stored !== null && stored.sha256 === computed.sha256 ? stored : computed,
-        oversized: read.value.truncated,
-      };
-    }
-  }
-  return { audioHash, metadata };
+    if (read.status !== 'read') return 'missing';
+    const computed = hashOf(rec.metadata.object, read.value.sha256, read.value.size, deps);
+    const stored = rec.metadataHash;
+    return {
+      bytes: read.value.bytes,
+      hash: stored !== null && stored.sha256 === computed.sha256 ? stored : computed,
+      oversized: read.value.truncated,
+    };
+  };
+  const [audioHash, metadataRead] = await Promise.all([audio(), metadata()]);
+  return { audioHash, metadata: metadataRead };
 }
 
 function exportKeyOf(rec: RecordingState, exportPrefix: string): ExportKey {
