@@ -9,7 +9,7 @@
 import { capturedSnapshots } from '../../dev/captured-snapshots.ts';
 import { exportKeys } from '../../dev/emulator/platform/export-layout.ts';
 import { createOrg, createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
-import { custodyEntrySchema, isCustodyEntry } from '../../src/enrich/custody.ts';
+import { custodyEntrySchema, isCustodyEntry } from '../../src/enrich/custody-entry.ts';
 import { ISO_DATETIME_WITH_OFFSET } from '../../src/enrich/data-guards.ts';
 import { parseExportKey } from '../../src/enrich/export-layout.ts';
 import { isManifestBody } from '../../src/enrich/manifest-guards.ts';

@@ -9,8 +9,8 @@
  */
 import { z } from 'zod';
 import { canonicalize } from './canonical-json.ts';
-import { toCustodyInstant } from './custody.ts';
-import type { CustodyActor, CustodyEntry } from './custody.ts';
+import { toCustodyInstant } from './custody-entry.ts';
+import type { CustodyActor, CustodyEntry } from './custody-entry.ts';
 import type { LegalHoldInput, ManifestHoldMatter } from './manifest.ts';
 
 /** The Kafka record an event was read from (its evidence in the chain of custody). */

@@ -5,7 +5,7 @@
  * test/unit/enrich/manifest-guards.test.ts compares the two on built manifests and on many damaged copies of them.
  * Change the schema and this file together.
  */
-import { UTC_MILLIS, isCustodyEntryShape } from './custody.ts';
+import { UTC_MILLIS, isCustodyEntryShape } from './custody-entry.ts';
 import type { Guard } from './data-guards.ts';
 import {
   ISO_DATETIME_WITH_OFFSET,

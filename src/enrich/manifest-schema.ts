@@ -4,7 +4,7 @@
  * same shape as JSON Schema 2020-12 for readers outside custody; a test keeps the two in agreement.
  */
 import { z } from 'zod';
-import { UTC_MILLIS, custodyEntrySchema } from './custody.ts';
+import { UTC_MILLIS, custodyEntrySchema } from './custody-entry.ts';
 
 /** Shared with manifest-guards.ts, the hand-written fast path in front of {@link manifestSchema}. */
 export const SHA256_HEX_RE = /^[0-9a-f]{64}$/;

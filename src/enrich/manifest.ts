@@ -13,7 +13,7 @@
 import { isCanonicalizable } from './canonical-json.ts';
 import type { JsonObject } from './canonical-json.ts';
 import type { CustodyTimeline } from './custody.ts';
-import { UTC_MILLIS } from './custody.ts';
+import { UTC_MILLIS } from './custody-entry.ts';
 import type { ExportKey } from './export-layout.ts';
 import type { ExportMetadata, MetadataFailure } from './export-metadata.ts';
 import { LEG_SELECTION_RULE, selectRecordingLeg, summarizeParticipants } from './manifest-legs.ts';

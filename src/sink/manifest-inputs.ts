@@ -6,7 +6,7 @@
  * Pure. A tag whose time cannot be expressed as a UTC instant (outside the ISO range) is left out and reported,
  * never guessed; the sink validates snapshots before they get here, so in practice nothing is left out.
  */
-import { toCustodyInstant } from '../enrich/custody.ts';
+import { toCustodyInstant } from '../enrich/custody-entry.ts';
 import type { CapturedTag, ManifestLegInput } from '../enrich/manifest.ts';
 import type { LegTags, SessionTagsSnapshot, Tag, TagSource } from '../enrich/session-tags.ts';
 import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';

@@ -15,7 +15,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { buildCustodyTimeline } from '../enrich/custody.ts';
-import type { CustodyEntry } from '../enrich/custody.ts';
+import type { CustodyEntry } from '../enrich/custody-entry.ts';
 import { legalHoldCustodyEntries, legalHoldInputOf } from '../enrich/legal-holds.ts';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import { manifestKeyFor, parseExportKey } from '../enrich/export-layout.ts';

@@ -3,7 +3,12 @@
  * state (Genesys clocks in the tags, custody receive times, S3 LastModified, the stored hash times), never from a
  * clock read here, so any instance builds the same timeline from the same join state.
  */
-import type { CustodyActor, CustodyEntry, CustodyEvidence, CustodyEventType } from '../enrich/custody.ts';
+import type {
+  CustodyActor,
+  CustodyEntry,
+  CustodyEvidence,
+  CustodyEventType,
+} from '../enrich/custody-entry.ts';
 import type { GeneratedBy } from '../enrich/manifest.ts';
 import type { LegTags } from '../enrich/session-tags.ts';
 import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';

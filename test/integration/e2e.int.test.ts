@@ -16,7 +16,7 @@ import type { ConversationScript, GroundTruthLeg, SimRecording } from '../../dev
 import { scenarioEndingNow, startLocalPipeline } from '../../dev/pipeline.ts';
 import type { RunningLocalPipeline, ScriptedCall, StoredManifest } from '../../dev/pipeline.ts';
 import { verifyStoredManifest } from '../../dev/pipeline-manifests.ts';
-import type { CustodyEntry } from '../../src/enrich/custody.ts';
+import type { CustodyEntry } from '../../src/enrich/custody-entry.ts';
 import type { ManifestTagField } from '../../src/enrich/manifest.ts';
 import type { SessionTagsSnapshot } from '../../src/enrich/session-tags.ts';
 import { createDecoders } from '../../src/kafka/record-codecs.ts';

@@ -1,7 +1,8 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import { CUSTODY_EVENTS, CUSTODY_EVENT_RULES, buildCustodyTimeline } from '../../src/enrich/custody.ts';
-import type { CustodyActor, CustodyEntry, CustodyEvidence } from '../../src/enrich/custody.ts';
+import { CUSTODY_EVENTS, CUSTODY_EVENT_RULES } from '../../src/enrich/custody-entry.ts';
+import { buildCustodyTimeline } from '../../src/enrich/custody.ts';
+import type { CustodyActor, CustodyEntry, CustodyEvidence } from '../../src/enrich/custody-entry.ts';
 import { parseExportMetadata } from '../../src/enrich/export-metadata.ts';
 import { sealManifest, serializeSealedManifest } from '../../src/enrich/integrity.ts';
 import type { SealedManifest } from '../../src/enrich/integrity.ts';

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../../src/enrich/canonical-json.ts';
-import {
-  CUSTODY_EVENTS,
-  CUSTODY_EVENT_RULES,
-  buildCustodyTimeline,
-  toCustodyInstant,
-  verifyTimeline,
-} from '../../../src/enrich/custody.ts';
-import type { CustodyEntry } from '../../../src/enrich/custody.ts';
+import { CUSTODY_EVENTS, CUSTODY_EVENT_RULES, toCustodyInstant } from '../../../src/enrich/custody-entry.ts';
+import { buildCustodyTimeline, verifyTimeline } from '../../../src/enrich/custody.ts';
+import type { CustodyEntry } from '../../../src/enrich/custody-entry.ts';
 
 const custody = { kind: 'custody', component: 'sink', version: '0.1.0', instance: 'sink-1' } as const;
 const kafka = (offset: string) => ({ kafka: { topic: 'genesys.notifications.v1', partition: 2, offset } });
