@@ -67,6 +67,7 @@ import type {
 } from './notification-channel.ts';
 import { NotificationChannel } from './notification-channel.ts';
 import { OverlapDedupe } from './overlap-dedupe.ts';
+import { packSnapshot, unpackSnapshot } from './packed-snapshots.ts';
 import { GENESYS_LIMITS, planChannels } from './subscription-plan.ts';
 import type { ChannelPlan, PlanLimits } from './subscription-plan.ts';
 import { UserDirectory } from './user-directory.ts';
@@ -83,6 +84,10 @@ export interface IngestOptions {
   readonly userRefreshMs: number;
   /** Forget a conversation's snapshot this long after its last event (the compacted topic keeps it). */
   readonly snapshotIdleMs: number;
+  /** Keep a conversation's snapshot packed (packed-snapshots.ts) this long after its last event. */
+  readonly snapshotPackAfterMs: number;
+  /** How often quiet snapshots are packed and idle ones forgotten (ms). */
+  readonly housekeepingMs: number;
   /**
    * Largest Kafka record the producer sends (bytes; the producer's `maxRequestBytes`). A frame whose evidence
    * record would be larger goes to the DLQ (size, SHA-256, prefix) and its conversation is repaired as a gap.
@@ -113,6 +118,8 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   gapRepair: {},
   userRefreshMs: 10 * 60_000,
   snapshotIdleMs: 6 * 60 * 60_000,
+  snapshotPackAfterMs: 60_000,
+  housekeepingMs: 60_000,
   maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
   deadLetterPrefixBytes: 4_096,
   stopTimeoutMs: 10_000,
@@ -184,6 +191,8 @@ export interface RunningIngest {
     duplicates: number;
     gapsOpen: number;
     gapsRepaired: number;
+    /** Snapshots packed because their conversation went quiet (packed-snapshots.ts). */
+    snapshotsPacked: number;
   };
   /**
    * Rejects when a part of ingest stopped for a reason retrying cannot fix (credentials or a permission
@@ -220,17 +229,40 @@ function frameParser(): (text: string) => ReturnType<typeof parseNotificationFra
 }
 
 interface ConversationState {
-  /** The snapshot as last written to Kafka (or restored); undefined before the first batch sealed it. */
+  /**
+   * The snapshot as last written to Kafka (or restored); undefined before the first batch sealed it, and while it
+   * is packed. Read it through {@link snapshotOf}.
+   */
   snapshot: SessionTagsSnapshot | undefined;
+  /** The snapshot, packed while the conversation is quiet. */
+  packed?: Buffer;
   /** Observations received and not yet merged (their batch is not formed yet), oldest first. */
   unsealed: TagObservation[];
   lastEventAt: number;
   userIds: Set<string>;
 }
 
+/** The written snapshot, unpacked first when the conversation had gone quiet. */
+function snapshotOf(state: ConversationState): SessionTagsSnapshot | undefined {
+  if (state.packed !== undefined) {
+    state.snapshot = unpackSnapshot(state.packed);
+    delete state.packed;
+  }
+  return state.snapshot;
+}
+
+/** Packs the snapshot of a quiet conversation (one with nothing waiting to be merged). */
+function packIfQuiet(state: ConversationState): boolean {
+  if (state.snapshot === undefined || state.unsealed.length > 0) return false;
+  state.packed = packSnapshot(state.snapshot);
+  state.snapshot = undefined;
+  return true;
+}
+
 /** The snapshot including what was received and not yet merged into the written one (reads off the hot path). */
 function currentSnapshot(state: ConversationState): SessionTagsSnapshot | undefined {
-  return state.unsealed.length > 0 ? mergeSessionTags(state.snapshot, state.unsealed) : state.snapshot;
+  const written = snapshotOf(state);
+  return state.unsealed.length > 0 ? mergeSessionTags(written, state.unsealed) : written;
 }
 
 export async function startIngest(
@@ -250,7 +282,14 @@ export async function startIngest(
   for (const [id, snapshot] of deps.restored ?? []) conversations.set(id, restoredState(snapshot, now()));
   const channels: NotificationChannel[] = [];
   const gaps = new Set<Gap>();
-  const stats = { frames: 0, deadLetters: 0, duplicates: 0, gapsOpen: 0, gapsRepaired: 0 };
+  const stats = {
+    frames: 0,
+    deadLetters: 0,
+    duplicates: 0,
+    gapsOpen: 0,
+    gapsRepaired: 0,
+    snapshotsPacked: 0,
+  };
   const sequence = new Map<string, number>();
   const parseFrame = frameParser();
   const classify = (text: string): ControlKind => {
@@ -425,7 +464,7 @@ export async function startIngest(
         state.unsealed[obs.length - 1] === obs[obs.length - 1] && state.unsealed[0] === obs[0]
           ? state.unsealed.slice(obs.length)
           : state.unsealed.filter((o) => !sealed.has(o));
-      const prev = state.snapshot;
+      const prev = snapshotOf(state);
       const next = mergeSessionTags(prev, obs);
       state.snapshot = next;
       for (const leg of next.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
@@ -1009,10 +1048,16 @@ export async function startIngest(
     return Math.max(last.at, floor);
   }
 
+  let packing = false;
   const housekeeping = setInterval(() => {
     const cutoff = now() - opts.snapshotIdleMs;
     for (const [id, s] of conversations) if (s.lastEventAt < cutoff) conversations.delete(id);
-  }, 60_000);
+    if (packing) return;
+    packing = true;
+    void packQuiet(conversations, () => now() - opts.snapshotPackAfterMs)
+      .then((n) => (stats.snapshotsPacked += n))
+      .finally(() => (packing = false));
+  }, opts.housekeepingMs);
   housekeeping.unref();
   const refresh = setInterval(() => {
     if (stopping || failedWith !== undefined) return;
@@ -1110,6 +1155,27 @@ export async function startIngest(
       return stopped;
     },
   };
+}
+
+/**
+ * Packs the snapshots of the conversations quiet since before `cutoff()`, a slice at a time with the event loop
+ * free in between (after a restart every restored conversation is quiet at once, and packing is ~0.2 ms each).
+ */
+async function packQuiet(
+  conversations: Map<string, ConversationState>,
+  cutoff: () => number,
+): Promise<number> {
+  let packed = 0;
+  let inSlice = 0;
+  for (const state of [...conversations.values()]) {
+    if (state.packed !== undefined || state.lastEventAt >= cutoff()) continue;
+    if (packIfQuiet(state)) packed++;
+    if (++inSlice === 100) {
+      inSlice = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  return packed;
 }
 
 /** A restored conversation: its users (so gap repair finds it) and when custody last captured anything of it. */

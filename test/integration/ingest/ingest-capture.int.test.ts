@@ -8,6 +8,7 @@ import type { SessionTagsSnapshot } from '../../../src/enrich/session-tags.ts';
 import { compareWithGroundTruth, provenanceCounts, scenarioOfEveryKind } from '../../support/ground-truth.ts';
 import { startIngestHarness, type IngestHarness } from '../../support/ingest-harness.ts';
 import { INGEST_VERSION } from '../../../src/ingest/ingest-pipeline.ts';
+import type { IngestOptions } from '../../../src/ingest/ingest-pipeline.ts';
 import { SESSION_TAGS_HEADERS } from '../../../src/kafka/topics.ts';
 import { readTopicToEnd } from '../../support/kafka-read.ts';
 
@@ -16,7 +17,19 @@ const DAY_MS = 24 * 3_600_000;
 const INSTANCE = 'ingest-test';
 const START = Date.parse('2026-03-02T00:00:00.000Z');
 
-describe('custody ingest: a scripted day', () => {
+// Packing every quiet snapshot at once and often (the default waits a minute) makes every conversation go through
+// pack and unpack between its frames: what ingest captures must not change. (Forgetting idle conversations runs
+// as often; at 8,640x the default six hours would pass before the checks.)
+const PACK_OFTEN: Partial<IngestOptions> = {
+  snapshotPackAfterMs: 0,
+  housekeepingMs: 25,
+  snapshotIdleMs: 30 * DAY_MS,
+};
+
+describe.each([
+  ['', {}],
+  [', its quiet snapshots packed between frames', PACK_OFTEN],
+])('custody ingest: a scripted day%s', (_, options: Partial<IngestOptions>) => {
   let h: IngestHarness;
   let scripts: readonly ConversationScript[];
   let snapshots: Map<string, SessionTagsSnapshot>;
@@ -25,7 +38,7 @@ describe('custody ingest: a scripted day', () => {
     // 27 conversations (3 of each kind) over one simulated day, at 8,640x: the day passes in ~10 s. The
     // first six simulated hours (2.5 s) leave ingest time to subscribe before the first call.
     const scenario = scenarioOfEveryKind(START, START + 6 * 3_600_000, DAY_MS - 7 * 3_600_000, 3);
-    h = await startIngestHarness({ scenario, speed: 8_640, seed: 11 });
+    h = await startIngestHarness({ scenario, speed: 8_640, seed: 11 }, options);
     scripts = h.emu.control.groundTruth();
     const lastEnd = Math.max(...scripts.map((s) => s.endTime));
     await h.untilSimTime(lastEnd + 10 * 60_000);
@@ -81,5 +94,11 @@ describe('custody ingest: a scripted day', () => {
       true,
     );
     expect(await h.deadLetters()).toEqual([]);
+  });
+
+  it('answers for every conversation with the snapshot it wrote last, packed or not', () => {
+    for (const [id, written] of snapshots) expect(h.ingest.snapshot(id)).toEqual(written);
+    if (options.housekeepingMs !== undefined) expect(h.ingest.stats.snapshotsPacked).toBeGreaterThan(27);
+    else expect(h.ingest.stats.snapshotsPacked).toBe(0);
   });
 });
