@@ -251,7 +251,7 @@ function snapshotOf(state: ConversationState): SessionTagsSnapshot | undefined {
   return state.snapshot;
 }
 
-/** Packs the snapshot of a quiet conversation (one with nothing waiting to be merged). */
+/** Packs the snapshot of a quiet conversation (one with nothing waiting to be merged); false if none to pack. */
 function packIfQuiet(state: ConversationState): boolean {
   if (state.snapshot === undefined || state.unsealed.length > 0) return false;
   state.packed = packSnapshot(state.snapshot);
@@ -1167,9 +1167,9 @@ async function packQuiet(
 ): Promise<number> {
   let packed = 0;
   let inSlice = 0;
-  for (const state of [...conversations.values()]) {
-    if (state.packed !== undefined || state.lastEventAt >= cutoff()) continue;
-    if (packIfQuiet(state)) packed++;
+  // A Map's iterator stays valid while housekeeping or new frames change the map between slices.
+  for (const state of conversations.values()) {
+    if (state.lastEventAt < cutoff() && packIfQuiet(state)) packed++;
     if (++inSlice === 100) {
       inSlice = 0;
       await new Promise((resolve) => setImmediate(resolve));
