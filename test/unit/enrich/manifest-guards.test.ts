@@ -142,11 +142,30 @@ describe('isManifestBody', () => {
       const verbatim = typeof json === 'object' && json !== null && !Array.isArray(json) ? json : { v: json };
       const x = withAt(m, ['genesys_metadata', 'verbatim'], verbatim);
       expectSound(isManifestBody, manifestSchema, [x]);
-      // JSON.parse output is plain data: the guard takes all of it (-0 is JSON too, and zod keeps it).
-      expect(isJsonRecord(verbatim)).toBe(true);
+      // JSON.parse output is plain data: the guard takes all of it (-0 is JSON too, and zod keeps it), except a
+      // `__proto__` key, which zod's record drops (so its output would not be the input).
+      expect(isJsonRecord(verbatim)).toBe(!hasProtoKey(verbatim));
     },
   );
+
+  it('refuses verbatim metadata with a __proto__ key at any depth, as zod would not keep it', () => {
+    const m = manifests[0]?.[1] as Manifest;
+    for (const text of ['{"__proto__":0}', '{"a":{"b":[{"__proto__":{"x":1}}]}}']) {
+      const verbatim = JSON.parse(text) as Record<string, unknown>;
+      expect(isJsonRecord(verbatim)).toBe(false);
+      const x = withAt(m, ['genesys_metadata', 'verbatim'], verbatim);
+      expect(isManifestBody(x)).toBe(false);
+      expectSound(isManifestBody, manifestSchema, [x]);
+    }
+  });
 });
+
+/** Whether a JSON value has an own `__proto__` key anywhere (JSON.parse makes one an own property). */
+function hasProtoKey(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasProtoKey);
+  if (typeof v !== 'object' || v === null) return false;
+  return Object.keys(v).some((k) => k === '__proto__' || hasProtoKey((v as Record<string, unknown>)[k]));
+}
 
 describe('isCustodyEntry', () => {
   const entries = sampleEntries();
