@@ -133,12 +133,23 @@ export function canonicalize(value: unknown): string {
 }
 
 /**
- * Canonical text of the objects at depths 1 to 3 of a value, kept by identity. Only for values that are never
- * changed once built (the sink's join states, merged into new objects): a merge that keeps a conversation's tags
- * as they were then canonicalises only what changed.
+ * Canonical text of the objects at depth 1 of a value (a join state's tags, exports and holds), kept by identity.
+ * Only for values that are never changed once built (the sink's join states, merged into new objects): a merge
+ * that keeps a conversation's tags as they were then canonicalises only what changed. One depth only, and each
+ * text flattened: texts kept for depths 1–3 as built (ropes of every member's piece) took ~6× the state's JSON
+ * size, and made the sink's decoded states ~400 KB each.
  */
 export type CanonicalMemo = WeakMap<object, string>;
-const MEMO_DEPTHS = 3;
+const MEMO_DEPTHS = 1;
+
+/**
+ * The same text as one flat string: a text built by `+=` is a rope holding every piece it was built from, many
+ * times the size of its characters. Converting a string to a number flattens it in V8 (as flatstr does).
+ */
+function flattened(text: string): string {
+  Number(text);
+  return text;
+}
 
 /** {@link canonicalize}, reusing (and filling) `memo` for the value's inner objects. */
 export function canonicalizeWith(value: unknown, memo?: CanonicalMemo): string {
@@ -178,7 +189,7 @@ function fast(value: unknown, depth: number, memo?: CanonicalMemo): string {
   if (memo === undefined || depth === 0 || depth > MEMO_DEPTHS) return fastContainer(value, depth, memo);
   let text = memo.get(value);
   if (text === undefined) {
-    text = fastContainer(value, depth, memo);
+    text = flattened(fastContainer(value, depth, memo));
     memo.set(value, text);
   }
   return text;

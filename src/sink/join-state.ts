@@ -282,14 +282,9 @@ const DEFLATED_JSON = 0x01;
 /** Largest state a changelog value may inflate to (a bound against compression bombs). */
 export const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
-/** The changelog value of a state. */
+/** The changelog value of a state: its canonical bytes ({@link stateBytes}), deflated. */
 export function encodeConversationState(state: ConversationState): Buffer {
-  return encodeStateBytes(stateBytes(state));
-}
-
-/** The changelog value of a state given as its canonical bytes ({@link stateBytes}). */
-export function encodeStateBytes(bytes: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.of(DEFLATED_JSON), deflateRawSync(bytes, { level: 1 })]);
+  return Buffer.concat([Buffer.of(DEFLATED_JSON), deflateRawSync(stateBytes(state), { level: 1 })]);
 }
 
 /** The canonical JSON bytes a changelog value holds (plain JSON is accepted too), or undefined. */
@@ -308,19 +303,6 @@ export function parseConversationState(
   key: string | null,
   value: Uint8Array,
 ): ConversationState | StateParseFailure {
-  const parsed = parseStoredState(key, value);
-  return 'detail' in parsed ? parsed : parsed.state;
-}
-
-/**
- * {@link parseConversationState} with the state's canonical bytes ({@link stateBytes}), which a deflated value
- * holds already (encodeStateBytes compressed exactly those): the join table compares them to see whether a merge
- * changed anything, without canonicalising the stored state again.
- */
-export function parseStoredState(
-  key: string | null,
-  value: Uint8Array,
-): Readonly<{ state: ConversationState; bytes: Buffer }> | StateParseFailure {
   const bytes = changelogJson(value);
   if (bytes === undefined) return { detail: 'sink state is neither JSON nor deflated JSON within 16 MiB' };
   const parsed = conversationStateSchema.safeParse(parseJsonBytes(bytes));
@@ -330,12 +312,7 @@ export function parseStoredState(
   if (key !== state.conversationId || inner.some((id) => id !== undefined && id !== key)) {
     return { detail: 'sink state names another conversation than its key' };
   }
-  // Plain JSON (accepted for hand-made records) need not be canonical; what encodeStateBytes deflated is.
-  return {
-    state,
-    bytes:
-      value[0] !== DEFLATED_JSON ? stateBytes(state) : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes),
-  };
+  return state;
 }
 
 /**

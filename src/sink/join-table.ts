@@ -31,11 +31,9 @@ import {
   STATE_FORMAT,
   applySessionTags,
   encodeConversationState,
-  encodeStateBytes,
   isStateFailure,
   mergeConversationState,
-  parseStoredState,
-  stateBytes,
+  parseConversationState,
 } from './join-state.ts';
 import type { ConversationState, KafkaPointer } from './join-state.ts';
 import { readPartitions } from './partition-reader.ts';
@@ -68,20 +66,20 @@ function raiseThrough(t: PartitionTable, conversationId: string, kind: InputKind
   return true;
 }
 
-/** A conversation's state as used, with its canonical bytes once known (read from the changelog, or encoded). */
-type Decoded = Readonly<{ state: ConversationState; bytes?: Buffer }>;
-
-/** The changelog value of a decoded state. */
-const encoded = (entry: Decoded): Buffer => encodeStateBytes(entry.bytes ?? stateBytes(entry.state));
+/**
+ * A conversation's state as used. Its changelog value stays in `conversations` while the state is unchanged, so
+ * the decoded entry keeps no bytes of its own.
+ */
+type Decoded = Readonly<{ state: ConversationState }>;
 
 /**
  * Decoded states kept per partition. A conversation is used a few times in a row (its tags, its export, the
- * reconcile's result), and decoding (inflate, parse, validate) plus canonicalising it each time was most of the
- * sink's CPU; the compressed values stay the memory-bounded store of everything else. Small on purpose: a decoded
- * state with its memoised canonical parts took ~400 KB in the soak (512 per partition grew the sink past 1 GB in
- * minutes; 32 kept it flat at ~450 MB), and the bound is per partition, so it grows with the partitions held.
+ * reconcile's result); the compressed values stay the memory-bounded store of everything else. The bound is per
+ * partition, so it grows with the partitions held. A decoded state takes about three times its JSON size (its
+ * objects, and the memoised canonical text of its parts); it took ~400 KB while the memo kept unflattened texts
+ * for three depths, when this bound was cut from 512 to 32 (see canonical-json.ts).
  */
-export const DECODED_PER_PARTITION = 32;
+export const DECODED_PER_PARTITION = 64;
 
 type PartitionTable = {
   /**
@@ -256,7 +254,7 @@ export class JoinTable {
     if (value !== undefined) return value;
     const pending = t.decoded.get(id);
     if (pending === undefined) return undefined;
-    const fresh = encoded(pending);
+    const fresh = encodeConversationState(pending.state);
     t.conversations.set(id, fresh);
     return fresh;
   }
@@ -281,8 +279,8 @@ export class JoinTable {
   }
 
   #decode(partition: number, key: string, value: Buffer): Decoded | undefined {
-    const state = parseStoredState(key, value);
-    if (!isStateFailure(state)) return state;
+    const state = parseConversationState(key, value);
+    if (!isStateFailure(state)) return { state };
     // Only the sink writes this topic; a record it cannot read is reported, never trusted. Without it the next
     // manifest finds the current version through its conditional write and continues the chain.
     this.corrupt++;
