@@ -226,6 +226,22 @@ function fastContainer(value: object, depth: number, memo: CanonicalMemo | undef
   return `${out}}`;
 }
 
+/** Canonical texts of documents never changed once built, by identity (see {@link canonicalizeFrozen}). */
+const FROZEN_TEXTS = new WeakMap<object, string>();
+
+/**
+ * {@link canonicalize} for a document that is never changed once built (a manifest: checked as I-JSON when built,
+ * then hashed and signed): computed once, then kept by identity.
+ */
+export function canonicalizeFrozen(value: object): string {
+  let text = FROZEN_TEXTS.get(value);
+  if (text === undefined) {
+    text = canonicalize(value);
+    FROZEN_TEXTS.set(value, text);
+  }
+  return text;
+}
+
 /** {@link canonicalize}, encoded as UTF-8 bytes: the exact bytes that are hashed and signed. */
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalize(value), 'utf8');

@@ -16,7 +16,7 @@
  */
 import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { canonicalBytes, canonicalize } from './canonical-json.ts';
+import { canonicalBytes, canonicalize, canonicalizeFrozen } from './canonical-json.ts';
 import type { Manifest } from './manifest.ts';
 import { sha256Hex } from './sha256.ts';
 
@@ -53,7 +53,7 @@ export function manifestBodyBytes(
 
 /** Hex SHA-256 of {@link manifestBodyBytes}: the manifest's identity in the hash chain. */
 export function manifestSha256(manifest: Manifest | SealedManifest): string {
-  return sha256Hex(manifestBodyBytes(manifest));
+  return sha256Hex(Buffer.from(bodyTextOf(manifest), 'utf8'));
 }
 
 /** Key ids by key (KeyObjects are immutable; the sink checks its key's id on every manifest it seals). */
@@ -85,7 +85,7 @@ export function sealManifest(manifest: Manifest, signer: ManifestSigner): Sealed
   }
   if (keyIdFor(privateKey) !== keyId) throw new TypeError('signer keyId does not match the private key');
   if (Object.hasOwn(manifest, 'integrity')) throw new TypeError('manifest is already sealed');
-  const text = canonicalize(manifestBodyOf(manifest));
+  const text = bodyTextOf(manifest);
   const body = Buffer.from(text, 'utf8');
   const integrity: ManifestIntegrity = {
     algorithm: 'Ed25519',
@@ -106,12 +106,21 @@ export function sealManifest(manifest: Manifest, signer: ManifestSigner): Sealed
  */
 export function serializeSealedManifest(sealed: SealedManifest): Buffer {
   // A sealed manifest is never changed (its type is read-only); the text it was sealed over is its body.
-  const body = SEALED_BODIES.get(sealed) ?? canonicalize(manifestBodyOf(sealed));
+  const body = bodyTextOf(sealed);
   const integrity = canonicalize(sealed.integrity);
   return Buffer.from(`${body.slice(0, -1)},"integrity":${integrity}}`, 'utf8');
 }
 
 /** The manifest without any `integrity` member. */
+/**
+ * The canonical text of a manifest's body. Manifests are never changed once built (their types are read-only):
+ * a built one keeps the text buildManifest checked it with, a sealed one the text it was sealed over.
+ */
+function bodyTextOf(manifest: Manifest | SealedManifest): string {
+  if (!Object.hasOwn(manifest, 'integrity')) return canonicalizeFrozen(manifest);
+  return SEALED_BODIES.get(manifest as SealedManifest) ?? canonicalize(manifestBodyOf(manifest));
+}
+
 function manifestBodyOf(
   manifest: Manifest | SealedManifest | Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {

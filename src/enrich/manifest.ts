@@ -10,7 +10,7 @@
  * manifest with the CURRENT version's `manifest_version`/`previous_manifest_sha256` and compares hashes; only if
  * they differ does it write version + 1 pointing at the current hash.
  */
-import { isCanonicalizable } from './canonical-json.ts';
+import { CanonicalJsonError, canonicalizeFrozen } from './canonical-json.ts';
 import type { JsonObject } from './canonical-json.ts';
 import type { CustodyTimeline } from './custody.ts';
 import { UTC_MILLIS } from './custody-entry.ts';
@@ -403,7 +403,10 @@ export function buildManifest(input: ManifestInput): Result<Manifest, ManifestFa
       ),
     });
   }
-  if (!isCanonicalizable(manifest)) {
+  try {
+    canonicalizeFrozen(manifest); // kept: sealing and hashing it use the same text
+  } catch (e) {
+    if (!(e instanceof CanonicalJsonError)) throw e;
     return err({
       reason: 'invalid-input',
       issues: ['(manifest): not I-JSON (a string holds a lone surrogate)'],

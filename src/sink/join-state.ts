@@ -243,12 +243,25 @@ const conversationStateSchema = z.strictObject({
 /** Why a stored state object was rejected (a field path list, never content). */
 export type StateParseFailure = Readonly<{ detail: string }>;
 
-function parseJsonBytes(bytes: Uint8Array): unknown {
+function utf8Text(bytes: Uint8Array): string | undefined {
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return undefined;
   }
+}
+
+function parseJsonText(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseJsonBytes(bytes: Uint8Array): unknown {
+  return parseJsonText(utf8Text(bytes));
 }
 
 function issuesOf(error: z.ZodError): string {
@@ -305,14 +318,32 @@ export function parseConversationState(
 ): ConversationState | StateParseFailure {
   const bytes = changelogJson(value);
   if (bytes === undefined) return { detail: 'sink state is neither JSON nor deflated JSON within 16 MiB' };
-  const parsed = conversationStateSchema.safeParse(parseJsonBytes(bytes));
+  const json = utf8Text(bytes);
+  const parsed = conversationStateSchema.safeParse(parseJsonText(json));
   if (!parsed.success) return { detail: `sink state invalid at ${issuesOf(parsed.error)}` };
   const state = parsed.data as ConversationState;
   const inner = [state.tags?.snapshot.conversationId, state.exports?.conversationId];
   if (key !== state.conversationId || inner.some((id) => id !== undefined && id !== key)) {
     return { detail: 'sink state names another conversation than its key' };
   }
+  // Only a deflated value is known canonical (encodeConversationState wrote it); plain JSON may be hand-made.
+  if (value[0] === DEFLATED_JSON && json !== undefined) rememberTagsText(state, json);
   return state;
+}
+
+/**
+ * Seeds the canonical-text memo with a decoded state's tags, cut from the canonical JSON the state was parsed from:
+ * `tags` sorts last among a state's members, so its text runs from after `"tags":` to the final `}`. The tags are
+ * most of a state, and a conversation read back from the changelog (its export, minutes after the call) would
+ * otherwise canonicalise them again for its inputs digest and its next changelog write.
+ */
+function rememberTagsText(state: ConversationState, json: string): void {
+  if (state.tags === null) return;
+  const rest = canonicalizeWith({ ...state, tags: null }, STATE_MEMO); // `{…,"tags":null}`
+  const head = rest.slice(0, -'null}'.length);
+  if (json.length > head.length + 1 && json.startsWith(head) && json.endsWith('}')) {
+    STATE_MEMO.set(state.tags, json.slice(head.length, -1));
+  }
 }
 
 /**

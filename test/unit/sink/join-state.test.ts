@@ -1,5 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { canonicalize } from '../../../src/enrich/canonical-json.ts';
+import { HOLDS_FORMAT } from '../../../src/enrich/legal-holds.ts';
 import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
 import type { TagObservation } from '../../../src/enrich/session-tags.ts';
 import { notificationSource } from '../../../src/enrich/session-tags.ts';
@@ -16,6 +18,7 @@ import {
   parseConversationState,
   parseExportsState,
   parseTagsState,
+  partsBytes,
   stateBytes,
   tagsStateChanged,
 } from '../../../src/sink/join-state.ts';
@@ -267,6 +270,22 @@ describe('conversation state (the changelog record)', () => {
     expect(
       mergeExportsState(announced(2, null), announced(2, 'b'.repeat(64))).recordings[REC]?.announced?.inputs,
     ).toBe('b'.repeat(64));
+  });
+
+  it('read back from the changelog, gives the same canonical bytes and inputs as the state it was written from', () => {
+    // parseConversationState keeps the tags' text cut from the stored JSON; a cut one character off, or a text
+    // kept for the wrong object, would change these bytes.
+    const holds = { format: HOLDS_FORMAT, matters: {} };
+    for (const s of [state(older, exports), state(older, null), { ...state(older, exports), holds }]) {
+      const read = parseConversationState(CONV, encodeConversationState(s as ConversationState));
+      if ('detail' in read) throw new Error(read.detail);
+      expect(stateBytes(read).toString('utf8')).toBe(canonicalize(s));
+      const merged = mergeConversationState(read, state(null, exports));
+      expect(stateBytes(merged).toString('utf8')).toBe(canonicalize(merged));
+      expect(partsBytes({ tags: read.tags, version: 'v' }).toString('utf8')).toBe(
+        canonicalize({ tags: s.tags, version: 'v' }),
+      );
+    }
   });
 
   it('round-trips through the changelog bytes and rejects records it must not trust', () => {
