@@ -6,6 +6,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { InfraSettings } from '../../infra/local.ts';
+import { S3_CLIENT_OPTIONS } from '../../src/main.ts';
 
 export type OperationStats = { requests: number; ms: number };
 
@@ -35,6 +36,8 @@ export function meteredS3(settings: InfraSettings): MeteredS3 {
       accessKeyId: settings.AWS_ACCESS_KEY_ID,
       secretAccessKey: settings.AWS_SECRET_ACCESS_KEY,
     },
+    // As custody builds its clients (the sink's, and so the floor's, S3 work is the same as in production).
+    ...S3_CLIENT_OPTIONS,
   });
   let stats = new Map<string, OperationStats>();
   client.middlewareStack.add(
