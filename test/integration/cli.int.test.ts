@@ -14,6 +14,7 @@ import type { SealedManifest } from '../../src/enrich/integrity.ts';
 import { verifyManifest } from '../../src/enrich/verify.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 import { kafkaClient, s3Client, uniqueName } from '../support/clients.ts';
+import { compileCustody } from '../support/compiled-custody.ts';
 import { infraEnv, spawnCustody } from '../support/custody-process.ts';
 import type { CustodyProcess } from '../support/custody-process.ts';
 import { readTopicToEnd } from '../support/kafka-read.ts';
@@ -82,92 +83,107 @@ describe('custody as processes', () => {
     expect(err).not.toMatch(/\n\s+at /);
   });
 
-  it('exports watch (backfilling an old day) and sink write every manifest, serve metrics, and stop on SIGTERM', async () => {
-    const s3 = s3Client();
-    const kafka = kafkaClient('cli-test');
-    const bucket = uniqueName('cli');
-    await createLockedBucket(s3, bucket);
-    emu = await runExportingEmulator(bucket, {
-      seed: 21,
-      start: '2026-03-01T09:00:00Z',
-      conversations: [
-        { kind: 'inbound-acd-webrtc', at: '2026-03-01T09:02:00Z', durationSeconds: 60 },
-        { kind: 'outbound-webrtc', at: '2026-03-01T09:04:00Z', durationSeconds: 60 },
-      ],
-    });
-    const expected = await recordingExportsOf(s3, bucket);
-    expect(expected.length).toBeGreaterThan(0);
-    const topics = sinkTopics();
-    await createTopics(kafka, Object.values(topics));
-    await produce(
-      kafka,
-      topics.sessionTags,
-      [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
-    );
-    const signer = testSigningKey();
-    const keyFile = join(mkdtempSync(join(tmpdir(), 'cli-key-')), 'signing.pem');
-    writeFileSync(keyFile, signer.pem, { mode: 0o600 });
-    const env = {
-      ...infraEnv(),
-      S3_BUCKET: bucket,
-      CUSTODY_HTTP_PORT: '0',
-      CUSTODY_TOPIC_PARTITIONS: '3',
-      CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
-      CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
-      CUSTODY_TOPIC_LEGAL_HOLDS: topics.legalHolds,
-      CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
-      CUSTODY_TOPIC_MANIFESTS: topics.manifests,
-      CUSTODY_TOPIC_DLQ: topics.dlq,
-    };
-    // The scenario's day is far older than the lookback window: only the backfill range finds it.
-    const watch = spawnCustody(
-      [
-        'exports',
-        'watch',
-        '--backfill-from',
-        '2026-03-01T00:00:00Z',
-        '--backfill-to',
-        '2026-03-01T23:00:00Z',
-      ],
-      { ...env, CUSTODY_EXPORTS_SCAN_INTERVAL_MS: '300', CUSTODY_INSTANCE_ID: 'cli-watch' },
-    );
-    const sink = spawnCustody(['sink'], {
-      ...env,
-      CUSTODY_SIGNING_KEY_FILE: keyFile,
-      CUSTODY_INSTANCE_ID: 'cli-sink',
-      CUSTODY_SINK_GROUP_ID: uniqueName('cli-sink'),
-      CUSTODY_MANIFEST_LEGAL_HOLD: 'true',
-    });
-    procs.push(watch, sink);
-    const sinkPort = (await sink.waitForLog('custody sink running'))['httpPort'];
-    const watchPort = (await watch.waitForLog('custody exports watch running'))['httpPort'];
-
-    for (const e of expected) {
-      const key = manifestKeyOf(e);
-      const bytes = await until(`manifest ${key}`, async () => {
-        const b = await getBytes(s3, bucket, key).catch(() => undefined);
-        const m = b && (JSON.parse(b.toString('utf8')) as SealedManifest);
-        return m?.completeness.status === 'complete' ? b : undefined;
+  it.each([
+    { build: 'from the TypeScript sources (tsx)', compiled: false },
+    { build: 'compiled (npm run build, as the image runs it)', compiled: true },
+  ])(
+    'exports watch (backfilling an old day) and sink write every manifest, serve metrics, and stop on SIGTERM: $build',
+    async ({ compiled }) => {
+      const bin = compiled ? compileCustody() : undefined;
+      const s3 = s3Client();
+      const kafka = kafkaClient('cli-test');
+      const bucket = uniqueName('cli');
+      await createLockedBucket(s3, bucket);
+      emu = await runExportingEmulator(bucket, {
+        seed: 21,
+        start: '2026-03-01T09:00:00Z',
+        conversations: [
+          { kind: 'inbound-acd-webrtc', at: '2026-03-01T09:02:00Z', durationSeconds: 60 },
+          { kind: 'outbound-webrtc', at: '2026-03-01T09:04:00Z', durationSeconds: 60 },
+        ],
       });
-      const report = verifyManifest(bytes, new Map([[signer.keyId, signer.publicKey]]));
-      expect(report.checks.filter((c) => !c.ok)).toEqual([]);
-    }
+      const expected = await recordingExportsOf(s3, bucket);
+      expect(expected.length).toBeGreaterThan(0);
+      const topics = sinkTopics();
+      await createTopics(kafka, Object.values(topics));
+      await produce(
+        kafka,
+        topics.sessionTags,
+        [...snapshotsOf(emu)].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
+      );
+      const signer = testSigningKey();
+      const keyFile = join(mkdtempSync(join(tmpdir(), 'cli-key-')), 'signing.pem');
+      writeFileSync(keyFile, signer.pem, { mode: 0o600 });
+      const env = {
+        ...infraEnv(),
+        S3_BUCKET: bucket,
+        CUSTODY_HTTP_PORT: '0',
+        CUSTODY_TOPIC_PARTITIONS: '3',
+        CUSTODY_TOPIC_SESSION_TAGS: topics.sessionTags,
+        CUSTODY_TOPIC_RECORDING_EXPORTS: topics.recordingExports,
+        CUSTODY_TOPIC_LEGAL_HOLDS: topics.legalHolds,
+        CUSTODY_TOPIC_SINK_STATE: topics.sinkState,
+        CUSTODY_TOPIC_MANIFESTS: topics.manifests,
+        CUSTODY_TOPIC_DLQ: topics.dlq,
+      };
+      // The scenario's day is far older than the lookback window: only the backfill range finds it.
+      const watch = spawnCustody(
+        [
+          'exports',
+          'watch',
+          '--backfill-from',
+          '2026-03-01T00:00:00Z',
+          '--backfill-to',
+          '2026-03-01T23:00:00Z',
+        ],
+        { ...env, CUSTODY_EXPORTS_SCAN_INTERVAL_MS: '300', CUSTODY_INSTANCE_ID: 'cli-watch' },
+        bin,
+      );
+      const sink = spawnCustody(
+        ['sink'],
+        {
+          ...env,
+          CUSTODY_SIGNING_KEY_FILE: keyFile,
+          CUSTODY_INSTANCE_ID: 'cli-sink',
+          CUSTODY_SINK_GROUP_ID: uniqueName('cli-sink'),
+          CUSTODY_MANIFEST_LEGAL_HOLD: 'true',
+        },
+        bin,
+      );
+      procs.push(watch, sink);
+      const sinkPort = (await sink.waitForLog('custody sink running'))['httpPort'];
+      const watchPort = (await watch.waitForLog('custody exports watch running'))['httpPort'];
 
-    expect((await get(sinkPort, '/readyz')).status).toBe(200);
-    expect((await get(watchPort, '/readyz')).status).toBe(200);
-    const metrics = (await get(sinkPort, '/metrics')).text;
-    const written = Number(/custody_sink_records_written_total\{kind="manifest"\} (\d+)/.exec(metrics)?.[1]);
-    expect(written).toBeGreaterThanOrEqual(expected.length);
-    expect((await get(watchPort, '/metrics')).text).toContain('custody_exports_watch_');
+      for (const e of expected) {
+        const key = manifestKeyOf(e);
+        const bytes = await until(`manifest ${key}`, async () => {
+          const b = await getBytes(s3, bucket, key).catch(() => undefined);
+          const m = b && (JSON.parse(b.toString('utf8')) as SealedManifest);
+          return m?.completeness.status === 'complete' ? b : undefined;
+        });
+        const report = verifyManifest(bytes, new Map([[signer.keyId, signer.publicKey]]));
+        expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+      }
 
-    sink.child.kill('SIGTERM');
-    watch.child.kill('SIGTERM');
-    expect(await sink.exited).toBe(0);
-    expect(await watch.exited).toBe(0);
-    expect(sink.logs().some((l) => l['msg'] === 'custody sink stopped')).toBe(true);
-    expect(watch.logs().some((l) => l['msg'] === 'custody exports watch stopped')).toBe(true);
-    procs.length = 0;
-  }, 120_000);
+      expect((await get(sinkPort, '/readyz')).status).toBe(200);
+      expect((await get(watchPort, '/readyz')).status).toBe(200);
+      const metrics = (await get(sinkPort, '/metrics')).text;
+      const written = Number(
+        /custody_sink_records_written_total\{kind="manifest"\} (\d+)/.exec(metrics)?.[1],
+      );
+      expect(written).toBeGreaterThanOrEqual(expected.length);
+      expect((await get(watchPort, '/metrics')).text).toContain('custody_exports_watch_');
+
+      sink.child.kill('SIGTERM');
+      watch.child.kill('SIGTERM');
+      expect(await sink.exited).toBe(0);
+      expect(await watch.exited).toBe(0);
+      expect(sink.logs().some((l) => l['msg'] === 'custody sink stopped')).toBe(true);
+      expect(watch.logs().some((l) => l['msg'] === 'custody exports watch stopped')).toBe(true);
+      procs.length = 0;
+    },
+    180_000,
+  );
 
   it('ingest writes what the socket delivers to Kafka, keeps secrets out of its logs, and flushes on SIGTERM', async () => {
     const secret = 'cli-ingest-secret-value-7';

@@ -57,8 +57,13 @@ export function infraEnv(): Record<string, string> {
 }
 
 /** Starts `custody <args>` with exactly `env` plus PATH/HOME (nothing else leaks in from the test runner). */
-export function spawnCustody(args: readonly string[], env: Record<string, string>): CustodyProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/** `bin`: another bin/custody.js, e.g. of a compiled build (see compiled-custody.ts). */
+export function spawnCustody(
+  args: readonly string[],
+  env: Record<string, string>,
+  bin = BIN,
+): CustodyProcess {
+  const child = spawn(process.execPath, [bin, ...args], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',
