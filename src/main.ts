@@ -156,7 +156,7 @@ export async function runIngest(config: Config): Promise<number> {
       });
       log.info(
         {
-          conversations: restored.snapshots.size,
+          conversations: restored.conversations.size,
           records: restored.records,
           undecodable: restored.undecodable,
         },
@@ -177,7 +177,7 @@ export async function runIngest(config: Config): Promise<number> {
           instance: config.custody.instanceId,
           log,
           metrics,
-          restored: restored.snapshots,
+          restored: restored.conversations,
           evidenceLog: { kafka, decoders },
           ...(config.ingest.source === 'eventbridge'
             ? {

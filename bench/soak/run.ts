@@ -1,6 +1,7 @@
 /**
- * `npm run bench:soak [-- --minutes 10 --rate 10]`: custody as users run it — ingest, exports watch and sink as
- * three separate supervised processes beside the Genesys emulator (its own process) at `--rate` conversations per
+ * `npm run bench:soak [-- --minutes 10 --rate 10 --build compiled|sources]`: custody as users run it — ingest,
+ * exports watch and sink as three separate supervised processes, compiled as the image runs them (`--build
+ * sources`: through tsx) beside the Genesys emulator (its own process) at `--rate` conversations per
  * second of real time (`--speed 60`) for `--minutes`. Then it waits for every export to get a manifest and audits
  * the bucket (test/support/custody-audit.ts). Reports the export→manifest latency (S3 LastModified of the audio →
  * of the first manifest version, 1 s resolution), each role's RSS at start, middle and end, restarts, and writes
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { auditBucket, auditDeadLetters, waitForEveryManifest } from '../../test/support/custody-audit.ts';
+import { compileCustody } from '../../test/support/compiled-custody.ts';
 import { createDeployment, startEmulatorProcess } from '../../test/support/deployment.ts';
 import type { SupervisedRole } from '../../test/support/deployment.ts';
 import { parseExportKey, manifestKeyFor } from '../../src/enrich/export-layout.ts';
@@ -21,8 +23,11 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '10' },
     rate: { type: 'string', default: '10' },
     'drain-minutes': { type: 'string', default: '15' },
+    build: { type: 'string', default: 'compiled' },
   },
 });
+if (values.build !== 'compiled' && values.build !== 'sources')
+  throw new Error('--build must be compiled (as the image runs custody) or sources (through tsx)');
 const minutes = Number(values.minutes);
 const ratePerSecond = Number(values.rate);
 const log = benchLog('soak');
@@ -39,7 +44,8 @@ function rssMb(pid: number | undefined): number | null {
 
 async function main(): Promise<void> {
   const infra = await benchInfra('soak', log);
-  const deployment = createDeployment({ infra: infra.settings, name: `soak-${Date.now()}` });
+  const bin = values.build === 'compiled' ? compileCustody() : undefined;
+  const deployment = createDeployment({ infra: infra.settings, name: `soak-${Date.now()}`, bin });
   const s3 = new S3Client({
     endpoint: infra.settings.S3_ENDPOINT,
     region: infra.settings.S3_REGION,
@@ -172,7 +178,7 @@ async function main(): Promise<void> {
   s3.destroy();
   const result = {
     machine: machineInfo(infra.ownInfra),
-    settings: { minutes, conversationsPerSecond: ratePerSecond, speed: 60 },
+    settings: { minutes, conversationsPerSecond: ratePerSecond, speed: 60, build: values.build },
     audit: { ...audit, lost: audit.lost.length, failures: audit.failures.slice(0, 20), deadLetters },
     exportToManifestSeconds: {
       count: latencies.length,

@@ -68,6 +68,7 @@ import type {
 import { NotificationChannel } from './notification-channel.ts';
 import { OverlapDedupe } from './overlap-dedupe.ts';
 import { packSnapshot, unpackSnapshot } from './packed-snapshots.ts';
+import type { RestoredConversation } from './snapshot-restore.ts';
 import { GENESYS_LIMITS, planChannels } from './subscription-plan.ts';
 import type { ChannelPlan, PlanLimits } from './subscription-plan.ts';
 import { UserDirectory } from './user-directory.ts';
@@ -148,8 +149,8 @@ export interface IngestDeps {
   readonly scheduleAt?: (at: number, fn: () => void) => () => void;
   /** Called for every acknowledged frame (benchmarks measure exact latency quantiles with it). */
   readonly onAcked?: (receivedAt: number, ackedAt: number) => void;
-  /** Snapshots restored from custody.session-tags.v1 at start-up (see restoreSnapshots). */
-  readonly restored?: ReadonlyMap<string, SessionTagsSnapshot>;
+  /** Conversations restored from custody.session-tags.v1 at start-up, packed (see restoreSnapshots). */
+  readonly restored?: ReadonlyMap<string, RestoredConversation>;
   /**
    * The evidence log to find, at start, when this ingest last captured (see findLastCapture): the interval from
    * then until the sockets are up is recorded as a gap and repaired. Without it no restart gap is recorded.
@@ -279,7 +280,15 @@ export async function startIngest(
     deps.eventBridge ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000 } : {},
   );
   const conversations = new Map<string, ConversationState>();
-  for (const [id, snapshot] of deps.restored ?? []) conversations.set(id, restoredState(snapshot, now()));
+  for (const [id, r] of deps.restored ?? []) {
+    conversations.set(id, {
+      snapshot: undefined,
+      packed: r.packed,
+      unsealed: [],
+      lastEventAt: r.lastCapturedAt ?? now(),
+      userIds: new Set(r.userIds),
+    });
+  }
   const channels: NotificationChannel[] = [];
   const gaps = new Set<Gap>();
   const stats = {
@@ -1176,20 +1185,6 @@ async function packQuiet(
     }
   }
   return packed;
-}
-
-/** A restored conversation: its users (so gap repair finds it) and when custody last captured anything of it. */
-function restoredState(snapshot: SessionTagsSnapshot, fallback: number): ConversationState {
-  const userIds = new Set<string>();
-  let last = 0;
-  for (const leg of snapshot.legs) {
-    if (leg.userId?.value) userIds.add(leg.userId.value);
-    for (const value of Object.values(leg)) {
-      const captured = (value as { capturedAt?: unknown } | null)?.capturedAt;
-      if (typeof captured === 'number' && captured > last) last = captured;
-    }
-  }
-  return { snapshot, unsealed: [], lastEventAt: last > 0 ? last : fallback, userIds };
 }
 
 function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {

@@ -161,6 +161,8 @@ export type DeploymentOptions = Readonly<{
   restartDelayMs?: number;
   /** Settings every role gets (after the defaults). */
   env?: Record<string, string>;
+  /** The bin/custody.js the roles run (default: this tree's; see compiled-custody.ts for a compiled build). */
+  bin?: string;
 }>;
 
 export type Deployment = Readonly<{
@@ -263,6 +265,7 @@ export function createDeployment(o: DeploymentOptions): Deployment {
         const p = spawnCustody(
           ROLE_ARGS[role],
           env({ CUSTODY_INSTANCE_ID: instance, CUSTODY_HTTP_PORT: String(port), ...opts.env }),
+          o.bin,
         );
         all.push(p);
         void p.exited.then((code) => {

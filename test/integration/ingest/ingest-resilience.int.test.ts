@@ -83,7 +83,7 @@ describe('start-up waits for its dependencies', () => {
     await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
     await admin.disconnect();
     const restored = await restoring;
-    expect(restored.snapshots.size).toBe(0);
+    expect(restored.conversations.size).toBe(0);
     expect(conditions.notReadyReason()).toBeUndefined();
     expect(lines.filter((l) => l.msg.includes('waiting (retrying with backoff)')).length).toBeGreaterThan(0);
   });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GroundTruthLeg } from '../../../dev/emulator/model.ts';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
 import { startEmulator } from '../../../dev/emulator/index.ts';
+import { unpackSnapshot } from '../../../src/ingest/packed-snapshots.ts';
 import { restoreSnapshots } from '../../../src/ingest/snapshot-restore.ts';
 import { capturedLeg, compareWithGroundTruth, provenanceCounts } from '../../support/ground-truth.ts';
 import type { IngestRun } from './ingest-runner.ts';
@@ -86,8 +87,13 @@ describe('custody ingest across a restart', () => {
       topic: world.topics.sessionTags,
       decoders: world.decoders,
       since: emu.clock.now() - 24 * 3_600_000,
+      decodedWhileReading: 1, // every conversation packed and unpacked again while its records are read
     });
-    const second = await startRun(emu, world, { deps: { evidenceLog, restored: restored.snapshots } });
+    // Restored packed: each unpacks to its conversation's snapshot as the first run last wrote it.
+    const written = await world.snapshots();
+    expect(restored.conversations.size).toBeGreaterThan(0);
+    for (const [id, r] of restored.conversations) expect(unpackSnapshot(r.packed)).toEqual(written.get(id));
+    const second = await startRun(emu, world, { deps: { evidenceLog, restored: restored.conversations } });
     runs.push(second);
 
     // The gap: from the newest frame the first run wrote until the second run's socket was up.
