@@ -184,6 +184,16 @@ export const SETTINGS = {
     group: 'custody',
     default: '20000',
   },
+  CUSTODY_INGEST_BUFFER_MAX_BYTES: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1024 * 1024),
+    description:
+      'Bytes of frames held while Kafka is slow or down (the frames as they will be written); above this ingest pauses its sockets as for CUSTODY_INGEST_BUFFER_MAX_FRAMES. Bounds memory when frames are large.',
+    group: 'custody',
+    default: String(128 * 1024 * 1024),
+  },
   CUSTODY_INGEST_RESTORE_HOURS: {
     schema: z.coerce
       .number()
@@ -485,6 +495,7 @@ export interface Config {
   readonly ingest: {
     readonly combinedTopics: boolean;
     readonly bufferMaxFrames: number;
+    readonly bufferMaxBytes: number;
     readonly restoreHours: number;
     readonly maxFrameBytes: number;
     readonly stopTimeoutMs: number;
@@ -670,6 +681,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
     ingest: {
       combinedTopics: values.CUSTODY_INGEST_COMBINED_TOPICS as boolean,
       bufferMaxFrames: values.CUSTODY_INGEST_BUFFER_MAX_FRAMES as number,
+      bufferMaxBytes: values.CUSTODY_INGEST_BUFFER_MAX_BYTES as number,
       restoreHours: values.CUSTODY_INGEST_RESTORE_HOURS as number,
       maxFrameBytes: values.CUSTODY_INGEST_MAX_FRAME_BYTES as number,
       stopTimeoutMs: values.CUSTODY_INGEST_STOP_TIMEOUT_MS as number,

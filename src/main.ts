@@ -198,6 +198,8 @@ export async function runIngest(config: Config): Promise<number> {
           delivery: {
             highWater: config.ingest.bufferMaxFrames,
             lowWater: Math.floor(config.ingest.bufferMaxFrames / 2),
+            highWaterBytes: config.ingest.bufferMaxBytes,
+            lowWaterBytes: Math.floor(config.ingest.bufferMaxBytes / 2),
           },
           channel: { maxPayloadBytes: config.ingest.maxFrameBytes },
           stopTimeoutMs: config.ingest.stopTimeoutMs,

@@ -4,8 +4,10 @@
  * The Genesys socket cannot be slowed down, so Kafka is the buffer (style.md §6.6): frames are queued,
  * sent in batches (one send in flight, so records keep their order within a partition), and a batch is
  * dropped from the queue only after the broker acknowledged it. While Kafka is unreachable the batch is
- * retried with back-off — never dropped — and the queue grows; above `highWater` the buffer asks ingest to
- * pause the sockets (which records a gap for repair), and below `lowWater` to resume.
+ * retried with back-off — never dropped — and the queue grows; above `highWater` frames or `highWaterBytes` (of
+ * the frames' records as queued) the buffer asks ingest to pause the sockets (which records a gap for repair), and
+ * below both `lowWater` and `lowWaterBytes` to resume. The byte bound holds memory when frames are large: 20,000
+ * frames of a conversation with many participants can be far more than 20,000 typical ones.
  *
  * Two answers end the retrying of a batch: a record the broker can never accept (RecordTooLargeError) is handed
  * to `oversized`, which replaces it (with a dead letter) or drops it, and the rest is sent at once; a fatal
@@ -35,6 +37,8 @@ export interface Delivery<D = never> {
 export interface DeliveryBufferOptions {
   readonly highWater: number;
   readonly lowWater: number;
+  readonly highWaterBytes: number;
+  readonly lowWaterBytes: number;
   /** Wait this long for more frames before sending a partial batch. */
   readonly lingerMs: number;
   readonly maxBatch: number;
@@ -50,6 +54,8 @@ export interface DeliveryBufferOptions {
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryBufferOptions = {
   highWater: 20_000,
   lowWater: 10_000,
+  highWaterBytes: 128 * 1024 * 1024,
+  lowWaterBytes: 64 * 1024 * 1024,
   lingerMs: 2,
   maxBatch: 500,
   maxBatchBytes: 512 * 1024,
@@ -101,6 +107,9 @@ export class DeliveryBuffer<D = never> {
   #queue: Delivery<D>[] = [];
   /** When each queued delivery was pushed (parallel to #queue), for the linger. */
   #pushedAt: number[] = [];
+  /** Bytes of each queued delivery's records when pushed (parallel to #queue), and their sum. */
+  #pushedBytes: number[] = [];
+  #bytes = 0;
   #running: Promise<void> | undefined;
   #paused = false;
   #closed = false;
@@ -125,6 +134,11 @@ export class DeliveryBuffer<D = never> {
     return this.#queue.length;
   }
 
+  /** Bytes of the queued deliveries' records, as pushed. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   get overflowing(): boolean {
     return this.#paused;
   }
@@ -136,9 +150,16 @@ export class DeliveryBuffer<D = never> {
 
   push(d: Delivery<D>): void {
     if (this.#closed || this.#abandoned) throw new Error('delivery buffer is closed');
+    let bytes = 0;
+    for (const r of d.records) bytes += recordBytes(r);
     this.#queue.push(d);
     this.#pushedAt.push(this.#now());
-    if (!this.#paused && this.#queue.length >= this.#opts.highWater) {
+    this.#pushedBytes.push(bytes);
+    this.#bytes += bytes;
+    if (
+      !this.#paused &&
+      (this.#queue.length >= this.#opts.highWater || this.#bytes >= this.#opts.highWaterBytes)
+    ) {
       this.#paused = true;
       this.#events.pressure(true);
     }
@@ -163,6 +184,8 @@ export class DeliveryBuffer<D = never> {
     const given = this.#queue;
     this.#queue = [];
     this.#pushedAt = [];
+    this.#pushedBytes = [];
+    this.#bytes = 0;
     this.#wakeUp?.();
     for (const resolve of this.#idle.splice(0)) resolve();
     if (given.length === 0) return { frames: 0 };
@@ -200,8 +223,13 @@ export class DeliveryBuffer<D = never> {
       if (!(await this.#sendWithRetry(n))) return;
       const batch = this.#queue.splice(0, n);
       this.#pushedAt.splice(0, n);
+      for (const b of this.#pushedBytes.splice(0, n)) this.#bytes -= b;
       this.#events.acked(batch, this.#now());
-      if (this.#paused && this.#queue.length <= this.#opts.lowWater) {
+      if (
+        this.#paused &&
+        this.#queue.length <= this.#opts.lowWater &&
+        this.#bytes <= this.#opts.lowWaterBytes
+      ) {
         this.#paused = false;
         this.#events.pressure(false);
       }

@@ -328,6 +328,10 @@ export async function startIngest(
   };
 
   const KAFKA_CONDITION = 'Kafka delivery';
+  const reportBuffer = () => {
+    metrics.bufferDepth.set(buffer.depth);
+    metrics.bufferBytes.set(buffer.bytes);
+  };
   /** Set once stop() closed or abandoned the buffer: nothing may be pushed any more. */
   let bufferGone = false;
   const buffer = new DeliveryBuffer<TagObservation>(
@@ -339,12 +343,12 @@ export async function startIngest(
           deps.onAcked?.(d.receivedAt, ackedAt);
           if (d.eventTime !== undefined) metrics.eventLag.observe(Math.max(0, ackedAt - d.eventTime) / 1000);
         }
-        metrics.bufferDepth.set(buffer.depth);
+        reportBuffer();
       },
       seal: (observations: readonly TagObservation[]) => sealSnapshots(observations),
       pressure: (paused: boolean) => {
         log.warn(
-          { paused, depth: buffer.depth },
+          { paused, depth: buffer.depth, bytes: buffer.bytes },
           paused ? 'Kafka backpressure: pausing sockets' : 'Kafka caught up: resuming sockets',
         );
         for (const c of channels) {
@@ -539,7 +543,7 @@ export async function startIngest(
       encoders,
     });
     buffer.push({ records: [record], receivedAt: frame.receivedAt });
-    metrics.bufferDepth.set(buffer.depth);
+    reportBuffer();
     if (!conversationId && !userId) return;
     const shard = channels.find((c) => c.channelId === frame.channelId)?.shard ?? -1;
     const known = conversationId ? conversations.get(conversationId)?.userIds : undefined;
@@ -665,7 +669,7 @@ export async function startIngest(
       timestamp: frame.receivedAt,
     });
     buffer.push({ records, receivedAt: frame.receivedAt, eventTime, deferred });
-    metrics.bufferDepth.set(buffer.depth);
+    reportBuffer();
   };
 
   /**
@@ -756,7 +760,7 @@ export async function startIngest(
       }),
     });
     buffer.push({ records, receivedAt: r.receivedAt });
-    metrics.bufferDepth.set(buffer.depth);
+    reportBuffer();
   };
 
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
@@ -1144,7 +1148,8 @@ export async function startIngest(
         const own = conditions.notReadyReason();
         if (own) reasons.push(own);
       }
-      if (buffer.overflowing) reasons.push(`Kafka backpressure (${buffer.depth} frames buffered)`);
+      if (buffer.overflowing)
+        reasons.push(`Kafka backpressure (${buffer.depth} frames, ${buffer.bytes} bytes buffered)`);
       const bridgeDown = bridge?.notReadyReason();
       if (bridgeDown) reasons.push(bridgeDown);
       const down = channels.filter((c) => !c.connected).length;

@@ -62,6 +62,11 @@ export function ingestMetrics(registry: Registry) {
       help: 'Frames received and not yet acknowledged by Kafka',
       registers: [registry],
     }),
+    bufferBytes: new Gauge({
+      name: 'custody_ingest_buffer_bytes',
+      help: 'Bytes of the frames received and not yet acknowledged by Kafka (as records)',
+      registers: [registry],
+    }),
     deadLetters: new Counter({
       name: 'custody_ingest_dead_letters_total',
       help: 'Frames written to the DLQ, by error code (alert on any increase)',

@@ -82,6 +82,40 @@ describe('DeliveryBuffer', () => {
     expect(producer.sent.flat()).toHaveLength(60);
     expect(buf.depth).toBe(0);
   });
+
+  it('pauses above the byte high-water mark however few the frames, and resumes below both low marks', async () => {
+    const producer = new FlakyProducer();
+    producer.down = true;
+    const pressure: boolean[] = [];
+    const buf = new DeliveryBuffer(
+      producer,
+      { acked: () => {}, pressure: (p) => pressure.push(p), sendFailed: () => {} },
+      {
+        highWater: 1_000,
+        lowWater: 500,
+        highWaterBytes: 100_000,
+        lowWaterBytes: 40_000,
+        maxBatch: 2,
+        retryBaseMs: 1,
+        retryMaxMs: 5,
+      },
+    );
+    const large = (i: number): Delivery => ({
+      receivedAt: i,
+      records: [{ topic: 't', key: 'k', value: Buffer.alloc(30_000, i) }],
+    });
+    for (let i = 0; i < 3; i++) buf.push(large(i));
+    expect(buf.bytes).toBe(3 * recordBytes(large(0).records[0] as KeyedRecord));
+    expect(pressure).toEqual([]);
+    buf.push(large(3));
+    expect(buf.overflowing).toBe(true);
+    expect(pressure).toEqual([true]);
+    producer.down = false;
+    await buf.flush();
+    expect(pressure).toEqual([true, false]);
+    expect(buf.bytes).toBe(0);
+    expect(producer.sent.flat().map((r) => r.value?.[0])).toEqual([0, 1, 2, 3]);
+  });
 });
 
 /** A producer that refuses records over `limit` bytes as the real one does (RecordTooLargeError). */
