@@ -49,7 +49,7 @@ export interface RestoredSnapshots {
 const RESTORE_DECODED = 256;
 
 /** Packs a restored snapshot with what ingest needs of it before it is unpacked. */
-export function restoredConversation(snapshot: SessionTagsSnapshot): RestoredConversation {
+function restoredConversation(snapshot: SessionTagsSnapshot): RestoredConversation {
   const userIds = new Set<string>();
   let last = 0;
   for (const leg of snapshot.legs) {
