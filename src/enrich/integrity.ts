@@ -111,7 +111,6 @@ export function serializeSealedManifest(sealed: SealedManifest): Buffer {
   return Buffer.from(`${body.slice(0, -1)},"integrity":${integrity}}`, 'utf8');
 }
 
-/** The manifest without any `integrity` member. */
 /**
  * The canonical text of a manifest's body. Manifests are never changed once built (their types are read-only):
  * a built one keeps the text buildManifest checked it with, a sealed one the text it was sealed over.
@@ -121,6 +120,7 @@ function bodyTextOf(manifest: Manifest | SealedManifest): string {
   return SEALED_BODIES.get(manifest as SealedManifest) ?? canonicalize(manifestBodyOf(manifest));
 }
 
+/** The manifest without any `integrity` member. */
 function manifestBodyOf(
   manifest: Manifest | SealedManifest | Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {

@@ -56,8 +56,10 @@ export function infraEnv(): Record<string, string> {
   };
 }
 
-/** Starts `custody <args>` with exactly `env` plus PATH/HOME (nothing else leaks in from the test runner). */
-/** `bin`: another bin/custody.js, e.g. of a compiled build (see compiled-custody.ts). */
+/**
+ * Starts `custody <args>` with exactly `env` plus PATH/HOME (nothing else leaks in from the test runner). `bin`:
+ * another bin/custody.js, e.g. of a compiled build (see compiled-custody.ts).
+ */
 export function spawnCustody(
   args: readonly string[],
   env: Record<string, string>,
