@@ -4,7 +4,8 @@
  * each batch's observations into snapshots (encoded when changed) — over the
  * same pool of realistic `v2.users.*` frames bench:ingest offers. Deterministic and quick, so before/after
  * comparisons of the hot path do not depend on what else the (shared) machine runs; bench:ingest stays the
- * end-to-end measure. Options (env): HOT_PATH_FRAMES=200000 HOT_PATH_ROUNDS=5
+ * end-to-end measure. Options (env): HOT_PATH_FRAMES=200000 HOT_PATH_ROUNDS=5 HOT_PATH_BATCH=500 (frames per batch;
+ * at 1,000 frames/s the delivery buffer's batches hold ~4, so snapshots are merged and encoded ~8× as often)
  */
 import { hash } from 'node:crypto';
 import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
@@ -38,8 +39,8 @@ const pool = userTopicEvents(scripts).map((e, i) => notificationFrameText(e.topi
 const encoders = await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, {} as never);
 
 type Stage = 'parse' | 'dedupe' | 'extract' | 'evidence' | 'seal';
-/** Frames per batch (the delivery buffer's batches at saturation): snapshots merge once per conversation per batch. */
-const BATCH = 500;
+/** Frames per batch (500: the delivery buffer's batches at saturation): snapshots merge once per conversation per batch. */
+const BATCH = Number(process.env['HOT_PATH_BATCH'] ?? 500);
 function round(): Record<Stage | 'total', number> {
   const dedupe = new OverlapDedupe();
   const ms: Record<Stage, number> = { parse: 0, dedupe: 0, extract: 0, evidence: 0, seal: 0 };

@@ -30,6 +30,7 @@ import { SdkGenesysApi } from '../../src/ingest/genesys-api.ts';
 import { startIngest } from '../../src/ingest/ingest-pipeline.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
+import type { KeyedRecord, RecordProducer } from '../../src/kafka/record-producer.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createRegistry, ingestMetrics } from '../../src/observability/metrics.ts';
@@ -83,6 +84,48 @@ async function startLoad(): Promise<{
 }
 const log = (line: string) => process.stderr.write(`[bench:ingest] ${line}\n`);
 
+/** What custody asked Kafka to write during a run: requests, records and their key + value bytes. */
+type KafkaWrites = {
+  requests: number;
+  records: number;
+  bytes: number;
+  snapshotRecords: number;
+  snapshotBytes: number;
+};
+const noWrites = (): KafkaWrites => ({
+  requests: 0,
+  records: 0,
+  bytes: 0,
+  snapshotRecords: 0,
+  snapshotBytes: 0,
+});
+
+/** custody's producer, counting what it is given (one request per `send`: a delivery-buffer batch). */
+class CountingProducer implements RecordProducer {
+  writes = noWrites();
+  constructor(
+    private readonly inner: RecordProducer,
+    private readonly snapshotTopic: string,
+  ) {}
+  send(records: readonly KeyedRecord[]) {
+    this.writes.requests++;
+    for (const r of records) {
+      const bytes = (r.value?.byteLength ?? 0) + (r.key === null ? 0 : Buffer.byteLength(r.key));
+      this.writes.records++;
+      this.writes.bytes += bytes;
+      if (r.topic === this.snapshotTopic) {
+        this.writes.snapshotRecords++;
+        this.writes.snapshotBytes += bytes;
+      }
+    }
+    return this.inner.send(records);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
 async function main(): Promise<void> {
   let brokers = process.env['KAFKA_BROKERS'];
   const ownInfra = !brokers;
@@ -118,16 +161,21 @@ async function main(): Promise<void> {
   let lastAckAt = 0;
   let firstReceivedAt = Infinity;
   let rssMax = 0;
+  let atRssMax = process.memoryUsage();
   const rssSampler = setInterval(() => {
-    rssMax = Math.max(rssMax, process.memoryUsage.rss());
+    const rss = process.memoryUsage.rss();
+    if (rss <= rssMax) return;
+    rssMax = rss;
+    atRssMax = process.memoryUsage();
   }, 100);
+  const custodyProducer = new CountingProducer(new KafkaRecordProducer(kafka), topics.sessionTags);
   const ingest = await startIngest({
     api: new SdkGenesysApi({
       apiUrl: load.ready.baseUrl,
       clientId: 'bench',
       clientSecret: new Secret('bench-secret'),
     }),
-    producer: new KafkaRecordProducer(kafka),
+    producer: custodyProducer,
     encoders: await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, topics),
     topics,
     instance: 'bench',
@@ -155,19 +203,29 @@ async function main(): Promise<void> {
     /** CPU time (user + system) of the measured process per 1,000 frames. */
     cpuMsPer1000Frames: number;
     rssMiBMax: number;
+    /** At the RSS maximum: V8 heap used and reserved, and memory outside the heap (Buffers, native), MiB. */
+    atRssMaxMiB: { heapUsed: number; heapTotal: number; external: number };
+    /** Heap still live after the run, once garbage is collected (only with --expose-gc, as npm run bench:ingest). */
+    liveHeapMiBAfter: number | null;
+    /** What custody wrote to Kafka per 1,000 frames (snapshots: records on custody.session-tags.v1). */
+    kafkaPer1000Frames: KafkaWrites;
   };
   const runs: Run[] = [];
   const measure = async (rate: number, total: number, repeat: number): Promise<Run> => {
     latencies.length = 0;
     acked = 0;
     firstReceivedAt = Infinity;
-    rssMax = process.memoryUsage.rss();
+    rssMax = 0;
+    custodyProducer.writes = noWrites();
     const cpu = process.cpuUsage();
     const offered = await load.offer(rate, total);
     const deadline = Date.now() + 120_000;
     while (acked < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await ingest.flush();
     const used = process.cpuUsage(cpu);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const liveHeapMiBAfter = gc ? mib(process.memoryUsage().heapUsed) : null;
     const sorted = [...latencies].sort((a, b) => a - b);
     // A paced run counts from the generator's start; saturation from the first frame custody received.
     const from = rate > 0 ? offered.startedAt : firstReceivedAt;
@@ -184,12 +242,26 @@ async function main(): Promise<void> {
       p99: quantile(sorted, 0.99),
       max: sorted[sorted.length - 1] ?? NaN,
       cpuMsPer1000Frames: Number((((used.user + used.system) / 1000 / Math.max(1, acked)) * 1000).toFixed(1)),
-      rssMiBMax: Math.round(rssMax / 2 ** 20),
+      rssMiBMax: mib(rssMax),
+      atRssMaxMiB: {
+        heapUsed: mib(atRssMax.heapUsed),
+        heapTotal: mib(atRssMax.heapTotal),
+        external: mib(atRssMax.external),
+      },
+      liveHeapMiBAfter,
+      kafkaPer1000Frames: Object.fromEntries(
+        Object.entries(custodyProducer.writes).map(([k, v]) => [
+          k,
+          Math.round((v / Math.max(1, acked)) * 1000),
+        ]),
+      ) as KafkaWrites,
     };
     log(
       `${rate > 0 ? `rate ${rate}/s` : 'saturation'} #${repeat + 1}: offered ${run.offeredPerSecond}/s (generator behind ≤ ${run.generatorBehindMsMax} ms), ` +
         `achieved ${run.achieved}/s, p50 ${run.p50} ms, p99 ${run.p99} ms, max ${run.max} ms, ` +
-        `${run.cpuMsPer1000Frames} CPU ms/1000 frames, RSS ≤ ${run.rssMiBMax} MiB (${acked}/${total} acked)`,
+        `${run.cpuMsPer1000Frames} CPU ms/1000 frames, RSS ≤ ${run.rssMiBMax} MiB ` +
+        `(heap ${run.atRssMaxMiB.heapUsed} of ${run.atRssMaxMiB.heapTotal}, external ${run.atRssMaxMiB.external}; live after ${run.liveHeapMiBAfter ?? '?'}), ` +
+        `Kafka ${Math.round(run.kafkaPer1000Frames.bytes / 1024)} KiB per 1,000 frames in ${run.kafkaPer1000Frames.requests} requests (${acked}/${total} acked)`,
     );
     return run;
   };

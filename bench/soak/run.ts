@@ -4,7 +4,7 @@
  * sources`: through tsx) beside the Genesys emulator (its own process) at `--rate` conversations per
  * second of real time (`--speed 60`) for `--minutes`. Then it waits for every export to get a manifest and audits
  * the bucket (test/support/custody-audit.ts). Reports the export→manifest latency (S3 LastModified of the audio →
- * of the first manifest version, 1 s resolution), each role's RSS at start, middle and end, restarts, and writes
+ * of the first manifest version, 1 s resolution), each role's RSS at start, middle and end (with its V8 heap and external memory, from its /metrics), restarts, and writes
  * bench/results/soak-<time>.json. Not part of `npm test`.
  */
 import { readFileSync } from 'node:fs';
@@ -42,6 +42,25 @@ function rssMb(pid: number | undefined): number | null {
   }
 }
 
+/** The role's own account of its memory, from its /metrics (prom-client's default process metrics), in MB. */
+type HeapMb = { heapUsed: number; heapTotal: number; external: number };
+async function heapMb(port: number): Promise<HeapMb | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const gauge = (name: string) => {
+      const m = new RegExp(`^custody_process_${name} (\\S+)$`, 'm').exec(text);
+      return m ? round(Number(m[1]) / 2 ** 20, 1) : NaN;
+    };
+    return {
+      heapUsed: gauge('nodejs_heap_size_used_bytes'),
+      heapTotal: gauge('nodejs_heap_size_total_bytes'),
+      external: gauge('nodejs_external_memory_bytes'),
+    };
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const infra = await benchInfra('soak', log);
   const bin = values.build === 'compiled' ? compileCustody() : undefined;
@@ -74,19 +93,24 @@ async function main(): Promise<void> {
     sink: await deployment.start('sink'),
   };
   const rss: Record<string, Array<number | null>> = {};
-  const sample = (label: string) => {
-    for (const [name, r] of Object.entries(roles)) (rss[name] ??= []).push(rssMb(r.current().child.pid));
+  const heap: Record<string, Array<HeapMb | null>> = {};
+  const sample = async (label: string) => {
+    for (const [name, r] of Object.entries(roles)) {
+      (rss[name] ??= []).push(rssMb(r.current().child.pid));
+      (heap[name] ??= []).push(await heapMb(r.port));
+    }
     log(
-      `${label}: RSS ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.at(-1)])))} MB`,
+      `${label}: RSS ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.at(-1)])))} MB, ` +
+        `heap ${JSON.stringify(Object.fromEntries(Object.entries(heap).map(([k, v]) => [k, v.at(-1)])))}`,
     );
   };
   const runMs = minutes * 60_000;
   await new Promise((r) => setTimeout(r, 30_000));
-  sample('start (30 s)');
+  await sample('start (30 s)');
   await new Promise((r) => setTimeout(r, runMs / 2 - 30_000));
-  sample('middle');
+  await sample('middle');
   await new Promise((r) => setTimeout(r, runMs / 2));
-  sample('end of traffic');
+  await sample('end of traffic');
   await emulator.stop();
   const trafficEnded = Date.now();
   log('traffic stopped; waiting for every export to get a manifest');
@@ -97,7 +121,7 @@ async function main(): Promise<void> {
     (a) => log(`drain: ${a.written}/${a.expected} recordings have a manifest`),
   ).catch((e: unknown) => log(String(e)));
   const drainedMs = Date.now() - trafficEnded;
-  sample('drained');
+  await sample('drained');
   // Every export has a manifest; the sink may still be folding the last session tags into later versions. The
   // audit (and its completeness count) waits until the sink has committed both of its inputs to their end.
   const kafkaAdmin = new Kafka({
@@ -190,6 +214,8 @@ async function main(): Promise<void> {
     drainSeconds: round(drainedMs / 1000),
     sinkCaughtUpSeconds: round(caughtUpMs / 1000),
     rssMb: rss,
+    /** Per sample: V8 heap used and reserved, and memory outside the heap, MB (each role's /metrics). */
+    heapMb: heap,
     restarts,
     wallSeconds: round((Date.now() - started) / 1000),
   };
