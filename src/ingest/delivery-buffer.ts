@@ -117,6 +117,8 @@ export class DeliveryBuffer<D = never> {
   #failed = false;
   #idle: Array<() => void> = [];
   #wakeUp: (() => void) | undefined;
+  /** Ends the linger early: set while a partial batch waits for more frames. */
+  #endLinger: (() => void) | undefined;
 
   constructor(
     producer: RecordProducer,
@@ -163,6 +165,12 @@ export class DeliveryBuffer<D = never> {
       this.#paused = true;
       this.#events.pressure(true);
     }
+    // A batch that filled up while lingering goes now (the byte count is the queue's, an estimate of the batch's).
+    if (
+      this.#endLinger &&
+      (this.#queue.length >= this.#opts.maxBatch || this.#bytes >= this.#opts.maxBatchBytes)
+    )
+      this.#endLinger();
     this.#kick();
   }
 
@@ -216,7 +224,13 @@ export class DeliveryBuffer<D = never> {
       // previous send have waited already and go at once), so batches fill without adding lingerMs to every frame.
       const waited = this.#now() - (this.#pushedAt[0] ?? 0);
       if (this.#opts.lingerMs > waited && !this.#fullBatchQueued()) {
-        await new Promise((r) => setTimeout(r, this.#opts.lingerMs - waited));
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          this.#endLinger = resolve;
+          timer = setTimeout(resolve, this.#opts.lingerMs - waited);
+        });
+        clearTimeout(timer);
+        this.#endLinger = undefined;
       }
       const n = this.#batchLength();
       this.#seal(n);

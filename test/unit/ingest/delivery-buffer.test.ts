@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeliveryBuffer } from '../../../src/ingest/delivery-buffer.ts';
 import type { Delivery } from '../../../src/ingest/delivery-buffer.ts';
 import { recordBytes, RecordTooLargeError } from '../../../src/kafka/record-producer.ts';
@@ -274,6 +274,81 @@ describe('DeliveryBuffer: deferred work sealed once per batch', () => {
       'f3',
       'f4',
       'c0:0,c1:1,c2:2,c0:3,c1:4',
+    ]);
+  });
+});
+
+/** A producer whose sends take `sendMs` of (fake) time; records when each batch was sent and what it held. */
+class TimedProducer implements RecordProducer {
+  batches: Array<{ at: number; values: string[] }> = [];
+  constructor(readonly sendMs: number) {}
+  async send(records: readonly KeyedRecord[]) {
+    this.batches.push({ at: Date.now(), values: records.map((r) => r.value?.toString() ?? '') });
+    await new Promise((r) => setTimeout(r, this.sendMs));
+    return [];
+  }
+  async close() {}
+}
+
+describe('DeliveryBuffer: linger', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('holds a partial batch until its oldest frame is lingerMs old; frames that waited through a send, or a full batch, go at once', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const producer = new TimedProducer(30);
+    const buf = new DeliveryBuffer(
+      producer,
+      { acked: () => {}, pressure: () => {}, sendFailed: () => {} },
+      { lingerMs: 20, maxBatch: 10 },
+    );
+    const at = async (t: number) => vi.advanceTimersByTimeAsync(t - Date.now());
+    buf.push(delivery(0));
+    await at(5);
+    buf.push(delivery(1));
+    await at(19);
+    expect(producer.batches).toEqual([]);
+    await at(20);
+    expect(producer.batches).toEqual([{ at: 20, values: ['0', '1'] }]);
+    // Pushed during that send (20–50): by its end the oldest has waited 25 ms ≥ lingerMs, so no further wait.
+    await at(25);
+    buf.push(delivery(2));
+    await at(45);
+    buf.push(delivery(3));
+    await at(50);
+    expect(producer.batches.at(-1)).toEqual({ at: 50, values: ['2', '3'] });
+    await at(200);
+    // A full batch (maxBatch deliveries) does not linger.
+    for (let i = 4; i < 14; i++) buf.push(delivery(i));
+    await at(200);
+    expect(producer.batches.at(-1)).toEqual({
+      at: 200,
+      values: ['4', '5', '6', '7', '8', '9', '10', '11', '12', '13'],
+    });
+    const flushed = buf.flush();
+    await vi.runAllTimersAsync();
+    await flushed;
+    expect(producer.batches).toHaveLength(3);
+  });
+
+  it('ends the linger when the queued bytes reach maxBatchBytes', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const producer = new TimedProducer(1);
+    const buf = new DeliveryBuffer(
+      producer,
+      { acked: () => {}, pressure: () => {}, sendFailed: () => {} },
+      { lingerMs: 20, maxBatch: 10, maxBatchBytes: 1_000 },
+    );
+    const sized = (v: string): Delivery => ({
+      receivedAt: 0,
+      records: [{ topic: 't', key: 'k', value: Buffer.from(v.repeat(600)) }],
+    });
+    buf.push(sized('a'));
+    buf.push(sized('b'));
+    await vi.advanceTimersByTimeAsync(25);
+    // 'a' alone fills a batch by bytes, so it goes at once; 'b' then lingers as a partial batch of its own.
+    expect(producer.batches.map((b) => ({ at: b.at, first: b.values.map((v) => v[0]) }))).toEqual([
+      { at: 0, first: ['a'] },
+      { at: 20, first: ['b'] },
     ]);
   });
 });
