@@ -9,6 +9,8 @@
  *   starts it afresh. Nothing lingers healthy and idle.
  * - Uncaught exceptions and unhandled rejections are one structured log line and exit 70.
  * - A FatalError (credentials, permission, a port in use) is one line naming the setting, exit 78.
+ * - Node.js process warnings (a deprecation, a library's negative timer) are one log line each at `warn`, instead
+ *   of Node's plain-text lines on stderr that log pipelines reading JSON would not parse.
  * No path prints a stack trace: errors are described in one line (describeError).
  */
 import type { Logger } from '../observability/logger.ts';
@@ -94,6 +96,14 @@ export async function runRole(opts: RoleOptions, body: (ctx: RoleContext) => Pro
   proc.on('SIGINT', onSignal);
   proc.on('uncaughtException', onUncaught);
   proc.on('unhandledRejection', onUncaught);
+  // Node prints warnings through a listener of its own; it gives way to the log.
+  proc.removeAllListeners('warning');
+  proc.on('warning', (w: Error & { code?: string }) =>
+    log.warn(
+      { role: opts.name, warning: w.name, code: w.code, reason: w.message },
+      `Node.js warning: ${w.name}`,
+    ),
+  );
 
   try {
     await body({ log, signal: abort.signal, conditions, fail, untilStopped });

@@ -82,6 +82,36 @@ describe('runRole', () => {
     expect(text.join('')).toContain('"setting":"CUSTODY_HTTP_PORT"');
   });
 
+  it("a Node.js process warning is one log line, not Node's plain-text output", async () => {
+    const { proc, emitter } = fakeProcess();
+    const printed: Error[] = [];
+    emitter.on('warning', (w: Error) => printed.push(w)); // Node's own printer
+    const { log, text } = captureLog();
+    const code = runRole({ name: 'custody sink', log, proc }, async (ctx) => {
+      const warning = Object.assign(new Error('-1796431841659 is a negative number.'), {
+        name: 'TimeoutNegativeWarning',
+      });
+      emitter.emit('warning', warning);
+      emitter.emit('SIGTERM', 'SIGTERM');
+      await ctx.untilStopped;
+    });
+    expect(await code).toBe(EXIT.ok);
+    expect(printed).toEqual([]);
+    const lines = text
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        role: 'custody sink',
+        warning: 'TimeoutNegativeWarning',
+        reason: '-1796431841659 is a negative number.',
+      }),
+    );
+  });
+
   it('an unhandled rejection is one structured line and exit 70', async () => {
     const { proc, emitter, exits } = fakeProcess();
     const { log, text } = captureLog();
