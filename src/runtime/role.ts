@@ -9,7 +9,7 @@
  *   starts it afresh. Nothing lingers healthy and idle.
  * - Uncaught exceptions and unhandled rejections are one structured log line and exit 70.
  * - A FatalError (credentials, permission, a port in use) is one line naming the setting, exit 78.
- * - Node.js process warnings (a deprecation, a library's negative timer) are one log line each at `warn`, instead
+ * - Node.js process warnings (a deprecation, say) are one log line each at `warn`, instead
  *   of Node's plain-text lines on stderr that log pipelines reading JSON would not parse.
  * No path prints a stack trace: errors are described in one line (describeError).
  */
@@ -98,12 +98,11 @@ export async function runRole(opts: RoleOptions, body: (ctx: RoleContext) => Pro
   proc.on('unhandledRejection', onUncaught);
   // Node prints warnings through a listener of its own; it gives way to the log.
   proc.removeAllListeners('warning');
-  proc.on('warning', (w: Error & { code?: string }) =>
-    log.warn(
-      { role: opts.name, warning: w.name, code: w.code, reason: w.message },
-      `Node.js warning: ${w.name}`,
-    ),
-  );
+  proc.on('warning', (w: Error & { code?: string }) => {
+    const fields = { role: opts.name, warning: w.name, code: w.code, reason: w.message };
+    if (isKnownHarmless(w)) log.debug(fields, `Node.js warning: ${w.name} (known, harmless)`);
+    else log.warn(fields, `Node.js warning: ${w.name}`);
+  });
 
   try {
     await body({ log, signal: abort.signal, conditions, fail, untilStopped });
@@ -120,6 +119,14 @@ export async function runRole(opts: RoleOptions, body: (ctx: RoleContext) => Pro
     return EXIT.ok;
   }
   return exitFor(opts.name, failure, log);
+}
+
+/**
+ * kafkajs's request queue arms a timer for `throttledUntil - Date.now()` while `throttledUntil` is still -1, a
+ * negative delay that Node runs after 1 ms and (from Node 23) warns about. Nothing to act on, so not at `warn`.
+ */
+function isKnownHarmless(w: Error): boolean {
+  return w.name === 'TimeoutNegativeWarning' && /[\\/]kafkajs[\\/]/.test(w.stack ?? '');
 }
 
 /** Logs the one line a failed role ends with and returns its exit code. */

@@ -112,6 +112,39 @@ describe('runRole', () => {
     );
   });
 
+  it("kafkajs's negative-timer warning is logged at debug, not warn", async () => {
+    const { proc, emitter } = fakeProcess();
+    const text: string[] = [];
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          text.push(chunk.toString('utf8'));
+          cb();
+        },
+      }),
+    );
+    const code = runRole({ name: 'custody sink', log, proc }, async (ctx) => {
+      const warning = Object.assign(new Error('-1796431841659 is a negative number.'), {
+        name: 'TimeoutNegativeWarning',
+        stack:
+          'TimeoutNegativeWarning: -1796431841659 is a negative number.\n' +
+          '    at RequestQueue.scheduleCheckPendingRequests (/app/node_modules/kafkajs/src/network/requestQueue/index.js:317:39)',
+      });
+      emitter.emit('warning', warning);
+      emitter.emit('SIGTERM', 'SIGTERM');
+      await ctx.untilStopped;
+    });
+    expect(await code).toBe(EXIT.ok);
+    const lines = text
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logged = lines.filter((l) => l['warning'] === 'TimeoutNegativeWarning');
+    expect(logged).toEqual([expect.objectContaining({ level: 20 })]);
+  });
+
   it('an unhandled rejection is one structured line and exit 70', async () => {
     const { proc, emitter, exits } = fakeProcess();
     const { log, text } = captureLog();
