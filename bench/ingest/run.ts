@@ -215,7 +215,9 @@ async function main(): Promise<void> {
     latencies.length = 0;
     acked = 0;
     firstReceivedAt = Infinity;
-    rssMax = 0;
+    // From the run's start, as before: a run shorter than one sample still reports its RSS, with its own heap.
+    atRssMax = process.memoryUsage();
+    rssMax = atRssMax.rss;
     custodyProducer.writes = noWrites();
     const cpu = process.cpuUsage();
     const offered = await load.offer(rate, total);
