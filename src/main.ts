@@ -21,6 +21,7 @@ import { INGEST_VERSION, startIngest } from './ingest/ingest-pipeline.ts';
 import { restoreSnapshots } from './ingest/snapshot-restore.ts';
 import { GENESYS_LIMITS } from './ingest/subscription-plan.ts';
 import { createDecoders, createEncoders } from './kafka/record-codecs.ts';
+import { installKafkajsFastPaths } from './kafka/kafkajs-fast-paths.ts';
 import { KafkaRecordProducer } from './kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from './kafka/record-producer.ts';
 import { ensureTopics } from './kafka/topics.ts';
@@ -88,6 +89,9 @@ async function loadPublicKey(path: string): Promise<KeyObject> {
 }
 
 export function kafkaFromConfig(config: Config, log: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+  const fastPaths = installKafkajsFastPaths();
+  if (fastPaths.reason)
+    log.warn({ component: 'kafkajs', ...fastPaths }, "kafkajs runs without custody's fast paths");
   const k = config.kafka;
   const sasl: SASLOptions | undefined = k.sasl
     ? ({

@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
-import { median, quantile } from '../support.ts';
+import { benchKafkajs, median, quantile } from '../support.ts';
 import { KAFKA_VERSION, startInfra, stopInfra } from '../../infra/local.ts';
 import { Secret } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
@@ -130,6 +130,8 @@ async function main(): Promise<void> {
   let brokers = process.env['KAFKA_BROKERS'];
   const ownInfra = !brokers;
   if (ownInfra) brokers = (await startInfra({ name: 'bench', log })).settings.KAFKA_BROKERS;
+  const kafkajs = benchKafkajs();
+  log(kafkajs.detail);
   const kafka = new Kafka({
     clientId: 'bench',
     brokers: (brokers as string).split(','),
@@ -376,6 +378,7 @@ async function main(): Promise<void> {
       shared: "yes: 2 cores shared with other engineers' sessions while measuring",
     },
     kafka: KAFKA_VERSION,
+    kafkajs: kafkajs.detail,
     loadGenerator: 'own process (bench/ingest/load-server.ts)',
     secondsPerRun: SECONDS,
     repeats: REPEATS,

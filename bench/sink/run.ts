@@ -31,7 +31,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import { signingKeyOf } from '../../src/sink/signing-key.ts';
-import { benchInfra, benchLog, machineInfo, median, round, writeResult } from '../support.ts';
+import { benchInfra, benchKafkajs, benchLog, machineInfo, median, round, writeResult } from '../support.ts';
 import { runFloor } from './floor.ts';
 import type { FloorRun } from './floor.ts';
 import { meteredS3, totals } from './s3-meter.ts';
@@ -109,6 +109,8 @@ async function removeBucket(s3: S3Client, bucket: string): Promise<void> {
 async function main(): Promise<void> {
   const infra = await benchInfra('sink', log);
   const settings = infra.settings;
+  const kafkajs = benchKafkajs();
+  log(kafkajs.detail);
   const kafka = new Kafka({
     clientId: 'bench-sink',
     brokers: settings.KAFKA_BROKERS.split(','),
@@ -253,6 +255,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     label: LABEL ?? null,
     machine: machineInfo(infra.ownInfra),
+    kafkajs: kafkajs.detail,
     settings: {
       recordings: n,
       conversations,
