@@ -64,24 +64,23 @@ export async function benchInfra(name: string, log: (line: string) => void): Pro
   };
 }
 
-/** The machine and server versions a result was measured on. */
 /**
  * kafkajs as custody's roles run it (src/main.ts installs its fast paths), for custody and the floor alike, since
  * they share the process's kafkajs; BENCH_KAFKAJS_AS_PUBLISHED=1 runs kafkajs unmodified, to compare. Call it before
  * the first produce.
  */
-export function benchKafkajs(): { readonly fastPaths: boolean; readonly detail: string } {
+export function benchKafkajs(): { readonly detail: string } {
   if (process.env['BENCH_KAFKAJS_AS_PUBLISHED'] === '1')
-    return { fastPaths: false, detail: 'kafkajs as published (BENCH_KAFKAJS_AS_PUBLISHED=1)' };
+    return { detail: 'kafkajs as published (BENCH_KAFKAJS_AS_PUBLISHED=1)' };
   const installed = installKafkajsFastPaths();
   return {
-    fastPaths: installed.crc32c && installed.encoderGrowth,
     detail:
       installed.reason ??
       `kafkajs ${installed.kafkajsVersion} with custody's fast paths (CRC32C, encoder growth)`,
   };
 }
 
+/** The machine and server versions a result was measured on. */
 export function machineInfo(ownInfra: boolean) {
   return {
     cpus: cpus().length,
