@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { KAFKA_VERSION, VERSITYGW_VERSION, startInfra, stopInfra } from '../infra/local.ts';
 import type { InfraSettings } from '../infra/local.ts';
 import type { Kafka } from 'kafkajs';
+import { KAFKA_COMPRESSIONS } from '../src/config.ts';
+import type { KafkaCompression } from '../src/config.ts';
 import { installKafkajsFastPaths } from '../src/kafka/kafkajs-fast-paths.ts';
 
 /** The element at quantile `q` of an ascending array (nearest rank, no interpolation); NaN when empty. */
@@ -78,6 +80,18 @@ export function benchKafkajs(): { readonly detail: string } {
       installed.reason ??
       `kafkajs ${installed.kafkajsVersion} with custody's fast paths (CRC32C, encoder growth)`,
   };
+}
+
+/**
+ * The record batch compression of the benchmark's producers, custody's and the floor's alike: `KAFKA_COMPRESSION`,
+ * read as the roles read it (none, gzip or zstd; default none).
+ */
+export function benchCompression(): KafkaCompression {
+  const given = process.env['KAFKA_COMPRESSION'] ?? 'none';
+  const known = KAFKA_COMPRESSIONS.find((c) => c === given);
+  if (known === undefined)
+    throw new Error(`KAFKA_COMPRESSION: ${given} is not one of ${KAFKA_COMPRESSIONS.join(', ')}`);
+  return known;
 }
 
 /** The machine and server versions a result was measured on. */

@@ -23,7 +23,7 @@ import type { LogEntry } from 'kafkajs';
 import { pino } from 'pino';
 import type { InfraSettings } from '../infra/local.ts';
 import { Secret } from '../src/config.ts';
-import type { Config } from '../src/config.ts';
+import type { Config, KafkaCompression } from '../src/config.ts';
 import { SdkGenesysApi } from '../src/ingest/genesys-api.ts';
 import { startIngest } from '../src/ingest/ingest-pipeline.ts';
 import type { RunningIngest } from '../src/ingest/ingest-pipeline.ts';
@@ -111,6 +111,8 @@ export type LocalPipelineOptions = Readonly<{
   schemaRegistryUrl?: string;
   /** Sees every record value custody encodes, with its bytes (the interop tests compare what was meant). */
   onEncode?: EncodeTap;
+  /** Record batch compression of every producer (`KAFKA_COMPRESSION`; default none). */
+  compression?: KafkaCompression;
 }>;
 
 /** Called with each value an encoder is given and the bytes it produced. */
@@ -219,7 +221,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
       clientId: o.name,
       ssl: false,
       schemaRegistryUrl: o.schemaRegistryUrl,
+      compression: o.compression ?? 'none',
     };
+    const producer = () => new KafkaRecordProducer(kafka, { compression: kafkaConfig.compression });
     const encoders = tappedAll(await createEncoders(kafkaConfig, o.topics), o.onEncode);
 
     const emulator = await startEmulator({
@@ -251,7 +255,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
     const ingest = await startIngest(
       {
         api,
-        producer: new KafkaRecordProducer(kafka),
+        producer: producer(),
         encoders,
         topics: o.topics,
         instance: `${o.name}-ingest`,
@@ -280,7 +284,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
     }
 
     // --- custody exports watch
-    const watchProducer = new KafkaRecordProducer(kafka);
+    const watchProducer = producer();
     const exportsWatch = await startExportsWatch(
       { s3, producer: watchProducer, encoders, log },
       {
@@ -302,10 +306,13 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Runni
     });
 
     // --- custody sink
+    const sinkProducer = producer();
+    stops.push(() => sinkProducer.close());
     const sink = await startSink(
       {
         kafka,
         s3,
+        producer: sinkProducer,
         signer: o.signer,
         codecs: await createSinkCodecs(kafkaConfig, o.topics).then((c) => ({
           ...c,

@@ -21,6 +21,7 @@ import { INGEST_VERSION, startIngest } from './ingest/ingest-pipeline.ts';
 import { restoreSnapshots } from './ingest/snapshot-restore.ts';
 import { GENESYS_LIMITS } from './ingest/subscription-plan.ts';
 import { createDecoders, createEncoders } from './kafka/record-codecs.ts';
+import { registerKafkajsCodecs } from './kafka/kafkajs-codecs.ts';
 import { installKafkajsFastPaths } from './kafka/kafkajs-fast-paths.ts';
 import { KafkaRecordProducer } from './kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from './kafka/record-producer.ts';
@@ -88,7 +89,14 @@ async function loadPublicKey(path: string): Promise<KeyObject> {
   }
 }
 
+/** custody's producer, writing record batches with the configured compression. */
+function producerFromConfig(kafka: Kafka, config: Config): KafkaRecordProducer {
+  return new KafkaRecordProducer(kafka, { compression: config.kafka.compression });
+}
+
 export function kafkaFromConfig(config: Config, log: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+  // Every role reads zstd and gzip batches, whichever compression its own producer uses (kafkajs-codecs.ts).
+  registerKafkajsCodecs();
   const fastPaths = installKafkajsFastPaths();
   if (fastPaths.reason)
     log.warn({ component: 'kafkajs', ...fastPaths }, "kafkajs runs without custody's fast paths");
@@ -175,7 +183,7 @@ export async function runIngest(config: Config): Promise<number> {
       ingest = await startIngest(
         {
           api,
-          producer: new KafkaRecordProducer(kafka),
+          producer: producerFromConfig(kafka, config),
           encoders,
           topics: config.topics,
           instance: config.custody.instanceId,
@@ -274,7 +282,7 @@ export async function runExportsWatch(
       readiness: { notReadyReason: () => ctx.conditions.notReadyReason() ?? watch?.notReadyReason() },
     });
     const kafka = kafkaFromConfig(config, log);
-    const producer = new KafkaRecordProducer(kafka);
+    const producer = producerFromConfig(kafka, config);
     const s3 = s3FromConfig(config);
     try {
       await prepareTopics(kafka, config, ['recordingExports', 'dlq'], ctx);
@@ -398,7 +406,7 @@ export async function runSink(config: Config): Promise<number> {
       },
     });
     const kafka = kafkaFromConfig(config, log);
-    const producer = countingProducer(new KafkaRecordProducer(kafka), config, metrics);
+    const producer = countingProducer(producerFromConfig(kafka, config), config, metrics);
     const s3 = s3FromConfig(config);
     let sink: Awaited<ReturnType<typeof startSink>> | undefined;
     try {
@@ -543,7 +551,7 @@ export async function runExportsJob(config: Config, args: ExportsRunArgs): Promi
       clientSecret: config.genesys.clientSecret as NonNullable<Config['genesys']['clientSecret']>,
     });
     const s3 = s3FromConfig(config);
-    const producer = new KafkaRecordProducer(kafka);
+    const producer = producerFromConfig(kafka, config);
     try {
       const integrationId =
         args.integrationId ??
@@ -706,7 +714,7 @@ export async function runHold(config: Config, args: HoldCliArgs): Promise<number
   // Quiet: the command's own lines say what happened; kafkajs retries are bounded by the command's own.
   const log = createLogger({ level: 'silent', instance: config.custody.instanceId });
   const kafka = kafkaFromConfig(config, log, { connectionTimeout: 5_000, retry: { retries: 2 } });
-  const producer = new KafkaRecordProducer(kafka);
+  const producer = producerFromConfig(kafka, config);
   const genesys =
     args.genesys && config.genesys.apiUrl && config.genesys.clientId && config.genesys.clientSecret
       ? new SdkDeletionProtectionApi({
@@ -787,7 +795,7 @@ export async function runBackfillCommand(config: Config, args: BackfillCliArgs):
     const signer = await signingKeyOf(config);
     const trustedPublicKeys = await Promise.all(config.sink.trustedKeyFiles.map(loadPublicKey));
     const kafka = kafkaFromConfig(config, log);
-    const producer = new KafkaRecordProducer(kafka);
+    const producer = producerFromConfig(kafka, config);
     const s3 = s3FromConfig(config);
     const genesys =
       config.genesys.apiUrl && config.genesys.clientId && config.genesys.clientSecret

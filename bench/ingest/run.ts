@@ -1,7 +1,8 @@
 /**
  * `npm run bench:ingest`: notification frames/s through `custody ingest` into a real Kafka broker, beside
  * the floor — a bare kafkajs producer sending the very records custody wrote, with the same settings
- * (idempotent, acks=all, one request in flight, batches of up to 500 frames) — measured in the same run.
+ * (idempotent, acks=all, one request in flight, batches of up to 500 frames, the record batch compression of
+ * KAFKA_COMPRESSION, default none) — measured in the same run.
  *
  * Load: realistic conversation events from the emulator's simulation, published by the emulator's notification
  * WebSocket at a fixed offered rate. The emulator and its pacing run in their own process (load-server.ts), so the
@@ -22,13 +23,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
-import { benchKafkajs, median, quantile } from '../support.ts';
+import { benchCompression, benchKafkajs, median, quantile } from '../support.ts';
 import { KAFKA_VERSION, startInfra, stopInfra } from '../../infra/local.ts';
 import { Secret } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
 import { SdkGenesysApi } from '../../src/ingest/genesys-api.ts';
 import { startIngest } from '../../src/ingest/ingest-pipeline.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
+import { compressionType } from '../../src/kafka/kafkajs-codecs.ts';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../../src/kafka/record-producer.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
@@ -131,7 +133,8 @@ async function main(): Promise<void> {
   const ownInfra = !brokers;
   if (ownInfra) brokers = (await startInfra({ name: 'bench', log })).settings.KAFKA_BROKERS;
   const kafkajs = benchKafkajs();
-  log(kafkajs.detail);
+  const compression = benchCompression();
+  log(`${kafkajs.detail}; record batches: ${compression} (KAFKA_COMPRESSION)`);
   const kafka = new Kafka({
     clientId: 'bench',
     brokers: (brokers as string).split(','),
@@ -170,7 +173,10 @@ async function main(): Promise<void> {
     rssMax = rss;
     atRssMax = process.memoryUsage();
   }, 100);
-  const custodyProducer = new CountingProducer(new KafkaRecordProducer(kafka), topics.sessionTags);
+  const custodyProducer = new CountingProducer(
+    new KafkaRecordProducer(kafka, { compression }),
+    topics.sessionTags,
+  );
   const ingest = await startIngest({
     api: new SdkGenesysApi({
       apiUrl: load.ready.baseUrl,
@@ -337,6 +343,7 @@ async function main(): Promise<void> {
       }
       await producer.sendBatch({
         acks: -1,
+        compression: compressionType(compression),
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     }
@@ -379,6 +386,7 @@ async function main(): Promise<void> {
     },
     kafka: KAFKA_VERSION,
     kafkajs: kafkajs.detail,
+    kafkaCompression: compression,
     loadGenerator: 'own process (bench/ingest/load-server.ts)',
     secondsPerRun: SECONDS,
     repeats: REPEATS,

@@ -29,9 +29,19 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
+import { compressionType } from '../../src/kafka/kafkajs-codecs.ts';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import { signingKeyOf } from '../../src/sink/signing-key.ts';
-import { benchInfra, benchKafkajs, benchLog, machineInfo, median, round, writeResult } from '../support.ts';
+import {
+  benchCompression,
+  benchInfra,
+  benchKafkajs,
+  benchLog,
+  machineInfo,
+  median,
+  round,
+  writeResult,
+} from '../support.ts';
 import { runFloor } from './floor.ts';
 import type { FloorRun } from './floor.ts';
 import { meteredS3, totals } from './s3-meter.ts';
@@ -110,7 +120,8 @@ async function main(): Promise<void> {
   const infra = await benchInfra('sink', log);
   const settings = infra.settings;
   const kafkajs = benchKafkajs();
-  log(kafkajs.detail);
+  const compression = benchCompression();
+  log(`${kafkajs.detail}; record batches: ${compression} (KAFKA_COMPRESSION)`);
   const kafka = new Kafka({
     clientId: 'bench-sink',
     brokers: settings.KAFKA_BROKERS.split(','),
@@ -143,7 +154,7 @@ async function main(): Promise<void> {
   );
 
   const signer = signingKeyOf(generateKeyPairSync('ed25519').privateKey);
-  const announcer = new KafkaRecordProducer(kafka);
+  const announcer = new KafkaRecordProducer(kafka, { compression });
   // A producer's first send waits for its idempotent producer id (hundreds of ms on a fresh KRaft broker): start-up
   // work a long-running sink pays once, which would otherwise land in the first run's tags phase.
   const warmup = `bench.warmup.${suffix}`;
@@ -159,7 +170,13 @@ async function main(): Promise<void> {
         const run = runName(concurrency, repeat);
         const loadAverage1m = round(loadavg()[0] ?? NaN, 2);
         const sink = await runSink(
-          { io: { kafka, admin, producer: input }, s3: sinkS3, signer, producer: announcer, createdTopics },
+          {
+            io: { kafka, admin, producer: input, compression: compressionType(compression) },
+            s3: sinkS3,
+            signer,
+            producer: announcer,
+            createdTopics,
+          },
           workload,
           { run, concurrency, partitions: PARTITIONS, legalHold: LEGAL_HOLD, timeoutMs: 300_000 },
         );
@@ -256,6 +273,7 @@ async function main(): Promise<void> {
     label: LABEL ?? null,
     machine: machineInfo(infra.ownInfra),
     kafkajs: kafkajs.detail,
+    kafkaCompression: compression,
     settings: {
       recordings: n,
       conversations,

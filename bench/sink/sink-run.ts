@@ -10,7 +10,7 @@
  * manifest is in S3 and announced. Start-up (connect, group join, the join state's restore) is timed separately and is not in the rate.
  * The announcements (custody.manifests.v1) are checked: one complete manifest per recording, no dead letters.
  */
-import type { Admin, Kafka, Producer, RecordMetadata } from 'kafkajs';
+import type { Admin, CompressionTypes, Kafka, Producer, RecordMetadata } from 'kafkajs';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 import type { KeyedRecord, RecordProducer } from '../../src/kafka/record-producer.ts';
 import type { SigningKey } from '../../src/sink/signing-key.ts';
@@ -59,8 +59,16 @@ export type SinkRun = Readonly<{
   manifestKeys: readonly Readonly<{ key: string; versionId: string | null }>[];
 }>;
 
-/** The benchmark's own connected Kafka clients (to create topics and feed the inputs). */
-export type BenchKafka = Readonly<{ kafka: Kafka; admin: Admin; producer: Producer }>;
+/**
+ * The benchmark's own connected Kafka clients (to create topics and feed the inputs). `compression`: the input
+ * records' batch codec, as ingest and the exports watch would write them (default none).
+ */
+export type BenchKafka = Readonly<{
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  compression?: CompressionTypes;
+}>;
 
 /** Counts what the sink produces (and how long the acknowledged sends took). */
 class CountingProducer implements RecordProducer {
@@ -125,7 +133,12 @@ async function produceAndEnds(
 ): Promise<Map<number, bigint>> {
   // In chunks, so no request exceeds the broker's message size limit (1 MB by default).
   for (let i = 0; i < records.length; i += 250)
-    await io.producer.send({ topic, acks: -1, messages: records.slice(i, i + 250) });
+    await io.producer.send({
+      topic,
+      acks: -1,
+      compression: io.compression,
+      messages: records.slice(i, i + 250),
+    });
   const ends = new Map<number, bigint>();
   for (const o of await io.admin.fetchTopicOffsets(topic)) {
     if (o.high !== o.low) ends.set(o.partition, BigInt(o.high));

@@ -8,7 +8,9 @@
  * a RecordTooLargeError (not retriable), so the caller dead-letters it instead of retrying it forever.
  */
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { CompressionTypes, Partitioners } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { compressionType, registerKafkajsCodecs } from './kafkajs-codecs.ts';
+import type { KafkaCompression } from '../config.ts';
 
 export interface KeyedRecord {
   readonly topic: string;
@@ -85,9 +87,17 @@ export function chunkByBytes(records: readonly KeyedRecord[], maxBytes: number):
 export class KafkaRecordProducer implements RecordProducer {
   readonly #producer: Producer;
   readonly #maxRequestBytes: number;
+  readonly #compression: ReturnType<typeof compressionType>;
   #connected: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, opts: { transactionalId?: string; maxRequestBytes?: number } = {}) {
+  /**
+   * `compression` is the record batches' codec (`KAFKA_COMPRESSION`); requests are still cut by their uncompressed
+   * bytes, so a record that fits uncompressed fits whatever the codec achieves.
+   */
+  constructor(
+    kafka: Kafka,
+    opts: { transactionalId?: string; maxRequestBytes?: number; compression?: KafkaCompression } = {},
+  ) {
     // Idempotence needs maxInFlightRequests <= 5 (kafkajs enforces 1 for safety with retries).
     // The Java client's murmur2 partitioner, named explicitly: a conversation's records land in the same
     // partition whichever client (custody or another Kafka service) produced them.
@@ -98,6 +108,8 @@ export class KafkaRecordProducer implements RecordProducer {
       transactionalId: opts.transactionalId,
     });
     this.#maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    registerKafkajsCodecs();
+    this.#compression = compressionType(opts.compression ?? 'none');
   }
 
   async #connect(): Promise<void> {
@@ -136,7 +148,7 @@ export class KafkaRecordProducer implements RecordProducer {
     }
     return this.#producer.sendBatch({
       acks: -1,
-      compression: CompressionTypes.None,
+      compression: this.#compression,
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
   }

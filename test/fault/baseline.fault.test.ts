@@ -1,6 +1,8 @@
 /** The deployment with no fault: the yardstick the other scenarios are read against. */
 import { describe, expect, inject, it } from 'vitest';
-import { expectSound, NO_EXITS, runScenario } from './scenario.ts';
+import { countInflatedBatches } from '../support/kafka-inflation.ts';
+import { readTopicToEnd } from '../support/kafka-read.ts';
+import { expectSound, kafkaOf, NO_EXITS, runScenario } from './scenario.ts';
 
 describe('fault suite: baseline', () => {
   it('three roles as processes beside the emulator: every export gets one verified manifest chain', async () => {
@@ -23,6 +25,32 @@ describe('fault suite: baseline', () => {
     expect(new Set(captured.map((e) => ('instance' in e.actor ? e.actor.instance : 'none')))).toEqual(
       new Set([`baseline-${process.pid}-ingest`]),
     );
+    expect(r.exits).toEqual(NO_EXITS);
+  });
+
+  let evidence = { records: 0, zstdBatches: 0 };
+  it('every role writing zstd batches (KAFKA_COMPRESSION=zstd): the sink reads them, every export gets its chain', async () => {
+    const r = await runScenario({
+      name: 'zstd',
+      injected: 'none; every role writes zstd record batches (KAFKA_COMPRESSION=zstd)',
+      infra: inject('infra'),
+      trafficMs: 15_000,
+      env: { KAFKA_COMPRESSION: 'zstd' },
+      // The evidence log, read here, holds zstd batches: the reader had to inflate them.
+      afterTraffic: async (ctx) => {
+        const counter = countInflatedBatches();
+        try {
+          const records = await readTopicToEnd(kafkaOf(ctx.infra), ctx.deployment.topics.notifications);
+          evidence = { records: records.length, zstdBatches: counter.counts.zstd };
+        } finally {
+          counter.restore();
+        }
+      },
+    });
+    expectSound(r);
+    expect(evidence.records).toBeGreaterThan(0);
+    expect(evidence.zstdBatches).toBeGreaterThan(0);
+    expect(r.audit.complete).toBeGreaterThan(0);
     expect(r.exits).toEqual(NO_EXITS);
   });
 });

@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { InfraSettings } from '../../infra/local.ts';
+import { registerKafkajsCodecs } from '../../src/kafka/kafkajs-codecs.ts';
 import { auditBucket, auditDeadLetters, waitForEveryManifest } from '../support/custody-audit.ts';
 import type { AuditResult } from '../support/custody-audit.ts';
 import type { SealedManifest } from '../../src/enrich/integrity.ts';
@@ -62,6 +63,8 @@ export type ScenarioResult = Readonly<{
 }>;
 
 export function kafkaOf(infra: InfraSettings): Kafka {
+  // The audit reads topics the roles may have written with KAFKA_COMPRESSION=zstd or gzip.
+  registerKafkajsCodecs();
   return new Kafka({
     clientId: 'fault-audit',
     brokers: infra.KAFKA_BROKERS.split(','),

@@ -1,5 +1,6 @@
 /** Reads Kafka topics to their current end in tests (no sleeping: stops at the high watermarks). */
 import type { Kafka } from 'kafkajs';
+import { registerKafkajsCodecs } from '../../src/kafka/kafkajs-codecs.ts';
 import { uniqueName } from './clients.ts';
 
 export interface ReadRecord {
@@ -13,6 +14,8 @@ export interface ReadRecord {
 }
 
 export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<ReadRecord[]> {
+  // Topics custody wrote with KAFKA_COMPRESSION=zstd or gzip read as the roles read them.
+  registerKafkajsCodecs();
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);

@@ -47,6 +47,13 @@ describe('loadConfig', () => {
     expect(problemsOf({ CUSTODY_INGEST_SOURCE: 'sqs' }).join('\n')).toContain('CUSTODY_INGEST_SOURCE');
   });
 
+  it("reads the producers' compression: none by default, gzip or zstd when set, anything else refused", () => {
+    expect(loadConfig({}).kafka.compression).toBe('none');
+    expect(loadConfig({ KAFKA_COMPRESSION: 'zstd' }).kafka.compression).toBe('zstd');
+    expect(loadConfig({ KAFKA_COMPRESSION: 'gzip' }).kafka.compression).toBe('gzip');
+    expect(problemsOf({ KAFKA_COMPRESSION: 'lz4' }).join('\n')).toContain('KAFKA_COMPRESSION');
+  });
+
   it('prefers GENESYS_API_URL and forces path style for a custom S3 endpoint', () => {
     const c = loadConfig({
       GENESYS_REGION: 'mypurecloud.com',
