@@ -94,12 +94,17 @@ function producerFromConfig(kafka: Kafka, config: Config): KafkaRecordProducer {
   return new KafkaRecordProducer(kafka, { compression: config.kafka.compression });
 }
 
+/** Whether this process has said that kafkajs runs without the fast paths (once is enough: doctor connects twice). */
+let fastPathsWarned = false;
+
 export function kafkaFromConfig(config: Config, log: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
   // Every role reads zstd and gzip batches, whichever compression its own producer uses (kafkajs-codecs.ts).
   registerKafkajsCodecs();
   const fastPaths = installKafkajsFastPaths();
-  if (fastPaths.reason)
+  if (fastPaths.reason && !fastPathsWarned) {
+    fastPathsWarned = true;
     log.warn({ component: 'kafkajs', ...fastPaths }, "kafkajs runs without custody's fast paths");
+  }
   const k = config.kafka;
   const sasl: SASLOptions | undefined = k.sasl
     ? ({
