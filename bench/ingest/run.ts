@@ -105,10 +105,12 @@ const noWrites = (): KafkaWrites => ({
 /** custody's producer, counting what it is given (one request per `send`: a delivery-buffer batch). */
 class CountingProducer implements RecordProducer {
   writes = noWrites();
-  constructor(
-    private readonly inner: RecordProducer,
-    private readonly snapshotTopic: string,
-  ) {}
+  private readonly inner: RecordProducer;
+  private readonly snapshotTopic: string;
+  constructor(inner: RecordProducer, snapshotTopic: string) {
+    this.inner = inner;
+    this.snapshotTopic = snapshotTopic;
+  }
   send(records: readonly KeyedRecord[]) {
     this.writes.requests++;
     for (const r of records) {

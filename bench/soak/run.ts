@@ -1,11 +1,12 @@
 /**
  * `npm run bench:soak [-- --minutes 10 --rate 10 --build compiled|sources]`: custody as users run it — ingest,
  * exports watch and sink as three separate supervised processes, compiled as the image runs them (`--build
- * sources`: through tsx) beside the Genesys emulator (its own process) at `--rate` conversations per
- * second of real time (`--speed 60`) for `--minutes`. Then it waits for every export to get a manifest and audits
- * the bucket (test/support/custody-audit.ts). Reports the export→manifest latency (S3 LastModified of the audio →
- * of the first manifest version, 1 s resolution), each role's RSS at start, middle and end (with its V8 heap and external memory, from its /metrics), restarts, and writes
- * bench/results/soak-<time>.json. Not part of `npm test`.
+ * sources`: the TypeScript sources, as bin/custody.js runs them without dist/) beside the Genesys emulator (its own
+ * process) at `--rate` conversations per second of real time (`--speed 60`) for `--minutes`. Then it waits for
+ * every export to get a manifest and audits the bucket (test/support/custody-audit.ts). Reports the
+ * export→manifest latency (S3 LastModified of the audio → of the first manifest version, 1 s resolution), each
+ * role's RSS at start, middle and end (with its V8 heap and external memory, from its /metrics), restarts, and
+ * writes bench/results/soak-<time>.json. Not part of `npm test`.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -27,7 +28,9 @@ const { values } = parseArgs({
   },
 });
 if (values.build !== 'compiled' && values.build !== 'sources')
-  throw new Error('--build must be compiled (as the image runs custody) or sources (through tsx)');
+  throw new Error(
+    '--build must be compiled (as the image runs custody) or sources (bin/custody.js without dist/)',
+  );
 const minutes = Number(values.minutes);
 const ratePerSecond = Number(values.rate);
 const log = benchLog('soak');

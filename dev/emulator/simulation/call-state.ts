@@ -91,7 +91,10 @@ export class CallConversation {
   recordingState: 'none' | 'active' = 'none';
   private readonly changes: Change[] = [];
 
-  constructor(readonly conversationId: string) {}
+  readonly conversationId: string;
+  constructor(conversationId: string) {
+    this.conversationId = conversationId;
+  }
 
   /** Schedules a change; changes at the same instant apply in scheduling order. */
   at(at: number, apply: () => void): void {

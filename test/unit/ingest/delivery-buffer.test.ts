@@ -121,7 +121,10 @@ describe('DeliveryBuffer', () => {
 /** A producer that refuses records over `limit` bytes as the real one does (RecordTooLargeError). */
 class LimitedProducer implements RecordProducer {
   sent: KeyedRecord[] = [];
-  constructor(readonly limit: number) {}
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
   async send(records: readonly KeyedRecord[]) {
     for (const r of records)
       if (recordBytes(r) > this.limit) throw new RecordTooLargeError(r.topic, recordBytes(r), this.limit);
@@ -281,7 +284,10 @@ describe('DeliveryBuffer: deferred work sealed once per batch', () => {
 /** A producer whose sends take `sendMs` of (fake) time; records when each batch was sent and what it held. */
 class TimedProducer implements RecordProducer {
   batches: Array<{ at: number; values: string[] }> = [];
-  constructor(readonly sendMs: number) {}
+  readonly sendMs: number;
+  constructor(sendMs: number) {
+    this.sendMs = sendMs;
+  }
   async send(records: readonly KeyedRecord[]) {
     this.batches.push({ at: Date.now(), values: records.map((r) => r.value?.toString() ?? '') });
     await new Promise((r) => setTimeout(r, this.sendMs));
