@@ -8,7 +8,7 @@
  * compression not implemented".
  *
  * Writing (`KAFKA_COMPRESSION`): notification frames and session-tag snapshots are JSON-heavy and alike, so a
- * request of them shrinks ~12× at zstd level 1 (bench/README.md). Compression runs synchronously on the producer's
+ * request of them shrinks ~10× at zstd level 1 (bench/README.md). Compression runs synchronously on the producer's
  * thread: a request is at most ~1 MB, a few ms at ~300 MB/s, and handing each one to libuv's thread pool instead
  * cost ingest more CPU than the compression itself (measured: +200 CPU ms per 1,000 frames at 5,000 frames/s).
  * kafkajs's own gzip runs at zlib's default level 6; level 1 is ~3× faster for ~10 % more bytes.
@@ -35,8 +35,8 @@ export function compressionType(c: KafkaCompression): Kafkajs.CompressionTypes {
 
 /**
  * Largest record batch a compressed batch may inflate to. A batch is bounded by the topic's `max.message.bytes`
- * compressed, but a small compressed batch can claim to expand without bound; past this the fetch fails (and the
- * role with it, one clear line) instead of the process running out of memory. Far above any batch a Kafka client
+ * compressed, but a small compressed batch can claim to expand without bound; past this inflating fails with
+ * ERR_BUFFER_TOO_LARGE instead of the process running out of memory. Far above any batch a Kafka client
  * writes (kafkajs and the Java client default to 1 MB requests).
  */
 export const MAX_INFLATED_BATCH_BYTES = 256 * 1024 * 1024;
