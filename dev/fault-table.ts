@@ -24,6 +24,7 @@ type Scenario = {
 
 const ORDER = [
   'baseline',
+  'zstd',
   'cold-start',
   'genesys-late',
   'broker-restart',
