@@ -16,6 +16,11 @@ import { z } from 'zod';
 export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
+/** Whether this Node has zstd in zlib (22.15 and later): `KAFKA_COMPRESSION=zstd` needs it. */
+export function zstdAvailable(): boolean {
+  return typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+}
+
 /** A secret value that cannot leak through logs, errors, JSON or util.inspect. */
 export class Secret {
   readonly #value: string;
@@ -637,7 +642,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
   if (needs.includes('kafka')) require(['KAFKA_BROKERS'], 'to reach Kafka');
   if (needs.includes('bucket')) require(['S3_BUCKET'], 'to find the exported recordings');
   if (needs.includes('signing')) require(['CUSTODY_SIGNING_KEY_FILE'], 'to sign manifests');
-  if (values.KAFKA_COMPRESSION === 'zstd' && typeof zlib.zstdCompressSync !== 'function')
+  if (values.KAFKA_COMPRESSION === 'zstd' && !zstdAvailable())
     problems.push(`KAFKA_COMPRESSION: zstd needs Node 22.15 or later (this is ${process.version})`);
   if (str('KAFKA_SASL_MECHANISM'))
     require(['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'], 'when KAFKA_SASL_MECHANISM is set');

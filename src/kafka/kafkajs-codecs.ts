@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import type * as Kafkajs from 'kafkajs';
+import { zstdAvailable } from '../config.ts';
 import type { KafkaCompression } from '../config.ts';
 
 // kafkajs is CommonJS, and Node's ESM loader does not find `CompressionCodecs` among its named exports.
@@ -44,11 +45,6 @@ export const MAX_INFLATED_BATCH_BYTES = 256 * 1024 * 1024;
 /** Levels for writing: the lowest of each; higher levels cost CPU for a few per cent fewer bytes. */
 const ZSTD_LEVEL = 1;
 const GZIP_LEVEL = 1;
-
-/** Whether this Node has zstd in zlib (22.15 and later). */
-export function zstdAvailable(): boolean {
-  return typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
-}
 
 /** A codec as kafkajs calls it: `compress` gets the encoded records, `decompress` a batch's record bytes. */
 export interface BatchCodec {
