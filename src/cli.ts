@@ -410,27 +410,27 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (source !== undefined && source !== 'websocket' && source !== 'eventbridge')
         throw new UsageError('usage: custody ingest [--source websocket|eventbridge]');
       const config = loadConfig(undefined, ['genesys', 'kafka']);
-      const { runIngest } = await import('./main.ts');
+      const { runIngest } = await import('./roles/ingest-role.ts');
       return runIngest(source === undefined ? config : { ...config, ingest: { ...config.ingest, source } });
     }
     case 'exports': {
       if (sub === 'watch') {
         const backfill = parseBackfill(rest);
         const config = loadConfig(undefined, ['kafka', 's3', 'bucket']);
-        const { runExportsWatch } = await import('./main.ts');
+        const { runExportsWatch } = await import('./roles/exports-roles.ts');
         return runExportsWatch(config, backfill);
       }
       if (sub === 'run') {
         const args = parseRunArgs(rest);
         const config = loadConfig(undefined, ['genesys', 'kafka', 's3', 'bucket']);
-        const { runExportsJob } = await import('./main.ts');
+        const { runExportsJob } = await import('./roles/exports-roles.ts');
         return runExportsJob(config, args);
       }
       throw new UsageError('usage: custody exports watch|run [options]; run custody --help');
     }
     case 'sink': {
       const config = loadConfig(undefined, ['kafka', 's3', 'bucket', 'signing']);
-      const { runSink } = await import('./main.ts');
+      const { runSink } = await import('./roles/sink-role.ts');
       return runSink(config);
     }
     case 'hold':
@@ -442,7 +442,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       const parsed = await parseHoldArgs(cmd, args);
       const config = loadConfig(undefined, parsed.genesys ? ['kafka', 'genesys'] : ['kafka']);
-      const { runHold } = await import('./main.ts');
+      const { runHold } = await import('./roles/hold-role.ts');
       return runHold(config, parsed);
     }
     case 'doctor': {
@@ -456,7 +456,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const unknown = args.filter((a) => a !== '--json');
       if (unknown.length > 0) throw new UsageError(`custody doctor: unknown option ${unknown[0]}`);
       const config = loadConfig(undefined, []);
-      const { runDoctor } = await import('./main.ts');
+      const { runDoctor } = await import('./roles/doctor-role.ts');
       return runDoctor(config, { json: args.includes('--json') });
     }
     case 'backfill': {
@@ -467,7 +467,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       const parsed = await parseBackfillArgs(args);
       const config = loadConfig(undefined, ['kafka', 's3', 'signing']);
-      const { runBackfillCommand } = await import('./main.ts');
+      const { runBackfillCommand } = await import('./roles/backfill-role.ts');
       return runBackfillCommand(config, parsed);
     }
     case 'verify': {
@@ -478,7 +478,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       const parsed = await parseVerifyArgs(args, new Date());
       const config = loadConfig(undefined, parsed.bucket ? ['s3'] : ['s3', 'bucket']);
-      const { runVerify } = await import('./main.ts');
+      const { runVerify } = await import('./roles/verify-role.ts');
       return runVerify(config, parsed);
     }
     default:

@@ -6,7 +6,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { InfraSettings } from '../../infra/local.ts';
-import { S3_CLIENT_OPTIONS } from '../../src/main.ts';
+import { S3_CLIENT_OPTIONS } from '../../src/roles/s3-client.ts';
 
 export type OperationStats = { requests: number; ms: number };
 

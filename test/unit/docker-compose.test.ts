@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, SETTING_NAMES } from '../../src/config.ts';
-import { ROLE_HTTP_PORTS } from '../../src/main.ts';
+import { ROLE_HTTP_PORTS } from '../../src/roles/wiring.ts';
 
 interface ComposeService {
   build?: unknown;
