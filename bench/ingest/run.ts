@@ -199,6 +199,11 @@ async function main(): Promise<void> {
     },
   });
 
+  // RSS with ingest started and idle, garbage collected: what the modules and the idle pipeline take before load.
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssMiBAtStart = mib(process.memoryUsage.rss());
+  log(`RSS with ingest started, before load: ${rssMiBAtStart} MiB`);
+
   type Run = {
     rate: number | 'saturation';
     repeat: number;
@@ -393,6 +398,8 @@ async function main(): Promise<void> {
     secondsPerRun: SECONDS,
     repeats: REPEATS,
     saturationFrames: SATURATION_FRAMES,
+    rssMiBAtStart,
+    nodeOptions: process.execArgv.join(' '),
     recordsPerFrame: Number(recordsPerFrame.toFixed(2)),
     targets: TARGETS,
     floorFramesPerSecondMedian: floor,

@@ -17,6 +17,26 @@ describe('packed snapshots', () => {
     for (const s of snapshots) expect(unpackSnapshot(packSnapshot(s))).toStrictEqual(s);
   });
 
+  it('shares equal tag sources between the unpacked tags, as merges do', () => {
+    let shared = 0;
+    for (const s of snapshots) {
+      const u = unpackSnapshot(packSnapshot(s));
+      const byKey = new Map<string, object>();
+      for (const leg of u.legs)
+        for (const tag of Object.values(leg)) {
+          if (tag === null || typeof tag !== 'object' || !('source' in tag)) continue;
+          const key = JSON.stringify(tag.source);
+          const first = byKey.get(key);
+          if (first === undefined) byKey.set(key, tag.source);
+          else {
+            expect(tag.source).toBe(first);
+            shared++;
+          }
+        }
+    }
+    expect(shared).toBeGreaterThan(100);
+  });
+
   it('is several times smaller than the snapshot as JSON', () => {
     const packed = snapshots.reduce((n, s) => n + packSnapshot(s).byteLength, 0);
     const json = snapshots.reduce((n, s) => n + Buffer.byteLength(JSON.stringify(s)), 0);
