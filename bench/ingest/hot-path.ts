@@ -8,9 +8,6 @@
  * at 1,000 frames/s the delivery buffer's batches hold ~4, so snapshots are merged and encoded ~8× as often)
  */
 import { hash } from 'node:crypto';
-import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
-import { startEmulator } from '../../dev/emulator/index.ts';
-import { notificationFrameText, userTopicEvents } from '../../dev/user-topic-events.ts';
 import {
   eventBodyText,
   notificationKeys,
@@ -22,20 +19,12 @@ import type { SessionTagsSnapshot, TagObservation } from '../../src/enrich/sessi
 import { OverlapDedupe } from '../../src/ingest/overlap-dedupe.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
 import { median } from '../support.ts';
+import { benchFrames } from './frame-pool.ts';
 
 const FRAMES = Number(process.env['HOT_PATH_FRAMES'] ?? 200_000);
 const ROUNDS = Number(process.env['HOT_PATH_ROUNDS'] ?? 5);
 
-const emu = await startEmulator({ clientId: 'bench', clientSecret: 'bench-secret', seed: 42, users: 40 });
-const scripts = randomConversations(
-  emu.org,
-  createRng(42),
-  Date.parse('2026-03-01T08:00:00Z'),
-  Date.parse('2026-03-01T18:00:00Z'),
-  8,
-);
-await emu.close();
-const pool = userTopicEvents(scripts).map((e, i) => notificationFrameText(e.topicName, e.eventBody, i));
+const pool = await benchFrames();
 const encoders = await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, {} as never);
 
 type Stage = 'parse' | 'dedupe' | 'extract' | 'evidence' | 'seal';

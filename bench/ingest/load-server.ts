@@ -12,10 +12,8 @@
  * `behindMsMax` is how far the generator fell behind its own schedule at worst: when it is large, the offered rate
  * was not really offered, and the run says so.
  */
-import { startEmulator } from '../../dev/emulator/index.ts';
 import type { ScriptedEvent } from '../../dev/emulator/model.ts';
-import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
-import { userTopicEvents } from '../../dev/user-topic-events.ts';
+import { benchEvents, startBenchEmulator } from './frame-pool.ts';
 
 export type LoadCommand =
   { readonly type: 'offer'; readonly rate: number; readonly total: number } | { readonly type: 'close' };
@@ -40,17 +38,9 @@ const send = (m: LoadReport): void => {
 };
 
 async function main(): Promise<void> {
-  const rng = createRng(42);
-  const emu = await startEmulator({ clientId: 'bench', clientSecret: 'bench-secret', seed: 42, users: 40 });
-  const scripts = randomConversations(
-    emu.org,
-    rng,
-    Date.parse('2026-03-01T08:00:00Z'),
-    Date.parse('2026-03-01T18:00:00Z'),
-    8,
-  );
+  const emu = await startBenchEmulator();
   // Every topic a user subscription receives, in event-time order.
-  const pool = userTopicEvents(scripts);
+  const { events: pool, conversations } = benchEvents(emu);
   let next = 0;
   const emit = (): void => {
     const ev = pool[next++ % pool.length] as ScriptedEvent;
@@ -87,7 +77,7 @@ async function main(): Promise<void> {
     type: 'ready',
     baseUrl: emu.baseUrl,
     poolEvents: pool.length,
-    conversations: scripts.length,
+    conversations,
     users: emu.org.users.length,
   });
 }

@@ -5,15 +5,13 @@
  * decoded naively (avro-codec's toPlainData) for comparison — with the packed size. Deterministic (seed 42).
  */
 import { inflateRawSync } from 'node:zlib';
-import { createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
-import { startEmulator } from '../../dev/emulator/index.ts';
-import { notificationFrameText, userTopicEvents } from '../../dev/user-topic-events.ts';
 import { parseNotificationFrame } from '../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
 import { mergeSessionTags } from '../../src/enrich/session-tags-merge.ts';
 import type { SessionTagsSnapshot, TagObservation } from '../../src/enrich/session-tags.ts';
 import { packSnapshot, unpackSnapshot } from '../../src/ingest/packed-snapshots.ts';
 import { loadCustodySchema, toPlainData } from '../../src/kafka/avro-codec.ts';
+import { benchFrames } from './frame-pool.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
@@ -23,16 +21,7 @@ const heapUsed = (): number => {
   return process.memoryUsage().heapUsed;
 };
 
-const emu = await startEmulator({ clientId: 'bench', clientSecret: 'bench-secret', seed: 42, users: 40 });
-const scripts = randomConversations(
-  emu.org,
-  createRng(42),
-  Date.parse('2026-03-01T08:00:00Z'),
-  Date.parse('2026-03-01T18:00:00Z'),
-  8,
-);
-await emu.close();
-const frames = userTopicEvents(scripts).map((e, i) => notificationFrameText(e.topicName, e.eventBody, i));
+const frames = await benchFrames();
 
 const built = new Map<string, SessionTagsSnapshot>();
 let pending: TagObservation[] = [];
