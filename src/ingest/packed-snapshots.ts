@@ -12,7 +12,8 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import type { TagSource } from '../enrich/session-tags.ts';
-import { loadCustodySchema } from '../kafka/avro-codec.ts';
+import { loadCustodySchema, toPlainData } from '../kafka/avro-codec.ts';
+import type { PlainDataSharing } from '../kafka/avro-codec.ts';
 
 const type = loadCustodySchema('session-tags.v1');
 
@@ -21,7 +22,7 @@ export function packSnapshot(snapshot: SessionTagsSnapshot): Buffer {
 }
 
 export function unpackSnapshot(packed: Buffer): SessionTagsSnapshot {
-  return plainShared(type.fromBuffer(inflateRawSync(packed)), new Map(), new Map()) as SessionTagsSnapshot;
+  return toPlainData(type.fromBuffer(inflateRawSync(packed)), sharing()) as SessionTagsSnapshot;
 }
 
 const SOURCE_KEYS = [
@@ -32,28 +33,26 @@ const SOURCE_KEYS = [
   'field',
 ] as const satisfies readonly (keyof TagSource)[];
 
-/** Avro's decoded records as plain data (as avro-codec's toPlainData), equal strings and equal sources shared. */
-function plainShared(value: unknown, strings: Map<string, string>, sources: Map<string, object>): unknown {
-  if (typeof value === 'string') {
-    const known = strings.get(value);
-    if (known !== undefined) return known;
-    strings.set(value, value);
-    return value;
-  }
-  if (Array.isArray(value)) return value.map((v) => plainShared(v, strings, sources));
-  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v !== undefined) out[key] = plainShared(v, strings, sources);
-  }
-  const keys = Object.keys(out);
-  if (keys.length === SOURCE_KEYS.length && SOURCE_KEYS.every((k, i) => keys[i] === k)) {
-    // A TagSource: its members are strings or null, so this key names it exactly.
-    const key = JSON.stringify(SOURCE_KEYS.map((k) => out[k]));
-    const known = sources.get(key);
-    if (known !== undefined) return known;
-    sources.set(key, out);
-  }
-  return out;
+/** One snapshot's sharing: equal strings, and equal tag sources (recognised by their members). */
+function sharing(): PlainDataSharing {
+  const strings = new Map<string, string>();
+  const sources = new Map<string, object>();
+  return {
+    string(value) {
+      const known = strings.get(value);
+      if (known !== undefined) return known;
+      strings.set(value, value);
+      return value;
+    },
+    object(value) {
+      const keys = Object.keys(value);
+      if (keys.length !== SOURCE_KEYS.length || !SOURCE_KEYS.every((k, i) => keys[i] === k)) return value;
+      // A TagSource: its members are strings or null, so this key names it exactly.
+      const key = JSON.stringify(SOURCE_KEYS.map((k) => value[k]));
+      const known = sources.get(key);
+      if (known !== undefined) return known;
+      sources.set(key, value);
+      return value;
+    },
+  };
 }

@@ -541,13 +541,23 @@ export function singleObjectCodecFor<N extends SchemaName>(name: N): SingleObjec
  * the sink's state and canonical JSON want plain objects. The same result as a JSON round trip for records without
  * `bytes` fields (buffers are kept as they are), at a fraction of its cost.
  */
-export function toPlainData(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(toPlainData);
+export function toPlainData(value: unknown, share?: PlainDataSharing): unknown {
+  if (typeof value === 'string') return share ? share.string(value) : value;
+  if (Array.isArray(value)) return value.map((v) => toPlainData(v, share));
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const v = (value as Record<string, unknown>)[key];
-    if (v !== undefined) out[key] = toPlainData(v);
+    if (v !== undefined) out[key] = toPlainData(v, share);
   }
-  return out;
+  return share ? share.object(out) : out;
+}
+
+/**
+ * How {@link toPlainData} may share equal parts of what it builds (each string and each object, once built, is
+ * passed in; what is returned takes its place). Only for data never changed in place.
+ */
+export interface PlainDataSharing {
+  string(value: string): string;
+  object(value: Record<string, unknown>): object;
 }

@@ -1,6 +1,7 @@
 /**
- * What every role builds the same way from the validated config: its logger, Kafka client and producer, its topics,
- * its health port. Loads neither the S3 nor the Genesys SDK (each role loads what it uses: ~35 and
+ * `src/roles` is the composition root: only its modules turn the validated config into clients, and pipelines
+ * receive them as dependencies. This one holds what every role builds the same way: its logger, Kafka client and
+ * producer, its topics, its health port. Loads neither the S3 nor the Genesys SDK (each role loads what it uses: ~35 and
  * ~55 MB of RSS).
  */
 import { Kafka, logLevel } from 'kafkajs';

@@ -42,6 +42,7 @@ export async function loadSigningKey(path: string): Promise<SigningKey> {
     throw new Error(`signing key file ${path} does not hold an Ed25519 private key`);
   }
 }
+
 /** Reads a PEM public key (or the public half of a private key); errors name the file, never its content. */
 export async function loadPublicKey(path: string): Promise<KeyObject> {
   try {
