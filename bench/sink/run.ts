@@ -15,6 +15,8 @@
  *   BENCH_PARTITIONS=6 (partitions of every topic; custody's default)  BENCH_LEGAL_HOLD=1 (legal hold on every
  *   manifest, sink and floor alike; custody's default is off)  BENCH_KEEP=1 (keep the bucket afterwards)
  *   BENCH_LABEL=text (stored in the results, e.g. what code was measured)
+ *   BENCH_TAG_UPDATES=final|each (final, default: one session-tags snapshot per conversation; each: every update of
+ *   it, interleaved in time as ingest sends them, so the tags phase does production's share of the work)
  *
  * Profiling: `BENCH_CONCURRENCY=1 BENCH_REPEATS=1 node --cpu-prof --import tsx bench/sink/run.ts`; each phase's
  * `monotonicUs` in the results bounds its samples in the profile (same clock).
@@ -65,6 +67,10 @@ const [PARTITIONS = 6] = positive('BENCH_PARTITIONS', '6');
 const LEGAL_HOLD = env['BENCH_LEGAL_HOLD'] === '1';
 const KEEP = env['BENCH_KEEP'] === '1';
 const LABEL = env['BENCH_LABEL'];
+const TAG_UPDATES = env['BENCH_TAG_UPDATES'] ?? 'final';
+if (TAG_UPDATES !== 'final' && TAG_UPDATES !== 'each')
+  throw new Error('BENCH_TAG_UPDATES must be final or each');
+const tagUpdates: 'final' | 'each' = TAG_UPDATES;
 const log = benchLog('sink');
 
 type Pair = {
@@ -146,11 +152,12 @@ async function main(): Promise<void> {
     recordings: RECORDINGS,
     audioBytes: AUDIO_BYTES,
     seed: 42,
+    tagUpdates,
   });
   const conversations = workload.snapshots.size;
   log(
     `workload: ${workload.recordings.length} recordings of ${AUDIO_BYTES} B in ${conversations} conversations ` +
-      `(metadata ~${workload.metadataBytesMean} B) uploaded to ${bucket} in ${Math.round(performance.now() - started)} ms`,
+      `(metadata ~${workload.metadataBytesMean} B, ${workload.tagsRecords.length} session-tags records) uploaded to ${bucket} in ${Math.round(performance.now() - started)} ms`,
   );
 
   const signer = signingKeyOf(generateKeyPairSync('ed25519').privateKey);
@@ -250,6 +257,15 @@ async function main(): Promise<void> {
         2,
       ),
       custodyCpuMsPerManifestMedian: round(median(ps.map(sinkCpuMs)), 1),
+      // The tags phase per session-tags record (wall and this process's CPU).
+      tagsPhaseMsPerRecordMedian: round(
+        median(ps.map((p) => p.sink.tags.ms / workload.tagsRecords.length)),
+        2,
+      ),
+      tagsPhaseCpuMsPerRecordMedian: round(
+        median(ps.map((p) => (p.sink.tags.ms * p.sink.tags.nodeCpuShare) / workload.tagsRecords.length)),
+        2,
+      ),
       floorCpuMsPerManifestMedian: round(median(ps.map(floorCpuMs)), 1),
       // From the median custody run. Join-state requests (anything under _custody/) should be none: the state is in Kafka.
       custodyS3PerManifest: perManifest(sinkStats, n),
@@ -277,6 +293,8 @@ async function main(): Promise<void> {
     settings: {
       recordings: n,
       conversations,
+      tagUpdates: TAG_UPDATES,
+      sessionTagsRecords: workload.tagsRecords.length,
       audioBytes: AUDIO_BYTES,
       metadataBytesMean: workload.metadataBytesMean,
       manifestBytesMean: manifestBytes,
@@ -296,15 +314,16 @@ async function main(): Promise<void> {
   const file = writeResult('sink', result.date, result);
   process.stdout.write(
     [
-      `custody sink: ${n} recordings (${AUDIO_BYTES / 1024} KB audio) in ${conversations} conversations, ${REPEATS} repeats, medians`,
+      `custody sink: ${n} recordings (${AUDIO_BYTES / 1024} KB audio) in ${conversations} conversations, ` +
+        `${workload.tagsRecords.length} session-tags records (${TAG_UPDATES}), ${REPEATS} repeats, medians`,
       '',
-      '| partitions consumed concurrently | custody manifests/s | S3 floor manifests/s | custody ÷ floor | S3 requests per manifest (custody / floor) | client CPU ms per manifest (custody / floor) |',
-      '|---|---|---|---|---|---|',
+      '| partitions consumed concurrently | custody manifests/s | S3 floor manifests/s | custody ÷ floor | S3 requests per manifest (custody / floor) | client CPU ms per manifest (custody / floor) | tags phase CPU ms per record |',
+      '|---|---|---|---|---|---|---|',
       ...summary.map(
         (s) =>
           `| ${s.concurrency} | ${s.custodyManifestsPerSecondMedian} | ${s.floorManifestsPerSecondMedian} | ${s.ratioToFloor} | ` +
           `${s.custodyS3PerManifest.requests} (${s.custodyJoinStateS3PerManifest.requests} join state) / ${s.floorS3PerManifest?.requests ?? '?'} | ` +
-          `${s.custodyCpuMsPerManifestMedian} / ${s.floorCpuMsPerManifestMedian} |`,
+          `${s.custodyCpuMsPerManifestMedian} / ${s.floorCpuMsPerManifestMedian} | ${s.tagsPhaseCpuMsPerRecordMedian} |`,
       ),
       '',
       `written ${file}`,

@@ -131,14 +131,15 @@ async function produceAndEnds(
   topic: string,
   records: ReadonlyArray<{ key: string; value: Buffer }>,
 ): Promise<Map<number, bigint>> {
-  // In chunks, so no request exceeds the broker's message size limit (1 MB by default).
-  for (let i = 0; i < records.length; i += 250)
-    await io.producer.send({
-      topic,
-      acks: -1,
-      compression: io.compression,
-      messages: records.slice(i, i + 250),
-    });
+  // In chunks of at most 250 records and ~512 KB, so no request exceeds the broker's message size limit (1 MB by
+  // default) even when a chunk's records all land in one partition.
+  for (let i = 0; i < records.length;) {
+    let end = i;
+    for (let bytes = 0; end < records.length && end - i < 250 && bytes < 512 * 1024; end++)
+      bytes += records[end]?.value.byteLength ?? 0;
+    await io.producer.send({ topic, acks: -1, compression: io.compression, messages: records.slice(i, end) });
+    i = end;
+  }
   const ends = new Map<number, bigint>();
   for (const o of await io.admin.fetchTopicOffsets(topic)) {
     if (o.high !== o.low) ends.set(o.partition, BigInt(o.high));

@@ -6,7 +6,10 @@
  *
  * Conversations come from the emulator's seeded simulation (its realistic mix of kinds: transfers have two
  * recordings, and so on), so the join does real work: the snapshots are the pure ingest extraction run over each
- * conversation's scripted notifications, as the sink's integration tests build them. Audio is random bytes behind
+ * conversation's scripted notifications, as the sink's integration tests build them. With `tagUpdates: 'each'`
+ * every conversation's snapshot is sent after each of its events that changed it, all conversations interleaved in
+ * the order their events were received, as `custody ingest` sends them at low rates (production's shape: the sink
+ * merges and writes state for every one). Audio is random bytes behind
  * valid Ogg Opus header pages (random, so nothing downstream can compress or dedupe it).
  */
 import { randomBytes } from 'node:crypto';
@@ -17,7 +20,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { capturedSnapshots } from '../../dev/captured-snapshots.ts';
+import { capturedSnapshots, capturedUpdates } from '../../dev/captured-snapshots.ts';
 import { opusHeaderPages } from '../../dev/emulator/platform/export-audio.ts';
 import { exportKeys } from '../../dev/emulator/platform/export-layout.ts';
 import { exportMetadata } from '../../dev/emulator/platform/export-metadata.ts';
@@ -42,8 +45,9 @@ export type BenchRecording = Readonly<{
 export type Workload = Readonly<{
   bucket: string;
   recordings: readonly BenchRecording[];
-  /** Snapshot per conversation (every conversation with a recording here). */
+  /** Final snapshot per conversation (every conversation with a recording here). */
   snapshots: ReadonlyMap<string, SessionTagsSnapshot>;
+  /** The session-tags records: one per conversation (its final snapshot), or one per update ('each'). */
   tagsRecords: ReadonlyArray<{ key: string; value: Buffer }>;
   exportRecords: ReadonlyArray<{ key: string; value: Buffer }>;
   audioBytes: number;
@@ -119,7 +123,14 @@ export async function pool<T, R>(
 /** Uploads `n` recordings of `audioBytes` each into a new locked bucket and builds their Kafka records. */
 export async function buildWorkload(
   s3: S3Client,
-  opts: Readonly<{ bucket: string; recordings: number; audioBytes: number; seed: number }>,
+  opts: Readonly<{
+    bucket: string;
+    recordings: number;
+    audioBytes: number;
+    seed: number;
+    /** 'final' (default): one snapshot per conversation; 'each': every update of it, interleaved in time. */
+    tagUpdates?: 'final' | 'each';
+  }>,
 ): Promise<Workload> {
   const { bucket } = opts;
   await createLockedBucket(s3, bucket);
@@ -168,7 +179,13 @@ export async function buildWorkload(
     bucket,
     recordings,
     snapshots,
-    tagsRecords: [...snapshots].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
+    tagsRecords:
+      opts.tagUpdates === 'each'
+        ? capturedUpdates(org, scripts).map((u) => ({
+            key: u.conversationId,
+            value: tagsCodec.encode(u.snapshot),
+          }))
+        : [...snapshots].map(([key, s]) => ({ key, value: tagsCodec.encode(s) })),
     exportRecords: recordings.map((r) => ({ key: r.conversationId, value: exportCodec.encode(r.record) })),
     audioBytes: opts.audioBytes,
     metadataBytesMean: Math.round(metadataBytes / Math.max(1, recordings.length)),

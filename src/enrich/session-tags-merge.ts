@@ -62,6 +62,24 @@ function valueKey(v: string | number | boolean): string {
   return `${typeof v}:${String(v)}`;
 }
 
+const SOURCE_MEMBERS = ['kind', 'topicName', 'correlationId', 'api', 'field'] as const;
+
+/**
+ * `cmp(sourceKey(a), sourceKey(b))`, without building either key: the keys are JSON arrays of the same members, and
+ * a JSON string or `null` is never a proper prefix of another, so the keys compare as the JSON texts of their first
+ * differing member do. A cumulative snapshot re-sends every capture, so a merge mostly ranks a tag against its own
+ * earlier copy, whose source (decoded from another record) is a new object: sourceKey's cache would miss.
+ */
+export function compareSources(a: TagSource, b: TagSource): number {
+  if (a === b) return 0;
+  for (const m of SOURCE_MEMBERS) {
+    const x = a[m] ?? null;
+    const y = b[m] ?? null;
+    if (x !== y) return cmp(JSON.stringify(x), JSON.stringify(y));
+  }
+  return 0;
+}
+
 /**
  * Payload fields whose value custody maps to a leg's own or far address by the call's direction (the calling and
  * called numbers; legAddresses in session-tags-extract.ts): an address a payload states for the leg itself
@@ -92,8 +110,8 @@ function rankTags<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): nu
     cmp(explicitness(a), explicitness(b)) ||
     cmp(a.observedAt ?? -Infinity, b.observedAt ?? -Infinity) ||
     cmp(a.capturedAt, b.capturedAt) ||
-    cmp(sourceKey(a.source), sourceKey(b.source)) ||
-    cmp(valueKey(a.value), valueKey(b.value))
+    compareSources(a.source, b.source) ||
+    (a.value === b.value ? 0 : cmp(valueKey(a.value), valueKey(b.value)))
   );
 }
 
@@ -196,7 +214,7 @@ export function mergeSessionTags(
   const conversationId = snapshot?.conversationId ?? observations[0]?.conversationId;
   if (conversationId === undefined)
     throw new RangeError('mergeSessionTags needs a snapshot or an observation');
-  const legs = new Map<string, MutableLeg>();
+  const legs = copyLegs(snapshot);
   const legOf = (legKey: string, participantId: string): MutableLeg => {
     let into = legs.get(legKey);
     if (into === undefined) {
@@ -205,6 +223,18 @@ export function mergeSessionTags(
     }
     return into;
   };
+  for (const o of observations) {
+    if (o.conversationId !== conversationId) {
+      throw new RangeError('mergeSessionTags got observations of more than one conversation');
+    }
+    joinObservation(legOf(o.legKey, o.participantId), o);
+  }
+  return { conversationId, legs: sortedLegs(legs) };
+}
+
+/** A snapshot's legs as mutable copies by leg key (a leg repeated is joined into the first). */
+function copyLegs(snapshot: SessionTagsSnapshot | undefined): Map<string, MutableLeg> {
+  const legs = new Map<string, MutableLeg>();
   for (const leg of snapshot?.legs ?? []) {
     const seen = legs.get(leg.legKey);
     if (seen === undefined) {
@@ -214,14 +244,55 @@ export function mergeSessionTags(
       legs.set(leg.legKey, copy);
     } else for (const f of LEG_TAG_FIELDS) joinField(seen, leg, f);
   }
-  for (const o of observations) {
-    if (o.conversationId !== conversationId) {
-      throw new RangeError('mergeSessionTags got observations of more than one conversation');
-    }
-    joinObservation(legOf(o.legKey, o.participantId), o);
+  return legs;
+}
+
+function sortedLegs(legs: Map<string, MutableLeg>): MutableLeg[] {
+  return [...legs.values()].sort((a, b) => cmp(a.legKey, b.legKey));
+}
+
+/**
+ * Joins a snapshot into another, tag by tag: exactly `mergeSessionTags(stored, observations)` where each of
+ * `incoming`'s tags is folded as the observations of it a capture would give (one received at its `capturedAt`,
+ * one at its `firstCapturedAt` when that differs, in that order; see join-state.ts's `snapshotObservations`), and
+ * every incoming leg is kept even without a field. Without building those observations: the sink joins every
+ * session-tags record (a cumulative snapshot, 10–30 per call) into its state, and building them was ~30 % of that.
+ *
+ * @throws {RangeError} when the snapshots belong to different conversations.
+ */
+export function joinSnapshotTags(
+  stored: SessionTagsSnapshot | undefined,
+  incoming: SessionTagsSnapshot,
+): SessionTagsSnapshot {
+  if (stored !== undefined && stored.conversationId !== incoming.conversationId) {
+    throw new RangeError('mergeSessionTags got observations of more than one conversation');
   }
-  const sorted = [...legs.values()].sort((a, b) => cmp(a.legKey, b.legKey));
-  return { conversationId, legs: sorted };
+  const legs = copyLegs(stored);
+  for (const leg of incoming.legs) {
+    let into = legs.get(leg.legKey);
+    if (into === undefined) {
+      into = emptyLeg(leg.legKey, leg.participantId);
+      legs.set(leg.legKey, into);
+    }
+    for (const f of LEG_TAG_FIELDS) {
+      const t = leg[f] as AnyTag | null;
+      if (t === null) continue;
+      const order = AT_CONNECT_FIELDS.has(f) ? 'earliest' : 'newest';
+      const capture = (at: number): AnyTag => ({
+        value: t.value,
+        provenance: t.provenance,
+        source: t.source,
+        observedAt: t.observedAt,
+        capturedAt: at,
+        firstCapturedAt: at,
+      });
+      const current = into[f] as AnyTag | null;
+      let joined = current === null ? capture(t.capturedAt) : joinTag(current, capture(t.capturedAt), order);
+      if (t.firstCapturedAt !== t.capturedAt) joined = joinTag(joined, capture(t.firstCapturedAt), order);
+      (into as Record<LegTagField, AnyTag | null>)[f] = joined;
+    }
+  }
+  return { conversationId: incoming.conversationId, legs: sortedLegs(legs) };
 }
 
 function tagForm(t: Tag<string | number | boolean> | null, material: boolean): unknown {

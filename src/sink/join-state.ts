@@ -13,7 +13,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { canonicalize, canonicalizeWith } from '../enrich/canonical-json.ts';
 import type { CanonicalMemo } from '../enrich/canonical-json.ts';
-import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
+import { joinSnapshotTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS, legFieldsByKind } from '../enrich/session-tags.ts';
 import type { LegTags, SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
 import { legalHoldsStateSchema, mergeLegalHolds } from '../enrich/legal-holds.ts';
@@ -428,12 +428,15 @@ export function snapshotObservations(snapshot: SessionTagsSnapshot): TagObservat
   return out;
 }
 
-/** Joins two snapshots of the same conversation with `mergeSessionTags` (see {@link snapshotObservations}). */
+/**
+ * Joins two snapshots of the same conversation: `mergeSessionTags(stored, snapshotObservations(incoming))`, computed
+ * tag by tag without building the observations (`joinSnapshotTags`; a unit test holds the two equal).
+ */
 export function joinSnapshots(
   stored: SessionTagsSnapshot | undefined,
   incoming: SessionTagsSnapshot,
 ): SessionTagsSnapshot {
-  return mergeSessionTags(stored, snapshotObservations(incoming));
+  return joinSnapshotTags(stored, incoming);
 }
 
 function legHas(leg: LegTags, provenance: 'live' | 'reconciled'): boolean {
