@@ -23,8 +23,8 @@ export function capturedSnapshots(
   scripts: readonly ConversationScript[],
 ): Map<string, SessionTagsSnapshot> {
   const out = new Map<string, SessionTagsSnapshot>();
-  for (const [conversationId, observations] of scriptObservations(org, scripts)) {
-    const all = observations.flatMap((o) => o.observations);
+  for (const [conversationId, events] of scriptObservations(org, scripts)) {
+    const all = events.flatMap((e) => e.observations);
     if (all.length > 0) out.set(conversationId, mergeSessionTags(undefined, all));
   }
   return out;

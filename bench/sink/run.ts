@@ -67,10 +67,10 @@ const [PARTITIONS = 6] = positive('BENCH_PARTITIONS', '6');
 const LEGAL_HOLD = env['BENCH_LEGAL_HOLD'] === '1';
 const KEEP = env['BENCH_KEEP'] === '1';
 const LABEL = env['BENCH_LABEL'];
-const TAG_UPDATES = env['BENCH_TAG_UPDATES'] ?? 'final';
-if (TAG_UPDATES !== 'final' && TAG_UPDATES !== 'each')
-  throw new Error('BENCH_TAG_UPDATES must be final or each');
-const tagUpdates: 'final' | 'each' = TAG_UPDATES;
+const TAG_UPDATES = ((value = 'final'): 'final' | 'each' => {
+  if (value !== 'final' && value !== 'each') throw new Error('BENCH_TAG_UPDATES must be final or each');
+  return value;
+})(env['BENCH_TAG_UPDATES']);
 const log = benchLog('sink');
 
 type Pair = {
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     recordings: RECORDINGS,
     audioBytes: AUDIO_BYTES,
     seed: 42,
-    tagUpdates,
+    tagUpdates: TAG_UPDATES,
   });
   const conversations = workload.snapshots.size;
   log(

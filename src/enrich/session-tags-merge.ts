@@ -247,6 +247,18 @@ function copyLegs(snapshot: SessionTagsSnapshot | undefined): Map<string, Mutabl
   return legs;
 }
 
+/** The tag one capture of `t`'s value received at `at` gives (what joinObservation builds for it). */
+function captureAt(t: AnyTag, at: number): AnyTag {
+  return {
+    value: t.value,
+    provenance: t.provenance,
+    source: t.source,
+    observedAt: t.observedAt,
+    capturedAt: at,
+    firstCapturedAt: at,
+  };
+}
+
 function sortedLegs(legs: Map<string, MutableLeg>): MutableLeg[] {
   return [...legs.values()].sort((a, b) => cmp(a.legKey, b.legKey));
 }
@@ -254,9 +266,10 @@ function sortedLegs(legs: Map<string, MutableLeg>): MutableLeg[] {
 /**
  * Joins a snapshot into another, tag by tag: exactly `mergeSessionTags(stored, observations)` where each of
  * `incoming`'s tags is folded as the observations of it a capture would give (one received at its `capturedAt`,
- * one at its `firstCapturedAt` when that differs, in that order; see join-state.ts's `snapshotObservations`), and
- * every incoming leg is kept even without a field. Without building those observations: the sink joins every
- * session-tags record (a cumulative snapshot, 10–30 per call) into its state, and building them was ~30 % of that.
+ * one at its `firstCapturedAt` when that differs, in that order), and every incoming leg is kept even without a
+ * field. Without building those observations: the sink joins every session-tags record (a cumulative snapshot,
+ * 10–30 per call) into its state, and building them was ~30 % of that (test/unit/sink/join-snapshots.test.ts holds
+ * the two equal).
  *
  * @throws {RangeError} when the snapshots belong to different conversations.
  */
@@ -265,7 +278,7 @@ export function joinSnapshotTags(
   incoming: SessionTagsSnapshot,
 ): SessionTagsSnapshot {
   if (stored !== undefined && stored.conversationId !== incoming.conversationId) {
-    throw new RangeError('mergeSessionTags got observations of more than one conversation');
+    throw new RangeError('joinSnapshotTags got snapshots of two conversations');
   }
   const legs = copyLegs(stored);
   for (const leg of incoming.legs) {
@@ -278,17 +291,11 @@ export function joinSnapshotTags(
       const t = leg[f] as AnyTag | null;
       if (t === null) continue;
       const order = AT_CONNECT_FIELDS.has(f) ? 'earliest' : 'newest';
-      const capture = (at: number): AnyTag => ({
-        value: t.value,
-        provenance: t.provenance,
-        source: t.source,
-        observedAt: t.observedAt,
-        capturedAt: at,
-        firstCapturedAt: at,
-      });
       const current = into[f] as AnyTag | null;
-      let joined = current === null ? capture(t.capturedAt) : joinTag(current, capture(t.capturedAt), order);
-      if (t.firstCapturedAt !== t.capturedAt) joined = joinTag(joined, capture(t.firstCapturedAt), order);
+      const last = captureAt(t, t.capturedAt);
+      let joined = current === null ? last : joinTag(current, last, order);
+      if (t.firstCapturedAt !== t.capturedAt)
+        joined = joinTag(joined, captureAt(t, t.firstCapturedAt), order);
       (into as Record<LegTagField, AnyTag | null>)[f] = joined;
     }
   }

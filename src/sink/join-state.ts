@@ -15,7 +15,7 @@ import { canonicalize, canonicalizeWith } from '../enrich/canonical-json.ts';
 import type { CanonicalMemo } from '../enrich/canonical-json.ts';
 import { joinSnapshotTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS, legFieldsByKind } from '../enrich/session-tags.ts';
-import type { LegTags, SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
+import type { LegTags, SessionTagsSnapshot } from '../enrich/session-tags.ts';
 import { legalHoldsStateSchema, mergeLegalHolds } from '../enrich/legal-holds.ts';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
 import type { ExportedObject, ExportJobFacts, RecordingExport } from '../kafka/avro-codec.ts';
@@ -393,52 +393,6 @@ function minPointer(a: KafkaPointer | null, b: KafkaPointer | null): KafkaPointe
 // Session tags
 // ---------------------------------------------------------------------------------------------------------------
 
-/**
- * A snapshot as observations `mergeSessionTags` can fold. Each tag becomes two observations of the same value —
- * one received at its `capturedAt`, one at its `firstCapturedAt` — whose join is exactly that tag, so folding them
- * into another snapshot equals joining the two snapshots tag by tag; one empty observation per leg keeps legs
- * that have no field yet.
- */
-export function snapshotObservations(snapshot: SessionTagsSnapshot): TagObservation[] {
-  const out: TagObservation[] = [];
-  for (const leg of snapshot.legs) {
-    const base = {
-      conversationId: snapshot.conversationId,
-      legKey: leg.legKey,
-      participantId: leg.participantId,
-    };
-    out.push({
-      ...base,
-      provenance: 'live',
-      source: { kind: 'user-context', topicName: null, correlationId: null, api: null, field: null },
-      observedAt: null,
-      receivedAt: 0,
-      fields: {},
-    });
-    for (const field of LEG_TAG_FIELDS) {
-      const tag = leg[field];
-      if (tag === null) continue;
-      const fields = { [field]: tag.value };
-      const common = { ...base, provenance: tag.provenance, source: tag.source, observedAt: tag.observedAt };
-      out.push({ ...common, receivedAt: tag.capturedAt, fields });
-      if (tag.firstCapturedAt !== tag.capturedAt)
-        out.push({ ...common, receivedAt: tag.firstCapturedAt, fields });
-    }
-  }
-  return out;
-}
-
-/**
- * Joins two snapshots of the same conversation: `mergeSessionTags(stored, snapshotObservations(incoming))`, computed
- * tag by tag without building the observations (`joinSnapshotTags`; a unit test holds the two equal).
- */
-export function joinSnapshots(
-  stored: SessionTagsSnapshot | undefined,
-  incoming: SessionTagsSnapshot,
-): SessionTagsSnapshot {
-  return joinSnapshotTags(stored, incoming);
-}
-
 function legHas(leg: LegTags, provenance: 'live' | 'reconciled'): boolean {
   return LEG_TAG_FIELDS.some((f) => leg[f]?.provenance === provenance);
 }
@@ -452,7 +406,7 @@ export function applySessionTags(
   incoming: SessionTagsSnapshot,
   pointer: KafkaPointer,
 ): SessionTagsState {
-  const snapshot = joinSnapshots(stored?.snapshot, incoming);
+  const snapshot = joinSnapshotTags(stored?.snapshot, incoming);
   const captures: Record<string, LegCaptures> = { ...(stored?.captures ?? {}) };
   for (const leg of incoming.legs) {
     const before = captures[leg.legKey] ?? { live: null, reconciled: null };
@@ -647,7 +601,7 @@ export function mergeTagsState(
     };
   }
   const sorted = Object.fromEntries(Object.entries(captures).sort(([x], [y]) => cmp(x, y)));
-  return { format: TAGS_FORMAT, snapshot: joinSnapshots(a.snapshot, b.snapshot), captures: sorted };
+  return { format: TAGS_FORMAT, snapshot: joinSnapshotTags(a.snapshot, b.snapshot), captures: sorted };
 }
 
 /** Joins two states of one conversation (e.g. what is in memory and a changelog record read back). */

@@ -2,18 +2,60 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { capturedUpdates } from '../../../dev/captured-snapshots.ts';
 import { createOrg, createRng, randomConversations } from '../../../dev/emulator/simulation/index.ts';
-import { compareSources, mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
+import {
+  compareSources,
+  joinSnapshotTags,
+  mergeSessionTags,
+} from '../../../src/enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS } from '../../../src/enrich/session-tags.ts';
-import type { LegTagField, SessionTagsSnapshot, Tag, TagSource } from '../../../src/enrich/session-tags.ts';
-import { joinSnapshots, snapshotObservations } from '../../../src/sink/join-state.ts';
+import type {
+  LegTagField,
+  SessionTagsSnapshot,
+  Tag,
+  TagObservation,
+  TagSource,
+} from '../../../src/enrich/session-tags.ts';
 
-/** What joinSnapshots computed before it joined tag by tag: the incoming snapshot folded as observations. */
+/**
+ * How the sink joined snapshots before it joined them tag by tag: the incoming snapshot as observations
+ * `mergeSessionTags` folds. Each tag becomes two observations of the same value, one received at its `capturedAt`,
+ * one at its `firstCapturedAt`; one empty observation per leg keeps legs that have no field yet.
+ */
+function snapshotObservations(snapshot: SessionTagsSnapshot): TagObservation[] {
+  const out: TagObservation[] = [];
+  for (const leg of snapshot.legs) {
+    const base = {
+      conversationId: snapshot.conversationId,
+      legKey: leg.legKey,
+      participantId: leg.participantId,
+    };
+    out.push({
+      ...base,
+      provenance: 'live',
+      source: { kind: 'user-context', topicName: null, correlationId: null, api: null, field: null },
+      observedAt: null,
+      receivedAt: 0,
+      fields: {},
+    });
+    for (const field of LEG_TAG_FIELDS) {
+      const tag = leg[field];
+      if (tag === null) continue;
+      const fields = { [field]: tag.value };
+      const common = { ...base, provenance: tag.provenance, source: tag.source, observedAt: tag.observedAt };
+      out.push({ ...common, receivedAt: tag.capturedAt, fields });
+      if (tag.firstCapturedAt !== tag.capturedAt)
+        out.push({ ...common, receivedAt: tag.firstCapturedAt, fields });
+    }
+  }
+  return out;
+}
+
 const reference = (a: SessionTagsSnapshot | undefined, b: SessionTagsSnapshot): SessionTagsSnapshot =>
   mergeSessionTags(a, snapshotObservations(b));
 
 const CONV = '5d3b1f0a-0c1e-4b8e-9a51-2f7c3d9e8a10';
 
-describe('joinSnapshots equals folding the incoming snapshot as observations', () => {
+describe('joinSnapshotTags equals folding the incoming snapshot as observations', () => {
   // Few distinct values, so ties (the same capture re-sent, equal times) are common; times in any order, including
   // a first capture after the last (which the observation fold does not give back as it was).
   const tag = fc
@@ -65,12 +107,12 @@ describe('joinSnapshots equals folding the incoming snapshot as observations', (
   test.prop([fc.option(snapshot, { nil: undefined }), snapshot])('on generated snapshots', (a, b) => {
     // The fold had nothing to fold for a first snapshot without legs, and threw (stopping the sink on a record
     // its validation accepted); the join gives the empty snapshot.
-    if (a === undefined && b.legs.length === 0) expect(joinSnapshots(a, b)).toEqual(b);
-    else expect(joinSnapshots(a, b)).toEqual(reference(a, b));
+    if (a === undefined && b.legs.length === 0) expect(joinSnapshotTags(a, b)).toEqual(b);
+    else expect(joinSnapshotTags(a, b)).toEqual(reference(a, b));
   });
 
   test.prop([snapshot, snapshot, snapshot])('folded in sequence', (a, b, c) => {
-    expect(joinSnapshots(joinSnapshots(a, b), c)).toEqual(reference(reference(a, b), c));
+    expect(joinSnapshotTags(joinSnapshotTags(a, b), c)).toEqual(reference(reference(a, b), c));
   });
 
   it('on every update of simulated conversations, in order and against the final snapshot', () => {
@@ -82,17 +124,17 @@ describe('joinSnapshots equals folding the incoming snapshot as observations', (
     const slow = new Map<string, SessionTagsSnapshot>();
     for (const u of updates) {
       const copy = JSON.parse(JSON.stringify(u.snapshot)) as SessionTagsSnapshot; // decoded: no shared objects
-      fast.set(u.conversationId, joinSnapshots(fast.get(u.conversationId), copy));
+      fast.set(u.conversationId, joinSnapshotTags(fast.get(u.conversationId), copy));
       slow.set(u.conversationId, reference(slow.get(u.conversationId), copy));
       expect(fast.get(u.conversationId)).toEqual(slow.get(u.conversationId));
     }
-    for (const [id, s] of fast) expect(joinSnapshots(s, s)).toEqual(reference(slow.get(id), s));
+    for (const [id, s] of fast) expect(joinSnapshotTags(s, s)).toEqual(reference(slow.get(id), s));
   });
 
   it('refuses snapshots of two conversations, as the fold does', () => {
     const a: SessionTagsSnapshot = { conversationId: CONV, legs: [] };
     const b: SessionTagsSnapshot = { conversationId: 'other', legs: [] };
-    expect(() => joinSnapshots(a, b)).toThrow(RangeError);
+    expect(() => joinSnapshotTags(a, b)).toThrow(RangeError);
   });
 });
 

@@ -2,7 +2,7 @@ import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../../src/enrich/canonical-json.ts';
 import { HOLDS_FORMAT } from '../../../src/enrich/legal-holds.ts';
-import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
+import { joinSnapshotTags, mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
 import type { TagObservation } from '../../../src/enrich/session-tags.ts';
 import { notificationSource } from '../../../src/enrich/session-tags.ts';
 import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
@@ -11,7 +11,6 @@ import {
   applyRecordingExport,
   encodeConversationState,
   applySessionTags,
-  joinSnapshots,
   mergeConversationState,
   mergeExportsState,
   mergeTagsState,
@@ -70,9 +69,9 @@ describe('session-tags state', () => {
     const older = mergeSessionTags(undefined, early);
     const newer = mergeSessionTags(older, late);
     const all = mergeSessionTags(undefined, [...late, ...early]);
-    expect(joinSnapshots(newer, older)).toEqual(all);
-    expect(joinSnapshots(older, newer)).toEqual(all);
-    expect(joinSnapshots(undefined, older)).toEqual(older);
+    expect(joinSnapshotTags(newer, older)).toEqual(all);
+    expect(joinSnapshotTags(older, newer)).toEqual(all);
+    expect(joinSnapshotTags(undefined, older)).toEqual(older);
     // The older snapshot arriving after the newer one changes nothing material.
     const s1 = applySessionTags(undefined, newer, ptr('7'));
     const s2 = applySessionTags(s1, older, ptr('3'));
