@@ -12,6 +12,7 @@ import type {
   LegFieldValueTypes,
   LegTagField,
   LegTags,
+  Provenance,
   SessionTagsSnapshot,
   Tag,
   TagObservation,
@@ -62,22 +63,51 @@ function valueKey(v: string | number | boolean): string {
   return `${typeof v}:${String(v)}`;
 }
 
-const SOURCE_MEMBERS = ['kind', 'topicName', 'correlationId', 'api', 'field'] as const;
+/**
+ * Whether a UTF-16 code unit begins its text inside a JSON string with itself: not escaped (a backslash is, but as
+ * two backslashes) and not a surrogate (escaped when lone).
+ */
+function plainInJson(c: number): boolean {
+  return c >= 0x20 && c !== 0x22 && (c < 0xd800 || c > 0xdfff);
+}
+
+/**
+ * `cmp(JSON.stringify(x), JSON.stringify(y))` for two members of a source key. Two strings that first differ in a
+ * code unit JSON writes as itself compare as those code units: their common prefix is written the same in both (a
+ * surrogate at its end is lone in both, the next unit being no surrogate). Anything else (one a prefix of the
+ * other, an escape or a surrogate at the difference, `null`) goes through JSON.
+ */
+function compareMember(x: string | null, y: string | null): number {
+  if (x === y) return 0;
+  if (x !== null && y !== null) {
+    const n = Math.min(x.length, y.length);
+    let i = 0;
+    while (i < n && x.charCodeAt(i) === y.charCodeAt(i)) i++;
+    if (i < n) {
+      const cx = x.charCodeAt(i);
+      const cy = y.charCodeAt(i);
+      if (plainInJson(cx) && plainInJson(cy)) return cx < cy ? -1 : 1;
+    }
+  }
+  return cmp(JSON.stringify(x), JSON.stringify(y));
+}
 
 /**
  * `cmp(sourceKey(a), sourceKey(b))`, without building either key: the keys are JSON arrays of the same members, and
  * a JSON string or `null` is never a proper prefix of another, so the keys compare as the JSON texts of their first
- * differing member do. A cumulative snapshot re-sends every capture, so a merge mostly ranks a tag against its own
- * earlier copy, whose source (decoded from another record) is a new object: sourceKey's cache would miss.
+ * differing member do ({@link compareMember}). A cumulative snapshot re-sends every capture, so a merge mostly ranks
+ * a tag against its own earlier copy, whose source (decoded from another record) is a new object: sourceKey's cache
+ * would miss; and frames received in the same millisecond tie up to their sources.
  */
 export function compareSources(a: TagSource, b: TagSource): number {
   if (a === b) return 0;
-  for (const m of SOURCE_MEMBERS) {
-    const x = a[m] ?? null;
-    const y = b[m] ?? null;
-    if (x !== y) return cmp(JSON.stringify(x), JSON.stringify(y));
-  }
-  return 0;
+  return (
+    compareMember(a.kind, b.kind) ||
+    compareMember(a.topicName ?? null, b.topicName ?? null) ||
+    compareMember(a.correlationId ?? null, b.correlationId ?? null) ||
+    compareMember(a.api ?? null, b.api ?? null) ||
+    compareMember(a.field ?? null, b.field ?? null)
+  );
 }
 
 /**
@@ -94,8 +124,12 @@ const MAPPED_ADDRESS_FIELDS: ReadonlySet<string> = new Set([
   'addressTo',
 ]);
 
+function explicitnessOf(s: TagSource): number {
+  return s.field !== null && MAPPED_ADDRESS_FIELDS.has(s.field) ? 0 : 1;
+}
+
 function explicitness(t: Tag<string | number | boolean>): number {
-  return t.source.field !== null && MAPPED_ADDRESS_FIELDS.has(t.source.field) ? 0 : 1;
+  return explicitnessOf(t.source);
 }
 
 /**
@@ -139,16 +173,6 @@ export function joinTag<T extends string | number | boolean>(
   return winner.firstCapturedAt === first ? winner : { ...winner, firstCapturedAt: first };
 }
 
-function joinNullable<T extends string | number | boolean>(
-  a: Tag<T> | null,
-  b: Tag<T> | null,
-  order: 'newest' | 'earliest',
-): Tag<T> | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return joinTag(a, b, order);
-}
-
 /**
  * Fields that describe the leg as it was set up, not as it ends: the user's persistent-connection state is attached
  * to every frame of the leg with the user's *current* state, which after the call is e.g. PERSISTED; the evidence a
@@ -164,36 +188,96 @@ function emptyLeg(legKey: string, participantId: string): MutableLeg {
 
 type AnyTag = Tag<string | number | boolean>;
 
-function joinField(into: MutableLeg, from: LegTags, field: LegTagField): void {
-  // Both sides hold the same field, hence the same value type; the union cast only erases that correlation.
-  const joined = joinNullable(
-    into[field] as AnyTag | null,
-    from[field] as AnyTag | null,
-    AT_CONNECT_FIELDS.has(field) ? 'earliest' : 'newest',
+/**
+ * Tags a merge in progress has built and not yet returned: referenced by one field of one leg only, so a later
+ * capture of that field updates them in place. A cumulative snapshot re-captures most fields in every frame, and a
+ * new tag object (often two: the winner, then its copy with the earlier first capture) per field per frame was a
+ * large part of ingest's allocation (test/unit/enrich/session-tags-merge-reference.test.ts holds the result equal to
+ * joining immutable tags with {@link joinTag}).
+ */
+type FreshTags = Set<AnyTag>;
+
+/** `rankTags(current, candidate)` for a candidate given by its parts (built only when it wins). */
+function rankCandidate(
+  current: AnyTag,
+  value: string | number | boolean,
+  source: TagSource,
+  observedAt: number | null,
+  capturedAt: number,
+): number {
+  return (
+    cmp(explicitness(current), explicitnessOf(source)) ||
+    cmp(current.observedAt ?? -Infinity, observedAt ?? -Infinity) ||
+    cmp(current.capturedAt, capturedAt) ||
+    compareSources(current.source, source) ||
+    (current.value === value ? 0 : cmp(valueKey(current.value), valueKey(value)))
   );
-  (into as Record<LegTagField, AnyTag | null>)[field] = joined;
+}
+
+/**
+ * Joins one capture (a value with its provenance, source and times) into a leg's field: exactly
+ * `joinTag(into[field], capture, order)`, with the capture and the result built only when they differ from what the
+ * field holds, and fresh tags (see {@link FreshTags}) updated in place.
+ */
+function joinCapture(
+  into: MutableLeg,
+  field: LegTagField,
+  fresh: FreshTags,
+  value: string | number | boolean,
+  provenance: Provenance,
+  source: TagSource,
+  observedAt: number | null,
+  capturedAt: number,
+  firstCapturedAt: number,
+): void {
+  const slot = into as Record<LegTagField, AnyTag | null>;
+  const current = slot[field];
+  let first = firstCapturedAt;
+  if (current !== null) {
+    if (current.provenance !== provenance) {
+      if (current.provenance === 'live') return;
+    } else {
+      const rank = rankCandidate(current, value, source, observedAt, capturedAt);
+      const currentWins = AT_CONNECT_FIELDS.has(field) ? rank <= 0 : rank >= 0;
+      const min = Math.min(current.firstCapturedAt, firstCapturedAt);
+      if (currentWins) {
+        if (current.firstCapturedAt === min) return;
+        if (fresh.has(current)) (current as { firstCapturedAt: number }).firstCapturedAt = min;
+        else {
+          const copy = { ...current, firstCapturedAt: min };
+          fresh.add(copy);
+          slot[field] = copy;
+        }
+        return;
+      }
+      if (firstCapturedAt !== min) first = min;
+      if (fresh.has(current)) {
+        const t = current as { -readonly [K in keyof AnyTag]: AnyTag[K] };
+        t.value = value;
+        t.source = source;
+        t.observedAt = observedAt;
+        t.capturedAt = capturedAt;
+        t.firstCapturedAt = first;
+        return;
+      }
+    }
+  }
+  const tag: AnyTag = { value, provenance, source, observedAt, capturedAt, firstCapturedAt: first };
+  fresh.add(tag);
+  slot[field] = tag;
 }
 
 /**
  * Joins one observation into a leg: only the fields it carries (joining a field with "not observed" leaves it as it
  * is, so the other fields need no work).
  */
-function joinObservation(into: MutableLeg, o: TagObservation): void {
+function joinObservation(into: MutableLeg, o: TagObservation, fresh: FreshTags): void {
   for (const f of LEG_TAG_FIELDS) {
     const value = o.fields[f];
     if (value === undefined) continue;
     const path = o.fieldPaths?.[f];
-    const tag: AnyTag = {
-      value,
-      provenance: o.provenance,
-      source: path === undefined ? o.source : sourceWithField(o.source, path),
-      observedAt: o.observedAt,
-      capturedAt: o.receivedAt,
-      firstCapturedAt: o.receivedAt,
-    };
-    const current = into[f] as AnyTag | null;
-    (into as Record<LegTagField, AnyTag | null>)[f] =
-      current === null ? tag : joinTag(current, tag, AT_CONNECT_FIELDS.has(f) ? 'earliest' : 'newest');
+    const source = path === undefined ? o.source : sourceWithField(o.source, path);
+    joinCapture(into, f, fresh, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt);
   }
 }
 
@@ -214,7 +298,8 @@ export function mergeSessionTags(
   const conversationId = snapshot?.conversationId ?? observations[0]?.conversationId;
   if (conversationId === undefined)
     throw new RangeError('mergeSessionTags needs a snapshot or an observation');
-  const legs = copyLegs(snapshot);
+  const fresh: FreshTags = new Set();
+  const legs = copyLegs(snapshot, fresh);
   const legOf = (legKey: string, participantId: string): MutableLeg => {
     let into = legs.get(legKey);
     if (into === undefined) {
@@ -227,13 +312,13 @@ export function mergeSessionTags(
     if (o.conversationId !== conversationId) {
       throw new RangeError('mergeSessionTags got observations of more than one conversation');
     }
-    joinObservation(legOf(o.legKey, o.participantId), o);
+    joinObservation(legOf(o.legKey, o.participantId), o, fresh);
   }
   return { conversationId, legs: sortedLegs(legs) };
 }
 
 /** A snapshot's legs as mutable copies by leg key (a leg repeated is joined into the first). */
-function copyLegs(snapshot: SessionTagsSnapshot | undefined): Map<string, MutableLeg> {
+function copyLegs(snapshot: SessionTagsSnapshot | undefined, fresh: FreshTags): Map<string, MutableLeg> {
   const legs = new Map<string, MutableLeg>();
   for (const leg of snapshot?.legs ?? []) {
     const seen = legs.get(leg.legKey);
@@ -242,21 +327,30 @@ function copyLegs(snapshot: SessionTagsSnapshot | undefined): Map<string, Mutabl
       const copy = { legKey: leg.legKey, participantId: leg.participantId } as MutableLeg;
       for (const f of LEG_TAG_FIELDS) (copy as Record<LegTagField, unknown>)[f] = leg[f];
       legs.set(leg.legKey, copy);
-    } else for (const f of LEG_TAG_FIELDS) joinField(seen, leg, f);
+    } else for (const f of LEG_TAG_FIELDS) joinTagInto(seen, f, leg[f] as AnyTag | null, fresh);
   }
   return legs;
 }
 
-/** The tag one capture of `t`'s value received at `at` gives (what joinObservation builds for it). */
-function captureAt(t: AnyTag, at: number): AnyTag {
-  return {
-    value: t.value,
-    provenance: t.provenance,
-    source: t.source,
-    observedAt: t.observedAt,
-    capturedAt: at,
-    firstCapturedAt: at,
-  };
+/** `into[field] = joinTag(into[field], t)` (null: not captured), by {@link joinCapture}. */
+function joinTagInto(into: MutableLeg, field: LegTagField, t: AnyTag | null, fresh: FreshTags): void {
+  if (t === null) return;
+  if ((into as Record<LegTagField, AnyTag | null>)[field] === null) {
+    // Shared with the snapshot it came from, so not fresh: never updated in place.
+    (into as Record<LegTagField, AnyTag | null>)[field] = t;
+    return;
+  }
+  joinCapture(
+    into,
+    field,
+    fresh,
+    t.value,
+    t.provenance,
+    t.source,
+    t.observedAt,
+    t.capturedAt,
+    t.firstCapturedAt,
+  );
 }
 
 function sortedLegs(legs: Map<string, MutableLeg>): MutableLeg[] {
@@ -280,7 +374,8 @@ export function joinSnapshotTags(
   if (stored !== undefined && stored.conversationId !== incoming.conversationId) {
     throw new RangeError('joinSnapshotTags got snapshots of two conversations');
   }
-  const legs = copyLegs(stored);
+  const fresh: FreshTags = new Set();
+  const legs = copyLegs(stored, fresh);
   for (const leg of incoming.legs) {
     let into = legs.get(leg.legKey);
     if (into === undefined) {
@@ -290,13 +385,16 @@ export function joinSnapshotTags(
     for (const f of LEG_TAG_FIELDS) {
       const t = leg[f] as AnyTag | null;
       if (t === null) continue;
-      const order = AT_CONNECT_FIELDS.has(f) ? 'earliest' : 'newest';
-      const current = into[f] as AnyTag | null;
-      const last = captureAt(t, t.capturedAt);
-      let joined = current === null ? last : joinTag(current, last, order);
-      if (t.firstCapturedAt !== t.capturedAt)
-        joined = joinTag(joined, captureAt(t, t.firstCapturedAt), order);
-      (into as Record<LegTagField, AnyTag | null>)[f] = joined;
+      if (into[f] === null && t.firstCapturedAt === t.capturedAt) {
+        // The two captures are one, and joined into nothing they give the tag as it is: shared, not fresh.
+        (into as Record<LegTagField, AnyTag | null>)[f] = t;
+        continue;
+      }
+      joinCapture(into, f, fresh, t.value, t.provenance, t.source, t.observedAt, t.capturedAt, t.capturedAt);
+      if (t.firstCapturedAt !== t.capturedAt) {
+        const at = t.firstCapturedAt;
+        joinCapture(into, f, fresh, t.value, t.provenance, t.source, t.observedAt, at, at);
+      }
     }
   }
   return { conversationId: incoming.conversationId, legs: sortedLegs(legs) };
