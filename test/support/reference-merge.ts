@@ -3,6 +3,9 @@
  * The reference the faster merges in src/enrich/session-tags-merge.ts (fresh tags updated in place, captures built
  * only when they win) are held equal to.
  */
+import { expect } from 'vitest';
+import { capturedUpdates } from '../../dev/captured-snapshots.ts';
+import { createOrg, createRng, randomConversations } from '../../dev/emulator/simulation/index.ts';
 import { joinTag } from '../../src/enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS } from '../../src/enrich/session-tags.ts';
 import type {
@@ -137,4 +140,30 @@ export function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+type Fold = (previous: SessionTagsSnapshot | undefined, update: SessionTagsSnapshot) => SessionTagsSnapshot;
+
+/**
+ * Folds every session-tags update of five minutes of simulated conversations (seeded; in receive order, all
+ * conversations interleaved) with `fold` and with `reference`, expecting equal snapshots after each update; returns
+ * both final snapshots per conversation.
+ */
+export function foldEveryUpdate(
+  seed: number,
+  fold: Fold,
+  reference: Fold,
+): { fast: Map<string, SessionTagsSnapshot>; slow: Map<string, SessionTagsSnapshot> } {
+  const T0 = Date.parse('2026-03-02T08:00:00Z');
+  const org = createOrg(createRng(seed), { users: 12 });
+  const updates = capturedUpdates(org, randomConversations(org, createRng(seed), T0, T0 + 300_000, 6));
+  expect(updates.length).toBeGreaterThan(50);
+  const fast = new Map<string, SessionTagsSnapshot>();
+  const slow = new Map<string, SessionTagsSnapshot>();
+  for (const u of updates) {
+    fast.set(u.conversationId, fold(fast.get(u.conversationId), u.snapshot));
+    slow.set(u.conversationId, reference(slow.get(u.conversationId), u.snapshot));
+    expect(fast.get(u.conversationId)).toEqual(slow.get(u.conversationId));
+  }
+  return { fast, slow };
 }

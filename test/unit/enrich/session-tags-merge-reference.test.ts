@@ -1,10 +1,13 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { capturedUpdates } from '../../../dev/captured-snapshots.ts';
-import { createOrg, createRng, randomConversations } from '../../../dev/emulator/simulation/index.ts';
 import { mergeSessionTags } from '../../../src/enrich/session-tags-merge.ts';
 import type { SessionTagsSnapshot, TagObservation } from '../../../src/enrich/session-tags.ts';
-import { deepFreeze, referenceMerge, snapshotObservations } from '../../support/reference-merge.ts';
+import {
+  deepFreeze,
+  foldEveryUpdate,
+  referenceMerge,
+  snapshotObservations,
+} from '../../support/reference-merge.ts';
 
 const CONV = '0b6f3a52-9e1d-4c77-8a20-5d4e3c2b1a09';
 
@@ -84,18 +87,11 @@ describe('mergeSessionTags equals joining an immutable tag per capture', () => {
   });
 
   it('on every update of simulated conversations, as ingest and the sink merge them', () => {
-    const T0 = Date.parse('2026-03-02T08:00:00Z');
-    const org = createOrg(createRng(11), { users: 12 });
-    const updates = capturedUpdates(org, randomConversations(org, createRng(11), T0, T0 + 300_000, 6));
-    expect(updates.length).toBeGreaterThan(50);
-    const fast = new Map<string, SessionTagsSnapshot>();
-    const slow = new Map<string, SessionTagsSnapshot>();
-    for (const u of updates) {
-      // Each update's captures as observations, merged into the running snapshot (ingest's batches).
-      const obs = deepFreeze(snapshotObservations(u.snapshot));
-      fast.set(u.conversationId, deepFreeze(mergeSessionTags(fast.get(u.conversationId), obs)));
-      slow.set(u.conversationId, referenceMerge(slow.get(u.conversationId), obs));
-      expect(fast.get(u.conversationId)).toEqual(slow.get(u.conversationId));
-    }
+    // Each update's captures as observations, merged into the running snapshot (ingest's batches), frozen.
+    const merged =
+      (merge: typeof mergeSessionTags) =>
+      (prev: SessionTagsSnapshot | undefined, s: SessionTagsSnapshot): SessionTagsSnapshot =>
+        deepFreeze(merge(prev, deepFreeze(snapshotObservations(s))));
+    foldEveryUpdate(11, merged(mergeSessionTags), merged(referenceMerge));
   }, 30_000);
 });

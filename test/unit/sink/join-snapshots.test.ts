@@ -1,11 +1,9 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { capturedUpdates } from '../../../dev/captured-snapshots.ts';
-import { createOrg, createRng, randomConversations } from '../../../dev/emulator/simulation/index.ts';
 import { compareSources, joinSnapshotTags } from '../../../src/enrich/session-tags-merge.ts';
 import { LEG_TAG_FIELDS } from '../../../src/enrich/session-tags.ts';
 import type { LegTagField, SessionTagsSnapshot, Tag, TagSource } from '../../../src/enrich/session-tags.ts';
-import { deepFreeze, referenceJoin } from '../../support/reference-merge.ts';
+import { deepFreeze, foldEveryUpdate, referenceJoin } from '../../support/reference-merge.ts';
 
 const reference = referenceJoin;
 
@@ -75,18 +73,13 @@ describe('joinSnapshotTags equals folding the incoming snapshot as observations'
   });
 
   it('on every update of simulated conversations, in order and against the final snapshot', () => {
-    const T0 = Date.parse('2026-03-02T08:00:00Z');
-    const org = createOrg(createRng(5), { users: 12 });
-    const updates = capturedUpdates(org, randomConversations(org, createRng(5), T0, T0 + 300_000, 6));
-    expect(updates.length).toBeGreaterThan(50);
-    const fast = new Map<string, SessionTagsSnapshot>();
-    const slow = new Map<string, SessionTagsSnapshot>();
-    for (const u of updates) {
-      const copy = JSON.parse(JSON.stringify(u.snapshot)) as SessionTagsSnapshot; // decoded: no shared objects
-      fast.set(u.conversationId, joinSnapshotTags(fast.get(u.conversationId), copy));
-      slow.set(u.conversationId, reference(slow.get(u.conversationId), copy));
-      expect(fast.get(u.conversationId)).toEqual(slow.get(u.conversationId));
-    }
+    // Each update as decoded: no objects shared with the simulation or with earlier updates.
+    const decoded = (s: SessionTagsSnapshot): SessionTagsSnapshot => JSON.parse(JSON.stringify(s));
+    const { fast, slow } = foldEveryUpdate(
+      5,
+      (prev, s) => joinSnapshotTags(prev, decoded(s)),
+      (prev, s) => reference(prev, decoded(s)),
+    );
     for (const [id, s] of fast) expect(joinSnapshotTags(s, s)).toEqual(reference(slow.get(id), s));
   }, 30_000);
 
