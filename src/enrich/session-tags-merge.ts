@@ -27,7 +27,7 @@ function cmp(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Source keys already computed: a snapshot's tags share their source objects, and merges compare them often. */
+/** Source keys already computed, for {@link snapshotDigest}: a snapshot's tags share their source objects. */
 const sourceKeys = new WeakMap<TagSource, string>();
 
 function sourceKey(s: TagSource): string {
@@ -41,7 +41,8 @@ function sourceKey(s: TagSource): string {
 
 /**
  * A source with the payload field a value was read from. One object per (source, field), shared by every tag read
- * that way: a frame's observations share their source, and {@link sourceKey} caches by object.
+ * that way: a frame's observations share their source, so {@link compareSources} and {@link sourceKey} often meet
+ * the same object.
  */
 const withField = new WeakMap<TagSource, Map<string, TagSource>>();
 
@@ -128,25 +129,15 @@ function explicitnessOf(s: TagSource): number {
   return s.field !== null && MAPPED_ADDRESS_FIELDS.has(s.field) ? 0 : 1;
 }
 
-function explicitness(t: Tag<string | number | boolean>): number {
-  return explicitnessOf(t.source);
-}
-
 /**
  * Total order on the candidate values of one field *within one provenance*: a stated address beats a mapped one
- * ({@link explicitness}), then later Genesys-side time wins (an
+ * ({@link explicitnessOf}), then later Genesys-side time wins (an
  * observation without one ranks below any with one), then later custody receive time (Genesys delivers a leg's
  * updates in order, and several updates can share the same leg timestamps, e.g. a recording-state change), then the
  * evidence pointer and the value themselves, only so that the order is total and the result deterministic.
  */
 function rankTags<T extends string | number | boolean>(a: Tag<T>, b: Tag<T>): number {
-  return (
-    cmp(explicitness(a), explicitness(b)) ||
-    cmp(a.observedAt ?? -Infinity, b.observedAt ?? -Infinity) ||
-    cmp(a.capturedAt, b.capturedAt) ||
-    compareSources(a.source, b.source) ||
-    (a.value === b.value ? 0 : cmp(valueKey(a.value), valueKey(b.value)))
-  );
+  return rankCandidate(a, b.value, b.source, b.observedAt, b.capturedAt);
 }
 
 /**
@@ -197,7 +188,7 @@ type AnyTag = Tag<string | number | boolean>;
  */
 type FreshTags = Set<AnyTag>;
 
-/** `rankTags(current, candidate)` for a candidate given by its parts (built only when it wins). */
+/** {@link rankTags} of `current` against a candidate given by its parts (built only when it wins). */
 function rankCandidate(
   current: AnyTag,
   value: string | number | boolean,
@@ -206,7 +197,7 @@ function rankCandidate(
   capturedAt: number,
 ): number {
   return (
-    cmp(explicitness(current), explicitnessOf(source)) ||
+    cmp(explicitnessOf(current.source), explicitnessOf(source)) ||
     cmp(current.observedAt ?? -Infinity, observedAt ?? -Infinity) ||
     cmp(current.capturedAt, capturedAt) ||
     compareSources(current.source, source) ||
@@ -300,19 +291,11 @@ export function mergeSessionTags(
     throw new RangeError('mergeSessionTags needs a snapshot or an observation');
   const fresh: FreshTags = new Set();
   const legs = copyLegs(snapshot, fresh);
-  const legOf = (legKey: string, participantId: string): MutableLeg => {
-    let into = legs.get(legKey);
-    if (into === undefined) {
-      into = emptyLeg(legKey, participantId);
-      legs.set(legKey, into);
-    }
-    return into;
-  };
   for (const o of observations) {
     if (o.conversationId !== conversationId) {
       throw new RangeError('mergeSessionTags got observations of more than one conversation');
     }
-    joinObservation(legOf(o.legKey, o.participantId), o, fresh);
+    joinObservation(legIn(legs, o.legKey, o.participantId), o, fresh);
   }
   return { conversationId, legs: sortedLegs(legs) };
 }
@@ -353,6 +336,16 @@ function joinTagInto(into: MutableLeg, field: LegTagField, t: AnyTag | null, fre
   );
 }
 
+/** The leg of that key, added empty when the merge has none yet. */
+function legIn(legs: Map<string, MutableLeg>, legKey: string, participantId: string): MutableLeg {
+  let into = legs.get(legKey);
+  if (into === undefined) {
+    into = emptyLeg(legKey, participantId);
+    legs.set(legKey, into);
+  }
+  return into;
+}
+
 function sortedLegs(legs: Map<string, MutableLeg>): MutableLeg[] {
   return [...legs.values()].sort((a, b) => cmp(a.legKey, b.legKey));
 }
@@ -377,11 +370,7 @@ export function joinSnapshotTags(
   const fresh: FreshTags = new Set();
   const legs = copyLegs(stored, fresh);
   for (const leg of incoming.legs) {
-    let into = legs.get(leg.legKey);
-    if (into === undefined) {
-      into = emptyLeg(leg.legKey, leg.participantId);
-      legs.set(leg.legKey, into);
-    }
+    const into = legIn(legs, leg.legKey, leg.participantId);
     for (const f of LEG_TAG_FIELDS) {
       const t = leg[f] as AnyTag | null;
       if (t === null) continue;
