@@ -369,6 +369,13 @@ export const SETTINGS = {
     group: 'sink',
     default: '2',
   },
+  CUSTODY_SINK_CONVERSATION_CONCURRENCY: {
+    schema: positiveInt,
+    description:
+      'Conversations of one partition the sink reconciles at once (each waits mostly on S3: two reads, one conditional write). A conversation is never reconciled twice at once, and only the durable prefix of a batch is committed.',
+    group: 'sink',
+    default: '4',
+  },
   CUSTODY_MANIFEST_BUCKET: {
     schema: s3Bucket,
     description: 'Bucket of the manifests (default: the recording’s own export bucket).',
@@ -538,6 +545,7 @@ export interface Config {
   readonly sink: {
     readonly groupId: string;
     readonly partitionConcurrency: number;
+    readonly conversationConcurrency: number;
     readonly manifestBucket?: string;
     readonly manifestPrefix: string;
     readonly legalHold: boolean;
@@ -727,6 +735,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
     sink: {
       groupId: str('CUSTODY_SINK_GROUP_ID') as string,
       partitionConcurrency: values.CUSTODY_SINK_PARTITION_CONCURRENCY as number,
+      conversationConcurrency: values.CUSTODY_SINK_CONVERSATION_CONCURRENCY as number,
       manifestBucket: str('CUSTODY_MANIFEST_BUCKET'),
       manifestPrefix: str('CUSTODY_MANIFEST_PREFIX') as string,
       legalHold: values.CUSTODY_MANIFEST_LEGAL_HOLD as boolean,

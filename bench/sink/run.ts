@@ -7,8 +7,8 @@
  * Load: N exported recordings (random ~600 KB audio + realistic metadata, Genesys export layout) in a versioned
  * Object-Lock bucket, the conversations' session-tags snapshots and the recordings' RecordingExport records on
  * fresh topics (bench/sink/workload.ts). Concurrency = the sink's partitionsConsumedConcurrently: each of those
- * partitions is processed one conversation at a time, so the floor runs that many workers, one recording at a time
- * each. Every level runs `repeats` times, sink and floor alternating; figures are medians, the ratio is
+ * partitions is processed BENCH_IN_FLIGHT conversations at a time (the sink's conversationsInFlight), so the floor
+ * runs concurrency × in-flight workers, one recording at a time each. Every level runs `repeats` times, sink and floor alternating; figures are medians, the ratio is
  * median(custody) ÷ median(floor). Results: bench/results/sink-<timestamp>.json.
  *
  * Options (env): BENCH_RECORDINGS=200  BENCH_REPEATS=3  BENCH_CONCURRENCY=1,2,4  BENCH_AUDIO_KB=600
@@ -17,6 +17,8 @@
  *   BENCH_LABEL=text (stored in the results, e.g. what code was measured)
  *   BENCH_TAG_UPDATES=final|each (final, default: one session-tags snapshot per conversation; each: every update of
  *   it, interleaved in time as ingest sends them, so the tags phase does production's share of the work)
+ *   BENCH_IN_FLIGHT=4 (the sink's conversationsInFlight; default the sink's own)
+ *   BENCH_S3_LATENCY_MS=0 (added before every S3 request of custody and the floor alike: a remote S3's round trip)
  *
  * Profiling: `BENCH_CONCURRENCY=1 BENCH_REPEATS=1 node --cpu-prof --import tsx bench/sink/run.ts`; each phase's
  * `monotonicUs` in the results bounds its samples in the profile (same clock).
@@ -49,6 +51,7 @@ import type { FloorRun } from './floor.ts';
 import { meteredS3, totals } from './s3-meter.ts';
 import type { OperationStats } from './s3-meter.ts';
 import { createRunTopics, runSink, runTopics } from './sink-run.ts';
+import { DEFAULT_SINK_OPTIONS } from '../../src/sink/sink-pipeline.ts';
 import type { SinkRun } from './sink-run.ts';
 import { buildWorkload } from './workload.ts';
 
@@ -64,6 +67,9 @@ const [REPEATS = 3] = positive('BENCH_REPEATS', '3');
 const LEVELS = positive('BENCH_CONCURRENCY', '1,2,4');
 const AUDIO_BYTES = (positive('BENCH_AUDIO_KB', '600')[0] ?? 600) * 1024;
 const [PARTITIONS = 6] = positive('BENCH_PARTITIONS', '6');
+const [IN_FLIGHT = 4] = positive('BENCH_IN_FLIGHT', String(DEFAULT_SINK_OPTIONS.conversationsInFlight));
+const S3_LATENCY_MS = Number(env['BENCH_S3_LATENCY_MS'] ?? '0');
+if (!Number.isFinite(S3_LATENCY_MS) || S3_LATENCY_MS < 0) throw new Error('BENCH_S3_LATENCY_MS must be ≥ 0');
 const LEGAL_HOLD = env['BENCH_LEGAL_HOLD'] === '1';
 const KEEP = env['BENCH_KEEP'] === '1';
 const LABEL = env['BENCH_LABEL'];
@@ -137,8 +143,8 @@ async function main(): Promise<void> {
   const input = kafka.producer();
   await Promise.all([admin.connect(), input.connect()]);
   const setup = meteredS3(settings);
-  const sinkS3 = meteredS3(settings);
-  const floorS3 = meteredS3(settings);
+  const sinkS3 = meteredS3(settings, S3_LATENCY_MS);
+  const floorS3 = meteredS3(settings, S3_LATENCY_MS);
   const suffix = `${Date.now().toString(36)}-${randomUUID().slice(0, 4)}`;
   const bucket = `bench-sink-${suffix}`;
 
@@ -185,12 +191,19 @@ async function main(): Promise<void> {
             createdTopics,
           },
           workload,
-          { run, concurrency, partitions: PARTITIONS, legalHold: LEGAL_HOLD, timeoutMs: 300_000 },
+          {
+            run,
+            concurrency,
+            inFlight: IN_FLIGHT,
+            partitions: PARTITIONS,
+            legalHold: LEGAL_HOLD,
+            timeoutMs: 300_000,
+          },
         );
         manifestBytes ??= await manifestSize(setup.client, bucket, sink.manifestKeys);
         floorS3.reset();
         const floor = await runFloor(floorS3.client, workload.recordings, {
-          concurrency,
+          concurrency: concurrency * IN_FLIGHT,
           manifestPrefix: `floor/${run}`,
           manifestBytes,
           legalHold: LEGAL_HOLD,
@@ -301,8 +314,10 @@ async function main(): Promise<void> {
       partitionsPerTopic: PARTITIONS,
       repeats: REPEATS,
       legalHold: LEGAL_HOLD,
+      inFlight: IN_FLIGHT,
+      s3LatencyMs: S3_LATENCY_MS,
       concurrency:
-        "the sink's partitionsConsumedConcurrently; the floor runs as many workers, one recording at a time each",
+        "the sink's partitionsConsumedConcurrently, each partition with inFlight conversations at a time (conversationsInFlight); the floor runs concurrency × inFlight workers, one recording at a time each",
       custodyRate:
         'recordings / (tags phase + exports phase); start-up (connect, group join, join-state restore) excluded',
       floorWork:

@@ -27,7 +27,11 @@ export function keyKind(key: string | undefined): string {
   return 'other';
 }
 
-export function meteredS3(settings: InfraSettings): MeteredS3 {
+/**
+ * An S3 client that counts requests and their time per kind. `latencyMs` is added before every request: a remote
+ * S3's round trip (tens of ms against AWS, against the local server's ~1 ms), for custody and the floor alike.
+ */
+export function meteredS3(settings: InfraSettings, latencyMs = 0): MeteredS3 {
   const client = new S3Client({
     endpoint: settings.S3_ENDPOINT,
     region: settings.S3_REGION,
@@ -56,6 +60,14 @@ export function meteredS3(settings: InfraSettings): MeteredS3 {
     },
     { step: 'initialize', name: 'benchS3Meter' },
   );
+  if (latencyMs > 0)
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        await new Promise((resolve) => setTimeout(resolve, latencyMs));
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'benchS3Latency' },
+    );
   return {
     client,
     snapshot: () =>

@@ -26,6 +26,8 @@ const writtenCodec = singleObjectCodecFor('manifest-written.v1');
 export type SinkRunOptions = Readonly<{
   run: string;
   concurrency: number;
+  /** The sink's conversationsInFlight (per partition; default the sink's own). */
+  inFlight?: number;
   partitions: number;
   legalHold: boolean;
   timeoutMs: number;
@@ -206,6 +208,7 @@ export async function runSink(
     manifestPrefix: `custody-bench/${opts.run}`,
     lock: opts.legalHold ? { legalHold: true } : undefined,
     partitionsConsumedConcurrently: opts.concurrency,
+    conversationsInFlight: opts.inFlight ?? DEFAULT_SINK_OPTIONS.conversationsInFlight,
     instance: 'bench-sink',
     version: '0.1.0-bench',
   };

@@ -57,6 +57,7 @@ export function sinkOptionsOf(config: Config, trustedPublicKeys: readonly KeyObj
         : undefined,
     allowedBuckets: sinkBuckets(config),
     partitionsConsumedConcurrently: config.sink.partitionConcurrency,
+    conversationsInFlight: config.sink.conversationConcurrency,
     instance: config.custody.instanceId,
     version: CUSTODY_VERSION,
     trustedPublicKeys,

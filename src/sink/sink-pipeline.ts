@@ -75,6 +75,13 @@ export type SinkOptions = Readonly<{
   maxConflictRetries: number;
   /** Partitions processed in parallel by one instance. */
   partitionsConsumedConcurrently: number;
+  /**
+   * Conversations of one partition's batch reconciled at once (default 4). Each is mostly waiting on S3 (two reads,
+   * one conditional write), so against a remote S3 a partition's throughput is about this many times the one-at-a-
+   * time rate. A conversation is never worked on twice at once (see oneAtATime), and what is committed is still only
+   * the batch's contiguous durable prefix.
+   */
+  conversationsInFlight?: number;
   /** Read the input topics from the beginning when the group has no committed offset. */
   fromBeginning: boolean;
   instance: string;
@@ -117,6 +124,7 @@ export const DEFAULT_SINK_OPTIONS = {
   exportPrefix: '',
   maxConflictRetries: 10,
   partitionsConsumedConcurrently: 1,
+  conversationsInFlight: 4,
   fromBeginning: true,
 } as const;
 
@@ -145,7 +153,7 @@ export type RunningSink = Readonly<{
   consumer: Consumer;
   /** The join state this instance holds (for metrics, tests and the restore benchmark). */
   table: JoinTable;
-  /** Stops fetching, lets the batch in hand finish its current conversation, commits, and disconnects. */
+  /** Stops fetching, lets the batch in hand finish the conversations in flight, commits, and disconnects. */
   stop(): Promise<void>;
 }>;
 
@@ -552,6 +560,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     topics: [options.topics.sessionTags, options.topics.recordingExports, options.topics.legalHolds],
     fromBeginning: options.fromBeginning,
   });
+  const inFlight = Math.max(1, options.conversationsInFlight ?? 1);
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -594,22 +603,55 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         return true;
       };
       await waitUntilRestored(partition, control);
-      try {
-        for (const [key, group] of groups) {
-          if (!isRunning() || isStale() || !table.holds(partition)) break;
-          const processed = await oneAtATime(key, () =>
-            withRetry(topic, partition, () => processGroup(topic, partition, group), control),
-          );
-          if (!processed) break;
-          for (const m of group) done.add(m.offset);
-          let last: string | undefined;
-          while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
-          if (last !== undefined) {
-            resolveOffset(last);
-            uncommitted = last;
+      const entries = [...groups];
+      let taken = 0;
+      let stopped = false;
+      let failure: { error: unknown } | undefined;
+      /** One conversation's group; false ends the batch (a rebalance or stop cut a wait short). */
+      const runGroup = async ([key, group]: [string, KafkaMessage[]]): Promise<boolean> => {
+        const processed = await oneAtATime(key, () =>
+          withRetry(topic, partition, () => processGroup(topic, partition, group), control),
+        );
+        if (!processed) return false;
+        for (const m of group) done.add(m.offset);
+        let last: string | undefined;
+        while (next < offsets.length && done.has(offsets[next] ?? '')) last = offsets[next++];
+        if (last !== undefined) {
+          resolveOffset(last);
+          uncommitted = last;
+        }
+        await heartbeat();
+        return true;
+      };
+      /**
+       * Takes groups in batch order, up to `inFlight` at once, until the batch ends, a group fails or is cut short,
+       * or the commit interval is up; resolves once none is in flight. A commit only happens between rounds: a
+       * group in flight may have queued an announcement or changed its state, and the changelog must not say
+       * announced before the announcement is sent.
+       */
+      const round = async (): Promise<void> => {
+        const first = taken; // every round takes at least one group, however long the restore took
+        const worker = async (): Promise<void> => {
+          while (!stopped && failure === undefined && taken < entries.length) {
+            if (!isRunning() || isStale() || !table.holds(partition)) stopped = true;
+            else if (taken > first && Date.now() - committedAt >= COMMIT_INTERVAL_MS) return;
+            else {
+              const entry = entries[taken++] as [string, KafkaMessage[]];
+              try {
+                if (!(await runGroup(entry))) stopped = true;
+              } catch (error) {
+                failure ??= { error };
+              }
+            }
           }
-          if (Date.now() - committedAt >= COMMIT_INTERVAL_MS && !(await commit())) return;
-          await heartbeat();
+        };
+        await Promise.all(Array.from({ length: inFlight }, worker));
+      };
+      try {
+        while (!stopped && taken < entries.length) {
+          await round();
+          if (failure !== undefined) throw failure.error;
+          if (!stopped && taken < entries.length && !(await commit())) return;
         }
       } catch (e) {
         // Keep the durable prefix; if even that commit fails, it is replayed (idempotently) later.
