@@ -66,7 +66,10 @@ describe('custody sink, conversations in flight', () => {
     const topics = sinkTopics();
     await createTopics(kafka, Object.values(topics), 1);
     const signer = testSigningKey();
-    const options = { ...testSinkOptions(topics, uniqueName('custody-sink'), 'sink-a'), conversationsInFlight: 3 };
+    const options = {
+      ...testSinkOptions(topics, uniqueName('custody-sink'), 'sink-a'),
+      conversationsInFlight: 3,
+    };
 
     // The sink's own S3 client, slowed down: every audio read takes 300 ms, the first conversation's 3 s.
     const slowConversation = conversations[0] as string;
@@ -121,12 +124,16 @@ describe('custody sink, conversations in flight', () => {
     try {
       const deadline = Date.now() + 30_000;
       while (slow?.endedAt === undefined && Date.now() < deadline) {
-        const [committed] = await admin.fetchOffsets({ groupId: options.groupId, topics: [topics.recordingExports] });
+        const [committed] = await admin.fetchOffsets({
+          groupId: options.groupId,
+          topics: [topics.recordingExports],
+        });
         const offset = BigInt(committed?.partitions[0]?.offset ?? '-1');
         // Sampled before the slow read ended: it must not be past the slow conversation's record (offset 0).
         if (slow !== undefined && slow.endedAt === undefined) expect(offset <= 0n).toBe(true);
         const keys = new Set(await listKeys(s3, bucket));
-        if (slow?.endedAt === undefined) writtenWhileHeld = Math.max(writtenWhileHeld, others.filter((k) => keys.has(k)).length);
+        if (slow?.endedAt === undefined)
+          writtenWhileHeld = Math.max(writtenWhileHeld, others.filter((k) => keys.has(k)).length);
         await sleep(100);
       }
     } finally {
