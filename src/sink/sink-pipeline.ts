@@ -109,7 +109,7 @@ export type SinkOptions = Readonly<{
    * the committed offset). Set by `custody backfill`, which keeps no state between its runs (writeChangelog false).
    */
   restoreTagsFrom?: (partition: number) => string | undefined;
-  /** Decoded join states kept in memory per partition (default 512; the rest are held compressed). */
+  /** Decoded join states kept in memory per partition (default 64; the rest are held compressed). */
   decodedStatesPerPartition?: number;
   /** How long a fetch waits for new records (kafkajs default 5 s; stopping waits for the fetch in flight). */
   fetchMaxWaitMs?: number;
