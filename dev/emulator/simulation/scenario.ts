@@ -62,9 +62,15 @@ export function parseScenario(json: unknown): Scenario {
   return result.data;
 }
 
+/**
+ * Salt of the conversations' stream: the org is drawn from `createRng(seed)` too, and the same stream made the
+ * first conversation's id equal to the org id, which no real org has (a key filter on either matched both).
+ */
+const CONVERSATIONS_SALT = 0x5bd1e995;
+
 /** Builds the scenario's conversations in order, deterministically from `scenario.seed` (default 1). */
 export function scriptsFromScenario(org: SimOrg, scenario: Scenario): ConversationScript[] {
-  const rng = createRng(scenario.seed ?? 1);
+  const rng = createRng(((scenario.seed ?? 1) ^ CONVERSATIONS_SALT) >>> 0);
   return scenario.conversations.map((c) =>
     buildConversation(
       org,

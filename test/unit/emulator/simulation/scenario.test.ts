@@ -77,4 +77,15 @@ describe('scriptsFromScenario', () => {
     const other = scriptsFromScenario(org, { ...scenario, seed: 6 });
     expect(other.map((s) => s.conversationId)).not.toEqual(scripts.map((s) => s.conversationId));
   });
+
+  it('never gives a conversation the id of the org made from the same seed (as the emulator makes both)', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const sameSeedOrg = createOrg(createRng(seed));
+      const ids = scriptsFromScenario(sameSeedOrg, { ...parseScenario(valid), seed }).flatMap((s) => [
+        s.conversationId,
+        ...s.recordings.map((r) => r.recordingId),
+      ]);
+      expect(ids).not.toContain(sameSeedOrg.orgId);
+    }
+  });
 });
