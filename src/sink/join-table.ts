@@ -332,31 +332,39 @@ export class JoinTable {
     return headers;
   }
 
-  /** Writes the partition's dirty states to the changelog; resolves once Kafka acknowledged them. */
-  async flush(partition: number): Promise<void> {
+  /**
+   * Writes the partition's dirty states to the changelog; resolves once Kafka acknowledged them. The states are
+   * taken as they are at the call, then `before` runs (the sink flushes its announcements there), then they are
+   * sent: a state that says a manifest was announced got that mark after the announcement was queued, so `before`
+   * has it acknowledged before the changelog says so, even when another batch of the partition (the other input
+   * topic, or conversations still in flight) changes states meanwhile. Those changes stay dirty for the next flush.
+   */
+  async flush(partition: number, before?: () => Promise<void>): Promise<void> {
     const t = this.#partitions.get(partition);
-    if (t === undefined || t.dirty.size === 0) return;
-    const ids = [...t.dirty];
-    t.dirty.clear();
-    if (this.#options.writeChangelog === false) return;
-    const records = ids.flatMap((id) => {
-      const value = this.#stored(t, id);
-      return value === undefined
+    const ids = t === undefined ? [] : [...t.dirty];
+    t?.dirty.clear();
+    const records =
+      t === undefined || this.#options.writeChangelog === false
         ? []
-        : [
-            {
-              topic: this.#options.changelogTopic,
-              key: id,
-              value,
-              partition,
-              headers: this.#headersOf(t, id),
-            },
-          ];
-    });
+        : ids.flatMap((id) => {
+            const value = this.#stored(t, id);
+            return value === undefined
+              ? []
+              : [
+                  {
+                    topic: this.#options.changelogTopic,
+                    key: id,
+                    value,
+                    partition,
+                    headers: this.#headersOf(t, id),
+                  },
+                ];
+          });
     try {
-      await this.#deps.producer.send(records);
+      await before?.();
+      if (records.length > 0) await this.#deps.producer.send(records);
     } catch (e) {
-      for (const id of ids) t.dirty.add(id);
+      if (t !== undefined) for (const id of ids) t.dirty.add(id);
       throw e;
     }
   }

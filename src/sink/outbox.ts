@@ -5,9 +5,10 @@
  *
  * `flush()` resolves once every record added before the call is acknowledged. Flushes run one after the other and a
  * failed send puts its records back in front, so a later flush that succeeds has sent them too, in their order. The
- * join state records a manifest as announced as soon as its announcement is added here; the caller flushes the
- * outbox before it writes that state to the changelog, so the changelog never says "announced" first, and a crash
- * before the flush loses the in-memory state with the records (the replay announces again).
+ * join state records a manifest as announced as soon as its announcement is added here; the join table takes the
+ * states it will write, then the outbox is flushed, then the states are written (JoinTable.flush), so the changelog
+ * never says "announced" first, even for a state another batch changed during the flush; a crash before the flush
+ * loses the in-memory state with the records (the replay announces again).
  */
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 

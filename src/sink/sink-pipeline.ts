@@ -590,11 +590,10 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         if (uncommitted === undefined) return true;
         const offset = (BigInt(uncommitted) + 1n).toString();
         // What the offset covers must be announced and in the changelog first (a restore starts from it), in that
-        // order: the changelog records manifests as announced.
-        const flush = async (): Promise<void> => {
-          await announcements.flush();
-          await table.flush(partition);
-        };
+        // order: the changelog records manifests as announced. The table takes its states before the announcements
+        // are flushed, so a state changed meanwhile by another batch of this partition (whose announcement may
+        // not be in that flush) waits for the next one.
+        const flush = (): Promise<void> => table.flush(partition, () => announcements.flush());
         if (!wait) await flush();
         else if (!(await withRetry(topic, partition, flush, control))) return false;
         uncommitted = undefined;
