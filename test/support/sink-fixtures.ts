@@ -18,11 +18,12 @@ import { pino } from 'pino';
 import { capturedSnapshots } from '../../dev/captured-snapshots.ts';
 import { startEmulator } from '../../dev/emulator/index.ts';
 import type { RunningEmulator } from '../../dev/emulator/index.ts';
-import type { Scenario } from '../../dev/emulator/model.ts';
+import type { ConversationKind, Scenario } from '../../dev/emulator/model.ts';
 import { manifestKeyFor, parseExportKey } from '../../src/enrich/export-layout.ts';
 import type { SessionTagsSnapshot } from '../../src/enrich/session-tags.ts';
 import type { RecordingExport } from '../../src/kafka/avro-codec.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
+import type { RecordProducer } from '../../src/kafka/record-producer.ts';
 import { signingKeyOf } from '../../src/sink/signing-key.ts';
 import { createSinkCodecs } from '../../src/sink/sink-codecs.ts';
 import { DEFAULT_SINK_OPTIONS, startSink } from '../../src/sink/sink-pipeline.ts';
@@ -271,6 +272,31 @@ export async function objectVersions(
   return out;
 }
 
+/** `count` short calls three minutes apart from 09:02, of `kinds` in turn. */
+export function callsScenario(seed: number, count: number, kinds: readonly ConversationKind[]): Scenario {
+  return {
+    seed,
+    start: '2026-03-01T09:00:00Z',
+    conversations: Array.from({ length: count }, (_, i) => ({
+      kind: kinds[i % kinds.length] as ConversationKind,
+      at: new Date(Date.parse('2026-03-01T09:02:00Z') + i * 180_000).toISOString(),
+      durationSeconds: 60,
+    })),
+  };
+}
+
+/** Stops the sinks a test started, then its emulator (an afterEach). */
+export async function stopSinksAndEmulator(
+  sinks: RunningSink[],
+  emu: RunningEmulator | undefined,
+): Promise<void> {
+  for (const s of sinks.splice(0)) await s.stop();
+  if (emu) {
+    await emu.exports.stop();
+    await emu.close();
+  }
+}
+
 /** The sink options the tests use (manifests beside the exports). */
 export function testSinkOptions(
   topics: ReturnType<typeof sinkTopics>,
@@ -287,18 +313,20 @@ export function testSinkOptions(
   };
 }
 
-/** Starts a sink in this process. */
+/** Starts a sink in this process (with `producer`: the records it writes go through it). */
 export async function startTestSink(
   kafka: Kafka,
   s3: S3Client,
   signer: SigningKey,
   options: SinkOptions,
+  producer?: RecordProducer,
 ): Promise<RunningSink> {
   return startSink(
     {
       kafka,
       s3,
       signer,
+      producer,
       logger: process.env['SINK_DEBUG'] ? pino({ level: 'debug' }, pino.destination(2)) : undefined,
       codecs: await createSinkCodecs({ brokers: [], clientId: 'x', ssl: false }, topicsConfig(options)),
     },

@@ -6,15 +6,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
-import type { Scenario } from '../../../dev/emulator/model.ts';
 import { KafkaRecordProducer } from '../../../src/kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../../../src/kafka/record-producer.ts';
-import { createSinkCodecs } from '../../../src/sink/sink-codecs.ts';
 import { isStateFailure, parseConversationState } from '../../../src/sink/join-state.ts';
-import { startSink } from '../../../src/sink/sink-pipeline.ts';
 import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
 import { kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import {
+  callsScenario,
   createLockedBucket,
   createTopics,
   exportCodec,
@@ -23,6 +21,8 @@ import {
   runExportingEmulator,
   sinkTopics,
   snapshotsOf,
+  startTestSink,
+  stopSinksAndEmulator,
   tagsCodec,
   testSigningKey,
   testSinkOptions,
@@ -30,25 +30,17 @@ import {
   writtenCodec,
 } from '../../support/sink-fixtures.ts';
 
-const kinds = ['inbound-acd-webrtc', 'consult-transfer', 'outbound-webrtc', 'blind-transfer'] as const;
-const SCENARIO: Scenario = {
-  seed: 23,
-  start: '2026-03-01T09:00:00Z',
-  conversations: Array.from({ length: 10 }, (_, i) => ({
-    kind: kinds[i % kinds.length] as (typeof kinds)[number],
-    at: `2026-03-01T09:${String(2 + i * 3).padStart(2, '0')}:00Z`,
-    durationSeconds: 60,
-  })),
-};
+const SCENARIO = callsScenario(23, 10, [
+  'inbound-acd-webrtc',
+  'consult-transfer',
+  'outbound-webrtc',
+  'blind-transfer',
+]);
 
 let emu: RunningEmulator | undefined;
 const sinks: RunningSink[] = [];
 afterEach(async () => {
-  for (const s of sinks.splice(0)) await s.stop();
-  if (emu) {
-    await emu.exports.stop();
-    await emu.close();
-  }
+  await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
 
@@ -94,21 +86,7 @@ describe('custody sink, announcements and its changelog', () => {
       close: () => real.close(),
     };
     const signer = testSigningKey();
-    sinks.push(
-      await startSink(
-        {
-          kafka,
-          s3,
-          signer,
-          producer,
-          codecs: await createSinkCodecs(
-            { brokers: [], clientId: 'x', ssl: false },
-            { partitions: 1, notifications: 'unused', eventBridge: 'unused', ...topics },
-          ),
-        },
-        options,
-      ),
-    );
+    sinks.push(await startTestSink(kafka, s3, signer, options, producer));
 
     // Both inputs busy at once: each conversation's exports, then (a moment later) its tags, which make a new
     // manifest version, so both batches reconcile and announce.

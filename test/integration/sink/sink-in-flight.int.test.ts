@@ -6,10 +6,10 @@
 import type { InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
-import type { Scenario } from '../../../dev/emulator/model.ts';
 import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
 import { kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import {
+  callsScenario,
   createLockedBucket,
   createTopics,
   exportCodec,
@@ -21,31 +21,24 @@ import {
   sinkTopics,
   snapshotsOf,
   startTestSink,
+  stopSinksAndEmulator,
   tagsCodec,
   testSigningKey,
   testSinkOptions,
   waitForCaughtUp,
 } from '../../support/sink-fixtures.ts';
 
-const kinds = ['inbound-acd-webrtc', 'outbound-webrtc', 'consult-transfer', 'blind-transfer'] as const;
-const SCENARIO: Scenario = {
-  seed: 11,
-  start: '2026-03-01T09:00:00Z',
-  conversations: Array.from({ length: 8 }, (_, i) => ({
-    kind: kinds[i % kinds.length] as (typeof kinds)[number],
-    at: `2026-03-01T09:${String(2 + i * 3).padStart(2, '0')}:00Z`,
-    durationSeconds: 60,
-  })),
-};
+const SCENARIO = callsScenario(11, 8, [
+  'inbound-acd-webrtc',
+  'outbound-webrtc',
+  'consult-transfer',
+  'blind-transfer',
+]);
 
 let emu: RunningEmulator | undefined;
 const sinks: RunningSink[] = [];
 afterEach(async () => {
-  for (const s of sinks.splice(0)) await s.stop();
-  if (emu) {
-    await emu.exports.stop();
-    await emu.close();
-  }
+  await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
 
