@@ -586,25 +586,39 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       let committedAt = Date.now();
       const control = { heartbeat, isRunning, isStale };
       /** Commits the durable prefix; false when waiting out a Kafka failure was cut short (nothing committed). */
-      const commit = async (wait = true): Promise<boolean> => {
-        if (uncommitted === undefined) return true;
-        const offset = (BigInt(uncommitted) + 1n).toString();
+      const commitNow = async (wait: boolean): Promise<boolean> => {
+        const through = uncommitted;
+        if (through === undefined) return true;
+        const offset = (BigInt(through) + 1n).toString();
         // What the offset covers must be announced and in the changelog first (a restore starts from it), in that
         // order: the changelog records manifests as announced. The table takes its states before the announcements
-        // are flushed, so a state changed meanwhile by another batch of this partition (whose announcement may
-        // not be in that flush) waits for the next one.
+        // are flushed. Every conversation within the prefix had its state changed, and its announcements queued,
+        // before the prefix reached it, so both are in this flush; a state changed meanwhile (a conversation still
+        // in flight, the partition's other input batch) waits for the next one.
         const flush = (): Promise<void> => table.flush(partition, () => announcements.flush());
         if (!wait) await flush();
         else if (!(await withRetry(topic, partition, flush, control))) return false;
-        uncommitted = undefined;
+        if (uncommitted === through) uncommitted = undefined; // conversations in flight may have moved it on
         committedAt = Date.now();
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
         return true;
+      };
+      let commits: Promise<unknown> = Promise.resolve();
+      /** One commit at a time, while the conversations in flight go on. */
+      const commit = (wait = true): Promise<boolean> => {
+        const run = commits.then(
+          () => commitNow(wait),
+          () => commitNow(wait),
+        );
+        commits = run.catch(() => undefined);
+        return run;
       };
       await waitUntilRestored(partition, control);
       const entries = [...groups];
       let taken = 0;
       let stopped = false;
+      let cutShort = false;
+      let committing = false;
       let failure: { error: unknown } | undefined;
       /** One conversation's group; false ends the batch (a rebalance or stop cut a wait short). */
       const runGroup = async ([key, group]: [string, KafkaMessage[]]): Promise<boolean> => {
@@ -623,41 +637,45 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         return true;
       };
       /**
-       * Takes groups in batch order, up to `inFlight` at once, until the batch ends, a group fails or is cut short,
-       * or the commit interval is up; resolves once none is in flight. A commit only happens between rounds: a
-       * group in flight may have queued an announcement or changed its state, and the changelog must not say
-       * announced before the announcement is sent.
+       * Takes the batch's groups in order, `inFlight` at most at once, until the batch ends, a group fails or is cut
+       * short, or the partition is lost. Every COMMIT_INTERVAL_MS the worker that finished a group commits the
+       * durable prefix while the others go on: a conversation held up by S3 keeps the commit behind it, not the
+       * conversations after it.
        */
-      const round = async (): Promise<void> => {
-        const first = taken; // every round takes at least one group, however long the restore took
-        const worker = async (): Promise<void> => {
-          while (!stopped && failure === undefined && taken < entries.length) {
-            if (!isRunning() || isStale() || !table.holds(partition)) stopped = true;
-            else if (taken > first && Date.now() - committedAt >= COMMIT_INTERVAL_MS) return;
-            else {
-              const entry = entries[taken++] as [string, KafkaMessage[]];
+      const worker = async (): Promise<void> => {
+        while (!stopped && failure === undefined && taken < entries.length) {
+          if (!isRunning() || isStale() || !table.holds(partition)) {
+            stopped = true;
+            return;
+          }
+          const entry = entries[taken++] as [string, KafkaMessage[]];
+          try {
+            if (!(await runGroup(entry))) {
+              stopped = true;
+              return;
+            }
+            if (!committing && Date.now() - committedAt >= COMMIT_INTERVAL_MS) {
+              committing = true;
               try {
-                if (!(await runGroup(entry))) stopped = true;
-              } catch (error) {
-                failure ??= { error };
+                if (!(await commit())) stopped = cutShort = true;
+              } finally {
+                committing = false;
               }
             }
+          } catch (error) {
+            failure ??= { error };
           }
-        };
-        await Promise.all(Array.from({ length: inFlight }, worker));
+        }
       };
       try {
-        while (!stopped && taken < entries.length) {
-          await round();
-          if (failure !== undefined) throw failure.error;
-          if (!stopped && taken < entries.length && !(await commit())) return;
-        }
+        await Promise.all(Array.from({ length: inFlight }, worker));
+        if (failure !== undefined) throw failure.error;
       } catch (e) {
         // Keep the durable prefix; if even that commit fails, it is replayed (idempotently) later.
         await commit(false).catch(() => undefined);
         throw e;
       }
-      await commit();
+      if (!cutShort) await commit();
     },
   });
   log.info({ groupId: options.groupId, instance: options.instance }, 'sink started');
