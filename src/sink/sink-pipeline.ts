@@ -560,7 +560,7 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
     topics: [options.topics.sessionTags, options.topics.recordingExports, options.topics.legalHolds],
     fromBeginning: options.fromBeginning,
   });
-  const inFlight = Math.max(1, options.conversationsInFlight ?? 1);
+  const inFlight = Math.max(1, options.conversationsInFlight ?? DEFAULT_SINK_OPTIONS.conversationsInFlight);
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,

@@ -9,6 +9,7 @@ import type { RunningEmulator } from '../../../dev/emulator/index.ts';
 import { KafkaRecordProducer } from '../../../src/kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../../../src/kafka/record-producer.ts';
 import { isStateFailure, parseConversationState } from '../../../src/sink/join-state.ts';
+import { sleep } from '../../../src/runtime/backoff.ts';
 import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
 import { kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import {
@@ -43,8 +44,6 @@ afterEach(async () => {
   await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('custody sink, announcements and its changelog', () => {
   it('acknowledges every announcement before a changelog record says it was announced', async () => {

@@ -31,6 +31,7 @@ import {
   testSinkOptions,
   waitForCaughtUp,
   manifestKeyOf,
+  stopSinksAndEmulator,
 } from '../../support/sink-fixtures.ts';
 
 let emu: RunningEmulator | undefined;
@@ -39,11 +40,7 @@ const sinks: RunningSink[] = [];
 afterEach(async () => {
   child?.kill('SIGKILL');
   child = undefined;
-  for (const s of sinks.splice(0)) await s.stop();
-  if (emu) {
-    await emu.exports.stop();
-    await emu.close();
-  }
+  await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
 

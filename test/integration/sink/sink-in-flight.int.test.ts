@@ -6,6 +6,7 @@
 import type { InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../dev/emulator/index.ts';
+import { sleep } from '../../../src/runtime/backoff.ts';
 import type { RunningSink } from '../../../src/sink/sink-pipeline.ts';
 import { kafkaClient, s3Client, uniqueName } from '../../support/clients.ts';
 import {
@@ -41,8 +42,6 @@ afterEach(async () => {
   await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('custody sink, conversations in flight', () => {
   it('reconciles up to the limit at once and commits only past conversations whose manifests are written', async () => {

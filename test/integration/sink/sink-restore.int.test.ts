@@ -27,17 +27,14 @@ import {
   testSigningKey,
   testSinkOptions,
   waitForCaughtUp,
+  stopSinksAndEmulator,
 } from '../../support/sink-fixtures.ts';
 
 let emu: RunningEmulator | undefined;
 const sinks: RunningSink[] = [];
 
 afterEach(async () => {
-  for (const s of sinks.splice(0)) await s.stop();
-  if (emu) {
-    await emu.exports.stop();
-    await emu.close();
-  }
+  await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
 

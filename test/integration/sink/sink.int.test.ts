@@ -32,6 +32,7 @@ import {
   waitForCaughtUp,
   writtenCodec,
   manifestKeyOf,
+  stopSinksAndEmulator,
 } from '../../support/sink-fixtures.ts';
 
 const SCENARIO: Scenario = {
@@ -49,11 +50,7 @@ let emu: RunningEmulator | undefined;
 const sinks: RunningSink[] = [];
 
 afterEach(async () => {
-  for (const s of sinks.splice(0)) await s.stop();
-  if (emu) {
-    await emu.exports.stop();
-    await emu.close();
-  }
+  await stopSinksAndEmulator(sinks, emu);
   emu = undefined;
 });
 
