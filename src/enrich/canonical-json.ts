@@ -217,13 +217,66 @@ function fastContainer(value: object, depth: number, memo: CanonicalMemo | undef
   }
   if (!isPlainObject(value) || Object.getOwnPropertySymbols(value).length > 0) throw NOT_PLAIN;
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
+  const keys = Object.keys(record);
+  if (keys.length === 0) return '{}';
+  const shape = shapeOf(keys);
   let out = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    out += `${i === 0 ? '' : ','}${fastString(key)}:${fast(record[key], depth + 1, memo)}`;
+  for (let i = 0; i < shape.sorted.length; i++) {
+    out += (shape.heads[i] as string) + fast(record[shape.sorted[i] as string], depth + 1, memo);
   }
   return `${out}}`;
+}
+
+/**
+ * An object's member names in the order `Object.keys` gave them, the same names in canonical order, and each one's
+ * text as written (`"name":`, after a comma but the first).
+ */
+type Shape = {
+  readonly keys: readonly string[];
+  readonly sorted: readonly string[];
+  readonly heads: readonly string[];
+};
+
+/**
+ * Shapes seen, by first member name. The sink canonicalises the same few shapes (a tag, a leg, a pointer) tens of
+ * thousands of times, almost none with sorted members (they are built, and decoded from Avro, in schema order), and
+ * sorting each object's names and escaping them again was most of the cost. Bounded, since member names can come
+ * from outside (export metadata): when full it starts over, and a first name shared by many shapes keeps only the
+ * first few (a lookup scans them); either costs speed, never correctness.
+ */
+const SHAPES = new Map<string, Shape[]>();
+const MAX_SHAPES = 2048;
+const MAX_SHAPES_PER_NAME = 16;
+let shapesHeld = 0;
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function shapeOf(keys: readonly string[]): Shape {
+  const first = keys[0] as string;
+  const known = SHAPES.get(first);
+  if (known !== undefined) for (const shape of known) if (sameNames(shape.keys, keys)) return shape;
+  // Default sort compares UTF-16 code units, which is RFC 8785 §3.2.3's order.
+  const sorted = [...keys].sort();
+  // fastString throws (to the slow path) on a name that is not I-JSON before anything is kept.
+  const shape: Shape = {
+    keys,
+    sorted,
+    heads: sorted.map((k, i) => `${i === 0 ? '' : ','}${fastString(k)}:`),
+  };
+  if (shapesHeld >= MAX_SHAPES) {
+    SHAPES.clear();
+    shapesHeld = 0;
+  }
+  const bucket = SHAPES.get(first);
+  if (bucket === undefined) SHAPES.set(first, [shape]);
+  else if (bucket.length < MAX_SHAPES_PER_NAME) bucket.push(shape);
+  else return shape;
+  shapesHeld++;
+  return shape;
 }
 
 /** Canonical texts of documents never changed once built, by identity (see {@link canonicalizeFrozen}). */

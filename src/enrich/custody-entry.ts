@@ -268,5 +268,7 @@ export function toCustodyInstant(time: string | Date): string | undefined {
   const date = typeof time === 'string' ? new Date(time) : time;
   if (Number.isNaN(date.getTime())) return undefined;
   const iso = date.toISOString();
-  return UTC_MILLIS.test(iso) ? iso : undefined;
+  // toISOString writes years 0–9999 as `YYYY-MM-DDTHH:mm:ss.sssZ` (24 characters), the timeline's form, and any
+  // other year with a sign and six digits. A manifest converts ~100 instants, so the length stands in for the regex.
+  return iso.length === 24 ? iso : undefined;
 }

@@ -136,6 +136,62 @@ describe('canonicalize (RFC 8785)', () => {
   });
 });
 
+/** RFC 8785 written out plainly, as a reference for the fast path: sorted names, JSON.stringify for the rest. */
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const names = Object.keys(value).sort();
+    const members = names.map(
+      (k) => `${JSON.stringify(k)}:${reference((value as Record<string, unknown>)[k])}`,
+    );
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The same members, inserted in another order (so another shape of the same names). */
+function reordered(value: unknown, seed: number): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => reordered(v, seed + i));
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  const rotated = entries.map((_, i) => entries[(i + seed) % entries.length] as [string, unknown]);
+  return Object.fromEntries(rotated.reverse().map(([k, v]) => [k, reordered(v, seed + 1)]));
+}
+
+describe('canonicalize: member order of shapes seen before', () => {
+  it('writes what the plain reference writes, for objects of the same names inserted in any order', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(7), (value, seed) => {
+        const text = reference(value);
+        expect(canonicalize(value)).toBe(text);
+        expect(canonicalize(reordered(value, seed))).toBe(text);
+        expect(canonicalize(value)).toBe(text); // its shapes now known
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('tells apart shapes that share a first name or are prefixes of each other', () => {
+    const objects = [{ a: 1, b: 2 }, { a: 1, b: 2, c: 3 }, { a: 1, c: 3, b: 2 }, { a: 1 }, { a: 1, '': 0 }];
+    for (let round = 0; round < 2; round++)
+      for (const o of objects) expect(canonicalize(o)).toBe(reference(o));
+  });
+
+  it('stays right past the bound on shapes kept (names from outside may be anything)', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({ [`k${i}`]: i, a: [i], [`\u00e9${i % 7}`]: null }));
+    for (let round = 0; round < 2; round++) for (const o of many) expect(canonicalize(o)).toBe(reference(o));
+    const sameFirst = Array.from({ length: 100 }, (_, i) => ({ a: i, [`z${i}`]: i, [`b${i % 3}`]: [] }));
+    for (let round = 0; round < 2; round++)
+      for (const o of sameFirst) expect(canonicalize(o)).toBe(reference(o));
+  });
+
+  it('keeps no shape of a name that is not I-JSON', () => {
+    for (let round = 0; round < 2; round++) {
+      expect(() => canonicalize({ b: 1, '\uDC00': 1 })).toThrow(/at '\/\uDC00': .*lone surrogate/);
+    }
+  });
+});
+
 describe('canonicalizeWith (memo of inner objects)', () => {
   it('writes the same text as canonicalize, with or without the memo filled, on generated JSON', () => {
     fc.assert(

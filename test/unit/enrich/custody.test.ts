@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../../src/enrich/canonical-json.ts';
-import { CUSTODY_EVENTS, CUSTODY_EVENT_RULES, toCustodyInstant } from '../../../src/enrich/custody-entry.ts';
+import {
+  CUSTODY_EVENTS,
+  CUSTODY_EVENT_RULES,
+  UTC_MILLIS,
+  toCustodyInstant,
+} from '../../../src/enrich/custody-entry.ts';
 import { buildCustodyTimeline, verifyTimeline } from '../../../src/enrich/custody.ts';
 import type { CustodyEntry } from '../../../src/enrich/custody-entry.ts';
 
@@ -154,5 +159,21 @@ describe('toCustodyInstant', () => {
     expect(toCustodyInstant('2024-03-07 09:15')).toBeUndefined();
     expect(toCustodyInstant('1709802902123')).toBeUndefined();
     expect(toCustodyInstant(new Date(Number.NaN))).toBeUndefined();
+  });
+
+  it('gives the timeline form for every instant of years 0-9999 and nothing outside them', () => {
+    const first = Date.parse('0000-01-01T00:00:00.000Z');
+    const last = Date.parse('9999-12-31T23:59:59.999Z');
+    const edges = [first, first + 1, last - 1, last, 0, -1, Date.UTC(2026, 11, 6)];
+    const spread = Array.from({ length: 2000 }, (_, i) => first + Math.floor(((last - first) * i) / 1999));
+    for (const ms of [...edges, ...spread]) {
+      const instant = toCustodyInstant(new Date(ms));
+      expect(instant).toMatch(UTC_MILLIS);
+      expect(Date.parse(instant as string)).toBe(ms);
+    }
+    for (const ms of [first - 1, last + 1, -8.64e15, 8.64e15]) {
+      expect(toCustodyInstant(new Date(ms))).toBeUndefined();
+      expect(toCustodyInstant(new Date(ms).toISOString())).toBeUndefined();
+    }
   });
 });
