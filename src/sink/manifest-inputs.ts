@@ -11,10 +11,24 @@ import type { CapturedTag, ManifestLegInput } from '../enrich/manifest.ts';
 import type { LegTags, SessionTagsSnapshot, Tag, TagSource } from '../enrich/session-tags.ts';
 import { LEG_TAG_FIELDS } from '../enrich/session-tags.ts';
 
+/**
+ * Texts of instants converted lately. A manifest converts a few hundred (every tag's capture time, the timeline),
+ * most of them shared (a frame's fields share its receive time), and `toISOString` takes ~1 µs each.
+ */
+const INSTANTS = new Map<number, string>();
+const MAX_INSTANTS = 4096;
+
 /** A UTC ms ISO instant from epoch ms, or `undefined` when the number is not a representable instant. */
 export function instantOfMs(ms: number): string | undefined {
   if (!Number.isSafeInteger(ms)) return undefined;
-  return toCustodyInstant(new Date(ms));
+  let text = INSTANTS.get(ms);
+  if (text === undefined) {
+    text = toCustodyInstant(new Date(ms));
+    if (text === undefined) return undefined;
+    if (INSTANTS.size >= MAX_INSTANTS) INSTANTS.clear();
+    INSTANTS.set(ms, text);
+  }
+  return text;
 }
 
 /**

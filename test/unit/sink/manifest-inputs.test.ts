@@ -3,7 +3,12 @@ import { buildCustodyTimeline } from '../../../src/enrich/custody.ts';
 import { buildManifest } from '../../../src/enrich/manifest.ts';
 import type { LegTags, Tag, TagSource } from '../../../src/enrich/session-tags.ts';
 import { LEG_TAG_FIELDS, notificationSource } from '../../../src/enrich/session-tags.ts';
-import { manifestLegOf, manifestLegsOf, tagSourceLabel } from '../../../src/sink/manifest-inputs.ts';
+import {
+  instantOfMs,
+  manifestLegOf,
+  manifestLegsOf,
+  tagSourceLabel,
+} from '../../../src/sink/manifest-inputs.ts';
 
 const CONV = '7c1d1a8e-5a0e-4b7e-9d55-1f0b8c6f2a11';
 const PART = '0b3f6a52-6f1c-4e0e-8f3e-6b0d1f2c3a44';
@@ -209,5 +214,28 @@ describe('what happened on the leg, in the manifest', () => {
         'recording',
       ].sort(),
     );
+  });
+});
+
+describe('instantOfMs', () => {
+  it('gives toISOString of every instant, also once it has been converted before, past the bound on texts kept', () => {
+    const times = Array.from({ length: 10_000 }, (_, i) => T + i * 997 - (i % 3) * 86_400_000);
+    for (let round = 0; round < 2; round++)
+      for (const ms of times) expect(instantOfMs(ms)).toBe(new Date(ms).toISOString());
+  });
+
+  it('gives nothing for a number that is no representable instant', () => {
+    for (const ms of [
+      T + 0.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      8.64e15 + 1,
+      -8.64e15,
+      253402300800000,
+    ]) {
+      expect(instantOfMs(ms)).toBeUndefined();
+      expect(instantOfMs(ms)).toBeUndefined();
+    }
+    expect(instantOfMs(-0)).toBe('1970-01-01T00:00:00.000Z');
   });
 });
