@@ -25,7 +25,6 @@ import type { Models } from 'purecloud-platform-client-v2';
 import { mergeSessionTags } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics } from '../enrich/session-tags-reconcile.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
-import { toPlainData } from '../kafka/avro-codec.ts';
 import type { RecordEncoder } from '../kafka/record-codecs.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
@@ -244,7 +243,7 @@ export async function runBackfill(deps: BackfillDeps, options: BackfillOptions):
       if (value === null) return false;
       let plain: unknown;
       try {
-        plain = toPlainData(await deps.codecs.recordingExport.decode(value));
+        plain = await deps.codecs.recordingExport.decode(value);
       } catch {
         return false; // the join dead-letters it when it gets there
       }

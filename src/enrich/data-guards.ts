@@ -5,7 +5,7 @@
  * itself; on false the caller runs the schema as before, which gives today's errors. A guard may therefore say
  * false where zod would accept (that costs only time), never true where zod would reject or change the value.
  *
- * The domain is data: what JSON.parse, the Avro codec's toPlainData and custody's own builders produce. Objects
+ * The domain is data: what JSON.parse, the Avro codecs and custody's own builders produce. Objects
  * must be plain (prototype Object.prototype, as zod's output has), carry no symbol keys and no inherited or
  * non-enumerable fields a schema names; arrays must be plain arrays holding only their items. Anything else answers
  * false, and zod decides.

@@ -55,10 +55,31 @@ export type SchemaName = keyof typeof SCHEMA_FILES;
 /** `schemas/` at the project root; the same relative path from `src/kafka` and from the built `dist/kafka`. */
 const SCHEMAS_DIR = new URL('../../schemas/', import.meta.url);
 
-/** Builds an avsc type from a schema object or JSON text. Unknown logical types stay their underlying type. */
+/**
+ * Builds an avsc type from a schema object or JSON text. Unknown logical types stay their underlying type. Its
+ * records decode as plain objects ({@link decodeRecordsAsPlainObjects}).
+ */
 export function avroTypeFromSchema(schema: unknown): AvroType {
   const parsed: unknown = typeof schema === 'string' ? JSON.parse(schema) : schema;
-  return avro.Type.forSchema(parsed as avro.Schema);
+  const registry: Record<string, AvroType> = {};
+  const type = avro.Type.forSchema(parsed as avro.Schema, { registry, omitRecordMethods: true });
+  // Every record type is named, so the registry holds all of them, however deeply nested.
+  for (const named of Object.values(registry))
+    if (named.typeName === 'record') decodeRecordsAsPlainObjects(named);
+  return type;
+}
+
+/**
+ * Makes a record type decode plain objects (prototype `Object.prototype`, members in schema order) instead of
+ * instances of avsc's generated record class, with or without schema resolution: validation, the sink's state and
+ * canonical JSON want plain data, and copying every decoded record into plain objects ({@link toPlainData}) was the
+ * largest single cost of the sink's session-tags phase (12 % of it, and its garbage). avsc builds records with
+ * `new Record(…)`, and `new` gives an object the function's `prototype`; the types are frozen, the constructor's
+ * `prototype` property is not. The records carry no methods (`omitRecordMethods`), which custody never used.
+ */
+function decodeRecordsAsPlainObjects(type: AvroType): void {
+  const constructor = (type as unknown as { recordConstructor: { prototype: object } }).recordConstructor;
+  constructor.prototype = Object.prototype;
 }
 
 /** Reads and compiles an `.avsc` file. */
@@ -180,6 +201,7 @@ function encodeWithHeader(type: AvroType, header: Buffer, value: unknown): Buffe
   }
 }
 
+/** A datum as plain JSON data (buffers kept as they are; see {@link decodeRecordsAsPlainObjects}). */
 function decodeBody<T>(reader: AvroType, body: Buffer, resolver: Resolver | undefined): T {
   try {
     return reader.fromBuffer(body, resolver) as T;
@@ -537,8 +559,9 @@ export function singleObjectCodecFor<N extends SchemaName>(name: N): SingleObjec
 }
 
 /**
- * A decoded record as plain JSON data: avsc decodes records as instances of generated classes, while validation,
- * the sink's state and canonical JSON want plain objects. The same result as a JSON round trip for records without
+ * A decoded value as plain JSON data, optionally sharing equal parts ({@link PlainDataSharing}). Types built here
+ * already decode plain objects ({@link decodeRecordsAsPlainObjects}); this copies, for types built elsewhere and
+ * where equal strings and objects are to be shared. The same result as a JSON round trip for records without
  * `bytes` fields (buffers are kept as they are), at a fraction of its cost.
  */
 export function toPlainData(value: unknown, share?: PlainDataSharing): unknown {

@@ -21,7 +21,6 @@ import type { Logger } from 'pino';
 import { keyIdFor } from '../enrich/integrity.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
-import { toPlainData } from '../kafka/avro-codec.ts';
 import type { DeadLetter, LegalHoldEvent, RecordingExport } from '../kafka/avro-codec.ts';
 import { holdsStateOf, mergeLegalHolds } from '../enrich/legal-holds.ts';
 import type { LegalHoldsState } from '../enrich/legal-holds.ts';
@@ -255,8 +254,8 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       const reason = e instanceof Error ? e.message : 'undecodable';
       return { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason };
     }
-    // avsc decodes records as class instances; validation (and the state) wants plain JSON data.
-    const plain = toPlainData(value);
+    // The codecs decode records as plain JSON data, which validation (and the state) wants.
+    const plain: unknown = value;
     if (isHold) {
       holdsPartitions ??= (await admin.fetchTopicOffsets(options.topics.legalHolds)).length;
       return validateLegalHold(key, plain, partition, holdsPartitions);

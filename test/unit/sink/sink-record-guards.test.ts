@@ -14,7 +14,7 @@ import { createOrg, createRng, randomConversations } from '../../../dev/emulator
 import { parseExportKey } from '../../../src/enrich/export-layout.ts';
 import type { SessionTagsSnapshot } from '../../../src/enrich/session-tags.ts';
 import type { RecordingExport } from '../../../src/kafka/avro-codec.ts';
-import { singleObjectCodecFor, toPlainData } from '../../../src/kafka/avro-codec.ts';
+import { singleObjectCodecFor } from '../../../src/kafka/avro-codec.ts';
 import { sessionTagsSnapshotSchema } from '../../../src/sink/join-state.ts';
 import { isRecordingExport, isSessionTagsSnapshot } from '../../../src/sink/sink-record-guards.ts';
 import {
@@ -32,8 +32,8 @@ const T0 = Date.parse('2026-03-02T08:00:00Z');
 const scripts = randomConversations(org, createRng(7), T0, T0 + 600_000, 6);
 
 /** Snapshots as the sink sees them: captured from the simulation, then through the Avro codec. */
-const allSnapshots: SessionTagsSnapshot[] = [...capturedSnapshots(org, scripts).values()].map(
-  (s) => toPlainData(tagsCodec.decode(tagsCodec.encode(s))) as SessionTagsSnapshot,
+const allSnapshots: SessionTagsSnapshot[] = [...capturedSnapshots(org, scripts).values()].map((s) =>
+  tagsCodec.decode(tagsCodec.encode(s)),
 );
 /** The smallest first (damaged everywhere below), then one of each other number of legs. */
 const snapshots: SessionTagsSnapshot[] = [
@@ -70,7 +70,7 @@ function exportOf(i: number, job: RecordingExport['job']): RecordingExport {
     detectorVersion: '0.1.0',
     job,
   };
-  return toPlainData(exportCodec.decode(exportCodec.encode(record))) as RecordingExport;
+  return exportCodec.decode(exportCodec.encode(record));
 }
 
 const exports: RecordingExport[] = [
