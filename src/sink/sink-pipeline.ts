@@ -255,14 +255,13 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       return { rejected: true, code: 'CUSTODY_SINK_UNDECODABLE', reason };
     }
     // The codecs decode records as plain JSON data, which validation (and the state) wants.
-    const plain: unknown = value;
     if (isHold) {
       holdsPartitions ??= (await admin.fetchTopicOffsets(options.topics.legalHolds)).length;
-      return validateLegalHold(key, plain, partition, holdsPartitions);
+      return validateLegalHold(key, value, partition, holdsPartitions);
     }
     return isTags
-      ? validateSessionTags(key, plain)
-      : validateRecordingExport(key, plain, options.exportPrefix, options.allowedBuckets);
+      ? validateSessionTags(key, value)
+      : validateRecordingExport(key, value, options.exportPrefix, options.allowedBuckets);
   };
 
   /** A legal-hold event as the join state keeps it. */
@@ -584,8 +583,12 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       let uncommitted: string | undefined;
       let committedAt = Date.now();
       const control = { heartbeat, isRunning, isStale };
-      /** Commits the durable prefix; false when waiting out a Kafka failure was cut short (nothing committed). */
-      const commitNow = async (wait: boolean): Promise<boolean> => {
+      /**
+       * Commits the durable prefix; false when waiting out a Kafka failure was cut short (nothing committed). One at
+       * a time: while workers run, only the one holding `committing` commits, and the last commits come after every
+       * worker has finished.
+       */
+      const commit = async (wait = true): Promise<boolean> => {
         const through = uncommitted;
         if (through === undefined) return true;
         const offset = (BigInt(through) + 1n).toString();
@@ -601,16 +604,6 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
         committedAt = Date.now();
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
         return true;
-      };
-      let commits: Promise<unknown> = Promise.resolve();
-      /** One commit at a time, while the conversations in flight go on. */
-      const commit = (wait = true): Promise<boolean> => {
-        const run = commits.then(
-          () => commitNow(wait),
-          () => commitNow(wait),
-        );
-        commits = run.catch(() => undefined);
-        return run;
       };
       await waitUntilRestored(partition, control);
       const entries = [...groups];
