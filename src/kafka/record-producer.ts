@@ -8,7 +8,7 @@
  * a RecordTooLargeError (not retriable), so the caller dead-letters it instead of retrying it forever.
  */
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import { murmur2Partitioner } from './partitioning.ts';
 import { compressionType, registerKafkajsCodecs } from './kafkajs-codecs.ts';
 import type { KafkaCompression } from '../config.ts';
 
@@ -100,9 +100,10 @@ export class KafkaRecordProducer implements RecordProducer {
   ) {
     // Idempotence needs maxInFlightRequests <= 5 (kafkajs enforces 1 for safety with retries).
     // The Java client's murmur2 partitioner, named explicitly: a conversation's records land in the same
-    // partition whichever client (custody or another Kafka service) produced them.
+    // partition whichever client (custody or another Kafka service) produced them (partitioning.ts: kafkajs's
+    // choices, without its allocations).
     this.#producer = kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: murmur2Partitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       transactionalId: opts.transactionalId,
