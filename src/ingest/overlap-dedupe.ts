@@ -9,6 +9,15 @@
  */
 import { hash } from 'node:crypto';
 
+/**
+ * The digest a body is remembered by: its own SHA-256, then the topic's beside it, hashed again. One-shot hashes (no
+ * Hash object per frame), and the body (a slice of the frame's text) is hashed where it lies instead of first being
+ * copied into a `topic\0body` string (~4.5 KB of garbage per frame). Kept in memory only, so its form is free.
+ */
+function digestOf(topicName: string, bodyText: string): string {
+  return hash('sha256', `${topicName}\0${hash('sha256', bodyText, 'base64')}`, 'base64');
+}
+
 export class OverlapDedupe {
   readonly #windowMs: number;
   readonly #maxEntries: number;
@@ -23,8 +32,7 @@ export class OverlapDedupe {
   /** Returns true when this frame is a cross-channel duplicate that must not be written again. */
   isDuplicate(topicName: string, bodyText: string, channelId: string, at: number): boolean {
     this.#expire(at);
-    // One-shot hash (no Hash object per frame); the same digest as update(topic).update('\0').update(body).
-    const digest = hash('sha256', `${topicName}\0${bodyText}`, 'base64');
+    const digest = digestOf(topicName, bodyText);
     const first = this.#seen.get(digest);
     if (first && first.channelId !== channelId) return true;
     if (!first) this.#seen.set(digest, { channelId, at });
@@ -37,7 +45,7 @@ export class OverlapDedupe {
    */
   seenBefore(topicName: string, bodyText: string, at: number): boolean {
     this.#expire(at);
-    const digest = hash('sha256', `${topicName}\0${bodyText}`, 'base64');
+    const digest = digestOf(topicName, bodyText);
     if (this.#seen.has(digest)) return true;
     this.#seen.set(digest, { channelId: '', at });
     return false;
