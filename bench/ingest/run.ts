@@ -31,6 +31,7 @@ import { SdkGenesysApi } from '../../src/ingest/genesys-api.ts';
 import { startIngest } from '../../src/ingest/ingest-pipeline.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
 import { compressionType } from '../../src/kafka/kafkajs-codecs.ts';
+import { tuneHeapGrowth } from '../../src/runtime/heap-growth.ts';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../../src/kafka/record-producer.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
@@ -43,6 +44,8 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
 const PROFILE = process.env['BENCH_PROFILE'];
+// As custody's roles run (src/cli.ts); BENCH_V8_DEFAULT_HEAP_GROWTH=1 leaves V8's own heap growth, to compare.
+const heapGrowth = process.env['BENCH_V8_DEFAULT_HEAP_GROWTH'] === '1' ? 'V8 default' : tuneHeapGrowth();
 /** The targets of issue 12, printed beside the figures. */
 const TARGETS = { p99Ms: 50, keepUpRate: 5_000, saturationRatio: 0.7, rssMiB: 256 };
 
@@ -400,6 +403,7 @@ async function main(): Promise<void> {
     saturationFrames: SATURATION_FRAMES,
     rssMiBAtStart,
     nodeOptions: process.execArgv.join(' '),
+    heapGrowingPercent: heapGrowth,
     recordsPerFrame: Number(recordsPerFrame.toFixed(2)),
     targets: TARGETS,
     floorFramesPerSecondMedian: floor,
