@@ -15,47 +15,21 @@ import type { ICustomPartitioner, PartitionerArgs } from 'kafkajs';
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
+/** Where an all-ASCII key is written as its bytes (its own UTF-8), so hashing it allocates nothing. */
+const scratch = Buffer.allocUnsafe(256);
+
 /** Kafka's `Utils.murmur2` of the key's bytes (a string as UTF-8, as kafkajs encodes it), as a signed 32-bit int. */
 export function murmur2(key: string | Uint8Array): number {
-  if (typeof key === 'string') {
-    // All-ASCII keys (conversation ids are) are their own UTF-8; anything else is encoded as kafkajs does.
-    for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return murmur2Bytes(Buffer.from(key));
-    return murmur2Ascii(key);
-  }
-  return murmur2Bytes(key);
+  if (typeof key !== 'string') return murmur2Bytes(key, key.length);
+  let ascii = key.length <= scratch.length;
+  for (let i = 0; ascii && i < key.length; i++) ascii = key.charCodeAt(i) <= 0x7f;
+  if (ascii) return murmur2Bytes(scratch, scratch.write(key, 0, 'latin1'));
+  const bytes = Buffer.from(key);
+  return murmur2Bytes(bytes, bytes.length);
 }
 
-function murmur2Ascii(s: string): number {
-  const length = s.length;
-  let h = SEED ^ length;
-  const end = length & ~3;
-  for (let i = 0; i < end; i += 4) {
-    let k =
-      s.charCodeAt(i) |
-      (s.charCodeAt(i + 1) << 8) |
-      (s.charCodeAt(i + 2) << 16) |
-      (s.charCodeAt(i + 3) << 24);
-    k = Math.imul(k, M);
-    k ^= k >>> 24;
-    k = Math.imul(k, M);
-    h = Math.imul(h, M) ^ k;
-  }
-  switch (length & 3) {
-    case 3:
-      h ^= s.charCodeAt(end + 2) << 16;
-    // falls through
-    case 2:
-      h ^= s.charCodeAt(end + 1) << 8;
-    // falls through
-    case 1:
-      h ^= s.charCodeAt(end);
-      h = Math.imul(h, M);
-  }
-  return finish(h);
-}
-
-function murmur2Bytes(data: Uint8Array): number {
-  const length = data.length;
+/** murmur2 of `data[0, length)`. */
+function murmur2Bytes(data: Uint8Array, length: number): number {
   let h = SEED ^ length;
   const end = length & ~3;
   for (let i = 0; i < end; i += 4) {

@@ -28,6 +28,8 @@ function keys(): Array<string | Buffer> {
   }
   for (let i = 0; i < 500; i++) out.push(randomUUID(), `${randomUUID()}/M-${i}`);
   out.push('é', 'ß/€', '😀', 'x😀y', '\ud800', 'a\udc00b', '\ud83d\ude00\ud83d');
+  // Around the 256-byte scratch an ASCII key is written into.
+  for (const len of [255, 256, 257, 1000]) out.push('k'.repeat(len), `${'k'.repeat(len - 1)}é`);
   return out;
 }
 
