@@ -17,9 +17,13 @@
  * BENCH_PROFILE=<file.cpuprofile>: CPU-profiles the measured process during the measured runs only (not start-up,
  * warm-up or the floor) and writes no result (the profiler slows custody down); summarise the profile with
  * `tsx bench/ingest/profile-summary.ts <file>`.
+ * BENCH_TRACE=<prefix>: writes `<prefix>-<rate>-<repeat>.json` per measured run: every frame's receive time and
+ * latency, every GC (PerformanceObserver) and every produce request's start, duration and records, all in epoch
+ * ms; `tsx bench/ingest/trace-summary.ts <file>` says where the latency tail came from.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
@@ -44,6 +48,7 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
 const PROFILE = process.env['BENCH_PROFILE'];
+const TRACE = process.env['BENCH_TRACE'];
 // As custody's roles run (src/cli.ts); BENCH_V8_DEFAULT_HEAP_GROWTH=1 leaves V8's own heap growth, to compare.
 const heapGrowth = process.env['BENCH_V8_DEFAULT_HEAP_GROWTH'] === '1' ? 'V8 default' : tuneHeapGrowth();
 /** The targets of issue 12, printed beside the figures. */
@@ -108,6 +113,8 @@ const noWrites = (): KafkaWrites => ({
 /** custody's producer, counting what it is given (one request per `send`: a delivery-buffer batch). */
 class CountingProducer implements RecordProducer {
   writes = noWrites();
+  /** With BENCH_TRACE: each request's start (epoch ms), duration (ms) and records, flat. */
+  trace: number[] | undefined;
   private readonly inner: RecordProducer;
   private readonly snapshotTopic: string;
   constructor(inner: RecordProducer, snapshotTopic: string) {
@@ -125,7 +132,15 @@ class CountingProducer implements RecordProducer {
         this.writes.snapshotBytes += bytes;
       }
     }
-    return this.inner.send(records);
+    if (!this.trace) return this.inner.send(records);
+    const startedAt = Date.now();
+    const sent = this.inner.send(records);
+    const trace = this.trace;
+    void sent.then(
+      () => trace.push(startedAt, Date.now() - startedAt, records.length),
+      () => undefined,
+    );
+    return sent;
   }
   close() {
     return this.inner.close();
@@ -167,6 +182,20 @@ async function main(): Promise<void> {
   );
 
   const latencies: number[] = [];
+  // BENCH_TRACE: flat [receivedAt, latency, …] per frame and [start, duration, kind, …] per GC, epoch ms.
+  const traceFrames: number[] = [];
+  const traceGc: number[] = [];
+  const gcObserver = TRACE
+    ? new PerformanceObserver((list) => {
+        for (const e of list.getEntries())
+          traceGc.push(
+            performance.timeOrigin + e.startTime,
+            e.duration,
+            (e as { detail?: { kind?: number } }).detail?.kind ?? 0,
+          );
+      })
+    : undefined;
+  gcObserver?.observe({ entryTypes: ['gc'] });
   let acked = 0;
   let lastAckAt = 0;
   let firstReceivedAt = Infinity;
@@ -182,6 +211,7 @@ async function main(): Promise<void> {
     new KafkaRecordProducer(kafka, { compression }),
     topics.sessionTags,
   );
+  if (TRACE) custodyProducer.trace = [];
   const ingest = await startIngest({
     api: new SdkGenesysApi({
       apiUrl: load.ready.baseUrl,
@@ -196,6 +226,7 @@ async function main(): Promise<void> {
     metrics: ingestMetrics(createRegistry()),
     onAcked: (receivedAt, ackedAt) => {
       latencies.push(ackedAt - receivedAt);
+      if (TRACE) traceFrames.push(receivedAt, ackedAt - receivedAt);
       acked++;
       if (receivedAt < firstReceivedAt) firstReceivedAt = receivedAt;
       lastAckAt = ackedAt;
@@ -231,6 +262,9 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   const measure = async (rate: number, total: number, repeat: number): Promise<Run> => {
     latencies.length = 0;
+    traceFrames.length = 0;
+    traceGc.length = 0;
+    if (custodyProducer.trace) custodyProducer.trace.length = 0;
     acked = 0;
     firstReceivedAt = Infinity;
     // From the run's start, as before: a run shorter than one sample still reports its RSS, with its own heap.
@@ -246,6 +280,13 @@ async function main(): Promise<void> {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const liveHeapMiBAfter = gc ? mib(process.memoryUsage().heapUsed) : null;
+    if (TRACE && repeat >= 0) {
+      const requests = custodyProducer.trace ?? [];
+      writeFileSync(
+        `${TRACE}-${rate > 0 ? rate : 'saturation'}-${repeat}.json`,
+        JSON.stringify({ frames: traceFrames, gc: traceGc, requests }),
+      );
+    }
     const sorted = [...latencies].sort((a, b) => a - b);
     // A paced run counts from the generator's start; saturation from the first frame custody received.
     const from = rate > 0 ? offered.startedAt : firstReceivedAt;
@@ -298,6 +339,7 @@ async function main(): Promise<void> {
   if (SATURATION_FRAMES > 0)
     for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(0, SATURATION_FRAMES, repeat));
   clearInterval(rssSampler);
+  gcObserver?.disconnect();
   if (profiler && PROFILE) {
     const { profile } = await profiler.post('Profiler.stop');
     writeFileSync(PROFILE, JSON.stringify(profile));

@@ -1,0 +1,62 @@
+/**
+ * `tsx bench/ingest/trace-summary.ts <trace.json>`: where a bench:ingest run's latency tail came from, from a
+ * `BENCH_TRACE` file. Prints the 100 ms windows whose slowest frame waited more than 50 ms (the p99 target), the
+ * GC pauses longer than 10 ms and the produce requests slower than 50 ms, each at its time from the run's first
+ * frame, and the requests' duration quantiles. A tail that follows slow requests is the broker (one request is in
+ * flight at a time); one that follows long GC pauses, or neither, is ingest's own.
+ */
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2];
+if (!file) {
+  process.stderr.write('usage: tsx bench/ingest/trace-summary.ts <trace.json>\n');
+  process.exit(64);
+}
+const trace = JSON.parse(readFileSync(file, 'utf8')) as {
+  frames: number[];
+  gc: number[];
+  requests: number[];
+};
+const triples = (flat: number[], width: number): number[][] => {
+  const out: number[][] = [];
+  for (let i = 0; i + width <= flat.length; i += width) out.push(flat.slice(i, i + width));
+  return out;
+};
+const frames = triples(trace.frames, 2);
+if (frames.length === 0) {
+  process.stdout.write('no frames in this trace\n');
+  process.exit(0);
+}
+const t0 = Math.min(...frames.map(([at]) => at!));
+const at = (epochMs: number): string => `${((epochMs - t0) / 1000).toFixed(2)} s`;
+
+const windows = new Map<number, number>();
+for (const [receivedAt, latency] of frames) {
+  const w = Math.floor((receivedAt! - t0) / 100);
+  windows.set(w, Math.max(windows.get(w) ?? 0, latency!));
+}
+const slowWindows = [...windows].filter(([, max]) => max > 50).sort(([a], [b]) => a - b);
+const gcs = triples(trace.gc, 3);
+const requests = triples(trace.requests, 3);
+const durations = requests.map(([, d]) => d!).sort((a, b) => a - b);
+const q = (p: number): number =>
+  durations[Math.min(durations.length - 1, Math.floor(p * durations.length))] ?? NaN;
+
+const lines = [
+  `${frames.length} frames, ${requests.length} produce requests, ${gcs.length} GCs (${Math.round(gcs.reduce((n, [, d]) => n + d!, 0))} ms in all)`,
+  `100 ms windows whose slowest frame waited > 50 ms (${slowWindows.length}): ${slowWindows.map(([w, max]) => `${(w / 10).toFixed(1)} s: ${max} ms`).join(', ') || 'none'}`,
+  `GC pauses > 10 ms: ${
+    gcs
+      .filter(([, d]) => d! > 10)
+      .map(([start, d]) => `${at(start!)}: ${d!.toFixed(1)} ms`)
+      .join(', ') || 'none'
+  }`,
+  `produce requests > 50 ms: ${
+    requests
+      .filter(([, d]) => d! > 50)
+      .map(([start, d, n]) => `${at(start!)}: ${d} ms (${n} records)`)
+      .join(', ') || 'none'
+  }`,
+  `produce request ms p50 / p90 / p99 / max: ${q(0.5)} / ${q(0.9)} / ${q(0.99)} / ${durations[durations.length - 1] ?? NaN}`,
+];
+process.stdout.write(`${lines.join('\n')}\n`);
