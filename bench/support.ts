@@ -12,6 +12,7 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig } from '../src/config.ts';
 import type { KafkaCompression } from '../src/config.ts';
 import { installKafkajsFastPaths } from '../src/kafka/kafkajs-fast-paths.ts';
+import { tuneHeapGrowth } from '../src/runtime/heap-growth.ts';
 
 /** The element at quantile `q` of an ascending array (nearest rank, no interpolation); NaN when empty. */
 export const quantile = (sorted: readonly number[], q: number): number =>
@@ -80,6 +81,14 @@ export function benchKafkajs(): { readonly detail: string } {
       installed.reason ??
       `kafkajs ${installed.kafkajsVersion} with custody's fast paths (CRC32C, encoder growth)`,
   };
+}
+
+/**
+ * V8's heap growth as custody's roles run with it (src/cli.ts sets it), for the whole process, the floor included;
+ * BENCH_V8_DEFAULT_HEAP_GROWTH=1 leaves V8's own, to compare. Returns what the result records. Call it first.
+ */
+export function benchHeapGrowth(): ReturnType<typeof tuneHeapGrowth> | 'V8 default' {
+  return process.env['BENCH_V8_DEFAULT_HEAP_GROWTH'] === '1' ? 'V8 default' : tuneHeapGrowth();
 }
 
 /**

@@ -27,7 +27,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
-import { benchCompression, benchKafkajs, median, quantile } from '../support.ts';
+import { benchCompression, benchHeapGrowth, benchKafkajs, median, quantile } from '../support.ts';
 import { KAFKA_VERSION, startInfra, stopInfra } from '../../infra/local.ts';
 import { Secret } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
@@ -35,7 +35,6 @@ import { SdkGenesysApi } from '../../src/ingest/genesys-api.ts';
 import { startIngest } from '../../src/ingest/ingest-pipeline.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
 import { compressionType } from '../../src/kafka/kafkajs-codecs.ts';
-import { tuneHeapGrowth } from '../../src/runtime/heap-growth.ts';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../../src/kafka/record-producer.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
@@ -49,8 +48,7 @@ const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
 const PROFILE = process.env['BENCH_PROFILE'];
 const TRACE = process.env['BENCH_TRACE'];
-// As custody's roles run (src/cli.ts); BENCH_V8_DEFAULT_HEAP_GROWTH=1 leaves V8's own heap growth, to compare.
-const heapGrowth = process.env['BENCH_V8_DEFAULT_HEAP_GROWTH'] === '1' ? 'V8 default' : tuneHeapGrowth();
+const heapGrowth = benchHeapGrowth();
 /** The targets of issue 12, printed beside the figures. */
 const TARGETS = { p99Ms: 50, keepUpRate: 5_000, saturationRatio: 0.7, rssMiB: 256 };
 

@@ -17,17 +17,20 @@ const trace = JSON.parse(readFileSync(file, 'utf8')) as {
   gc: number[];
   requests: number[];
 };
-const triples = (flat: number[], width: number): number[][] => {
+/** A flat trace array as its records of `width` numbers each. */
+const records = (flat: number[], width: number): number[][] => {
   const out: number[][] = [];
   for (let i = 0; i + width <= flat.length; i += width) out.push(flat.slice(i, i + width));
   return out;
 };
-const frames = triples(trace.frames, 2);
+const frames = records(trace.frames, 2);
 if (frames.length === 0) {
   process.stdout.write('no frames in this trace\n');
   process.exit(0);
 }
-const t0 = Math.min(...frames.map(([at]) => at!));
+// A loop, not Math.min(...): a long run traces more frames than a call takes arguments.
+let t0 = Infinity;
+for (const [receivedAt] of frames) if (receivedAt! < t0) t0 = receivedAt!;
 const at = (epochMs: number): string => `${((epochMs - t0) / 1000).toFixed(2)} s`;
 
 const windows = new Map<number, number>();
@@ -36,8 +39,8 @@ for (const [receivedAt, latency] of frames) {
   windows.set(w, Math.max(windows.get(w) ?? 0, latency!));
 }
 const slowWindows = [...windows].filter(([, max]) => max > 50).sort(([a], [b]) => a - b);
-const gcs = triples(trace.gc, 3);
-const requests = triples(trace.requests, 3);
+const gcs = records(trace.gc, 3);
+const requests = records(trace.requests, 3);
 const durations = requests.map(([, d]) => d!).sort((a, b) => a - b);
 const q = (p: number): number =>
   durations[Math.min(durations.length - 1, Math.floor(p * durations.length))] ?? NaN;

@@ -15,12 +15,12 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
-import { tuneHeapGrowth } from '../../src/runtime/heap-growth.ts';
 import { encodeConversationState } from '../../src/sink/join-state.ts';
 import { JoinTable } from '../../src/sink/join-table.ts';
 import { stateOf } from './state-fixture.ts';
 import {
   bareConsumerReadMs,
+  benchHeapGrowth,
   benchInfra,
   benchLog,
   machineInfo,
@@ -30,8 +30,7 @@ import {
 } from '../support.ts';
 
 const env = process.env;
-// As custody's roles run (src/cli.ts); BENCH_V8_DEFAULT_HEAP_GROWTH=1 leaves V8's own heap growth, to compare.
-const heapGrowth = env['BENCH_V8_DEFAULT_HEAP_GROWTH'] === '1' ? 'V8 default' : tuneHeapGrowth();
+const heapGrowth = benchHeapGrowth();
 const CONVERSATIONS = Number(env['BENCH_CONVERSATIONS'] ?? 100_000);
 const REPEATS = Number(env['BENCH_REPEATS'] ?? 3);
 const PARTITIONS = Number(env['BENCH_PARTITIONS'] ?? 6);

@@ -34,11 +34,11 @@ import {
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { compressionType } from '../../src/kafka/kafkajs-codecs.ts';
-import { tuneHeapGrowth } from '../../src/runtime/heap-growth.ts';
 import { KafkaRecordProducer } from '../../src/kafka/record-producer.ts';
 import { signingKeyOf } from '../../src/sink/signing-key.ts';
 import {
   benchCompression,
+  benchHeapGrowth,
   benchInfra,
   benchKafkajs,
   benchLog,
@@ -57,9 +57,7 @@ import type { SinkRun } from './sink-run.ts';
 import { buildWorkload } from './workload.ts';
 
 const env = process.env;
-// As custody's roles run (src/cli.ts), for the whole process (the floor runs in it too); BENCH_V8_DEFAULT_HEAP_GROWTH=1
-// leaves V8's own heap growth, to compare.
-const heapGrowth = env['BENCH_V8_DEFAULT_HEAP_GROWTH'] === '1' ? 'V8 default' : tuneHeapGrowth();
+const heapGrowth = benchHeapGrowth();
 const positive = (name: string, fallback: string): number[] => {
   const values = (env[name] ?? fallback).split(',').map(Number);
   if (!values.every((v) => Number.isInteger(v) && v > 0))
