@@ -7,7 +7,7 @@
  * IPC protocol (process.send / 'message'):
  *   → { type: 'ready', baseUrl, poolEvents, conversations, users }            once listening
  *   ← { type: 'offer', rate, total }   rate in frames/s, or 0 for "as fast as this process can"
- *   → { type: 'offered', sent, startedAt, finishedAt, behindMsMax }          when all were handed to the socket
+ *   → { type: 'offered', sent, startedAt, finishedAt, behindMsMax, cpuMs }   when all were handed to the socket
  *   ← { type: 'close' }                                                        closes the emulator and exits
  * `behindMsMax` is how far the generator fell behind its own schedule at worst: when it is large, the offered rate
  * was not really offered, and the run says so.
@@ -31,6 +31,8 @@ export type LoadReport =
       readonly startedAt: number;
       readonly finishedAt: number;
       readonly behindMsMax: number;
+      /** CPU time (user + system) this process used during the offer, ms. */
+      readonly cpuMs: number;
     };
 
 const send = (m: LoadReport): void => {
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
   /** Paced in 2 ms ticks: emits what the schedule says is due (rate 0: 200 per tick, yielding in between). */
   const offer = async (rate: number, total: number): Promise<void> => {
     const startedAt = Date.now();
+    const cpu = process.cpuUsage();
     let sent = 0;
     let behindMsMax = 0;
     while (sent < total) {
@@ -61,7 +64,15 @@ async function main(): Promise<void> {
       if (rate > 0) await new Promise((r) => setTimeout(r, 2));
       else await new Promise((r) => setImmediate(r));
     }
-    send({ type: 'offered', sent, startedAt, finishedAt: Date.now(), behindMsMax: Math.round(behindMsMax) });
+    const used = process.cpuUsage(cpu);
+    send({
+      type: 'offered',
+      sent,
+      startedAt,
+      finishedAt: Date.now(),
+      behindMsMax: Math.round(behindMsMax),
+      cpuMs: Math.round((used.user + used.system) / 1000),
+    });
   };
 
   process.on('message', (m: LoadCommand) => {

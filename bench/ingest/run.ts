@@ -243,6 +243,8 @@ async function main(): Promise<void> {
     /** Frames/s the generator actually offered, and how far it fell behind its schedule at worst (ms). */
     offeredPerSecond: number;
     generatorBehindMsMax: number;
+    /** CPU time of the generator's process per 1,000 frames offered: what it took from the cores custody shares. */
+    generatorCpuMsPer1000Frames: number;
     achieved: number;
     p50: number;
     p99: number;
@@ -296,6 +298,7 @@ async function main(): Promise<void> {
         offered.sent / (Math.max(1, offered.finishedAt - offered.startedAt) / 1000),
       ),
       generatorBehindMsMax: offered.behindMsMax,
+      generatorCpuMsPer1000Frames: Math.round((offered.cpuMs / Math.max(1, offered.sent)) * 1000),
       achieved: Math.round(acked / ((lastAckAt - from) / 1000)),
       p50: quantile(sorted, 0.5),
       p99: quantile(sorted, 0.99),
@@ -316,7 +319,7 @@ async function main(): Promise<void> {
       ) as KafkaWrites,
     };
     log(
-      `${rate > 0 ? `rate ${rate}/s` : 'saturation'} #${repeat + 1}: offered ${run.offeredPerSecond}/s (generator behind ≤ ${run.generatorBehindMsMax} ms), ` +
+      `${rate > 0 ? `rate ${rate}/s` : 'saturation'} #${repeat + 1}: offered ${run.offeredPerSecond}/s (generator behind ≤ ${run.generatorBehindMsMax} ms, ${run.generatorCpuMsPer1000Frames} CPU ms/1000 frames), ` +
         `achieved ${run.achieved}/s, p50 ${run.p50} ms, p99 ${run.p99} ms, max ${run.max} ms, ` +
         `${run.cpuMsPer1000Frames} CPU ms/1000 frames, RSS ≤ ${run.rssMiBMax} MiB ` +
         `(heap ${run.atRssMaxMiB.heapUsed} of ${run.atRssMaxMiB.heapTotal}, external ${run.atRssMaxMiB.external}; live after ${run.liveHeapMiBAfter ?? '?'}), ` +
@@ -474,6 +477,7 @@ async function main(): Promise<void> {
       p50MsMedian: median(rs.map((r) => r.p50)),
       p99MsMedian: median(rs.map((r) => r.p99)),
       cpuMsPer1000FramesMedian: median(rs.map((r) => r.cpuMsPer1000Frames)),
+      generatorCpuMsPer1000FramesMedian: median(rs.map((r) => r.generatorCpuMsPer1000Frames)),
       rssMiBMax: Math.max(...rs.map((r) => r.rssMiBMax)),
       ratioToFloor: Number((achieved / floor).toFixed(2)),
       ...(rate === 'saturation'
