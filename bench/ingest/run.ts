@@ -463,6 +463,13 @@ async function main(): Promise<void> {
       );
     }
   await producer.disconnect();
+  // Each invocation writes a few GB; on a broker that outlives the run (KAFKA_BROKERS) they would pile up.
+  const written = [topics.notifications, topics.sessionTags, topics.dlq];
+  await admin
+    .deleteTopics({ topics: [...written, ...written.slice(0, 2).map((t) => `${t}.floor`)], timeout: 60_000 })
+    .catch((e: unknown) =>
+      log(`could not delete the run's topics: ${e instanceof Error ? e.message : String(e)}`),
+    );
   await admin.disconnect();
   if (ownInfra) await stopInfra({ name: 'bench', log, removeState: true });
 
