@@ -379,26 +379,36 @@ async function main(): Promise<void> {
   const recordsPerFrame = records.length / framesWritten;
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
+  type FloorRecord = (typeof records)[number];
+  const floorBytes = (r: FloorRecord) => (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
+  /** One produce request, as the floor sends them: the records grouped by topic, in order. */
+  const sendFloorBatch = (batch: readonly FloorRecord[]) => {
+    const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null }>>();
+    for (const r of batch) {
+      const list = byTopic.get(r.topic) ?? [];
+      list.push({ key: r.key, value: r.value });
+      byTopic.set(r.topic, list);
+    }
+    return producer.sendBatch({
+      acks: -1,
+      compression: compressionType(compression),
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  };
   const floorRuns: number[] = [];
   for (let repeat = 0; repeat < REPEATS; repeat++) {
     const start = Date.now();
     // Same batching rule as custody's delivery buffer: up to 500 frames and 512 KiB per request.
     for (let i = 0; i < records.length;) {
-      const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null }>>();
+      const batch: FloorRecord[] = [];
       let bytes = 0;
       const end = Math.min(records.length, i + Math.round(500 * recordsPerFrame));
       for (; i < end && bytes < 512 * 1024; i++) {
-        const r = records[i] as (typeof records)[number];
-        bytes += (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
-        const list = byTopic.get(r.topic) ?? [];
-        list.push({ key: r.key, value: r.value });
-        byTopic.set(r.topic, list);
+        const r = records[i] as FloorRecord;
+        bytes += floorBytes(r);
+        batch.push(r);
       }
-      await producer.sendBatch({
-        acks: -1,
-        compression: compressionType(compression),
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      await sendFloorBatch(batch);
     }
     const framesPerSecond = Math.round(records.length / recordsPerFrame / ((Date.now() - start) / 1000));
     floorRuns.push(framesPerSecond);
@@ -431,21 +441,15 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, 1));
           continue;
         }
-        const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null }>>();
+        const batch: FloorRecord[] = [];
         const first = next;
         let bytes = 0;
         for (; next < due && next - first < 500 && bytes < 512 * 1024; next++)
-          for (const r of framesOfRecords[next] as (typeof records)[number][]) {
-            bytes += (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
-            const list = byTopic.get(r.topic) ?? [];
-            list.push({ key: r.key, value: r.value });
-            byTopic.set(r.topic, list);
+          for (const r of framesOfRecords[next] as FloorRecord[]) {
+            bytes += floorBytes(r);
+            batch.push(r);
           }
-        await producer.sendBatch({
-          acks: -1,
-          compression: compressionType(compression),
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
+        await sendFloorBatch(batch);
         const ackedAt = performance.now();
         for (let i = first; i < next; i++) frameLatencies.push(ackedAt - (start + (i * 1000) / rate));
       }
