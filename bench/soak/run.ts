@@ -203,6 +203,22 @@ async function main(): Promise<void> {
   );
   await deployment.stopAll();
   s3.destroy();
+  // Its topics would outlive the run on a broker that is not the soak's own (KAFKA_BROKERS); the bucket is Object
+  // Locked, so it stays, as evidence buckets do.
+  if (!infra.ownInfra) {
+    const admin = kafka.admin();
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    await admin
+      .deleteTopics({
+        topics: Object.values(deployment.topics).filter((t) => existing.has(t)),
+        timeout: 60_000,
+      })
+      .catch((e: unknown) =>
+        log(`could not delete the soak's topics: ${e instanceof Error ? e.message : String(e)}`),
+      );
+    await admin.disconnect();
+  }
   const result = {
     machine: machineInfo(infra.ownInfra),
     settings: { minutes, conversationsPerSecond: ratePerSecond, speed: 60, build: values.build },
