@@ -8,7 +8,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KAFKA_VERSION, VERSITYGW_VERSION, startInfra, stopInfra } from '../infra/local.ts';
 import type { InfraSettings } from '../infra/local.ts';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { loadConfig } from '../src/config.ts';
 import type { KafkaCompression } from '../src/config.ts';
 import { installKafkajsFastPaths } from '../src/kafka/kafkajs-fast-paths.ts';
@@ -81,6 +81,25 @@ export function benchKafkajs(): { readonly detail: string } {
       installed.reason ??
       `kafkajs ${installed.kafkajsVersion} with custody's fast paths (CRC32C, encoder growth)`,
   };
+}
+
+/**
+ * Deletes a benchmark's topics when it ends, those that exist (one missing name would fail the whole request): each
+ * run writes up to a few GB, which would pile up on a broker that outlives it (KAFKA_BROKERS). A failure is logged,
+ * not thrown: the figures are already measured.
+ */
+export async function deleteBenchTopics(
+  admin: Admin,
+  topics: readonly string[],
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    const existing = new Set(await admin.listTopics());
+    const ours = [...new Set(topics)].filter((t) => existing.has(t));
+    if (ours.length > 0) await admin.deleteTopics({ topics: ours, timeout: 60_000 });
+  } catch (e) {
+    log(`could not delete the benchmark's topics: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /**

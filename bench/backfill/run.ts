@@ -30,6 +30,7 @@ import {
   bareConsumerReadMs,
   benchInfra,
   benchLog,
+  deleteBenchTopics,
   machineInfo,
   median,
   round,
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
   } finally {
     await announcer.close().catch(() => undefined);
     await input.disconnect().catch(() => undefined);
-    if (createdTopics.length > 0) await admin.deleteTopics({ topics: createdTopics }).catch(() => undefined);
+    await deleteBenchTopics(admin, createdTopics, log);
     await admin.disconnect().catch(() => undefined);
     await infra.stop();
   }

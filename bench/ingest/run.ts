@@ -27,7 +27,14 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
-import { benchCompression, benchHeapGrowth, benchKafkajs, median, quantile } from '../support.ts';
+import {
+  benchCompression,
+  benchHeapGrowth,
+  benchKafkajs,
+  deleteBenchTopics,
+  median,
+  quantile,
+} from '../support.ts';
 import { KAFKA_VERSION, startInfra, stopInfra } from '../../infra/local.ts';
 import { Secret } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
@@ -352,7 +359,10 @@ async function main(): Promise<void> {
 
   // The floor: the exact records custody wrote, re-sent by a bare kafkajs producer with the same settings.
   const records: Array<{ topic: string; key: Buffer | null; value: Buffer | null }> = [];
-  for (const topic of [topics.notifications, topics.sessionTags]) {
+  // The floor writes to a copy of each topic custody wrote records to, named `<topic>.floor`.
+  const floorOf = (topic: string) => `${topic}.floor`;
+  const copied = [topics.notifications, topics.sessionTags];
+  for (const topic of copied) {
     const consumer = kafka.consumer({ groupId: `bench-read-${suffix}-${topic}` });
     const ends = await admin.fetchTopicOffsets(topic);
     let remaining = ends.reduce((n, e) => n + Number(e.high), 0);
@@ -361,7 +371,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => {
       void consumer.run({
         eachMessage: async ({ message }) => {
-          records.push({ topic: `${topic}.floor`, key: message.key, value: message.value });
+          records.push({ topic: floorOf(topic), key: message.key, value: message.value });
           if (--remaining === 0) resolve();
         },
       });
@@ -370,13 +380,14 @@ async function main(): Promise<void> {
   }
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [topics.notifications, topics.sessionTags].map((t) => ({
-      topic: `${t}.floor`,
+    topics: copied.map((t) => ({
+      topic: floorOf(t),
       numPartitions: topics.partitions,
     })),
   });
-  const framesWritten = records.filter((r) => r.topic.startsWith(topics.notifications)).length;
-  const recordsPerFrame = records.length / framesWritten;
+  const evidence = records.filter((r) => r.topic === floorOf(topics.notifications));
+  const snapshots = records.filter((r) => r.topic !== floorOf(topics.notifications));
+  const recordsPerFrame = records.length / evidence.length;
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   type FloorRecord = (typeof records)[number];
@@ -420,8 +431,6 @@ async function main(): Promise<void> {
   // flight; when it returns, everything due goes, up to 500 frames and 512 KiB). Frame i is due at start + i/rate;
   // its latency runs from then to its ack, so the floor's own timer lateness counts against the floor.
   // Snapshots ride with the frames in proportion, as custody's do (fewer than one per frame, merged per batch).
-  const evidence = records.filter((r) => r.topic.startsWith(topics.notifications));
-  const snapshots = records.filter((r) => !r.topic.startsWith(topics.notifications));
   const framesOfRecords = evidence.map((r, i) => {
     const from = Math.floor((i * snapshots.length) / evidence.length);
     const to = Math.floor(((i + 1) * snapshots.length) / evidence.length);
@@ -467,13 +476,7 @@ async function main(): Promise<void> {
       );
     }
   await producer.disconnect();
-  // Each invocation writes a few GB; on a broker that outlives the run (KAFKA_BROKERS) they would pile up.
-  const written = [topics.notifications, topics.sessionTags, topics.dlq];
-  await admin
-    .deleteTopics({ topics: [...written, ...written.slice(0, 2).map((t) => `${t}.floor`)], timeout: 60_000 })
-    .catch((e: unknown) =>
-      log(`could not delete the run's topics: ${e instanceof Error ? e.message : String(e)}`),
-    );
+  await deleteBenchTopics(admin, [...copied, topics.dlq, ...copied.map(floorOf)], log);
   await admin.disconnect();
   if (ownInfra) await stopInfra({ name: 'bench', log, removeState: true });
 

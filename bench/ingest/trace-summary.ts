@@ -6,6 +6,7 @@
  * flight at a time); one that follows long GC pauses, or neither, is ingest's own.
  */
 import { readFileSync } from 'node:fs';
+import { quantile } from '../support.ts';
 
 const file = process.argv[2];
 if (!file) {
@@ -42,8 +43,6 @@ const slowWindows = [...windows].filter(([, max]) => max > 50).sort(([a], [b]) =
 const gcs = records(trace.gc, 3);
 const requests = records(trace.requests, 3);
 const durations = requests.map(([, d]) => d!).sort((a, b) => a - b);
-const q = (p: number): number =>
-  durations[Math.min(durations.length - 1, Math.floor(p * durations.length))] ?? NaN;
 
 const lines = [
   `${frames.length} frames, ${requests.length} produce requests, ${gcs.length} GCs (${Math.round(gcs.reduce((n, [, d]) => n + d!, 0))} ms in all)`,
@@ -60,6 +59,6 @@ const lines = [
       .map(([start, d, n]) => `${at(start!)}: ${d} ms (${n} records)`)
       .join(', ') || 'none'
   }`,
-  `produce request ms p50 / p90 / p99 / max: ${q(0.5)} / ${q(0.9)} / ${q(0.99)} / ${durations[durations.length - 1] ?? NaN}`,
+  `produce request ms p50 / p90 / p99 / max: ${quantile(durations, 0.5)} / ${quantile(durations, 0.9)} / ${quantile(durations, 0.99)} / ${durations[durations.length - 1] ?? NaN}`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

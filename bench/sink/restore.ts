@@ -23,6 +23,7 @@ import {
   benchHeapGrowth,
   benchInfra,
   benchLog,
+  deleteBenchTopics,
   machineInfo,
   median,
   round,
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await producer.close();
-    await admin.deleteTopics({ topics: [changelog, tagsTopic] }).catch(() => undefined);
+    await deleteBenchTopics(admin, [changelog, tagsTopic], log);
     await admin.disconnect();
     await infra.stop();
   }

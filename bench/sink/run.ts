@@ -42,6 +42,7 @@ import {
   benchInfra,
   benchKafkajs,
   benchLog,
+  deleteBenchTopics,
   machineInfo,
   median,
   round,
@@ -230,7 +231,7 @@ async function main(): Promise<void> {
       for (let repeat = 0; repeat < REPEATS; repeat++)
         createdTopics.push(...Object.values(runTopics(runName(concurrency, repeat))));
     await Promise.all([announcer.close(), input.disconnect()]);
-    await admin.deleteTopics({ topics: [...new Set(createdTopics)] }).catch(() => undefined);
+    await deleteBenchTopics(admin, createdTopics, log);
     await admin.disconnect();
     if (!KEEP && !LEGAL_HOLD) {
       started = performance.now();

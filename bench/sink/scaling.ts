@@ -15,7 +15,15 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { createDeployment } from '../../test/support/deployment.ts';
 import type { SupervisedRole } from '../../test/support/deployment.ts';
-import { benchInfra, benchLog, machineInfo, median, round, writeResult } from '../support.ts';
+import {
+  benchInfra,
+  benchLog,
+  deleteBenchTopics,
+  machineInfo,
+  median,
+  round,
+  writeResult,
+} from '../support.ts';
 import { meteredS3 } from './s3-meter.ts';
 import { buildWorkload } from './workload.ts';
 
@@ -165,7 +173,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await producer.disconnect();
-    await admin.deleteTopics({ topics: created }).catch(() => undefined);
+    await deleteBenchTopics(admin, created, log);
     await admin.disconnect();
     await infra.stop();
   }

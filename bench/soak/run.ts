@@ -17,7 +17,15 @@ import { compileCustody } from '../../test/support/compiled-custody.ts';
 import { createDeployment, startEmulatorProcess } from '../../test/support/deployment.ts';
 import type { SupervisedRole } from '../../test/support/deployment.ts';
 import { parseExportKey, manifestKeyFor } from '../../src/enrich/export-layout.ts';
-import { benchInfra, benchLog, machineInfo, quantile, round, writeResult } from '../support.ts';
+import {
+  benchInfra,
+  benchLog,
+  deleteBenchTopics,
+  machineInfo,
+  quantile,
+  round,
+  writeResult,
+} from '../support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -203,20 +211,11 @@ async function main(): Promise<void> {
   );
   await deployment.stopAll();
   s3.destroy();
-  // Its topics would outlive the run on a broker that is not the soak's own (KAFKA_BROKERS); the bucket is Object
-  // Locked, so it stays, as evidence buckets do.
+  // The bucket is Object Locked, so it stays, as evidence buckets do.
   if (!infra.ownInfra) {
     const admin = kafka.admin();
     await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    await admin
-      .deleteTopics({
-        topics: Object.values(deployment.topics).filter((t) => existing.has(t)),
-        timeout: 60_000,
-      })
-      .catch((e: unknown) =>
-        log(`could not delete the soak's topics: ${e instanceof Error ? e.message : String(e)}`),
-      );
+    await deleteBenchTopics(admin, Object.values(deployment.topics), log);
     await admin.disconnect();
   }
   const result = {
