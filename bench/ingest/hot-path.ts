@@ -14,8 +14,9 @@ import {
   parseNotificationFrame,
 } from '../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
-import { mergeSessionTags, snapshotChanged } from '../../src/enrich/session-tags-merge.ts';
-import type { SessionTagsSnapshot, TagObservation } from '../../src/enrich/session-tags.ts';
+import { absorbSessionTags, newOwnedSnapshot } from '../../src/enrich/session-tags-merge.ts';
+import type { OwnedSnapshot } from '../../src/enrich/session-tags-merge.ts';
+import type { TagObservation } from '../../src/enrich/session-tags.ts';
 import { OverlapDedupe } from '../../src/ingest/overlap-dedupe.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
 import { median } from '../support.ts';
@@ -33,9 +34,9 @@ const BATCH = Number(process.env['HOT_PATH_BATCH'] ?? 500);
 function round(): Record<Stage | 'total', number> {
   const dedupe = new OverlapDedupe();
   const ms: Record<Stage, number> = { parse: 0, dedupe: 0, extract: 0, evidence: 0, seal: 0 };
-  const snapshots = new Map<string, SessionTagsSnapshot>();
+  const snapshots = new Map<string, OwnedSnapshot>();
   let pending: TagObservation[] = [];
-  // As ingest-pipeline's sealSnapshots: merge per conversation, encode the snapshots that changed.
+  // As ingest-pipeline's sealSnapshots: merge per conversation in place, encode the snapshots that changed.
   const seal = (): void => {
     const t0 = performance.now();
     const byConversation = new Map<string, TagObservation[]>();
@@ -45,10 +46,12 @@ function round(): Record<Stage | 'total', number> {
       else byConversation.set(o.conversationId, [o]);
     }
     for (const [id, obs] of byConversation) {
-      const prev = snapshots.get(id);
-      const next = mergeSessionTags(prev, obs);
-      snapshots.set(id, next);
-      if (snapshotChanged(prev, next)) encoders['session-tags.v1'].encode(next);
+      const owned = snapshots.get(id);
+      if (owned === undefined) {
+        const next = newOwnedSnapshot(obs);
+        snapshots.set(id, next);
+        encoders['session-tags.v1'].encode(next);
+      } else if (absorbSessionTags(owned, obs)) encoders['session-tags.v1'].encode(owned);
     }
     pending = [];
     ms.seal += performance.now() - t0;

@@ -18,11 +18,12 @@
  * warm-up or the floor) and writes no result (the profiler slows custody down); summarise the profile with
  * `tsx bench/ingest/profile-summary.ts <file>`.
  * BENCH_TRACE=<prefix>: writes `<prefix>-<rate>-<repeat>.json` per measured run: every frame's receive time and
- * latency, every GC (PerformanceObserver) and every produce request's start, duration and records, all in epoch
- * ms; `tsx bench/ingest/trace-summary.ts <file>` says where the latency tail came from.
+ * latency, every GC (PerformanceObserver), every produce request's start, duration and records, and every 10 ms the
+ * CPU ticks of this process, its main thread, the broker and the generator, all in epoch ms;
+ * `tsx bench/ingest/trace-summary.ts <file>` says where the latency tail came from and who had the cores then.
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -62,6 +63,7 @@ const TARGETS = { p99Ms: 50, keepUpRate: 5_000, saturationRatio: 0.7, rssMiB: 25
 /** The load generator: its own process (load-server.ts), driven over IPC. */
 async function startLoad(): Promise<{
   ready: Extract<LoadReport, { type: 'ready' }>;
+  pid: number | undefined;
   offer(rate: number, total: number): Promise<Extract<LoadReport, { type: 'offered' }>>;
   close(): Promise<void>;
 }> {
@@ -85,6 +87,7 @@ async function startLoad(): Promise<{
   const ready = (await next('ready')) as Extract<LoadReport, { type: 'ready' }>;
   return {
     ready,
+    pid: child.pid,
     offer: async (rate, total) => {
       const offered = next('offered');
       command({ type: 'offer', rate, total });
@@ -96,6 +99,48 @@ async function startLoad(): Promise<{
         command({ type: 'close' });
       }),
   };
+}
+
+/** utime + stime of a process (or one of its threads) in clock ticks (1/100 s), from /proc; 0 when unreadable. */
+function cpuTicks(path: string): number {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU ticks of this process's V8 platform threads (GC helpers, concurrent compilers): on Node 22 the threads other
+ * than the main one named `node` (libuv's are `libuv-worker`, Node's timer thread `DelayedTaskSche`).
+ */
+function v8WorkerTicks(): number {
+  let ticks = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (tid === String(process.pid)) continue;
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'node')
+        ticks += cpuTicks(`/proc/self/task/${tid}/stat`);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ticks;
+}
+
+/** The broker's pid: the java process running kafka.Kafka (for BENCH_TRACE's CPU samples). */
+function brokerPid(): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka.Kafka')) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 const log = (line: string) => process.stderr.write(`[bench:ingest] ${line}\n`);
 
@@ -201,6 +246,26 @@ async function main(): Promise<void> {
       })
     : undefined;
   gcObserver?.observe({ entryTypes: ['gc'] });
+  // BENCH_TRACE: every 10 ms [at, timer lateness ms, CPU ticks of this process, of its main thread, of its V8 worker
+  // threads, of the broker, of the generator] (ticks are 1/100 s, cumulative): who had the cores when a request was slow.
+  const traceCpu: number[] = [];
+  const broker = TRACE ? brokerPid() : undefined;
+  let expected = 0;
+  const cpuSampler = TRACE
+    ? setInterval(() => {
+        const t = Date.now();
+        traceCpu.push(
+          t,
+          expected === 0 ? 0 : t - expected,
+          cpuTicks('/proc/self/stat'),
+          cpuTicks(`/proc/self/task/${process.pid}/stat`),
+          v8WorkerTicks(),
+          broker === undefined ? 0 : cpuTicks(`/proc/${broker}/stat`),
+          load.pid === undefined ? 0 : cpuTicks(`/proc/${load.pid}/stat`),
+        );
+        expected = t + 10;
+      }, 10)
+    : undefined;
   let acked = 0;
   let lastAckAt = 0;
   let firstReceivedAt = Infinity;
@@ -271,6 +336,7 @@ async function main(): Promise<void> {
     latencies.length = 0;
     traceFrames.length = 0;
     traceGc.length = 0;
+    traceCpu.length = 0;
     if (custodyProducer.trace) custodyProducer.trace.length = 0;
     acked = 0;
     firstReceivedAt = Infinity;
@@ -291,7 +357,7 @@ async function main(): Promise<void> {
       const requests = custodyProducer.trace ?? [];
       writeFileSync(
         `${TRACE}-${rate > 0 ? rate : 'saturation'}-${repeat}.json`,
-        JSON.stringify({ frames: traceFrames, gc: traceGc, requests }),
+        JSON.stringify({ frames: traceFrames, gc: traceGc, requests, cpu: traceCpu }),
       );
     }
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -347,6 +413,7 @@ async function main(): Promise<void> {
   if (SATURATION_FRAMES > 0)
     for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(0, SATURATION_FRAMES, repeat));
   clearInterval(rssSampler);
+  if (cpuSampler) clearInterval(cpuSampler);
   gcObserver?.disconnect();
   if (profiler && PROFILE) {
     const { profile } = await profiler.post('Profiler.stop');

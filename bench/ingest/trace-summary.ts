@@ -17,6 +17,8 @@ const trace = JSON.parse(readFileSync(file, 'utf8')) as {
   frames: number[];
   gc: number[];
   requests: number[];
+  /** [at, timer lateness, ticks: process, its main thread, its V8 workers, broker, generator] every 10 ms. */
+  cpu?: number[];
 };
 /** A flat trace array as its records of `width` numbers each. */
 const records = (flat: number[], width: number): number[][] => {
@@ -61,4 +63,25 @@ const lines = [
   }`,
   `produce request ms p50 / p90 / p99 / max: ${quantile(durations, 0.5)} / ${quantile(durations, 0.9)} / ${quantile(durations, 0.99)} / ${durations[durations.length - 1] ?? NaN}`,
 ];
+
+// Who had the cores: CPU shares (of one core) over an interval, from the 10-ms samples around it.
+const samples = records(trace.cpu ?? [], 7);
+const shares = (from: number, to: number): string | undefined => {
+  const inside = samples.filter(([t]) => t! >= from - 10 && t! <= to + 10);
+  if (inside.length < 2) return undefined;
+  const a = inside[0]!;
+  const b = inside[inside.length - 1]!;
+  const secs = (b[0]! - a[0]!) / 1000;
+  const share = (i: number) => ((b[i]! - a[i]!) / 100 / secs).toFixed(2);
+  const late = Math.max(...inside.map((s) => s[1]!));
+  return `ingest ${share(2)} (main thread ${share(3)}, V8 workers ${share(4)}), broker ${share(5)}, generator ${share(6)}; timer late ≤ ${late} ms`;
+};
+if (samples.length > 1) {
+  const whole = shares(samples[0]![0]!, samples[samples.length - 1]![0]!);
+  lines.push(`CPU, cores' worth over the run: ${whole}`);
+  for (const [start, d, n] of requests.filter(([, d]) => d! > 50))
+    lines.push(
+      `  during the ${d} ms request at ${at(start!)} (${n} records): ${shares(start!, start! + d!) ?? 'no samples'}`,
+    );
+}
 process.stdout.write(`${lines.join('\n')}\n`);

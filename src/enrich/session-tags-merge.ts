@@ -186,7 +186,13 @@ type AnyTag = Tag<string | number | boolean>;
  * large part of ingest's allocation (test/unit/enrich/session-tags-merge-reference.test.ts holds the result equal to
  * joining immutable tags with {@link joinTag}).
  */
-type FreshTags = Set<AnyTag>;
+interface FreshTags {
+  has(tag: AnyTag): boolean;
+  add(tag: AnyTag): void;
+}
+
+/** Every tag of a snapshot its caller owns ({@link absorbSessionTags}): all of them are updated in place. */
+const OWNED: FreshTags = { has: () => true, add: () => undefined };
 
 /** {@link rankTags} of `current` against a candidate given by its parts (built only when it wins). */
 function rankCandidate(
@@ -208,7 +214,8 @@ function rankCandidate(
 /**
  * Joins one capture (a value with its provenance, source and times) into a leg's field: exactly
  * `joinTag(into[field], capture, order)`, with the capture and the result built only when they differ from what the
- * field holds, and fresh tags (see {@link FreshTags}) updated in place.
+ * field holds, and fresh tags (see {@link FreshTags}) updated in place. Returns whether the field changed materially
+ * (its value, provenance or `firstCapturedAt`: what {@link snapshotChanged} compares).
  */
 function joinCapture(
   into: MutableLeg,
@@ -220,28 +227,31 @@ function joinCapture(
   observedAt: number | null,
   capturedAt: number,
   firstCapturedAt: number,
-): void {
+): boolean {
   const slot = into as Record<LegTagField, AnyTag | null>;
   const current = slot[field];
   let first = firstCapturedAt;
   if (current !== null) {
     if (current.provenance !== provenance) {
-      if (current.provenance === 'live') return;
+      if (current.provenance === 'live') return false;
     } else {
       const rank = rankCandidate(current, value, source, observedAt, capturedAt);
       const currentWins = AT_CONNECT_FIELDS.has(field) ? rank <= 0 : rank >= 0;
       const min = Math.min(current.firstCapturedAt, firstCapturedAt);
       if (currentWins) {
-        if (current.firstCapturedAt === min) return;
+        if (current.firstCapturedAt === min) return false;
+        const changed = jsonNumber(current.firstCapturedAt) !== jsonNumber(min);
         if (fresh.has(current)) (current as { firstCapturedAt: number }).firstCapturedAt = min;
         else {
           const copy = { ...current, firstCapturedAt: min };
           fresh.add(copy);
           slot[field] = copy;
         }
-        return;
+        return changed;
       }
       if (firstCapturedAt !== min) first = min;
+      const changed =
+        !sameMaterialValue(current.value, value) || jsonNumber(current.firstCapturedAt) !== jsonNumber(first);
       if (fresh.has(current)) {
         const t = current as { -readonly [K in keyof AnyTag]: AnyTag[K] };
         t.value = value;
@@ -249,27 +259,35 @@ function joinCapture(
         t.observedAt = observedAt;
         t.capturedAt = capturedAt;
         t.firstCapturedAt = first;
-        return;
+        return changed;
       }
+      const tag: AnyTag = { value, provenance, source, observedAt, capturedAt, firstCapturedAt: first };
+      fresh.add(tag);
+      slot[field] = tag;
+      return changed;
     }
   }
   const tag: AnyTag = { value, provenance, source, observedAt, capturedAt, firstCapturedAt: first };
   fresh.add(tag);
   slot[field] = tag;
+  return true;
 }
 
 /**
  * Joins one observation into a leg: only the fields it carries (joining a field with "not observed" leaves it as it
  * is, so the other fields need no work).
  */
-function joinObservation(into: MutableLeg, o: TagObservation, fresh: FreshTags): void {
+function joinObservation(into: MutableLeg, o: TagObservation, fresh: FreshTags): boolean {
+  let changed = false;
   for (const f of LEG_TAG_FIELDS) {
     const value = o.fields[f];
     if (value === undefined) continue;
     const path = o.fieldPaths?.[f];
     const source = path === undefined ? o.source : sourceWithField(o.source, path);
-    joinCapture(into, f, fresh, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt);
+    if (joinCapture(into, f, fresh, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt))
+      changed = true;
   }
+  return changed;
 }
 
 /**
@@ -298,6 +316,95 @@ export function mergeSessionTags(
     joinObservation(legIn(legs, o.legKey, o.participantId), o, fresh);
   }
   return { conversationId, legs: sortedLegs(legs) };
+}
+
+/**
+ * A snapshot owned by its holder, merged into in place: ingest keeps one per conversation in flight and folds every
+ * batch's observations into it. {@link mergeSessionTags} copies the legs and builds a new tag for every field a
+ * frame re-captures (a later `capturedAt`), so each batch turned thousands of long-lived tags into garbage and the
+ * major GCs that collect it took a core from the broker beside ingest (bench/README.md, "Tags merged in place").
+ */
+export type OwnedSnapshot = SessionTagsSnapshot & { readonly owned: unique symbol };
+
+/**
+ * Takes ownership of `snapshot` for {@link absorbSessionTags}: the caller must not read it (nor anything of it) as
+ * the value it had once it changes, nor share its tags with another snapshot that outlives the next absorb. A
+ * snapshot whose legs are not sorted by unique leg keys is normalised as {@link mergeSessionTags} would.
+ */
+export function ownSnapshot(snapshot: SessionTagsSnapshot): OwnedSnapshot {
+  const legs = snapshot.legs;
+  for (let i = 1; i < legs.length; i++)
+    if (cmp((legs[i - 1] as LegTags).legKey, (legs[i] as LegTags).legKey) >= 0)
+      return mergeSessionTags(snapshot, []) as OwnedSnapshot;
+  return snapshot as OwnedSnapshot;
+}
+
+/** A new owned snapshot from observations (`mergeSessionTags(undefined, observations)`, whose tags are all new). */
+export function newOwnedSnapshot(observations: readonly TagObservation[]): OwnedSnapshot {
+  return mergeSessionTags(undefined, observations) as OwnedSnapshot;
+}
+
+/**
+ * Merges observations into an owned snapshot in place: afterwards it deep-equals what
+ * `mergeSessionTags(before, observations)` returns, and the result is whether it changed materially
+ * (`snapshotChanged(before, after)`). A re-captured field updates its tag's times and source where it lies, and the
+ * legs array is replaced only when a leg is added. test/unit/enrich/session-tags-absorb.test.ts holds both equal.
+ *
+ * @throws {RangeError} when an observation belongs to another conversation (a programming error, as in
+ *   {@link mergeSessionTags}); observations before it are merged.
+ */
+export function absorbSessionTags(snapshot: OwnedSnapshot, observations: readonly TagObservation[]): boolean {
+  let legs = snapshot.legs as MutableLeg[];
+  let legAdded = false;
+  // The material form of each field the first time a capture changed it: [leg, field, tag before], flat.
+  let before: (MutableLeg | LegTagField | AnyTag | string | number | boolean | null)[] | undefined;
+  for (const o of observations) {
+    if (o.conversationId !== snapshot.conversationId) {
+      throw new RangeError('absorbSessionTags got an observation of another conversation');
+    }
+    let into: MutableLeg | undefined;
+    for (const leg of legs) if (leg.legKey === o.legKey) into = leg;
+    if (into === undefined) {
+      into = emptyLeg(o.legKey, o.participantId);
+      legs = [...legs, into].sort((a, b) => cmp(a.legKey, b.legKey));
+      (snapshot as { legs: readonly LegTags[] }).legs = legs;
+      legAdded = true;
+    }
+    const slot = into as Record<LegTagField, AnyTag | null>;
+    for (const f of LEG_TAG_FIELDS) {
+      const value = o.fields[f];
+      if (value === undefined) continue;
+      const path = o.fieldPaths?.[f];
+      const source = path === undefined ? o.source : sourceWithField(o.source, path);
+      const current = slot[f];
+      const v = current?.value ?? null;
+      const p = current?.provenance ?? null;
+      const first = current?.firstCapturedAt ?? null;
+      if (
+        joinCapture(into, f, OWNED, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt) &&
+        !legAdded
+      ) {
+        before ??= [];
+        let seen = false;
+        for (let i = 0; i < before.length; i += 5) if (before[i] === into && before[i + 1] === f) seen = true;
+        if (!seen) before.push(into, f, v, p, first);
+      }
+    }
+  }
+  if (legAdded) return true;
+  if (before === undefined) return false;
+  for (let i = 0; i < before.length; i += 5) {
+    const now = (before[i] as Record<LegTagField, AnyTag | null>)[before[i + 1] as LegTagField];
+    const v = before[i + 2] as string | number | boolean | null;
+    if (v === null || now === null) return true;
+    if (
+      !sameMaterialValue(v, now.value) ||
+      before[i + 3] !== now.provenance ||
+      jsonNumber(before[i + 4] as number) !== jsonNumber(now.firstCapturedAt)
+    )
+      return true;
+  }
+  return false;
 }
 
 /** A snapshot's legs as mutable copies by leg key (a leg repeated is joined into the first). */
@@ -428,13 +535,15 @@ function jsonNumber(n: number): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+/** Whether two values of a field are the same in {@link materialForm} (type and text). */
+function sameMaterialValue(a: string | number | boolean, b: string | number | boolean): boolean {
+  return a === b || (typeof a === typeof b && String(a) === String(b));
+}
+
 function sameMaterialTag(a: AnyTag | null, b: AnyTag | null): boolean {
   if (a === null || b === null) return a === b;
   return (
-    (a === b ||
-      (typeof a.value === typeof b.value &&
-        String(a.value) === String(b.value) &&
-        a.provenance === b.provenance)) &&
+    (a === b || (sameMaterialValue(a.value, b.value) && a.provenance === b.provenance)) &&
     jsonNumber(a.firstCapturedAt) === jsonNumber(b.firstCapturedAt)
   );
 }

@@ -28,7 +28,13 @@ import type {
 import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
 import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
-import { mergeSessionTags, snapshotChanged } from '../enrich/session-tags-merge.ts';
+import {
+  absorbSessionTags,
+  mergeSessionTags,
+  newOwnedSnapshot,
+  ownSnapshot,
+} from '../enrich/session-tags-merge.ts';
+import type { OwnedSnapshot } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
 import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
 import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
@@ -232,9 +238,10 @@ function frameParser(): (text: string) => ReturnType<typeof parseNotificationFra
 interface ConversationState {
   /**
    * The snapshot as last written to Kafka (or restored); undefined before the first batch sealed it, and while it
-   * is packed. Read it through {@link snapshotOf}.
+   * is packed. Read it through {@link snapshotOf}. Ingest's own: merged into in place (absorbSessionTags), so
+   * nothing else may keep it or its tags.
    */
-  snapshot: SessionTagsSnapshot | undefined;
+  snapshot: OwnedSnapshot | undefined;
   /** The snapshot, packed while the conversation is quiet. */
   packed?: Buffer;
   /** Observations received and not yet merged (their batch is not formed yet), oldest first. */
@@ -244,9 +251,9 @@ interface ConversationState {
 }
 
 /** The written snapshot, unpacked first when the conversation had gone quiet. */
-function snapshotOf(state: ConversationState): SessionTagsSnapshot | undefined {
+function snapshotOf(state: ConversationState): OwnedSnapshot | undefined {
   if (state.packed !== undefined) {
-    state.snapshot = unpackSnapshot(state.packed);
+    state.snapshot = ownSnapshot(unpackSnapshot(state.packed));
     delete state.packed;
   }
   return state.snapshot;
@@ -477,11 +484,20 @@ export async function startIngest(
         state.unsealed[obs.length - 1] === obs[obs.length - 1] && state.unsealed[0] === obs[0]
           ? state.unsealed.slice(obs.length)
           : state.unsealed.filter((o) => !sealed.has(o));
-      const prev = snapshotOf(state);
-      const next = mergeSessionTags(prev, obs);
+      // Merged in place: the snapshot is ingest's own (OwnedSnapshot), and a changed one is encoded right here.
+      const owned = snapshotOf(state);
+      let next: OwnedSnapshot;
+      let changed: boolean;
+      if (owned === undefined) {
+        next = newOwnedSnapshot(obs);
+        changed = true;
+      } else {
+        next = owned;
+        changed = absorbSessionTags(owned, obs);
+      }
       state.snapshot = next;
       for (const leg of next.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
-      if (snapshotChanged(prev, next))
+      if (changed)
         records.push({
           topic: topics.sessionTags,
           key: conversationId,
@@ -1158,7 +1174,8 @@ export async function startIngest(
     },
     snapshot: (id) => {
       const state = conversations.get(id);
-      return state ? currentSnapshot(state) : undefined;
+      // A copy: the snapshot ingest holds changes in place with the next batch.
+      return state ? structuredClone(currentSnapshot(state)) : undefined;
     },
     stats,
     failure,

@@ -7,7 +7,8 @@
  *
  * Unpacked, equal strings and equal tag sources are shared again, as merges build them (a frame's tags share one
  * source object): decoded naively a simulated snapshot took 36.9 KB of heap, shared 18.3 KB (built by merges:
- * 16.9 KB; `bench/ingest/snapshot-memory.ts`). Safe because snapshots are never changed in place (all Readonly).
+ * 16.9 KB; `bench/ingest/snapshot-memory.ts`). Safe because strings and tag sources are never changed in place: a
+ * merge into ingest's own snapshot (absorbSessionTags) gives a tag another source, it never edits one.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { SessionTagsSnapshot } from '../enrich/session-tags.ts';
