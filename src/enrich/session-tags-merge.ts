@@ -254,7 +254,8 @@ function joinCapture(
         !sameMaterialValue(current.value, value) || jsonNumber(current.firstCapturedAt) !== jsonNumber(first);
       if (fresh.has(current)) {
         const t = current as { -readonly [K in keyof AnyTag]: AnyTag[K] };
-        t.value = value;
+        // An equal value is usually another frame's copy of the same text: keeping the old one lets the copy die young.
+        if (t.value !== value) t.value = value;
         t.source = source;
         t.observedAt = observedAt;
         t.capturedAt = capturedAt;
