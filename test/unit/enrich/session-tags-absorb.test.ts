@@ -7,57 +7,32 @@ import {
   ownSnapshot,
   snapshotChanged,
 } from '../../../src/enrich/session-tags-merge.ts';
+import type { OwnedSnapshot } from '../../../src/enrich/session-tags-merge.ts';
 import type { SessionTagsSnapshot, TagObservation } from '../../../src/enrich/session-tags.ts';
-import { deepFreeze } from '../../support/reference-merge.ts';
-
-const CONV = '0b6f3a52-9e1d-4c77-8a20-5d4e3c2b1a09';
+import { deepFreeze, foldEveryUpdate, snapshotObservations } from '../../support/reference-merge.ts';
+import { CONV, tagObservationBatch } from '../../support/tag-observation-arbitrary.ts';
 
 /**
  * absorbSessionTags (ingest's merge into the snapshot it owns, in place) against mergeSessionTags (pure, the
- * specification): the same snapshot afterwards, and `changed` exactly when snapshotChanged says so. Few distinct
- * values, times and sources, so ties, provenance upgrades and a field going A → B → A within one batch are common.
+ * specification): the same snapshot afterwards, and `changed` exactly when snapshotChanged says so.
  */
-const observation = fc
-  .record({
-    legKey: fc.constantFrom('leg-a', 'leg-b', 'leg-c'),
-    participantId: fc.constantFrom('p-1', 'p-2'),
-    provenance: fc.constantFrom<TagObservation['provenance']>('live', 'reconciled'),
-    source: fc.constantFrom(
-      { kind: 'notification' as const, topicName: 't.a', correlationId: 'c-1', api: null, field: null },
-      { kind: 'notification' as const, topicName: 't.b', correlationId: null, api: null, field: null },
-      { kind: 'api' as const, topicName: null, correlationId: null, api: 'analytics', field: null },
-    ),
-    observedAt: fc.constantFrom(null, 1_000, 2_000),
-    receivedAt: fc.constantFrom(-0, 0, 1_000, 2_000, 3_000),
-    purpose: fc.constantFrom(undefined, 'agent', 'customer'),
-    selfAddress: fc.constantFrom(undefined, 'sip:a', 'tel:+1'),
-    selfPath: fc.constantFrom(undefined, 'ani', 'address'),
-    persistentConnectionState: fc.constantFrom(undefined, 'ACTIVE', 'PERSISTED'),
-    held: fc.constantFrom(undefined, true, false),
-    connectedTime: fc.constantFrom(undefined, 5, 6),
-  })
-  .map((o): TagObservation => ({
-    conversationId: CONV,
-    legKey: o.legKey,
-    participantId: o.participantId,
-    provenance: o.provenance,
-    source: { ...o.source },
-    observedAt: o.observedAt,
-    receivedAt: o.receivedAt,
-    fields: {
-      ...(o.purpose === undefined ? {} : { purpose: o.purpose }),
-      ...(o.selfAddress === undefined ? {} : { selfAddress: o.selfAddress }),
-      ...(o.persistentConnectionState === undefined
-        ? {}
-        : { persistentConnectionState: o.persistentConnectionState }),
-      ...(o.held === undefined ? {} : { held: o.held }),
-      ...(o.connectedTime === undefined ? {} : { connectedTime: o.connectedTime }),
-    },
-    ...(o.selfPath === undefined || o.selfAddress === undefined
-      ? {}
-      : { fieldPaths: { selfAddress: o.selfPath } }),
-  }));
-const batch = fc.array(observation, { minLength: 1, maxLength: 12 });
+const batch = tagObservationBatch;
+
+/** One live observation of leg-a from a frame received (and observed) at `receivedAt`. */
+const live = (
+  receivedAt: number,
+  fields: TagObservation['fields'],
+  conversationId = CONV,
+): TagObservation => ({
+  conversationId,
+  legKey: 'leg-a',
+  participantId: 'p-1',
+  provenance: 'live',
+  source: { kind: 'notification', topicName: 't.a', correlationId: null, api: null, field: null },
+  observedAt: receivedAt,
+  receivedAt,
+  fields,
+});
 
 describe('absorbSessionTags equals mergeSessionTags, in place', () => {
   test.prop([batch, fc.array(batch, { minLength: 1, maxLength: 5 })])(
@@ -102,66 +77,41 @@ describe('absorbSessionTags equals mergeSessionTags, in place', () => {
   );
 
   it('reports no change when a batch only re-confirms values, and updates their capture in place', () => {
-    const at = (receivedAt: number): TagObservation => ({
-      conversationId: CONV,
-      legKey: 'leg-a',
-      participantId: 'p-1',
-      provenance: 'live',
-      source: { kind: 'notification', topicName: 't.a', correlationId: null, api: null, field: null },
-      observedAt: receivedAt,
-      receivedAt,
-      fields: { purpose: 'agent', held: false },
-    });
-    const owned = newOwnedSnapshot([at(1_000)]);
+    const confirm = (at: number) => live(at, { purpose: 'agent', held: false });
+    const owned = newOwnedSnapshot([confirm(1_000)]);
     const tag = owned.legs[0]?.purpose;
-    expect(absorbSessionTags(owned, [at(2_000), at(3_000)])).toBe(false);
+    expect(absorbSessionTags(owned, [confirm(2_000), confirm(3_000)])).toBe(false);
     expect(owned.legs[0]?.purpose).toBe(tag);
     expect(tag).toMatchObject({ value: 'agent', capturedAt: 3_000, firstCapturedAt: 1_000 });
   });
 
   it('a field that goes A → B → A within one batch is no change', () => {
-    const held = (value: boolean, receivedAt: number): TagObservation => ({
-      conversationId: CONV,
-      legKey: 'leg-a',
-      participantId: 'p-1',
-      provenance: 'live',
-      source: { kind: 'notification', topicName: 't.a', correlationId: null, api: null, field: null },
-      observedAt: receivedAt,
-      receivedAt,
-      fields: { held: value },
-    });
+    const held = (value: boolean, at: number) => live(at, { held: value });
     const owned = newOwnedSnapshot([held(false, 1_000)]);
     expect(absorbSessionTags(owned, [held(true, 2_000), held(false, 3_000)])).toBe(false);
     expect(absorbSessionTags(owned, [held(true, 4_000)])).toBe(true);
   });
 
   it('refuses an observation of another conversation', () => {
-    const owned = newOwnedSnapshot([
-      {
-        conversationId: CONV,
-        legKey: 'leg-a',
-        participantId: 'p-1',
-        provenance: 'live',
-        source: { kind: 'notification', topicName: 't.a', correlationId: null, api: null, field: null },
-        observedAt: null,
-        receivedAt: 1,
-        fields: { purpose: 'agent' },
-      },
-    ]);
-    const other = { ...owned.legs[0], conversationId: 'other' };
-    expect(() =>
-      absorbSessionTags(owned, [
-        {
-          conversationId: other.conversationId,
-          legKey: 'leg-a',
-          participantId: 'p-1',
-          provenance: 'live',
-          source: { kind: 'notification', topicName: 't.a', correlationId: null, api: null, field: null },
-          observedAt: null,
-          receivedAt: 2,
-          fields: {},
-        },
-      ]),
-    ).toThrow(RangeError);
+    const owned = newOwnedSnapshot([live(1, { purpose: 'agent' })]);
+    expect(() => absorbSessionTags(owned, [live(2, {}, 'another-conversation')])).toThrow(RangeError);
   });
+
+  it('on every update of simulated conversations, as ingest merges them', () => {
+    // Each update's captures as observations: absorbed into the owned snapshot, and merged purely beside it.
+    const changes: boolean[] = [];
+    const absorbed = (prev: SessionTagsSnapshot | undefined, s: SessionTagsSnapshot): SessionTagsSnapshot => {
+      const obs = deepFreeze(snapshotObservations(s));
+      if (prev === undefined) return newOwnedSnapshot(obs);
+      const before = structuredClone(prev);
+      const changed = absorbSessionTags(prev as OwnedSnapshot, obs);
+      expect(changed).toBe(snapshotChanged(before, prev));
+      changes.push(changed);
+      return prev;
+    };
+    foldEveryUpdate(11, absorbed, (prev, s) => mergeSessionTags(prev, snapshotObservations(s)));
+    // Both answers occur, so the comparison above is not vacuous.
+    expect(changes).toContain(true);
+    expect(changes).toContain(false);
+  }, 30_000);
 });
