@@ -41,6 +41,18 @@ const hourFolder = (orgId: string, ms: number): string => {
   return `${orgId}/year=${d.getUTCFullYear()}/month=${d.getUTCMonth() + 1}/day=${d.getUTCDate()}/hour=${d.getUTCHours()}/`;
 };
 
+/** A deep copy of a value handed to an encoder (plain objects, arrays, Buffers and primitives, as Avro values are). */
+function copyAsEncoded(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (Array.isArray(value)) return value.map(copyAsEncoded);
+  if (value !== null && typeof value === 'object') {
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) copy[k] = copyAsEncoded(v);
+    return copy;
+  }
+  return value;
+}
+
 async function waitForRecords(p: RunningLocalPipeline, topic: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await readTopicToEnd(p.kafka, topic)).length === 0) {
@@ -83,7 +95,9 @@ async function runPipeline(registry: boolean): Promise<Run> {
     name,
     schemaRegistryUrl: registry ? interop().registryUrl : undefined,
     compression: registry ? 'none' : 'zstd',
-    onEncode: (schema, value, bytes) => meant.set(bytes.toString('hex'), { schema, value }),
+    // A copy as it was at encode time: ingest's snapshots are merged in place after they are encoded.
+    onEncode: (schema, value, bytes) =>
+      meant.set(bytes.toString('hex'), { schema, value: copyAsEncoded(value) }),
   });
   try {
     await pipeline.waitForManifests(60_000);
