@@ -115,7 +115,10 @@ export type LocalPipelineOptions = Readonly<{
   compression?: KafkaCompression;
 }>;
 
-/** Called with each value an encoder is given and the bytes it produced. */
+/**
+ * Called with each value an encoder is given and the bytes it produced. The value may change after the call (ingest
+ * merges its snapshots in place once they are encoded): copy what you keep.
+ */
 export type EncodeTap = (schema: SchemaName, value: unknown, bytes: Buffer) => void;
 
 function tapped<T>(
