@@ -47,11 +47,9 @@ function round(): Record<Stage | 'total', number> {
     }
     for (const [id, obs] of byConversation) {
       const owned = snapshots.get(id);
-      if (owned === undefined) {
-        const next = newOwnedSnapshot(obs);
-        snapshots.set(id, next);
-        encoders['session-tags.v1'].encode(next);
-      } else if (absorbSessionTags(owned, obs)) encoders['session-tags.v1'].encode(owned);
+      const next = owned ?? newOwnedSnapshot(obs);
+      snapshots.set(id, next);
+      if (owned === undefined || absorbSessionTags(owned, obs)) encoders['session-tags.v1'].encode(next);
     }
     pending = [];
     ms.seal += performance.now() - t0;

@@ -19,7 +19,7 @@
  * `tsx bench/ingest/profile-summary.ts <file>`.
  * BENCH_TRACE=<prefix>: writes `<prefix>-<rate>-<repeat>.json` per measured run: every frame's receive time and
  * latency, every GC (PerformanceObserver), every produce request's start, duration and records, and every 10 ms the
- * CPU ticks of this process, its main thread, the broker and the generator, all in epoch ms;
+ * CPU ticks of this process, its main thread, its V8 threads, the broker and the generator, all in epoch ms;
  * `tsx bench/ingest/trace-summary.ts <file>` says where the latency tail came from and who had the cores then.
  */
 import { fork } from 'node:child_process';

@@ -275,20 +275,59 @@ function joinCapture(
 }
 
 /**
- * Joins one observation into a leg: only the fields it carries (joining a field with "not observed" leaves it as it
- * is, so the other fields need no work).
+ * Each field's material form (value, provenance, `firstCapturedAt`) as it was before a capture first changed it,
+ * flat: [leg, field, value, provenance, firstCapturedAt, …], with nulls for a field that held nothing.
  */
-function joinObservation(into: MutableLeg, o: TagObservation, fresh: FreshTags): boolean {
-  let changed = false;
+type MaterialBefore = (MutableLeg | LegTagField | string | number | boolean | null)[];
+
+/**
+ * Joins one observation into a leg: only the fields it carries (joining a field with "not observed" leaves it as it
+ * is, so the other fields need no work). With `before`, notes there each field a capture changed materially, as it
+ * was before its first change ({@link absorbSessionTags}).
+ */
+function joinObservation(
+  into: MutableLeg,
+  o: TagObservation,
+  fresh: FreshTags,
+  before?: MaterialBefore,
+): void {
+  const slot = into as Record<LegTagField, AnyTag | null>;
   for (const f of LEG_TAG_FIELDS) {
     const value = o.fields[f];
     if (value === undefined) continue;
     const path = o.fieldPaths?.[f];
     const source = path === undefined ? o.source : sourceWithField(o.source, path);
-    if (joinCapture(into, f, fresh, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt))
-      changed = true;
+    if (before === undefined) {
+      joinCapture(into, f, fresh, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt);
+      continue;
+    }
+    // Read before the join: it may change the tag in place.
+    const current = slot[f];
+    const v = current?.value ?? null;
+    const p = current?.provenance ?? null;
+    const first = current?.firstCapturedAt ?? null;
+    if (!joinCapture(into, f, fresh, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt))
+      continue;
+    let seen = false;
+    for (let i = 0; i < before.length; i += 5) if (before[i] === into && before[i + 1] === f) seen = true;
+    if (!seen) before.push(into, f, v, p, first);
   }
-  return changed;
+}
+
+/** Whether a field noted in `before` differs materially now (a change and its undoing in one batch is none). */
+function changedSince(before: MaterialBefore): boolean {
+  for (let i = 0; i < before.length; i += 5) {
+    const now = (before[i] as Record<LegTagField, AnyTag | null>)[before[i + 1] as LegTagField];
+    const v = before[i + 2] as string | number | boolean | null;
+    if (v === null || now === null) return true;
+    if (
+      !sameMaterialValue(v, now.value) ||
+      before[i + 3] !== now.provenance ||
+      jsonNumber(before[i + 4] as number) !== jsonNumber(now.firstCapturedAt)
+    )
+      return true;
+  }
+  return false;
 }
 
 /**
@@ -357,8 +396,7 @@ export function newOwnedSnapshot(observations: readonly TagObservation[]): Owned
 export function absorbSessionTags(snapshot: OwnedSnapshot, observations: readonly TagObservation[]): boolean {
   let legs = snapshot.legs as MutableLeg[];
   let legAdded = false;
-  // The material form of each field the first time a capture changed it: [leg, field, tag before], flat.
-  let before: (MutableLeg | LegTagField | AnyTag | string | number | boolean | null)[] | undefined;
+  const before: MaterialBefore = [];
   for (const o of observations) {
     if (o.conversationId !== snapshot.conversationId) {
       throw new RangeError('absorbSessionTags got an observation of another conversation');
@@ -371,41 +409,10 @@ export function absorbSessionTags(snapshot: OwnedSnapshot, observations: readonl
       (snapshot as { legs: readonly LegTags[] }).legs = legs;
       legAdded = true;
     }
-    const slot = into as Record<LegTagField, AnyTag | null>;
-    for (const f of LEG_TAG_FIELDS) {
-      const value = o.fields[f];
-      if (value === undefined) continue;
-      const path = o.fieldPaths?.[f];
-      const source = path === undefined ? o.source : sourceWithField(o.source, path);
-      const current = slot[f];
-      const v = current?.value ?? null;
-      const p = current?.provenance ?? null;
-      const first = current?.firstCapturedAt ?? null;
-      if (
-        joinCapture(into, f, OWNED, value, o.provenance, source, o.observedAt, o.receivedAt, o.receivedAt) &&
-        !legAdded
-      ) {
-        before ??= [];
-        let seen = false;
-        for (let i = 0; i < before.length; i += 5) if (before[i] === into && before[i + 1] === f) seen = true;
-        if (!seen) before.push(into, f, v, p, first);
-      }
-    }
+    // Once a leg is added the snapshot has changed: no field needs noting any more.
+    joinObservation(into, o, OWNED, legAdded ? undefined : before);
   }
-  if (legAdded) return true;
-  if (before === undefined) return false;
-  for (let i = 0; i < before.length; i += 5) {
-    const now = (before[i] as Record<LegTagField, AnyTag | null>)[before[i + 1] as LegTagField];
-    const v = before[i + 2] as string | number | boolean | null;
-    if (v === null || now === null) return true;
-    if (
-      !sameMaterialValue(v, now.value) ||
-      before[i + 3] !== now.provenance ||
-      jsonNumber(before[i + 4] as number) !== jsonNumber(now.firstCapturedAt)
-    )
-      return true;
-  }
-  return false;
+  return legAdded || changedSince(before);
 }
 
 /** A snapshot's legs as mutable copies by leg key (a leg repeated is joined into the first). */

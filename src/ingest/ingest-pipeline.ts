@@ -486,15 +486,8 @@ export async function startIngest(
           : state.unsealed.filter((o) => !sealed.has(o));
       // Merged in place: the snapshot is ingest's own (OwnedSnapshot), and a changed one is encoded right here.
       const owned = snapshotOf(state);
-      let next: OwnedSnapshot;
-      let changed: boolean;
-      if (owned === undefined) {
-        next = newOwnedSnapshot(obs);
-        changed = true;
-      } else {
-        next = owned;
-        changed = absorbSessionTags(owned, obs);
-      }
+      const next = owned ?? newOwnedSnapshot(obs);
+      const changed = owned === undefined || absorbSessionTags(owned, obs);
       state.snapshot = next;
       for (const leg of next.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
       if (changed)
