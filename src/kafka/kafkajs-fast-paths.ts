@@ -1,18 +1,23 @@
 /**
- * Two of kafkajs's own costs on custody's produce path, replaced by equivalents that write the same bytes.
+ * Three of kafkajs's own costs on custody's produce path, replaced by equivalents that write the same bytes.
  *
- * kafkajs 2.2.4 (its last release) computes each record batch's CRC32C one byte at a time in JavaScript, and its
- * protocol encoder grows by allocating a zero-filled buffer and copying into it: every record's encoder grows once
- * for its value, every batch body several times. In bench:ingest the two were ~12 % of ingest's busy time
- * (bench/README.md). Here the checksum is computed eight bytes at a time (slicing-by-8: ~3× faster, same result),
- * and the encoder grows into an uninitialised buffer: it only ever reads what it has written (`buffer` is the slice
- * up to `offset`), so the zero-fill bought nothing.
+ * kafkajs 2.2.4 (its last release) computes each record batch's CRC32C one byte at a time in JavaScript, its protocol
+ * encoder grows by allocating a zero-filled buffer and copying into it, and a Produce request is built from nested
+ * encoders that copy every record's bytes seven times. In bench:ingest the first two were ~12 % of ingest's busy
+ * time, and the copies' buffers started its major GCs (bench/README.md). Here the checksum is computed eight bytes at
+ * a time (`crc32c.ts`), the encoder grows into an uninitialised buffer (it only ever reads what it has written:
+ * `buffer` is the slice up to `offset`), and a Produce request is written once into a buffer of its exact size
+ * (`produce-request.ts`).
  *
- * Both replace internals of one kafkajs version, so they are installed only on that version; on any other the
- * client runs unmodified and the caller is told. The broker checks every batch's CRC, so a wrong checksum could not
- * go unnoticed: it would be refused as CORRUPT_MESSAGE.
+ * All replace internals of one kafkajs version, so they are installed only on that version; on any other the client
+ * runs unmodified and the caller is told. The broker checks every batch's CRC, so a wrong checksum could not go
+ * unnoticed: it would be refused as CORRUPT_MESSAGE. test/unit/kafka/kafkajs-fast-paths.test.ts holds the requests
+ * byte for byte equal to kafkajs's as published.
  */
 import { createRequire } from 'node:module';
+import { crc32c } from './crc32c.ts';
+import { exactProduceRequest } from './produce-request.ts';
+import type { KafkajsInternals, ProduceRequestV3 } from './produce-request.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -21,57 +26,14 @@ export const PATCHED_KAFKAJS_VERSION = '2.2.4';
 
 export interface FastPaths {
   readonly kafkajsVersion: string;
-  /** The record batch checksum is `crc32c` below. */
+  /** The record batch checksum is `crc32c.ts`'s. */
   readonly crc32c: boolean;
   /** The protocol encoder grows without zero-filling. */
   readonly encoderGrowth: boolean;
+  /** Produce requests are written once, into a buffer of their size. */
+  readonly produceRequest: boolean;
   /** Why a fast path is not in use, when one is not. */
   readonly reason?: string;
-}
-
-// --- CRC32C (Castagnoli), slicing-by-8 ------------------------------------------------------------------------
-
-const CASTAGNOLI_REFLECTED = 0x82f63b78;
-
-/** Table k (k = 0..7) at [k * 256, (k + 1) * 256): the CRC of a byte followed by k zero bytes. */
-const TABLES = (() => {
-  const t = new Int32Array(8 * 256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ CASTAGNOLI_REFLECTED : c >>> 1;
-    t[i] = c;
-  }
-  for (let i = 0; i < 256; i++) {
-    let c = t[i] as number;
-    for (let k = 1; k < 8; k++) {
-      c = (t[c & 0xff] as number) ^ (c >>> 8);
-      t[k * 256 + i] = c;
-    }
-  }
-  return t;
-})();
-
-/** CRC32C of `bytes` as an unsigned 32-bit number (what Kafka's record batch v2 carries). */
-export function crc32c(bytes: Uint8Array): number {
-  const t = TABLES;
-  const n = bytes.length;
-  const end = n - (n & 7);
-  let crc = -1;
-  let i = 0;
-  for (; i < end; i += 8) {
-    const a = crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    crc =
-      t[1792 + (a & 0xff)]! ^
-      t[1536 + ((a >>> 8) & 0xff)]! ^
-      t[1280 + ((a >>> 16) & 0xff)]! ^
-      t[1024 + (a >>> 24)]! ^
-      t[768 + bytes[i + 4]!]! ^
-      t[512 + bytes[i + 5]!]! ^
-      t[256 + bytes[i + 6]!]! ^
-      t[bytes[i + 7]!]!;
-  }
-  for (; i < n; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
 }
 
 // --- the encoder -------------------------------------------------------------------------------------------------
@@ -96,14 +58,16 @@ const paths = {
   crc: 'kafkajs/src/protocol/recordBatch/crc32C/index.js',
   recordBatch: 'kafkajs/src/protocol/recordBatch/v0/index.js',
   encoder: 'kafkajs/src/protocol/encoder.js',
+  long: 'kafkajs/src/utils/long.js',
+  produceV3: 'kafkajs/src/protocol/requests/produce/v3/request.js',
 } as const;
 
 let installed: FastPaths | undefined;
 
 /**
- * Installs both fast paths into this process's kafkajs (once; later calls answer the first result). Call it before
- * the first produce: kafkajs's record batch module takes its checksum function when it is first loaded, at the
- * first produce request.
+ * Installs the fast paths into this process's kafkajs (once; later calls answer the first result). Call it before
+ * the first produce: kafkajs's record batch module takes its checksum function, and the Produce request modules of
+ * versions 4 to 7 take version 3's, when they are first loaded, at the first produce request.
  */
 export function installKafkajsFastPaths(): FastPaths {
   if (installed) return installed;
@@ -113,6 +77,7 @@ export function installKafkajsFastPaths(): FastPaths {
       kafkajsVersion,
       crc32c: false,
       encoderGrowth: false,
+      produceRequest: false,
       reason: `kafkajs ${kafkajsVersion} is not ${PATCHED_KAFKAJS_VERSION}, whose internals these replace`,
     };
     return installed;
@@ -129,11 +94,27 @@ export function installKafkajsFastPaths(): FastPaths {
     const cached = require.cache[crcPath];
     if (cached) cached.exports = crc32c;
   }
+  // After the checksum: version 3's module loads the record batch module.
+  const producePath = require.resolve(paths.produceV3);
+  const producePatchable = require.cache[producePath] === undefined;
+  if (producePatchable) {
+    const original = require(producePath) as ProduceRequestV3;
+    const cached = require.cache[producePath];
+    if (cached)
+      cached.exports = exactProduceRequest(original, {
+        Encoder: encoder,
+        Long: require(paths.long) as KafkajsInternals['Long'],
+        crc32c,
+      });
+  }
   installed = {
     kafkajsVersion,
     crc32c: crcPatchable,
     encoderGrowth: true,
-    ...(crcPatchable ? {} : { reason: 'kafkajs had produced before the fast paths were installed' }),
+    produceRequest: producePatchable,
+    ...(crcPatchable && producePatchable
+      ? {}
+      : { reason: 'kafkajs had produced before the fast paths were installed' }),
   };
   return installed;
 }

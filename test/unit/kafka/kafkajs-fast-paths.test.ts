@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/kafka/crc32c.ts';
 import {
-  crc32c,
   ensureAvailableUninitialised,
   PATCHED_KAFKAJS_VERSION,
 } from '../../../src/kafka/kafkajs-fast-paths.ts';
@@ -68,6 +68,7 @@ describe('kafkajs with the fast paths installed', () => {
       kafkajsVersion: PATCHED_KAFKAJS_VERSION,
       crc32c: true,
       encoderGrowth: true,
+      produceRequest: true,
     });
     expect(published.fastPaths).toBeUndefined();
     expect(fast.hex.length).toBeGreaterThan(2 * 380_000);
