@@ -191,6 +191,10 @@ export interface StopReport {
 export interface RunningIngest {
   /** Undefined when ready; else why not (for /readyz). */
   notReadyReason(): string | undefined;
+  /**
+   * A copy of the conversation's snapshot as ingest holds it: the one it wrote last, plus re-captures that changed
+   * nothing material (later capture times and sources of the same values), which wait for the next material change.
+   */
   snapshot(conversationId: string): SessionTagsSnapshot | undefined;
   readonly stats: {
     frames: number;

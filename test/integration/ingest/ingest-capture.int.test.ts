@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConversationScript } from '../../../dev/emulator/model.ts';
 import type { SessionTagsSnapshot } from '../../../src/enrich/session-tags.ts';
+import { materialForm } from '../../../src/enrich/session-tags-merge.ts';
 import { compareWithGroundTruth, provenanceCounts, scenarioOfEveryKind } from '../../support/ground-truth.ts';
 import { startIngestHarness, type IngestHarness } from '../../support/ingest-harness.ts';
 import { INGEST_VERSION } from '../../../src/ingest/ingest-pipeline.ts';
@@ -97,7 +98,12 @@ describe.each([
   });
 
   it('answers for every conversation with the snapshot it wrote last, packed or not', () => {
-    for (const [id, written] of snapshots) expect(h.ingest.snapshot(id)).toEqual(written);
+    // A frame that only re-confirms values moves their capture times and sources in ingest's snapshot without a new
+    // record (not a material change: snapshotChanged), so what it holds equals what it wrote in material form.
+    for (const [id, written] of snapshots) {
+      const held = h.ingest.snapshot(id);
+      expect(held && materialForm(held), id).toBe(materialForm(written));
+    }
     if (options.housekeepingMs !== undefined) expect(h.ingest.stats.snapshotsPacked).toBeGreaterThan(27);
     else expect(h.ingest.stats.snapshotsPacked).toBe(0);
   });
