@@ -104,7 +104,6 @@ export function installKafkajsFastPaths(): FastPaths {
       cached.exports = exactProduceRequest(original, {
         Encoder: encoder,
         Long: require(paths.long) as KafkajsInternals['Long'],
-        crc32c,
       });
   }
   installed = {

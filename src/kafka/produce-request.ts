@@ -12,6 +12,7 @@
  * write exactly as kafkajs would is left to kafkajs: compressed batches, and keys, values or header values that are
  * neither a Buffer nor a string, or timestamps whose difference is not a safe integer.
  */
+import { crc32c } from './crc32c.ts';
 
 /** kafkajs's 64-bit integer (utils/long.js). */
 interface KafkajsLong {
@@ -24,7 +25,6 @@ export interface KafkajsInternals {
   Encoder: { prototype: object };
   /** utils/long.js */
   Long: { fromValue(value: unknown): KafkajsLong; fromInt(value: number): KafkajsLong };
-  crc32c(bytes: Uint8Array): number;
 }
 
 type Message = Readonly<{ key?: unknown; value?: unknown; headers?: unknown; timestamp?: unknown }>;
@@ -42,9 +42,14 @@ export type ProduceArgs = Readonly<{
 type ProduceRequest = { encode(): Promise<unknown> } & Record<string, unknown>;
 export type ProduceRequestV3 = (args: ProduceArgs) => ProduceRequest;
 
-/** kafkajs's `Encoder.encodeZigZag` and the byte count of `writeUVarInt` of it, exactly (32-bit arithmetic). */
+/** kafkajs's `Encoder.encodeZigZag`, exactly (32-bit arithmetic). */
+function zigZag32(n: number): number {
+  return (n << 1) ^ (n >> 31);
+}
+
+/** The byte count of kafkajs's `writeUVarInt(encodeZigZag(n))`. */
 function sizeOfVarInt(n: number): number {
-  let v = (n << 1) ^ (n >> 31);
+  let v = zigZag32(n);
   let bytes = 1;
   while ((v & 0xffffff80) !== 0) {
     bytes += 1;
@@ -191,7 +196,7 @@ class Writer {
   }
   /** `Encoder#writeUVarInt(encodeZigZag(n))` */
   varInt(n: number): void {
-    let v = (n << 1) ^ (n >> 31);
+    let v = zigZag32(n);
     while ((v & 0xffffff80) !== 0) {
       this.buf[this.pos++] = (v & 0x7f) | 0x80;
       v >>>= 7;
@@ -228,13 +233,7 @@ class Writer {
 const COMPRESSION_NONE = 0;
 const TRANSACTIONAL = 16;
 
-function writeBatch(
-  w: Writer,
-  b: SizedBatch,
-  args: ProduceArgs,
-  producerId: unknown,
-  crc32c: KafkajsInternals['crc32c'],
-) {
+function writeBatch(w: Writer, b: SizedBatch, args: ProduceArgs, producerId: unknown) {
   w.int64(0); // firstOffset
   w.int32(b.size - 12);
   w.int32(0); // partitionLeaderEpoch
@@ -299,7 +298,7 @@ export function encodeProduceRequest(args: ProduceArgs, k: KafkajsInternals): ob
     for (const b of t.batches) {
       w.int32(b.partition);
       w.int32(b.size);
-      writeBatch(w, b, args, producerId, k.crc32c);
+      writeBatch(w, b, args, producerId);
     }
   }
   if (w.pos !== size) throw new Error(`produce request: wrote ${w.pos} bytes of ${size}`);

@@ -6,7 +6,6 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { crc32c } from '../../../src/kafka/crc32c.ts';
 import { encodeProduceRequest, exactProduceRequest } from '../../../src/kafka/produce-request.ts';
 import type { KafkajsInternals, ProduceArgs, ProduceRequestV3 } from '../../../src/kafka/produce-request.ts';
 
@@ -18,7 +17,6 @@ const Long = require('kafkajs/src/utils/long.js') as KafkajsInternals['Long'] & 
 const k: KafkajsInternals = {
   Encoder: require('kafkajs/src/protocol/encoder.js') as KafkajsInternals['Encoder'],
   Long,
-  crc32c,
 };
 const GZIP = 1;
 
