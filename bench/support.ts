@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KAFKA_VERSION, VERSITYGW_VERSION, startInfra, stopInfra } from '../infra/local.ts';
@@ -76,10 +77,15 @@ export function benchKafkajs(): { readonly detail: string } {
   if (process.env['BENCH_KAFKAJS_AS_PUBLISHED'] === '1')
     return { detail: 'kafkajs as published (BENCH_KAFKAJS_AS_PUBLISHED=1)' };
   const installed = installKafkajsFastPaths();
+  const paths = [
+    installed.crc32c && 'CRC32C',
+    installed.encoderGrowth && 'encoder growth',
+    installed.produceRequest && 'Produce request written once',
+  ].filter(Boolean);
   return {
     detail:
       installed.reason ??
-      `kafkajs ${installed.kafkajsVersion} with custody's fast paths (CRC32C, encoder growth)`,
+      `kafkajs ${installed.kafkajsVersion} with custody's fast paths (${paths.join(', ')})`,
   };
 }
 
@@ -188,4 +194,62 @@ export async function bareConsumerReadMs(
   const ms = performance.now() - t0;
   await consumer.disconnect();
   return ms;
+}
+
+/** What {@link sampleAllocations} keeps: every allocation, or only objects that outlived young-generation GCs. */
+export type AllocationSampling = 'all' | 'survivors';
+
+/** The sampling asked for by environment variable `name` (unset: none). */
+export function allocationSamplingFrom(name: string): AllocationSampling | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  if (v === 'all' || v === 'survivors') return v;
+  throw new Error(`${name} must be all or survivors, not ${JSON.stringify(v)}`);
+}
+
+/**
+ * Samples this process's allocations with V8's sampling heap profiler until `stop`, which gives the bytes allocated by
+ * each function (name, file and first line), largest first, divided by `per` (frames, records: the unit measured).
+ * `all` includes objects collected since; `survivors` leaves out those a young-generation GC collected, so it says what
+ * reached V8's old generation (or was still live at `stop`): the garbage its major GCs mark and sweep.
+ */
+export async function sampleAllocations(
+  mode: AllocationSampling,
+): Promise<{ stop(per: number): Promise<Array<[where: string, bytes: number]>> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: mode === 'all',
+  });
+  type Node = {
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    selfSize: number;
+    children: Node[];
+  };
+  return {
+    async stop(per) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      session.disconnect();
+      const by = new Map<string, number>();
+      const walk = (n: Node): void => {
+        const file = n.callFrame.url.split('/').slice(-2).join('/');
+        const k = `${n.callFrame.functionName || '(anonymous)'}${file ? ` (${file}:${n.callFrame.lineNumber + 1})` : ''}`;
+        by.set(k, (by.get(k) ?? 0) + n.selfSize);
+        for (const c of n.children) walk(c);
+      };
+      walk(profile.head as unknown as Node);
+      return [...by].map(([k, v]): [string, number] => [k, v / per]).sort((a, b) => b[1] - a[1]);
+    },
+  };
+}
+
+/** The rows of {@link sampleAllocations}: the total and the `top` largest, in KB per unit. */
+export function allocationTable(rows: ReadonlyArray<[string, number]>, unit: string, top = 20): string {
+  const total = rows.reduce((n, [, v]) => n + v, 0);
+  const lines = [`${(total / 1024).toFixed(1)} KB per ${unit} (sampled); by function:`];
+  for (const [k, v] of rows.slice(0, top)) lines.push(`${(v / 1024).toFixed(2).padStart(8)} KB  ${k}`);
+  return `${lines.join('\n')}\n`;
 }

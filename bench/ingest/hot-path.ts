@@ -6,6 +6,8 @@
  * comparisons of the hot path do not depend on what else the (shared) machine runs; bench:ingest stays the
  * end-to-end measure. Options (env): HOT_PATH_FRAMES=200000 HOT_PATH_ROUNDS=5 HOT_PATH_BATCH=500 (frames per batch;
  * at 1,000 frames/s the delivery buffer's batches hold ~4, so snapshots are merged and encoded ~8× as often)
+ * HOT_PATH_ALLOC=all|survivors: also samples the measured rounds' allocations (V8's sampling heap profiler) and prints
+ * the bytes per frame by function: `all` is what feeds the young-generation GCs, `survivors` what outlives them.
  */
 import { hash } from 'node:crypto';
 import {
@@ -19,11 +21,12 @@ import type { OwnedSnapshot } from '../../src/enrich/session-tags-merge.ts';
 import type { TagObservation } from '../../src/enrich/session-tags.ts';
 import { OverlapDedupe } from '../../src/ingest/overlap-dedupe.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
-import { median } from '../support.ts';
+import { allocationSamplingFrom, allocationTable, median, sampleAllocations } from '../support.ts';
 import { benchFrames } from './frame-pool.ts';
 
 const FRAMES = Number(process.env['HOT_PATH_FRAMES'] ?? 200_000);
 const ROUNDS = Number(process.env['HOT_PATH_ROUNDS'] ?? 5);
+const ALLOC = allocationSamplingFrom('HOT_PATH_ALLOC');
 
 const pool = await benchFrames();
 const encoders = await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, {} as never);
@@ -115,7 +118,12 @@ function round(): Record<Stage | 'total', number> {
 }
 
 round(); // warm-up
+const alloc = ALLOC ? await sampleAllocations(ALLOC) : undefined;
 const rounds = Array.from({ length: ROUNDS }, round);
+if (alloc && ALLOC) {
+  const rows = await alloc.stop(FRAMES * ROUNDS);
+  process.stdout.write(`allocated (${ALLOC}): ${allocationTable(rows, 'frame')}`);
+}
 const out: Record<string, number> = {};
 for (const k of ['parse', 'dedupe', 'extract', 'evidence', 'seal', 'total'] as const)
   out[k] = Math.round(median(rounds.map((r) => r[k])) * 10) / 10;

@@ -17,6 +17,8 @@
  * BENCH_PROFILE=<file.cpuprofile>: CPU-profiles the measured process during the measured runs only (not start-up,
  * warm-up or the floor) and writes no result (the profiler slows custody down); summarise the profile with
  * `tsx bench/ingest/profile-summary.ts <file>`.
+ * BENCH_ALLOC=all|survivors: samples the measured runs' allocations (V8's sampling heap profiler) and prints the bytes
+ * per frame by function, every allocation or only what outlived young-generation GCs; no result is written.
  * BENCH_TRACE=<prefix>: writes `<prefix>-<rate>-<repeat>.json` per measured run: every frame's receive time and
  * latency, every GC (PerformanceObserver), every produce request's start, duration and records, and every 10 ms the
  * CPU ticks of this process, its main thread, its V8 threads, the broker and the generator, all in epoch ms;
@@ -31,10 +33,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import {
   benchCompression,
   benchHeapGrowth,
+  allocationSamplingFrom,
+  allocationTable,
   benchKafkajs,
   deleteBenchTopics,
   median,
   quantile,
+  sampleAllocations,
 } from '../support.ts';
 import { KAFKA_VERSION, startInfra, stopInfra } from '../../infra/local.ts';
 import { Secret } from '../../src/config.ts';
@@ -55,6 +60,7 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
 const PROFILE = process.env['BENCH_PROFILE'];
+const ALLOC = allocationSamplingFrom('BENCH_ALLOC');
 const TRACE = process.env['BENCH_TRACE'];
 const heapGrowth = benchHeapGrowth();
 /** The targets of issue 12, printed beside the figures. */
@@ -408,10 +414,17 @@ async function main(): Promise<void> {
     await profiler.post('Profiler.enable');
     await profiler.post('Profiler.start');
   }
+  const alloc = ALLOC ? await sampleAllocations(ALLOC) : undefined;
   for (const rate of RATES)
     for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(rate, rate * SECONDS, repeat));
   if (SATURATION_FRAMES > 0)
     for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await measure(0, SATURATION_FRAMES, repeat));
+  if (alloc && ALLOC) {
+    const frames = runs.reduce((n, r) => n + r.offered, 0);
+    log(
+      `allocations of the measured runs (${ALLOC}): ${allocationTable(await alloc.stop(frames), 'frame', 30)}`,
+    );
+  }
   clearInterval(rssSampler);
   if (cpuSampler) clearInterval(cpuSampler);
   gcObserver?.disconnect();
@@ -598,7 +611,7 @@ async function main(): Promise<void> {
     summary,
     runs,
   };
-  if (PROFILE) return;
+  if (PROFILE || ALLOC) return;
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   const file = new URL(`../results/ingest-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
