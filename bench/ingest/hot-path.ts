@@ -1,11 +1,11 @@
 /**
  * `tsx bench/ingest/hot-path.ts`: CPU per 1,000 frames of ingest's per-frame work without Kafka or sockets — parse
- * and validate, overlap-dedupe digest, tag extraction, evidence SHA-256, the Avro evidence record, and the merge of
- * each batch's observations into snapshots (encoded when changed) — over the
- * same pool of realistic `v2.users.*` frames bench:ingest offers. Deterministic and quick, so before/after
+ * and validate, overlap-dedupe digest, tag extraction, the merge of each frame's observations into its
+ * conversation's snapshot, evidence SHA-256, the Avro evidence record, and once per batch the snapshots that changed
+ * encoded — over the same pool of realistic `v2.users.*` frames bench:ingest offers. Deterministic and quick, so before/after
  * comparisons of the hot path do not depend on what else the (shared) machine runs; bench:ingest stays the
  * end-to-end measure. Options (env): HOT_PATH_FRAMES=200000 HOT_PATH_ROUNDS=5 HOT_PATH_BATCH=500 (frames per batch;
- * at 1,000 frames/s the delivery buffer's batches hold ~4, so snapshots are merged and encoded ~8× as often)
+ * at 1,000 frames/s the delivery buffer's batches hold ~4, so changed snapshots are encoded ~8× as often)
  * HOT_PATH_ALLOC=all|survivors: also samples the measured rounds' allocations (V8's sampling heap profiler) and prints
  * the bytes per frame by function: `all` is what feeds the young-generation GCs, `survivors` what outlives them.
  */
@@ -16,8 +16,13 @@ import {
   parseNotificationFrame,
 } from '../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
-import { absorbSessionTags, newOwnedSnapshot } from '../../src/enrich/session-tags-merge.ts';
-import type { OwnedSnapshot } from '../../src/enrich/session-tags-merge.ts';
+import {
+  absorbInto,
+  changedMaterially,
+  newOwnedSnapshot,
+  newSnapshotChanges,
+} from '../../src/enrich/session-tags-merge.ts';
+import type { OwnedSnapshot, SnapshotChanges } from '../../src/enrich/session-tags-merge.ts';
 import type { TagObservation } from '../../src/enrich/session-tags.ts';
 import { OverlapDedupe } from '../../src/ingest/overlap-dedupe.ts';
 import { createEncoders } from '../../src/kafka/record-codecs.ts';
@@ -31,30 +36,33 @@ const ALLOC = allocationSamplingFrom('HOT_PATH_ALLOC');
 const pool = await benchFrames();
 const encoders = await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, {} as never);
 
-type Stage = 'parse' | 'dedupe' | 'extract' | 'evidence' | 'seal';
-/** Frames per batch (500: the delivery buffer's batches at saturation): snapshots merge once per conversation per batch. */
+type Stage = 'parse' | 'dedupe' | 'extract' | 'merge' | 'evidence' | 'seal';
+/** Frames per batch (500: the delivery buffer's batches at saturation): a changed snapshot is encoded once per batch. */
 const BATCH = Number(process.env['HOT_PATH_BATCH'] ?? 500);
 function round(): Record<Stage | 'total', number> {
   const dedupe = new OverlapDedupe();
-  const ms: Record<Stage, number> = { parse: 0, dedupe: 0, extract: 0, evidence: 0, seal: 0 };
+  const ms: Record<Stage, number> = { parse: 0, dedupe: 0, extract: 0, merge: 0, evidence: 0, seal: 0 };
   const snapshots = new Map<string, OwnedSnapshot>();
-  let pending: TagObservation[] = [];
-  // As ingest-pipeline's sealSnapshots: merge per conversation in place, encode the snapshots that changed.
+  const changed = new Map<string, SnapshotChanges>();
+  // As ingest-pipeline's absorb: each frame's observations merged into their conversation's snapshot in place.
+  const merge = (observations: readonly TagObservation[]): void => {
+    for (const o of observations) {
+      const id = o.conversationId;
+      let c = changed.get(id);
+      if (c === undefined) changed.set(id, (c = newSnapshotChanges()));
+      const owned = snapshots.get(id);
+      if (owned === undefined) {
+        snapshots.set(id, newOwnedSnapshot([o]));
+        c.legAdded = true;
+      } else absorbInto(owned, [o], c);
+    }
+  };
+  // As its sealSnapshots: once per batch, the snapshots that changed are encoded.
   const seal = (): void => {
     const t0 = performance.now();
-    const byConversation = new Map<string, TagObservation[]>();
-    for (const o of pending) {
-      const list = byConversation.get(o.conversationId);
-      if (list) list.push(o);
-      else byConversation.set(o.conversationId, [o]);
-    }
-    for (const [id, obs] of byConversation) {
-      const owned = snapshots.get(id);
-      const next = owned ?? newOwnedSnapshot(obs);
-      snapshots.set(id, next);
-      if (owned === undefined || absorbSessionTags(owned, obs)) encoders['session-tags.v1'].encode(next);
-    }
-    pending = [];
+    for (const [id, c] of changed)
+      if (changedMaterially(c)) encoders['session-tags.v1'].encode(snapshots.get(id) as OwnedSnapshot);
+    changed.clear();
     ms.seal += performance.now() - t0;
   };
   const t = (): number => performance.now();
@@ -79,9 +87,12 @@ function round(): Record<Stage | 'total', number> {
       provenance: 'live',
       userContext: () => undefined,
     });
-    if (extracted.ok) for (const o of extracted.value) pending.push(o);
     t1 = t();
     ms.extract += t1 - t0;
+    t0 = t1;
+    if (extracted.ok) merge(extracted.value);
+    t1 = t();
+    ms.merge += t1 - t0;
     t0 = t1;
     const keys = notificationKeys(env);
     encoders['notification.v1'].encode({
@@ -111,6 +122,7 @@ function round(): Record<Stage | 'total', number> {
     parse: per1k(ms.parse),
     dedupe: per1k(ms.dedupe),
     extract: per1k(ms.extract),
+    merge: per1k(ms.merge),
     evidence: per1k(ms.evidence),
     seal: per1k(ms.seal),
     total: per1k((cpu.user + cpu.system) / 1000),
@@ -125,7 +137,7 @@ if (alloc && ALLOC) {
   process.stdout.write(`allocated (${ALLOC}): ${allocationTable(rows, 'frame')}`);
 }
 const out: Record<string, number> = {};
-for (const k of ['parse', 'dedupe', 'extract', 'evidence', 'seal', 'total'] as const)
+for (const k of ['parse', 'dedupe', 'extract', 'merge', 'evidence', 'seal', 'total'] as const)
   out[k] = Math.round(median(rounds.map((r) => r[k])) * 10) / 10;
 process.stdout.write(
   `${pool.length} distinct frames, ${FRAMES} per round, median of ${ROUNDS}: ms per 1,000 frames ` +

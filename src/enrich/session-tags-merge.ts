@@ -394,9 +394,43 @@ export function newOwnedSnapshot(observations: readonly TagObservation[]): Owned
  *   {@link mergeSessionTags}); observations before it are merged.
  */
 export function absorbSessionTags(snapshot: OwnedSnapshot, observations: readonly TagObservation[]): boolean {
+  const changes = newSnapshotChanges();
+  absorbInto(snapshot, observations, changes);
+  return changedMaterially(changes);
+}
+
+/**
+ * What merges into an owned snapshot changed since it was created: each field a merge changed, as it was before its
+ * first change, and whether a leg was added. Several merges into one record of changes say together what
+ * {@link absorbSessionTags} of all their observations at once would (a field that went A → B → A is no change).
+ */
+export interface SnapshotChanges {
+  legAdded: boolean;
+  /** A MaterialBefore: opaque outside this module. */
+  readonly before: unknown[];
+}
+
+export function newSnapshotChanges(): SnapshotChanges {
+  return { legAdded: false, before: [] };
+}
+
+/** Whether the snapshot changed materially over the merges noted in `changes` (`snapshotChanged(then, now)`). */
+export function changedMaterially(changes: SnapshotChanges): boolean {
+  return changes.legAdded || changedSince(changes.before as MaterialBefore);
+}
+
+/**
+ * {@link absorbSessionTags}, noting what changed in `changes` (which may hold earlier merges into the same snapshot)
+ * instead of answering whether it changed.
+ *
+ * @throws {RangeError} as {@link absorbSessionTags}.
+ */
+export function absorbInto(
+  snapshot: OwnedSnapshot,
+  observations: readonly TagObservation[],
+  changes: SnapshotChanges,
+): void {
   let legs = snapshot.legs as MutableLeg[];
-  let legAdded = false;
-  const before: MaterialBefore = [];
   for (const o of observations) {
     if (o.conversationId !== snapshot.conversationId) {
       throw new RangeError('absorbSessionTags got an observation of another conversation');
@@ -407,12 +441,11 @@ export function absorbSessionTags(snapshot: OwnedSnapshot, observations: readonl
       into = emptyLeg(o.legKey, o.participantId);
       legs = [...legs, into].sort((a, b) => cmp(a.legKey, b.legKey));
       (snapshot as { legs: readonly LegTags[] }).legs = legs;
-      legAdded = true;
+      changes.legAdded = true;
     }
     // Once a leg is added the snapshot has changed: no field needs noting any more.
-    joinObservation(into, o, OWNED, legAdded ? undefined : before);
+    joinObservation(into, o, OWNED, changes.legAdded ? undefined : (changes.before as MaterialBefore));
   }
-  return legAdded || changedSince(before);
 }
 
 /** A snapshot's legs as mutable copies by leg key (a leg repeated is joined into the first). */

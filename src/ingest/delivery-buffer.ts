@@ -16,9 +16,10 @@
  *
  * Work that is cheaper done once per batch than once per frame rides along as `deferred` items: when a batch is
  * formed (before its first send attempt) the deferred items of its deliveries, in queue order, go to `seal`, and the
- * records it returns are sent at the end of that batch. Ingest defers snapshot merging this way: a conversation's
- * snapshot is merged and encoded once per batch, not once per frame, and it still never reaches Kafka before the
- * frames it was merged from (they are earlier in the same send, or in an earlier one).
+ * records it returns are sent at the end of that batch. Ingest defers snapshot writing this way: each frame names
+ * the conversations it changed, and a conversation's snapshot is encoded once per batch, in the batch that holds the
+ * last frame merged into it, so it never reaches Kafka before those frames (they are earlier in the same send, or in
+ * an earlier one).
  */
 import { recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';

@@ -29,12 +29,13 @@ import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
 import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import {
-  absorbSessionTags,
-  mergeSessionTags,
+  absorbInto,
+  changedMaterially,
   newOwnedSnapshot,
+  newSnapshotChanges,
   ownSnapshot,
 } from '../enrich/session-tags-merge.ts';
-import type { OwnedSnapshot } from '../enrich/session-tags-merge.ts';
+import type { OwnedSnapshot, SnapshotChanges } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
 import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
 import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
@@ -192,8 +193,9 @@ export interface RunningIngest {
   /** Undefined when ready; else why not (for /readyz). */
   notReadyReason(): string | undefined;
   /**
-   * A copy of the conversation's snapshot as ingest holds it: the one it wrote last, plus re-captures that changed
-   * nothing material (later capture times and sources of the same values), which wait for the next material change.
+   * A copy of the conversation's snapshot as ingest holds it: every frame received merged in. Once every frame is
+   * acknowledged it is the one it wrote last, plus re-captures that changed nothing material (later capture times and
+   * sources of the same values), which wait for the next material change.
    */
   snapshot(conversationId: string): SessionTagsSnapshot | undefined;
   readonly stats: {
@@ -241,15 +243,20 @@ function frameParser(): (text: string) => ReturnType<typeof parseNotificationFra
 
 interface ConversationState {
   /**
-   * The snapshot as last written to Kafka (or restored); undefined before the first batch sealed it, and while it
-   * is packed. Read it through {@link snapshotOf}. Ingest's own: merged into in place (absorbSessionTags), so
-   * nothing else may keep it or its tags.
+   * The snapshot with every observation received merged in (or as restored); undefined before the first, and while
+   * it is packed. Read it through {@link snapshotOf}. Ingest's own: merged into in place (absorbInto), so nothing
+   * else may keep it or its tags.
    */
   snapshot: OwnedSnapshot | undefined;
   /** The snapshot, packed while the conversation is quiet. */
   packed?: Buffer;
-  /** Observations received and not yet merged (their batch is not formed yet), oldest first. */
-  unsealed: TagObservation[];
+  /** What the merges since the snapshot was last written changed; undefined when nothing was merged since. */
+  changes: SnapshotChanges | undefined;
+  /**
+   * Frames merged into the snapshot whose batch is not formed yet. The snapshot is written with the batch that
+   * takes the last of them (sealSnapshots), so it never reaches Kafka before a frame it holds.
+   */
+  unsealedFrames: number;
   lastEventAt: number;
   userIds: Set<string>;
 }
@@ -263,18 +270,12 @@ function snapshotOf(state: ConversationState): OwnedSnapshot | undefined {
   return state.snapshot;
 }
 
-/** Packs the snapshot of a quiet conversation (one with nothing waiting to be merged); false if none to pack. */
+/** Packs the snapshot of a quiet conversation (one with nothing waiting to be written); false if none to pack. */
 function packIfQuiet(state: ConversationState): boolean {
-  if (state.snapshot === undefined || state.unsealed.length > 0) return false;
+  if (state.snapshot === undefined || state.unsealedFrames > 0) return false;
   state.packed = packSnapshot(state.snapshot);
   state.snapshot = undefined;
   return true;
-}
-
-/** The snapshot including what was received and not yet merged into the written one (reads off the hot path). */
-function currentSnapshot(state: ConversationState): SessionTagsSnapshot | undefined {
-  const written = snapshotOf(state);
-  return state.unsealed.length > 0 ? mergeSessionTags(written, state.unsealed) : written;
 }
 
 export async function startIngest(
@@ -295,7 +296,8 @@ export async function startIngest(
     conversations.set(id, {
       snapshot: undefined,
       packed: r.packed,
-      unsealed: [],
+      changes: undefined,
+      unsealedFrames: 0,
       lastEventAt: r.lastCapturedAt ?? now(),
       userIds: new Set(r.userIds),
     });
@@ -345,10 +347,10 @@ export async function startIngest(
   };
   /** Set once stop() closed or abandoned the buffer: nothing may be pushed any more. */
   let bufferGone = false;
-  const buffer = new DeliveryBuffer<TagObservation>(
+  const buffer = new DeliveryBuffer<string>(
     deps.producer,
     {
-      acked: (ds: readonly Delivery<TagObservation>[], ackedAt: number) => {
+      acked: (ds: readonly Delivery<string>[], ackedAt: number) => {
         for (const d of ds) {
           metrics.ackLatency.observe((ackedAt - d.receivedAt) / 1000);
           deps.onAcked?.(d.receivedAt, ackedAt);
@@ -356,7 +358,7 @@ export async function startIngest(
         }
         reportBuffer();
       },
-      seal: (observations: readonly TagObservation[]) => sealSnapshots(observations),
+      seal: (conversationIds: readonly string[]) => sealSnapshots(conversationIds),
       pressure: (paused: boolean) => {
         log.warn(
           { paused, depth: buffer.depth, bytes: buffer.bytes },
@@ -380,7 +382,7 @@ export async function startIngest(
         log.info({ attempts }, 'Kafka send recovered');
         conditions.clear(KAFKA_CONDITION);
       },
-      oversized: (record: KeyedRecord, delivery: Delivery<TagObservation>, limitBytes: number) => {
+      oversized: (record: KeyedRecord, delivery: Delivery<string>, limitBytes: number) => {
         stats.deadLetters++;
         metrics.deadLetters.inc({ code: 'CUSTODY_INGEST_RECORD_TOO_LARGE' });
         log.error(
@@ -397,7 +399,7 @@ export async function startIngest(
 
   const oversizedRecordDeadLetter = (
     record: KeyedRecord,
-    delivery: Delivery<TagObservation>,
+    delivery: Delivery<string>,
     limitBytes: number,
   ): KeyedRecord | undefined => {
     if (record.topic === topics.dlq) return undefined;
@@ -451,57 +453,72 @@ export async function startIngest(
   const conversationState = (conversationId: string, at: number): ConversationState => {
     let state = conversations.get(conversationId);
     if (state === undefined) {
-      state = { snapshot: undefined, unsealed: [], lastEventAt: at, userIds: new Set<string>() };
+      state = {
+        snapshot: undefined,
+        changes: undefined,
+        unsealedFrames: 0,
+        lastEventAt: at,
+        userIds: new Set<string>(),
+      };
       conversations.set(conversationId, state);
     }
     return state;
   };
 
-  /** Notes observations on their conversations at receive time; the merge waits for their batch (sealSnapshots). */
-  const absorb = (observations: readonly TagObservation[], at: number): void => {
-    for (const o of observations) {
-      const state = conversationState(o.conversationId, at);
+  /**
+   * Merges one frame's observations into their conversations' snapshots as it is received, and returns those
+   * conversations (the frame's items for sealSnapshots). Merged at once, the observations die young: held until their
+   * batch formed, they outlived V8's young-generation GCs whenever a stall held the queue, and every one reached the
+   * old generation (bench/README.md, "Full runs, and where ingest's allocations go").
+   */
+  const absorb = (observations: readonly TagObservation[], at: number): string[] => {
+    const touched: string[] = [];
+    let from = 0;
+    // A frame's observations come conversation by conversation (usually all of one).
+    for (let i = 1; i <= observations.length; i++) {
+      const id = (observations[from] as TagObservation).conversationId;
+      if (i < observations.length && (observations[i] as TagObservation).conversationId === id) continue;
+      const obs = observations.slice(from, i);
+      from = i;
+      const state = conversationState(id, at);
       state.lastEventAt = at;
-      state.unsealed.push(o);
-      if (o.fields.userId) state.userIds.add(o.fields.userId);
+      const owned = snapshotOf(state);
+      const changes = (state.changes ??= newSnapshotChanges());
+      if (owned === undefined) {
+        state.snapshot = newOwnedSnapshot(obs);
+        changes.legAdded = true;
+      } else absorbInto(owned, obs, changes);
+      for (const o of obs) if (o.fields.userId) state.userIds.add(o.fields.userId);
+      if (!touched.includes(id)) {
+        touched.push(id);
+        state.unsealedFrames++;
+      }
     }
+    return touched;
   };
 
   /**
-   * Merges the observations of one batch (in queue order) into their conversations' snapshots, once per conversation;
-   * returns the records of the snapshots that changed, to be sent at the end of that batch.
+   * For the conversations of one batch's frames (one item per frame), the records of the snapshots that changed,
+   * to be sent at the end of that batch: each conversation whose last merged frame is in this batch, once.
    */
-  const sealSnapshots = (observations: readonly TagObservation[]): KeyedRecord[] => {
-    const byConversation = new Map<string, TagObservation[]>();
-    for (const o of observations) {
-      const list = byConversation.get(o.conversationId);
-      if (list) list.push(o);
-      else byConversation.set(o.conversationId, [o]);
-    }
+  const sealSnapshots = (conversationIds: readonly string[]): KeyedRecord[] => {
     const records: KeyedRecord[] = [];
-    for (const [conversationId, obs] of byConversation) {
-      // Dropped by housekeeping while its frames waited for Kafka: it starts again from these observations.
-      const state = conversationState(conversationId, now());
-      // Batches are formed in queue order, so these are the oldest unsealed observations of the conversation.
-      const sealed = new Set(obs);
-      state.unsealed =
-        state.unsealed[obs.length - 1] === obs[obs.length - 1] && state.unsealed[0] === obs[0]
-          ? state.unsealed.slice(obs.length)
-          : state.unsealed.filter((o) => !sealed.has(o));
-      // Merged in place: the snapshot is ingest's own (OwnedSnapshot), and a changed one is encoded right here.
-      const owned = snapshotOf(state);
-      const next = owned ?? newOwnedSnapshot(obs);
-      const changed = owned === undefined || absorbSessionTags(owned, obs);
-      state.snapshot = next;
-      for (const leg of next.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
-      if (changed)
-        records.push({
-          topic: topics.sessionTags,
-          key: conversationId,
-          value: encoders['session-tags.v1'].encode(next),
-          // Who captured it: manifests name this ingest instance and version as the actor of the capture.
-          headers: writerHeaders,
-        });
+    for (const id of conversationIds) {
+      const state = conversations.get(id);
+      // Housekeeping keeps a conversation while it has frames in the queue.
+      if (state === undefined || --state.unsealedFrames > 0) continue;
+      const changes = state.changes;
+      state.changes = undefined;
+      const snapshot = state.snapshot;
+      if (changes === undefined || snapshot === undefined || !changedMaterially(changes)) continue;
+      for (const leg of snapshot.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
+      records.push({
+        topic: topics.sessionTags,
+        key: id,
+        value: encoders['session-tags.v1'].encode(snapshot),
+        // Who captured it: manifests name this ingest instance and version as the actor of the capture.
+        headers: writerHeaders,
+      });
     }
     return records;
   };
@@ -594,7 +611,7 @@ export async function startIngest(
     metrics.events.inc({ kind });
     const records: KeyedRecord[] = [];
     let eventTime: number | undefined;
-    let deferred: readonly TagObservation[] | undefined;
+    let observations: readonly TagObservation[] = [];
     let conversationId: string | undefined;
     let entityId: string | undefined;
     if (!parsed.ok) {
@@ -651,9 +668,8 @@ export async function startIngest(
           ),
         );
       } else {
-        absorb(extracted.value, frame.receivedAt);
-        if (extracted.value.length > 0) deferred = extracted.value;
-        eventTime = latestObservedAt(extracted.value);
+        observations = extracted.value;
+        eventTime = latestObservedAt(observations);
       }
     }
     const evidence: NotificationRecord = {
@@ -681,7 +697,15 @@ export async function startIngest(
       value: encoders['notification.v1'].encode(evidence),
       timestamp: frame.receivedAt,
     });
-    buffer.push({ records, receivedAt: frame.receivedAt, eventTime, deferred });
+    // Merged only now that nothing can stop the frame from being queued: each conversation it touches counts it as
+    // a frame to wait for before its snapshot is written (sealSnapshots).
+    const touched = absorb(observations, frame.receivedAt);
+    buffer.push({
+      records,
+      receivedAt: frame.receivedAt,
+      eventTime,
+      ...(touched.length > 0 ? { deferred: touched } : {}),
+    });
     reportBuffer();
   };
 
@@ -778,8 +802,8 @@ export async function startIngest(
 
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
     if (bufferGone || observations.length === 0) return;
-    absorb(observations, now());
-    buffer.push({ records: [], receivedAt: now(), deferred: observations });
+    const touched = absorb(observations, now());
+    buffer.push({ records: [], receivedAt: now(), deferred: touched });
   };
 
   /**
@@ -836,8 +860,7 @@ export async function startIngest(
         return [...conversations]
           .filter(([, s]) => s.lastEventAt >= from && [...s.userIds].some((u) => wanted.has(u)))
           .filter(
-            ([, s]) =>
-              s.lastEventAt <= to || (currentSnapshot(s)?.legs ?? []).some((l) => !l.disconnectedTime),
+            ([, s]) => s.lastEventAt <= to || (snapshotOf(s)?.legs ?? []).some((l) => !l.disconnectedTime),
           )
           .map(([id]) => id);
       },
@@ -1077,7 +1100,9 @@ export async function startIngest(
   let packing = false;
   const housekeeping = setInterval(() => {
     const cutoff = now() - opts.snapshotIdleMs;
-    for (const [id, s] of conversations) if (s.lastEventAt < cutoff) conversations.delete(id);
+    // Not one with frames in the queue: its snapshot is written with the batch that takes the last of them.
+    for (const [id, s] of conversations)
+      if (s.lastEventAt < cutoff && s.unsealedFrames === 0) conversations.delete(id);
     if (packing) return;
     packing = true;
     void packQuiet(conversations, () => now() - opts.snapshotPackAfterMs)
@@ -1172,7 +1197,7 @@ export async function startIngest(
     snapshot: (id) => {
       const state = conversations.get(id);
       // A copy: the snapshot ingest holds changes in place with the next batch.
-      return state ? structuredClone(currentSnapshot(state)) : undefined;
+      return state ? structuredClone(snapshotOf(state)) : undefined;
     },
     stats,
     failure,

@@ -1,8 +1,11 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
+  absorbInto,
   absorbSessionTags,
+  changedMaterially,
   mergeSessionTags,
+  newSnapshotChanges,
   newOwnedSnapshot,
   ownSnapshot,
   snapshotChanged,
@@ -51,6 +54,36 @@ describe('absorbSessionTags equals mergeSessionTags, in place', () => {
       }
     },
   );
+
+  test.prop([batch, fc.array(batch, { minLength: 1, maxLength: 6 })])(
+    'merges noted in one record of changes, observation by observation, say what one merge of them all says',
+    (first, rest) => {
+      // Ingest merges each frame as it arrives and writes the snapshot once per batch: the changes it notes between
+      // two writes must answer as absorbSessionTags of the whole batch at once (A → B → A is no change).
+      deepFreeze([first, rest]);
+      const written = mergeSessionTags(undefined, first);
+      const owned = newOwnedSnapshot(first);
+      const changes = newSnapshotChanges();
+      for (const obs of rest) for (const o of obs) absorbInto(owned, [o], changes);
+      const expected = mergeSessionTags(written, rest.flat());
+      expect(owned).toEqual(expected);
+      expect(changedMaterially(changes)).toBe(snapshotChanged(written, expected));
+    },
+  );
+
+  it('a field that goes A → B → A over several merges noted together is no change', () => {
+    const held = (value: boolean, at: number) => live(at, { held: value });
+    const owned = newOwnedSnapshot([held(false, 1_000)]);
+    const changes = newSnapshotChanges();
+    absorbInto(owned, [held(true, 2_000)], changes);
+    expect(changedMaterially(changes)).toBe(true);
+    absorbInto(owned, [held(false, 3_000)], changes);
+    expect(changedMaterially(changes)).toBe(false);
+    const added = newSnapshotChanges();
+    absorbInto(owned, [{ ...held(true, 4_000), legKey: 'leg-b', participantId: 'p-2' }], added);
+    expect(added.legAdded).toBe(true);
+    expect(changedMaterially(added)).toBe(true);
+  });
 
   test.prop([batch, batch])('into a snapshot decoded elsewhere (its own objects)', (a, b) => {
     deepFreeze([a, b]);
