@@ -17,9 +17,9 @@ import {
 } from '../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../src/enrich/session-tags-extract.ts';
 import {
-  absorbInto,
+  absorbOrStart,
   changedMaterially,
-  newOwnedSnapshot,
+  forEachConversationRun,
   newSnapshotChanges,
 } from '../../src/enrich/session-tags-merge.ts';
 import type { OwnedSnapshot, SnapshotChanges } from '../../src/enrich/session-tags-merge.ts';
@@ -45,18 +45,12 @@ function round(): Record<Stage | 'total', number> {
   const snapshots = new Map<string, OwnedSnapshot>();
   const changed = new Map<string, SnapshotChanges>();
   // As ingest-pipeline's absorb: each frame's observations merged into their conversation's snapshot in place.
-  const merge = (observations: readonly TagObservation[]): void => {
-    for (const o of observations) {
-      const id = o.conversationId;
+  const merge = (observations: readonly TagObservation[]): void =>
+    forEachConversationRun(observations, (id, run) => {
       let c = changed.get(id);
       if (c === undefined) changed.set(id, (c = newSnapshotChanges()));
-      const owned = snapshots.get(id);
-      if (owned === undefined) {
-        snapshots.set(id, newOwnedSnapshot([o]));
-        c.legAdded = true;
-      } else absorbInto(owned, [o], c);
-    }
-  };
+      snapshots.set(id, absorbOrStart(snapshots.get(id), run, c));
+    });
   // As its sealSnapshots: once per batch, the snapshots that changed are encoded.
   const seal = (): void => {
     const t0 = performance.now();

@@ -31,10 +31,10 @@ import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
 import {
-  benchCompression,
-  benchHeapGrowth,
   allocationSamplingFrom,
   allocationTable,
+  benchCompression,
+  benchHeapGrowth,
   benchKafkajs,
   deleteBenchTopics,
   median,

@@ -448,6 +448,40 @@ export function absorbInto(
   }
 }
 
+/**
+ * {@link absorbInto} `snapshot`, or, when there is none yet, a new owned snapshot of the observations (noted as a
+ * change). Returns the snapshot merged into.
+ */
+export function absorbOrStart(
+  snapshot: OwnedSnapshot | undefined,
+  observations: readonly TagObservation[],
+  changes: SnapshotChanges,
+): OwnedSnapshot {
+  if (snapshot !== undefined) {
+    absorbInto(snapshot, observations, changes);
+    return snapshot;
+  }
+  changes.legAdded = true;
+  return newOwnedSnapshot(observations);
+}
+
+/**
+ * Calls `each` with every run of consecutive observations of one conversation, in order (a frame's observations are
+ * usually all of one conversation: then `each` gets the array itself, not a copy).
+ */
+export function forEachConversationRun(
+  observations: readonly TagObservation[],
+  each: (conversationId: string, run: readonly TagObservation[]) => void,
+): void {
+  let from = 0;
+  for (let i = 1; i <= observations.length; i++) {
+    const id = (observations[from] as TagObservation).conversationId;
+    if (i < observations.length && (observations[i] as TagObservation).conversationId === id) continue;
+    each(id, from === 0 && i === observations.length ? observations : observations.slice(from, i));
+    from = i;
+  }
+}
+
 /** A snapshot's legs as mutable copies by leg key (a leg repeated is joined into the first). */
 function copyLegs(snapshot: SessionTagsSnapshot | undefined, fresh: FreshTags): Map<string, MutableLeg> {
   const legs = new Map<string, MutableLeg>();

@@ -29,9 +29,9 @@ import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
 import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import {
-  absorbInto,
+  absorbOrStart,
   changedMaterially,
-  newOwnedSnapshot,
+  forEachConversationRun,
   newSnapshotChanges,
   ownSnapshot,
 } from '../enrich/session-tags-merge.ts';
@@ -473,27 +473,16 @@ export async function startIngest(
    */
   const absorb = (observations: readonly TagObservation[], at: number): string[] => {
     const touched: string[] = [];
-    let from = 0;
-    // A frame's observations come conversation by conversation (usually all of one).
-    for (let i = 1; i <= observations.length; i++) {
-      const id = (observations[from] as TagObservation).conversationId;
-      if (i < observations.length && (observations[i] as TagObservation).conversationId === id) continue;
-      const obs = observations.slice(from, i);
-      from = i;
+    forEachConversationRun(observations, (id, run) => {
       const state = conversationState(id, at);
       state.lastEventAt = at;
-      const owned = snapshotOf(state);
-      const changes = (state.changes ??= newSnapshotChanges());
-      if (owned === undefined) {
-        state.snapshot = newOwnedSnapshot(obs);
-        changes.legAdded = true;
-      } else absorbInto(owned, obs, changes);
-      for (const o of obs) if (o.fields.userId) state.userIds.add(o.fields.userId);
+      state.snapshot = absorbOrStart(snapshotOf(state), run, (state.changes ??= newSnapshotChanges()));
+      for (const o of run) if (o.fields.userId) state.userIds.add(o.fields.userId);
       if (!touched.includes(id)) {
         touched.push(id);
         state.unsealedFrames++;
       }
-    }
+    });
     return touched;
   };
 
@@ -704,7 +693,7 @@ export async function startIngest(
       records,
       receivedAt: frame.receivedAt,
       eventTime,
-      ...(touched.length > 0 ? { deferred: touched } : {}),
+      deferred: touched.length > 0 ? touched : undefined,
     });
     reportBuffer();
   };

@@ -2,8 +2,10 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
   absorbInto,
+  absorbOrStart,
   absorbSessionTags,
   changedMaterially,
+  forEachConversationRun,
   mergeSessionTags,
   newSnapshotChanges,
   newOwnedSnapshot,
@@ -147,4 +149,38 @@ describe('absorbSessionTags equals mergeSessionTags, in place', () => {
     expect(changes).toContain(true);
     expect(changes).toContain(false);
   }, 30_000);
+});
+
+describe('absorbOrStart and forEachConversationRun, as ingest merges a frame', () => {
+  it('starts a snapshot when there is none (a change), and merges into the one there is', () => {
+    const first = [live(1_000, { purpose: 'agent' })];
+    const started = newSnapshotChanges();
+    const owned = absorbOrStart(undefined, first, started);
+    expect(owned).toEqual(mergeSessionTags(undefined, first));
+    expect(changedMaterially(started)).toBe(true);
+    const again = newSnapshotChanges();
+    expect(absorbOrStart(owned, [live(2_000, { purpose: 'agent' })], again)).toBe(owned);
+    expect(changedMaterially(again)).toBe(false);
+  });
+
+  it('gives each run of one conversation in order, the array itself when it is all one', () => {
+    const runs = (obs: readonly TagObservation[]) => {
+      const out: Array<[string, readonly TagObservation[]]> = [];
+      forEachConversationRun(obs, (id, run) => out.push([id, run]));
+      return out;
+    };
+    const a1 = live(1, {}, 'a');
+    const a2 = live(2, {}, 'a');
+    const b = live(3, {}, 'b');
+    const a3 = live(4, {}, 'a');
+    const one = [a1, a2];
+    expect(runs(one)).toEqual([['a', one]]);
+    expect(runs(one)[0]?.[1]).toBe(one);
+    expect(runs([a1, a2, b, a3])).toEqual([
+      ['a', [a1, a2]],
+      ['b', [b]],
+      ['a', [a3]],
+    ]);
+    expect(runs([])).toEqual([]);
+  });
 });
