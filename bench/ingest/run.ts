@@ -19,6 +19,9 @@
  * `tsx bench/ingest/profile-summary.ts <file>`.
  * BENCH_ALLOC=all|survivors: samples the measured runs' allocations (V8's sampling heap profiler) and prints the bytes
  * per frame by function, every allocation or only what outlived young-generation GCs; no result is written.
+ * BENCH_HEAP=<file.heapsnapshot>: after the measured runs (before ingest stops), collects garbage and writes a heap
+ * snapshot of the measured process, then writes no result; summarise it with
+ * `tsx bench/ingest/heap-summary.ts <file>` (what the live heap that every major GC marks is made of).
  * BENCH_TRACE=<prefix>: writes `<prefix>-<rate>-<repeat>.json` per measured run: every frame's receive time and
  * latency, every GC (PerformanceObserver), every produce request's start, duration and records, and every 10 ms the
  * CPU ticks of this process, its main thread, its V8 threads, the broker and the generator, all in epoch ms;
@@ -29,6 +32,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { writeHeapSnapshot } from 'node:v8';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   allocationSamplingFrom,
@@ -61,6 +65,7 @@ const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const SATURATION_FRAMES = Number(process.env['BENCH_SATURATION_FRAMES'] ?? 15_000);
 const PROFILE = process.env['BENCH_PROFILE'];
 const ALLOC = allocationSamplingFrom('BENCH_ALLOC');
+const HEAP = process.env['BENCH_HEAP'];
 const TRACE = process.env['BENCH_TRACE'];
 const heapGrowth = benchHeapGrowth();
 /** The targets of issue 12, printed beside the figures. */
@@ -434,6 +439,11 @@ async function main(): Promise<void> {
     profiler.disconnect();
     log(`CPU profile of the measured runs written to ${PROFILE}; no result is written for a profiled run`);
   }
+  if (HEAP) {
+    (globalThis as { gc?: () => void }).gc?.();
+    writeHeapSnapshot(HEAP);
+    log(`heap snapshot of the measured process written to ${HEAP}; no result is written`);
+  }
   await ingest.stop();
   await load.close();
 
@@ -611,7 +621,7 @@ async function main(): Promise<void> {
     summary,
     runs,
   };
-  if (PROFILE || ALLOC) return;
+  if (PROFILE || ALLOC || HEAP) return;
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   const file = new URL(`../results/ingest-${result.date.replace(/[:.]/g, '-')}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

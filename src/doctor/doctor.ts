@@ -13,9 +13,9 @@ import {
 import type { S3Client } from '@aws-sdk/client-s3';
 import kafkajs from 'kafkajs';
 import type { Kafka } from 'kafkajs';
-import platformClient from 'purecloud-platform-client-v2';
+import type { Models } from 'purecloud-platform-client-v2';
 import type { Config } from '../config.ts';
-import { GenesysApiError, GenesysPlatformClient } from '../genesys/platform-client.ts';
+import { GenesysApiError, GenesysPlatformClient, platformClient } from '../genesys/platform-client.ts';
 import type { TopicRole } from '../kafka/topics.ts';
 import { describeError } from '../runtime/errors.ts';
 import { loadSigningKey } from '../sink/signing-key.ts';
@@ -126,11 +126,11 @@ async function genesysChecks(config: Config, timeoutMs: number, now: () => numbe
     const subject = await within(
       timeoutMs,
       'Genesys',
-      client.call<platformClient.Models.AuthzSubject>('GET /api/v2/authorization/subjects/me', async () => {
+      client.call<Models.AuthzSubject>('GET /api/v2/authorization/subjects/me', async () => {
         sentAt = now();
         const res = (await new platformClient.AuthorizationApi(
           client.sdk,
-        ).getAuthorizationSubjectsMe()) as unknown as Extended<platformClient.Models.AuthzSubject>;
+        ).getAuthorizationSubjectsMe()) as unknown as Extended<Models.AuthzSubject>;
         receivedAt = now();
         const headers = res.headers ?? {};
         dateHeader = Object.entries(headers).find(([k]) => k.toLowerCase() === 'date')?.[1];
@@ -157,12 +157,10 @@ async function genesysChecks(config: Config, timeoutMs: number, now: () => numbe
       const listing = await within(
         timeoutMs,
         'Genesys',
-        client.call<platformClient.Models.AvailableTopicEntityListing>(
-          'GET /api/v2/notifications/availabletopics',
-          () =>
-            new platformClient.NotificationsApi(client.sdk).getNotificationsAvailabletopics({
-              expand: ['requiresPermissions', 'transports'],
-            }),
+        client.call<Models.AvailableTopicEntityListing>('GET /api/v2/notifications/availabletopics', () =>
+          new platformClient.NotificationsApi(client.sdk).getNotificationsAvailabletopics({
+            expand: ['requiresPermissions', 'transports'],
+          }),
         ),
       );
       out.push(subscriptionCheck(USER_TOPIC_SUFFIXES, listing.entities ?? [], policies));

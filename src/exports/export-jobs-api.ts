@@ -6,9 +6,8 @@
  * The adapter sends every call through one {@link GenesysPlatformClient} (one OAuth client, one token): Genesys
  * lets only the job's creator execute it, so the same adapter instance must create and execute a job.
  */
-import platformClient from 'purecloud-platform-client-v2';
 import type { Models } from 'purecloud-platform-client-v2';
-import { GenesysPlatformClient } from '../genesys/platform-client.ts';
+import { GenesysPlatformClient, platformClient } from '../genesys/platform-client.ts';
 import type { GenesysPlatformClientOptions } from '../genesys/platform-client.ts';
 
 /** A conversation a job's query covers: its id and start (which names the export's hour folder). */
@@ -44,8 +43,8 @@ const PAGE_SIZE = 100;
 /** The SDK adapter of {@link RecordingJobsApi}. */
 export class SdkRecordingJobsApi implements RecordingJobsApi {
   readonly #client: GenesysPlatformClient;
-  readonly #recording: platformClient.RecordingApi;
-  readonly #analytics: platformClient.AnalyticsApi;
+  readonly #recording: InstanceType<typeof platformClient.RecordingApi>;
+  readonly #analytics: InstanceType<typeof platformClient.AnalyticsApi>;
 
   constructor(opts: GenesysPlatformClientOptions) {
     this.#client = new GenesysPlatformClient(opts);

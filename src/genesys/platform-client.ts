@@ -14,8 +14,16 @@
  * A client of its own (never the SDK's process-wide singleton), so two roles or two tests in one process
  * never share a token.
  */
-import platformClient from 'purecloud-platform-client-v2';
+import { createRequire } from 'node:module';
+import type Sdk from 'purecloud-platform-client-v2';
 import type { Secret } from '../config.ts';
+
+/**
+ * The SDK, loaded with require(), and by every role from here. Imported as an ES module, its 3.9 MB of CommonJS
+ * source was held twice (once more for the translation to ESM): 7.4 MiB more heap, 16 MiB more RSS, in every role
+ * that talks to Genesys.
+ */
+export const platformClient: typeof Sdk = createRequire(import.meta.url)('purecloud-platform-client-v2');
 
 /** The SDK's ApiClient type (what the SDK's API classes are constructed with). */
 export type SdkClient = typeof platformClient.ApiClient;

@@ -5,7 +5,7 @@
  * `{failedUpdates: [...]}` for the ones it could not change. The conversation's recordings are listed
  * (`GET /api/v2/conversations/{id}/recordingmetadata`) only to record which recordings the protection covered.
  */
-import platformClient from 'purecloud-platform-client-v2';
+import { platformClient } from '../genesys/platform-client.ts';
 import type { Models } from 'purecloud-platform-client-v2';
 import { GenesysPlatformClient } from '../genesys/platform-client.ts';
 import type { GenesysPlatformClientOptions } from '../genesys/platform-client.ts';
@@ -22,7 +22,7 @@ export interface DeletionProtectionApi {
 /** The SDK adapter (retries 429/5xx/network errors with backoff inside GenesysPlatformClient.call). */
 export class SdkDeletionProtectionApi implements DeletionProtectionApi {
   readonly #client: GenesysPlatformClient;
-  readonly #recording: platformClient.RecordingApi;
+  readonly #recording: InstanceType<typeof platformClient.RecordingApi>;
 
   constructor(opts: GenesysPlatformClientOptions) {
     this.#client = new GenesysPlatformClient(opts);

@@ -6,7 +6,7 @@
  * `GenesysPlatformClient` (src/genesys/platform-client.ts): errors are `GenesysApiError`s with status, Genesys
  * error code and message only, never the SDK's own errors (which carry the bearer token and Basic credentials).
  */
-import platformClient from 'purecloud-platform-client-v2';
+import { platformClient } from '../genesys/platform-client.ts';
 import type { Models } from 'purecloud-platform-client-v2';
 import { GenesysApiError, GenesysPlatformClient } from '../genesys/platform-client.ts';
 import type { GenesysPlatformClientOptions } from '../genesys/platform-client.ts';

@@ -568,10 +568,13 @@ export function toPlainData(value: unknown, share?: PlainDataSharing): unknown {
   if (typeof value === 'string') return share ? share.string(value) : value;
   if (Array.isArray(value)) return value.map((v) => toPlainData(v, share));
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v !== undefined) out[key] = toPlainData(v, share);
+  // A clone keeps the record's layout: built member by member, an object of more than a dozen members (a leg of
+  // session tags has 34) goes to dictionary mode, a hash table several times its size.
+  const out: Record<string, unknown> = { ...value };
+  for (const key of Object.keys(out)) {
+    const v = out[key];
+    if (v === undefined) delete out[key];
+    else out[key] = toPlainData(v, share);
   }
   return share ? share.object(out) : out;
 }

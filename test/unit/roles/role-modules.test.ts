@@ -10,11 +10,17 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
 
-/** Value imports and re-exports of a module's source (type-only ones are erased and load nothing). */
+/**
+ * Value imports and re-exports of a module's source (type-only ones are erased and load nothing), and packages it
+ * loads with `createRequire(import.meta.url)(…)`.
+ */
 export function staticImports(source: string): string[] {
   const specs: string[] = [];
   const re = /^(?:import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm;
   for (const m of source.matchAll(re)) if (!m[1]) specs.push(m[2] as string);
+  // A CommonJS package loaded at module level with require() (the Genesys SDK: platform-client.ts).
+  for (const m of source.matchAll(/createRequire\(import\.meta\.url\)\(\s*['"]([^'"]+)['"]\s*\)/g))
+    specs.push(m[1] as string);
   return specs;
 }
 
@@ -51,8 +57,9 @@ describe('what each role loads at start', () => {
       "export { g } from './g.ts';",
       "export type { H } from './h.ts';",
       "  const x = await import('./lazy.ts');",
+      "export const sdk = createRequire(import.meta.url)('i');",
     ].join('\n');
-    expect(staticImports(src)).toEqual(['./a.ts', 'c', 'e', 'f', './g.ts']);
+    expect(staticImports(src)).toEqual(['./a.ts', 'c', 'e', 'f', './g.ts', 'i']);
   });
 
   it('the CLI loads no role and neither SDK until a command is chosen', () => {
