@@ -1,5 +1,5 @@
 /**
- * Each role loads only the SDKs it uses: the Genesys SDK costs a process ~55 MB of RSS and the S3 SDK ~35 MB,
+ * Each role loads only the SDKs it uses: the Genesys SDK costs a process ~40 MB of RSS and the S3 SDK ~35 MB,
  * so `custody sink` must not load the first nor `custody ingest` the second. Checked on the static import graph
  * of the sources (what a process loads at start; `await import()` is lazy by design and not followed).
  */
