@@ -1,13 +1,13 @@
 /**
  * Snapshots of quiet conversations, kept packed: session-tags.v1 Avro, then raw DEFLATE. A call's events stop when
  * it ends, but ingest keeps its snapshot for `snapshotIdleMs` (6 h) so that late events (after-call work, recording
- * and export events) merge into it. Decoded, a four-leg call's snapshot is ~37 KB of heap; packed it is ~1 KB, so
+ * and export events) merge into it. Decoded, a four-leg call's snapshot is ~11 KB of heap; packed it is ~1 KB, so
  * memory follows the calls in progress rather than the last six hours of calls. Unpacking (~0.1 ms) happens only
  * when a quiet conversation hears from Genesys again.
  *
  * Unpacked, equal strings and equal tag sources are shared again, as merges build them (a frame's tags share one
- * source object): decoded naively a simulated snapshot took 36.9 KB of heap, shared 18.3 KB (built by merges:
- * 16.9 KB; `bench/ingest/snapshot-memory.ts`). Safe because strings and tag sources are never changed in place: a
+ * source object): decoded naively a simulated snapshot takes 27 KB of heap, shared 11.4 KB (built by merges:
+ * 11.0 KB; `bench/ingest/snapshot-memory.ts`). Safe because strings and tag sources are never changed in place: a
  * merge into ingest's own snapshot (absorbSessionTags) gives a tag another source, it never edits one.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
