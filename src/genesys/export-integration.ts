@@ -3,9 +3,9 @@
  * `custody exports run` needs no integration id when the org has exactly one (the usual case). With none, or
  * several, it is one clear error naming the candidates and GENESYS_EXPORT_INTEGRATION_ID.
  */
-import { platformClient } from './platform-client.ts';
 import type { Models } from 'purecloud-platform-client-v2';
 import { FatalError } from '../runtime/errors.ts';
+import { platformClient } from './platform-client.ts';
 import type { GenesysPlatformClient } from './platform-client.ts';
 
 /** `integrationType.id` of the S3 recording export integration. */

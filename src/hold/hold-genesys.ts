@@ -5,11 +5,9 @@
  * `{failedUpdates: [...]}` for the ones it could not change. The conversation's recordings are listed
  * (`GET /api/v2/conversations/{id}/recordingmetadata`) only to record which recordings the protection covered.
  */
-import { platformClient } from '../genesys/platform-client.ts';
 import type { Models } from 'purecloud-platform-client-v2';
-import { GenesysPlatformClient } from '../genesys/platform-client.ts';
+import { GenesysApiError, GenesysPlatformClient, platformClient } from '../genesys/platform-client.ts';
 import type { GenesysPlatformClientOptions } from '../genesys/platform-client.ts';
-import { GenesysApiError } from '../genesys/platform-client.ts';
 
 export interface DeletionProtectionApi {
   /** The conversation's recording ids; [] when Genesys knows no recording of it (404). */

@@ -6,9 +6,8 @@
  * `GenesysPlatformClient` (src/genesys/platform-client.ts): errors are `GenesysApiError`s with status, Genesys
  * error code and message only, never the SDK's own errors (which carry the bearer token and Basic credentials).
  */
-import { platformClient } from '../genesys/platform-client.ts';
 import type { Models } from 'purecloud-platform-client-v2';
-import { GenesysApiError, GenesysPlatformClient } from '../genesys/platform-client.ts';
+import { GenesysApiError, GenesysPlatformClient, platformClient } from '../genesys/platform-client.ts';
 import type { GenesysPlatformClientOptions } from '../genesys/platform-client.ts';
 
 export { GenesysApiError, sanitize } from '../genesys/platform-client.ts';

@@ -2,8 +2,7 @@
 import { loadPublicKey } from '../sink/signing-key.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config.ts';
-import { GenesysApiError, GenesysPlatformClient } from '../genesys/platform-client.ts';
-import { platformClient } from '../genesys/platform-client.ts';
+import { GenesysApiError, GenesysPlatformClient, platformClient } from '../genesys/platform-client.ts';
 import type { Models } from 'purecloud-platform-client-v2';
 import type { BackfillScope } from '../backfill/backfill-plan.ts';
 import type { Encoders } from '../kafka/record-codecs.ts';
