@@ -477,6 +477,7 @@ export async function startIngest(
       const state = conversationState(id, at);
       state.lastEventAt = at;
       state.snapshot = absorbOrStart(snapshotOf(state), run, (state.changes ??= newSnapshotChanges()));
+      // Every user a leg names comes from a merged observation (or the restore), so noting them here is all it takes.
       for (const o of run) if (o.fields.userId) state.userIds.add(o.fields.userId);
       if (!touched.includes(id)) {
         touched.push(id);
@@ -500,7 +501,6 @@ export async function startIngest(
       state.changes = undefined;
       const snapshot = state.snapshot;
       if (changes === undefined || snapshot === undefined || !changedMaterially(changes)) continue;
-      for (const leg of snapshot.legs) if (leg.userId?.value) state.userIds.add(leg.userId.value);
       records.push({
         topic: topics.sessionTags,
         key: id,
