@@ -49,7 +49,7 @@ export async function startEventBridgeSource(deps: EventBridgeSourceDeps): Promi
     if (stopping || errorChain(e.payload.error).some((x) => x instanceof ShutdownError)) return;
     crash = describeError(e.payload.error);
     deps.log.error(
-      { err: { name: e.payload.error.name, message: e.payload.error.message }, restart: e.payload.restart },
+      { err: e.payload.error, restart: e.payload.restart },
       'EventBridge bridge consumer crashed',
     );
     // kafkajs restarts the consumer after a retriable error; otherwise it is stopped for good.

@@ -332,10 +332,7 @@ export async function startIngest(
   const fail = (e: unknown): void => {
     if (failedWith !== undefined || stopping) return;
     failedWith = e;
-    log.error(
-      { err: errorSummary(e) },
-      'ingest cannot continue: a part of it stopped for a reason retries cannot fix',
-    );
+    log.error({ err: e }, 'ingest cannot continue: a part of it stopped for a reason retries cannot fix');
     deps.onFailure?.(e);
     rejectFailure(e);
   };
@@ -372,10 +369,7 @@ export async function startIngest(
       sendFailed: (err: unknown, attempt: number) => {
         // One line when sending starts failing; the condition carries the latest cause for /readyz.
         if (attempt === 0)
-          log.error(
-            { err: errorSummary(err) },
-            'Kafka send failed; retrying with backoff (nothing is dropped)',
-          );
+          log.error({ err }, 'Kafka send failed; retrying with backoff (nothing is dropped)');
         conditions.set(KAFKA_CONDITION, `Kafka not accepting frames: ${describeError(err)}`);
       },
       recovered: (attempts: number) => {
@@ -631,9 +625,7 @@ export async function startIngest(
         const stationId = env.body.associatedStation?.id;
         directory
           .onStationEvent(env.userId, stationId)
-          .catch((e: unknown) =>
-            log.warn({ err: errorSummary(e), userId: env.userId }, 'station lookup failed'),
-          );
+          .catch((e: unknown) => log.warn({ err: e, userId: env.userId }, 'station lookup failed'));
       } else if (env.kind === 'persistent-connection') {
         directory.onPersistentConnection(env.userId, env.body.persistentState ?? undefined);
       }
@@ -891,11 +883,7 @@ export async function startIngest(
       failed: (gap, err) => {
         const fatal = genesysFatal(err);
         if (fatal) fail(fatal);
-        else
-          log.error(
-            { shard: gap.shard, err: errorSummary(err) },
-            'gap repair attempt failed; a later attempt will retry',
-          );
+        else log.error({ shard: gap.shard, err }, 'gap repair attempt failed; a later attempt will retry');
       },
     },
     opts.gapRepair,
@@ -995,7 +983,7 @@ export async function startIngest(
           if (fatal) fail(fatal);
           else
             log.warn(
-              { shard: c.shard, err: errorSummary(e) },
+              { shard: c.shard, err: e },
               'resubscribe after token renewal failed; the channel will be rebuilt if it ends',
             );
         });
@@ -1108,7 +1096,7 @@ export async function startIngest(
       .catch((e: unknown) => {
         const fatal = genesysFatal(e);
         if (fatal) fail(fatal);
-        else log.error({ err: errorSummary(e) }, 'user refresh failed; keeping the current subscriptions');
+        else log.error({ err: e }, 'user refresh failed; keeping the current subscriptions');
       });
   }, opts.userRefreshMs);
   refresh.unref();
@@ -1133,7 +1121,7 @@ export async function startIngest(
           log.warn({ what, stopTimeoutMs: opts.stopTimeoutMs }, `stop deadline reached while ${what}`);
         return done;
       } catch (e) {
-        log.warn({ what, err: errorSummary(e) }, `stop: ${what} failed`);
+        log.warn({ what, err: e }, `stop: ${what} failed`);
         return true;
       } finally {
         clearTimeout(timer);
@@ -1245,11 +1233,4 @@ function latestObservedAt(observations: readonly TagObservation[]): number | und
   for (const o of observations)
     if (o.observedAt !== null && (latest === undefined || o.observedAt > latest)) latest = o.observedAt;
   return latest;
-}
-
-/** Error → loggable summary without request details (which may hold tokens). */
-function errorSummary(e: unknown): { name: string; message: string } {
-  return e instanceof Error
-    ? { name: e.name, message: e.message.slice(0, 300) }
-    : { name: 'unknown', message: String(e).slice(0, 300) };
 }

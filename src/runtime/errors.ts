@@ -80,6 +80,7 @@ const KAFKA_FATAL_TYPES = new Set([
 
 type ErrorLike = {
   name?: unknown;
+  message?: unknown;
   code?: unknown;
   type?: unknown;
   status?: unknown;
@@ -163,6 +164,10 @@ export function describeError(e: unknown): string {
       const suffix = typeof code === 'string' && !x.message.includes(code) ? ` (${code})` : '';
       return `${x.name}: ${x.message}${suffix}`;
     }
+    // An error that crossed a boundary as plain data (kafkajs event payloads, worker messages): not "[object Object]".
+    const like = asErrorLike(x);
+    if (like && typeof like.message === 'string')
+      return typeof like.name === 'string' ? `${like.name}: ${like.message}` : like.message;
     return String(x);
   };
   const first = text(chain[0]);

@@ -284,6 +284,12 @@ describe('shutdown', () => {
       options: { stopTimeoutMs: 1_500 },
     });
     await until('frames waiting for Kafka', () => r.ingest.stats.frames > 3);
+    // The operator's line names the cause (it logged "[object Object]" when handed a summary object).
+    await until('the send failure logged', () => r.logs.some((l) => l.msg.startsWith('Kafka send failed')));
+    const failed = r.logs.find((l) => l.msg.startsWith('Kafka send failed'));
+    expect((failed?.['err'] as { message: string }).message).toMatch(
+      /^KafkaJS\w+: .*(ECONNREFUSED|connect)/i,
+    );
     const started = Date.now();
     const report = await r.stop();
     runs.splice(runs.indexOf(r), 1);

@@ -71,4 +71,12 @@ describe('describeError', () => {
     expect(line).toBe('Error: cannot start second line; cause: Error: connect ECONNREFUSED 127.0.0.1:9092');
     expect(line).not.toMatch(/\n|\bat .+:\d+:\d+/);
   });
+
+  it('describes an error passed on as plain data by its name and message, not as [object Object]', () => {
+    expect(describeError({ name: 'KafkaJSConnectionError', message: 'Connection error: ECONNREFUSED' })).toBe(
+      'KafkaJSConnectionError: Connection error: ECONNREFUSED',
+    );
+    expect(describeError({ message: 'no name' })).toBe('no name');
+    expect(describeError({ other: 1 })).toBe('[object Object]');
+  });
 });
