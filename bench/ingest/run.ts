@@ -7,7 +7,9 @@
  * Load: realistic conversation events from the emulator's simulation, published by the emulator's notification
  * WebSocket at a fixed offered rate. The emulator and its pacing run in their own process (load-server.ts), so the
  * measured process holds custody ingest only (and this harness: latency bookkeeping, RSS sampling). Both share the
- * machine's cores. Latency is from frame received on the socket to Kafka ack, exact per frame.
+ * machine's cores. Latency is per frame to its Kafka ack, from two starts: from custody's receive (ws's message
+ * event), and, in paced runs, from when the generator's schedule made the frame due (`fromSchedule`), which also counts
+ * the time a frame waited in the socket before custody took it: the paced floor's measure, and the stricter one.
  *
  * Saturation: a burst of BENCH_SATURATION_FRAMES offered as fast as the generator can (below the delivery buffer's
  * high-water mark, so the sockets are never paused); achieved = frames ÷ (last ack − first frame received).
@@ -26,6 +28,10 @@
  * latency, every GC (PerformanceObserver), every produce request's start, duration and records, and every 10 ms the
  * CPU ticks of this process, its main thread, its V8 threads, the broker and the generator, all in epoch ms;
  * `tsx bench/ingest/trace-summary.ts <file>` says where the latency tail came from and who had the cores then.
+ * BENCH_PACK_AFTER_MS=<ms>: ingest packs a conversation's snapshot after this much quiet instead of 60 s (housekeeping
+ * every half of it), to measure a smaller live heap against the packing and unpacking it costs.
+ * With BENCH_PROFILE, `tsx bench/ingest/profile-stalls.ts <file>` reads the profile over time: the stretches the main
+ * thread never went idle, and what filled them.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -67,6 +73,8 @@ const PROFILE = process.env['BENCH_PROFILE'];
 const ALLOC = allocationSamplingFrom('BENCH_ALLOC');
 const HEAP = process.env['BENCH_HEAP'];
 const TRACE = process.env['BENCH_TRACE'];
+const PACK_AFTER_MS =
+  process.env['BENCH_PACK_AFTER_MS'] === undefined ? undefined : Number(process.env['BENCH_PACK_AFTER_MS']);
 const heapGrowth = benchHeapGrowth();
 /** The targets of issue 12, printed beside the figures. */
 const TARGETS = { p99Ms: 50, keepUpRate: 5_000, saturationRatio: 0.7, rssMiB: 256 };
@@ -113,6 +121,21 @@ async function startLoad(): Promise<{
 }
 
 /** utime + stime of a process (or one of its threads) in clock ticks (1/100 s), from /proc; 0 when unreadable. */
+/**
+ * Each frame's latency from the moment the generator's schedule made it due (startedAt + (k + 1) / rate for the k-th
+ * frame: the generator sends frame k once that much time has passed) to its ack, sorted. Frames reach custody in the
+ * order sent, so the k-th received is the k-th sent (to the millisecond that `receivedAt` is stamped with).
+ */
+function scheduleLatencies(receivedAndAcked: readonly number[], startedAt: number, rate: number): number[] {
+  const frames: Array<[number, number]> = [];
+  for (let i = 0; i < receivedAndAcked.length; i += 2)
+    frames.push([receivedAndAcked[i] as number, receivedAndAcked[i + 1] as number]);
+  frames.sort((a, b) => a[0] - b[0]);
+  return frames
+    .map(([, ackedAt], k) => ackedAt - (startedAt + ((k + 1) * 1000) / rate))
+    .sort((a, b) => a - b);
+}
+
 function cpuTicks(path: string): number {
   try {
     const stat = readFileSync(path, 'utf8');
@@ -243,6 +266,8 @@ async function main(): Promise<void> {
   );
 
   const latencies: number[] = [];
+  // Flat [receivedAt, ackedAt, …] per frame: for the latency from the generator's schedule.
+  const receivedAndAcked: number[] = [];
   // BENCH_TRACE: flat [receivedAt, latency, …] per frame and [start, duration, kind, …] per GC, epoch ms.
   const traceFrames: number[] = [];
   const traceGc: number[] = [];
@@ -293,26 +318,32 @@ async function main(): Promise<void> {
     topics.sessionTags,
   );
   if (TRACE) custodyProducer.trace = [];
-  const ingest = await startIngest({
-    api: new SdkGenesysApi({
-      apiUrl: load.ready.baseUrl,
-      clientId: 'bench',
-      clientSecret: new Secret('bench-secret'),
-    }),
-    producer: custodyProducer,
-    encoders: await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, topics),
-    topics,
-    instance: 'bench',
-    log: createLogger({ level: 'error', instance: 'bench' }),
-    metrics: ingestMetrics(createRegistry()),
-    onAcked: (receivedAt, ackedAt) => {
-      latencies.push(ackedAt - receivedAt);
-      if (TRACE) traceFrames.push(receivedAt, ackedAt - receivedAt);
-      acked++;
-      if (receivedAt < firstReceivedAt) firstReceivedAt = receivedAt;
-      lastAckAt = ackedAt;
+  const ingest = await startIngest(
+    {
+      api: new SdkGenesysApi({
+        apiUrl: load.ready.baseUrl,
+        clientId: 'bench',
+        clientSecret: new Secret('bench-secret'),
+      }),
+      producer: custodyProducer,
+      encoders: await createEncoders({ brokers: [], clientId: 'bench', ssl: false }, topics),
+      topics,
+      instance: 'bench',
+      log: createLogger({ level: 'error', instance: 'bench' }),
+      metrics: ingestMetrics(createRegistry()),
+      onAcked: (receivedAt, ackedAt) => {
+        latencies.push(ackedAt - receivedAt);
+        receivedAndAcked.push(receivedAt, ackedAt);
+        if (TRACE) traceFrames.push(receivedAt, ackedAt - receivedAt);
+        acked++;
+        if (receivedAt < firstReceivedAt) firstReceivedAt = receivedAt;
+        lastAckAt = ackedAt;
+      },
     },
-  });
+    PACK_AFTER_MS === undefined
+      ? {}
+      : { snapshotPackAfterMs: PACK_AFTER_MS, housekeepingMs: Math.max(250, PACK_AFTER_MS / 2) },
+  );
 
   // RSS with ingest started and idle, garbage collected: what the modules and the idle pipeline take before load.
   (globalThis as { gc?: () => void }).gc?.();
@@ -332,6 +363,12 @@ async function main(): Promise<void> {
     p50: number;
     p99: number;
     max: number;
+    /**
+     * Paced runs: latency from when the generator's schedule made each frame due to its ack (the paced floor's
+     * measure). Unlike p50/p99 (from custody's receive), it counts time a frame waited in the socket before custody
+     * took it, and the generator's own lateness against custody.
+     */
+    fromSchedule: { p50: number; p99: number; max: number } | null;
     /** CPU time (user + system) of the measured process per 1,000 frames. */
     cpuMsPer1000Frames: number;
     rssMiBMax: number;
@@ -345,6 +382,7 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   const measure = async (rate: number, total: number, repeat: number): Promise<Run> => {
     latencies.length = 0;
+    receivedAndAcked.length = 0;
     traceFrames.length = 0;
     traceGc.length = 0;
     traceCpu.length = 0;
@@ -372,6 +410,7 @@ async function main(): Promise<void> {
       );
     }
     const sorted = [...latencies].sort((a, b) => a - b);
+    const fromSchedule = rate > 0 ? scheduleLatencies(receivedAndAcked, offered.startedAt, rate) : null;
     // A paced run counts from the generator's start; saturation from the first frame custody received.
     const from = rate > 0 ? offered.startedAt : firstReceivedAt;
     const run: Run = {
@@ -387,6 +426,11 @@ async function main(): Promise<void> {
       p50: quantile(sorted, 0.5),
       p99: quantile(sorted, 0.99),
       max: sorted[sorted.length - 1] ?? NaN,
+      fromSchedule: fromSchedule && {
+        p50: Math.round(quantile(fromSchedule, 0.5)),
+        p99: Math.round(quantile(fromSchedule, 0.99)),
+        max: Math.round(fromSchedule[fromSchedule.length - 1] ?? NaN),
+      },
       cpuMsPer1000Frames: Number((((used.user + used.system) / 1000 / Math.max(1, acked)) * 1000).toFixed(1)),
       rssMiBMax: mib(rssMax),
       atRssMaxMiB: {
@@ -405,6 +449,9 @@ async function main(): Promise<void> {
     log(
       `${rate > 0 ? `rate ${rate}/s` : 'saturation'} #${repeat + 1}: offered ${run.offeredPerSecond}/s (generator behind ≤ ${run.generatorBehindMsMax} ms, ${run.generatorCpuMsPer1000Frames} CPU ms/1000 frames), ` +
         `achieved ${run.achieved}/s, p50 ${run.p50} ms, p99 ${run.p99} ms, max ${run.max} ms, ` +
+        (run.fromSchedule
+          ? `from schedule p50 ${run.fromSchedule.p50} ms, p99 ${run.fromSchedule.p99} ms, max ${run.fromSchedule.max} ms, `
+          : '') +
         `${run.cpuMsPer1000Frames} CPU ms/1000 frames, RSS ≤ ${run.rssMiBMax} MiB ` +
         `(heap ${run.atRssMaxMiB.heapUsed} of ${run.atRssMaxMiB.heapTotal}, external ${run.atRssMaxMiB.external}; live after ${run.liveHeapMiBAfter ?? '?'}), ` +
         `Kafka ${Math.round(run.kafkaPer1000Frames.bytes / 1024)} KiB per 1,000 frames in ${run.kafkaPer1000Frames.requests} requests (${acked}/${total} acked)`,
@@ -580,6 +627,9 @@ async function main(): Promise<void> {
       achievedPerSecondMedian: achieved,
       p50MsMedian: median(rs.map((r) => r.p50)),
       p99MsMedian: median(rs.map((r) => r.p99)),
+      ...(rate === 'saturation'
+        ? {}
+        : { fromScheduleP99MsMedian: median(rs.map((r) => r.fromSchedule?.p99 ?? NaN)) }),
       cpuMsPer1000FramesMedian: median(rs.map((r) => r.cpuMsPer1000Frames)),
       generatorCpuMsPer1000FramesMedian: median(rs.map((r) => r.generatorCpuMsPer1000Frames)),
       rssMiBMax: Math.max(...rs.map((r) => r.rssMiBMax)),
@@ -627,11 +677,11 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(
     [
-      `| offered frames/s | achieved (median) | p50 ms | p99 ms | bare producer paced: p99 ms | CPU ms / 1000 frames | RSS max MiB | achieved ÷ bare producer (${floor} frames/s) |`,
-      '|---|---|---|---|---|---|---|---|',
+      `| offered frames/s | achieved (median) | p50 ms | p99 ms | p99 ms from schedule | bare producer paced: p99 ms | CPU ms / 1000 frames | RSS max MiB | achieved ÷ bare producer (${floor} frames/s) |`,
+      '|---|---|---|---|---|---|---|---|---|',
       ...summary.map(
         (s) =>
-          `| ${s.offeredPerSecond} | ${s.achievedPerSecondMedian} | ${s.p50MsMedian} | ${s.p99MsMedian} | ${'pacedFloorP99MsMedian' in s ? s.pacedFloorP99MsMedian : '—'} | ${s.cpuMsPer1000FramesMedian} | ${s.rssMiBMax} | ${s.ratioToFloor} |`,
+          `| ${s.offeredPerSecond} | ${s.achievedPerSecondMedian} | ${s.p50MsMedian} | ${s.p99MsMedian} | ${'fromScheduleP99MsMedian' in s ? s.fromScheduleP99MsMedian : '—'} | ${'pacedFloorP99MsMedian' in s ? s.pacedFloorP99MsMedian : '—'} | ${s.cpuMsPer1000FramesMedian} | ${s.rssMiBMax} | ${s.ratioToFloor} |`,
       ),
       '',
       `written ${file.pathname}`,

@@ -21,7 +21,6 @@ import { snapshotObservations } from '../../support/reference-merge.ts';
 
 setFlagsFromString('--allow-natives-syntax');
 // Compiled after the flag is set, so the V8 intrinsic parses.
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
 
 const T0 = Date.parse('2026-03-02T08:00:00Z');
