@@ -6,19 +6,8 @@
  *
  * Usage: tsx bench/ingest/profile-stalls.ts <file.cpuprofile> [minStallMs=50] [top=15]
  */
-import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-}
+import { label, owner, readProfile, shortUrl } from './cpu-profile.ts';
+import type { ProfileNode } from './cpu-profile.ts';
 
 const [file, minArg, topArg] = process.argv.slice(2);
 if (!file) {
@@ -27,23 +16,11 @@ if (!file) {
 }
 const minStallUs = Number(minArg ?? 50) * 1000;
 const top = Number(topArg ?? 15);
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const profile = readProfile(file);
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
-const shortUrl = (url: string): string =>
-  url.replace(/^file:\/\/.*?\/(node_modules\/|src\/|bench\/|dev\/|test\/)/, '$1');
-const label = (n: ProfileNode): string => {
-  const url = shortUrl(n.callFrame.url);
-  return `${n.callFrame.functionName || '(anonymous)'}${url ? ` ${url}:${n.callFrame.lineNumber + 1}` : ''}`;
-};
-const owner = (n: ProfileNode): string => {
-  const url = shortUrl(n.callFrame.url);
-  if (!url) return n.callFrame.functionName.startsWith('(') ? n.callFrame.functionName : '(native)';
-  const m = /^(node_modules\/(?:@[^/]+\/)?[^/]+|src\/[^/]+|dev\/[^/]+|bench\/[^/]+)/.exec(url);
-  return m?.[1] ?? (url.startsWith('node:') ? 'node internals' : url);
-};
 /** The outermost JavaScript frame of a sample: the callback the event loop was running. */
 const entryCache = new Map<number, string>();
 const entry = (id: number): string => {

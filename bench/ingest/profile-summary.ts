@@ -5,44 +5,18 @@
  *
  * Usage: tsx bench/ingest/profile-summary.ts <file.cpuprofile> [top=25]
  */
-import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { label, owner, readProfile } from './cpu-profile.ts';
 
 const [file, topArg] = process.argv.slice(2);
 if (!file) {
   process.stderr.write('usage: tsx bench/ingest/profile-summary.ts <file.cpuprofile> [top]\n');
   process.exit(2);
 }
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const profile = readProfile(file);
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfUs = new Map<number, number>();
 profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 
-/** A path relative to the repository (node_modules/<pkg>/…, src/…, dev/…), or the URL as given (node:…). */
-const shortUrl = (url: string): string =>
-  url.replace(/^file:\/\/.*?\/(node_modules\/|src\/|bench\/|dev\/|test\/)/, '$1');
-/** Who a frame belongs to: custody (src/<dir>), a dependency (its package), the emulator, Node, or V8. */
-const owner = (n: ProfileNode): string => {
-  const url = shortUrl(n.callFrame.url);
-  if (!url) return n.callFrame.functionName.startsWith('(') ? n.callFrame.functionName : '(native)';
-  const m = /^(node_modules\/(?:@[^/]+\/)?[^/]+|src\/[^/]+|dev\/[^/]+|bench\/[^/]+)/.exec(url);
-  return m?.[1] ?? (url.startsWith('node:') ? 'node internals' : url);
-};
-const label = (n: ProfileNode): string => {
-  const { functionName, url, lineNumber } = n.callFrame;
-  const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
-  return `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
-};
 const perLabel = new Map<string, number>();
 const perOwner = new Map<string, number>();
 let total = 0;
