@@ -68,7 +68,11 @@ if (current && current.us >= minStallUs) stalls.push(current);
 const totalUs = t - profile.startTime;
 const tally = (key: (id: number) => string, of: Stall[]): [string, number][] => {
   const m = new Map<string, number>();
-  for (const s of of) s.samples.forEach((id, i) => m.set(key(id), (m.get(key(id)) ?? 0) + s.deltas[i]!));
+  for (const s of of)
+    s.samples.forEach((id, i) => {
+      const k = key(id);
+      m.set(k, (m.get(k) ?? 0) + s.deltas[i]!);
+    });
   return [...m].sort((a, b) => b[1] - a[1]);
 };
 const stallUs = stalls.reduce((n, s) => n + s.us, 0);

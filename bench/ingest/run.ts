@@ -120,7 +120,6 @@ async function startLoad(): Promise<{
   };
 }
 
-/** utime + stime of a process (or one of its threads) in clock ticks (1/100 s), from /proc; 0 when unreadable. */
 /**
  * Each frame's latency from the moment the generator's schedule made it due (startedAt + (k + 1) / rate for the k-th
  * frame: the generator sends frame k once that much time has passed) to its ack, sorted. Frames reach custody in the
@@ -136,6 +135,7 @@ function scheduleLatencies(receivedAndAcked: readonly number[], startedAt: numbe
     .sort((a, b) => a - b);
 }
 
+/** utime + stime of a process (or one of its threads) in clock ticks (1/100 s), from /proc; 0 when unreadable. */
 function cpuTicks(path: string): number {
   try {
     const stat = readFileSync(path, 'utf8');
@@ -265,11 +265,9 @@ async function main(): Promise<void> {
     `load generator (own process): ${load.ready.poolEvents} events from ${load.ready.conversations} conversations, ${load.ready.users} users`,
   );
 
-  const latencies: number[] = [];
-  // Flat [receivedAt, ackedAt, …] per frame: for the latency from the generator's schedule.
+  // Flat [receivedAt, ackedAt, …] per frame of the run, epoch ms: every latency figure is derived from it.
   const receivedAndAcked: number[] = [];
-  // BENCH_TRACE: flat [receivedAt, latency, …] per frame and [start, duration, kind, …] per GC, epoch ms.
-  const traceFrames: number[] = [];
+  // BENCH_TRACE: flat [start, duration, kind, …] per GC, epoch ms.
   const traceGc: number[] = [];
   const gcObserver = TRACE
     ? new PerformanceObserver((list) => {
@@ -332,9 +330,7 @@ async function main(): Promise<void> {
       log: createLogger({ level: 'error', instance: 'bench' }),
       metrics: ingestMetrics(createRegistry()),
       onAcked: (receivedAt, ackedAt) => {
-        latencies.push(ackedAt - receivedAt);
         receivedAndAcked.push(receivedAt, ackedAt);
-        if (TRACE) traceFrames.push(receivedAt, ackedAt - receivedAt);
         acked++;
         if (receivedAt < firstReceivedAt) firstReceivedAt = receivedAt;
         lastAckAt = ackedAt;
@@ -381,9 +377,7 @@ async function main(): Promise<void> {
   };
   const runs: Run[] = [];
   const measure = async (rate: number, total: number, repeat: number): Promise<Run> => {
-    latencies.length = 0;
     receivedAndAcked.length = 0;
-    traceFrames.length = 0;
     traceGc.length = 0;
     traceCpu.length = 0;
     if (custodyProducer.trace) custodyProducer.trace.length = 0;
@@ -402,14 +396,18 @@ async function main(): Promise<void> {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const liveHeapMiBAfter = gc ? mib(process.memoryUsage().heapUsed) : null;
+    // Per frame, from custody's receive: [receivedAt, latency, …] (the trace's layout), and the latencies alone.
+    const frames = receivedAndAcked.map((v, i) =>
+      i % 2 === 0 ? v : v - (receivedAndAcked[i - 1] as number),
+    );
     if (TRACE && repeat >= 0) {
       const requests = custodyProducer.trace ?? [];
       writeFileSync(
         `${TRACE}-${rate > 0 ? rate : 'saturation'}-${repeat}.json`,
-        JSON.stringify({ frames: traceFrames, gc: traceGc, requests, cpu: traceCpu }),
+        JSON.stringify({ frames, gc: traceGc, requests, cpu: traceCpu }),
       );
     }
-    const sorted = [...latencies].sort((a, b) => a - b);
+    const sorted = frames.filter((_, i) => i % 2 === 1).sort((a, b) => a - b);
     const fromSchedule = rate > 0 ? scheduleLatencies(receivedAndAcked, offered.startedAt, rate) : null;
     // A paced run counts from the generator's start; saturation from the first frame custody received.
     const from = rate > 0 ? offered.startedAt : firstReceivedAt;
