@@ -19,6 +19,8 @@ import type {
   TagSource,
 } from './session-tags.ts';
 
+const LEG_TAG_FIELD_SET: ReadonlySet<string> = new Set(LEG_TAG_FIELDS);
+
 type MutableLeg = { legKey: string; participantId: string } & {
   [K in LegTagField]: Tag<LegFieldValueTypes[K]> | null;
 };
@@ -102,14 +104,29 @@ function compareMember(x: string | null, y: string | null): number {
  */
 export function compareSources(a: TagSource, b: TagSource): number {
   if (a === b) return 0;
-  return (
+  if (a === lastCompared.a && b === lastCompared.b) return lastCompared.result;
+  const result =
     compareMember(a.kind, b.kind) ||
     compareMember(a.topicName ?? null, b.topicName ?? null) ||
     compareMember(a.correlationId ?? null, b.correlationId ?? null) ||
     compareMember(a.api ?? null, b.api ?? null) ||
-    compareMember(a.field ?? null, b.field ?? null)
-  );
+    compareMember(a.field ?? null, b.field ?? null);
+  lastCompared.a = a;
+  lastCompared.b = b;
+  lastCompared.result = result;
+  return result;
 }
+
+/**
+ * The last pair {@link compareSources} ranked. A frame's fields without a payload path share its source, and a
+ * leg's fields mostly share the one of the frame that last set them, so a merge ranks the same pair field after field
+ * (sources are never changed once built).
+ */
+const lastCompared: { a: TagSource | undefined; b: TagSource | undefined; result: number } = {
+  a: undefined,
+  b: undefined,
+  result: 0,
+};
 
 /**
  * Payload fields whose value custody maps to a leg's own or far address by the call's direction (the calling and
@@ -331,7 +348,11 @@ function joinObservation(
   before?: MaterialBefore,
 ): void {
   const slot = into as Record<LegTagField, AnyTag | null>;
-  for (const f of LEG_TAG_FIELDS) {
+  // The observation's own fields, not all 32 of a leg: an observation carries a third of them, and reading an absent
+  // one is a lookup on fields objects of many shapes. Fields join independently, so their order does not matter.
+  for (const key in o.fields) {
+    if (!LEG_TAG_FIELD_SET.has(key)) continue;
+    const f = key as LegTagField;
     const value = o.fields[f];
     if (value === undefined) continue;
     const path = o.fieldPaths?.[f];

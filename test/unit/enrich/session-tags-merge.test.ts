@@ -98,6 +98,19 @@ describe('mergeSessionTags', () => {
     expect(() => mergeSessionTags(undefined, [])).toThrow(RangeError);
   });
 
+  it('joins only the leg fields an observation carries: other keys, own or inherited, are ignored', () => {
+    // A fields object as a decoder may build it: an instance whose prototype has enumerable members.
+    class DecodedFields {
+      purpose = 'agent';
+      notALegField = 'x';
+    }
+    (DecodedFields.prototype as unknown as Record<string, unknown>)['clone'] = () => undefined;
+    const fields = new DecodedFields() as unknown as TagObservation['fields'];
+    const s = mergeSessionTags(undefined, [obs({ fields })]);
+    expect(s).toEqual(mergeSessionTags(undefined, [obs({ fields: { purpose: 'agent' } })]));
+    expect(Object.keys(s.legs[0] ?? {})).toEqual(['legKey', 'participantId', ...LEG_TAG_FIELDS]);
+  });
+
   it('does not mutate its inputs', () => {
     const s1 = mergeSessionTags(undefined, [obs({ fields: { purpose: 'agent' } })]);
     const copy = structuredClone(s1);
