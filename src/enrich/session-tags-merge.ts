@@ -77,8 +77,8 @@ function plainInJson(c: number): boolean {
 /**
  * `cmp(JSON.stringify(x), JSON.stringify(y))` for two members of a source key. Two strings that first differ in a
  * code unit JSON writes as itself compare as those code units: their common prefix is written the same in both (a
- * surrogate at its end is lone in both, the next unit being no surrogate). Anything else (one a prefix of the
- * other, an escape or a surrogate at the difference, `null`) goes through JSON.
+ * surrogate at its end is lone in both, the next unit being no surrogate). So do a string and its proper prefix,
+ * below. Anything else (an escape or a surrogate at the difference, `null`) goes through JSON.
  */
 function compareMember(x: string | null, y: string | null): number {
   if (x === y) return 0;
@@ -90,6 +90,14 @@ function compareMember(x: string | null, y: string | null): number {
       const cx = x.charCodeAt(i);
       const cy = y.charCodeAt(i);
       if (plainInJson(cx) && plainInJson(cy)) return cx < cy ? -1 : 1;
+    } else if (x.length !== y.length) {
+      // One is a proper prefix of the other (a topic and its subtopic: `….conversations` and `….conversations.calls`).
+      // Where the shorter's JSON closes with `"`, the longer's goes on with its next unit as itself, or with `\\` (an
+      // escape; also a high surrogate ending the shorter, lone there, is escaped where the longer has it raw): only a
+      // space or `!` is below `"`.
+      const next = (x.length > y.length ? x : y).charCodeAt(n);
+      const shorterFirst = next !== 0x20 && next !== 0x21;
+      return shorterFirst === x.length < y.length ? -1 : 1;
     }
   }
   return cmp(JSON.stringify(x), JSON.stringify(y));
