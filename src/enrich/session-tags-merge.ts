@@ -91,10 +91,10 @@ function compareMember(x: string | null, y: string | null): number {
       const cy = y.charCodeAt(i);
       if (plainInJson(cx) && plainInJson(cy)) return cx < cy ? -1 : 1;
     } else if (x.length !== y.length) {
-      // One is a proper prefix of the other (a topic and its subtopic: `….conversations` and `….conversations.calls`).
-      // Where the shorter's JSON closes with `"`, the longer's goes on with its next unit as itself, or with `\\` (an
-      // escape; also a high surrogate ending the shorter, lone there, is escaped where the longer has it raw): only a
-      // space or `!` is below `"`.
+      // One is a proper prefix of the other (a topic and its subtopic: `….conversations` and
+      // `….conversations.calls`). Where the shorter's JSON closes with `"`, the longer's goes on with its next unit
+      // as itself, or with `\\` (an escape; also a high surrogate ending the shorter, lone there, is escaped where
+      // the longer has it raw): only a space or `!` is below `"`.
       const next = (x.length > y.length ? x : y).charCodeAt(n);
       const shorterFirst = next !== 0x20 && next !== 0x21;
       return shorterFirst === x.length < y.length ? -1 : 1;
