@@ -289,7 +289,9 @@ export async function startIngest(
   const conditions = deps.conditions ?? new Conditions(log);
   const directory = new UserDirectory(deps.api, now);
   const dedupe = new OverlapDedupe(
-    deps.eventBridge ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000 } : {},
+    deps.eventBridge
+      ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000, alwaysArmed: true }
+      : {},
   );
   const conversations = new Map<string, ConversationState>();
   for (const [id, r] of deps.restored ?? []) {
@@ -608,7 +610,8 @@ export async function startIngest(
     } else {
       const env = parsed.value;
       ({ conversationId, entityId } = notificationKeys(env));
-      if (env.topicName !== undefined && isDataKind(env.kind)) {
+      // Sockets' frames are checked only while a second channel may carry their topic (after a subscription).
+      if (env.topicName !== undefined && isDataKind(env.kind) && (eb || dedupe.checks(frame.receivedAt))) {
         // The body as sent, without the per-channel envelope metadata.
         const body = eventBodyText(env);
         // EventBridge delivers at least once, and Genesys retries it for days: any repeat of a body is a duplicate.
@@ -917,6 +920,7 @@ export async function startIngest(
       repair.schedule(gap);
     },
     reconnect: (reason: string) => metrics.reconnects.inc({ reason }),
+    overlapping: () => dedupe.arm(now()),
     failed: (err: FatalError) => fail(err),
     log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
       log[level]({ shard, ...fields }, msg),

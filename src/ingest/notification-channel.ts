@@ -111,6 +111,12 @@ export interface ChannelEvents {
   gapOpened(gap: Gap): void;
   gapClosed(gap: Gap): void;
   reconnect(reason: string): void;
+  /**
+   * Another socket may carry this shard's topics from now on: a subscription request is about to be sent (the topics
+   * may still be on another channel, as after socket_closing or when users move between shards), or a replacement
+   * socket went live while the one it replaces is still open. Cross-channel duplicates are checked after it.
+   */
+  overlapping(): void;
   /** The channel cannot be kept up for a reason retrying cannot fix (credentials, permission): it stopped trying. */
   failed(err: FatalError): void;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
@@ -374,6 +380,7 @@ export class NotificationChannel {
   }
 
   async #subscribe(channelId: string): Promise<void> {
+    this.#events.overlapping();
     const listing = await this.#api.putSubscriptions(channelId, this.#topics);
     const rejected = (listing.entities ?? []).filter((t) => t.state && !isGenesysEnum(t.state, 'Permitted'));
     for (const t of rejected) {
@@ -555,9 +562,11 @@ export class NotificationChannel {
         return;
       }
       this.#current = next;
-      if (old.ws.readyState === WebSocket.OPEN || old.ws.readyState === WebSocket.CONNECTING)
+      if (old.ws.readyState === WebSocket.OPEN || old.ws.readyState === WebSocket.CONNECTING) {
+        // However long the replacement took, the two overlap until the old one's close completes.
+        this.#events.overlapping();
         old.ws.close(1000, 'replaced after socket_closing');
-      else this.#retiring = undefined;
+      } else this.#retiring = undefined;
       this.#events.log('info', 'rotated socket after socket_closing', {
         shard: this.shard,
         from: old.channelId,

@@ -67,8 +67,11 @@ export interface EmulatorControl {
   /** The socket stays open but receives nothing (no events, heartbeats or pongs) until un-stalled. */
   stallSocket(channelId: string, stalled?: boolean): void;
   resumeHeartbeats(channelId?: string): void;
-  /** Sends `v2.system.socket_closing`; the socket is closed after the grace period unless replaced. */
-  sendSocketClosing(channelId: string): boolean;
+  /**
+   * Sends `v2.system.socket_closing`; the socket is closed after the grace period unless replaced. With
+   * `refuseReconnect` the channel's connectUri refuses new sockets (503), so the client must open a new channel.
+   */
+  sendSocketClosing(channelId: string, opts?: { refuseReconnect?: boolean }): boolean;
   /** Expires a channel now (its socket gets the 404 message and is closed). */
   expireChannel(channelId: string): boolean;
   /** Evicts a channel as the 21st-channel quota would. */
@@ -87,6 +90,11 @@ export interface EmulatorControl {
   deliveries(filter?: DeliveryFilter): readonly DeliveryRecord[];
   channels(): readonly ChannelSummary[];
   sockets(): readonly SocketRecord[];
+  /**
+   * Calls `listener` as each socket is attached to its channel, before anything is sent on it (a test acts at that
+   * moment, e.g. publishes while a replaced socket is still open); returns a function that removes it.
+   */
+  onSocketConnected(listener: (socket: SocketRecord) => void): () => void;
 }
 
 export interface ControlDeps {
@@ -114,7 +122,7 @@ export function createControl(deps: ControlDeps): EmulatorControl {
     pauseHeartbeats: (id) => hub.setHeartbeats(false, id),
     stallSocket: (id, stalled = true) => hub.setStalled(id, stalled),
     resumeHeartbeats: (id) => hub.setHeartbeats(true, id),
-    sendSocketClosing: (id) => hub.sendSocketClosing(id),
+    sendSocketClosing: (id, opts) => hub.sendSocketClosing(id, opts),
     expireChannel: (id) => registry.remove(id, 'expired'),
     evictChannel: (id) => registry.remove(id, 'evicted'),
     noLongerSubscribed: (id, topics) => hub.noLongerSubscribed(id, topics),
@@ -145,6 +153,7 @@ export function createControl(deps: ControlDeps): EmulatorControl {
         topics: [...c.subscriptions.keys()],
       })),
     sockets: () => hub.sockets(),
+    onSocketConnected: (listener) => hub.onConnected(listener),
   };
 }
 
@@ -165,6 +174,7 @@ const stationBody = z.object({
 });
 const channelBody = z.object({ channelId: z.string().min(1).max(100).optional() }).optional();
 const topicsBody = z.object({ topics: z.array(z.string()).optional() }).optional();
+const socketClosingBody = z.object({ refuseReconnect: z.boolean().optional() }).optional();
 const faultBody = z.object({
   pathPrefix: z.string().startsWith('/'),
   method: z.string().optional(),
@@ -254,7 +264,12 @@ export function registerControlRoutes(
     found(control.dropSocket(channelId(req)), 'connected channel'),
   );
   add('POST', '/channels/:channelId/socket-closing', (req) =>
-    found(control.sendSocketClosing(channelId(req)), 'connected channel'),
+    body(socketClosingBody, req, (b) =>
+      found(
+        control.sendSocketClosing(channelId(req), { refuseReconnect: b?.refuseReconnect }),
+        'connected channel',
+      ),
+    ),
   );
   add('POST', '/channels/:channelId/expire', (req) =>
     found(control.expireChannel(channelId(req)), 'channel'),

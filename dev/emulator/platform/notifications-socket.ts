@@ -57,6 +57,9 @@ export function createSocketHub(opts: SocketHubOptions) {
   const pausedChannels = new Set<string>();
   /** Channels whose socket stays open but receives nothing at all: the "open but silent" failure. */
   const stalledChannels = new Set<string>();
+  /** Channels whose connectUri refuses new sockets (503 on the upgrade): a failed reconnect after socket_closing. */
+  const refusedChannels = new Set<string>();
+  const connectedListeners = new Set<(record: SocketRecord) => void>();
 
   const systemMessage = (
     ch: ChannelState,
@@ -169,6 +172,7 @@ export function createSocketHub(opts: SocketHubOptions) {
       return;
     }
     links.set(id, { link, ws, record });
+    for (const listener of connectedListeners) listener(record);
     const stopHeartbeat = clock.every(opts.heartbeatIntervalMs, () => {
       if (heartbeatsPaused || pausedChannels.has(channelId)) return;
       record.heartbeatsSent++;
@@ -198,14 +202,23 @@ export function createSocketHub(opts: SocketHubOptions) {
         return;
       }
       const channelId = m[1];
+      if (refusedChannels.has(channelId)) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => connect(ws, channelId));
     },
 
-    /** Sends `v2.system.socket_closing`, then closes the socket after the grace period unless it was replaced. */
-    sendSocketClosing(channelId: string): boolean {
+    /**
+     * Sends `v2.system.socket_closing`, then closes the socket after the grace period unless it was replaced. With
+     * `refuseReconnect` the channel's connectUri refuses new sockets from now on, so a client must move to a new
+     * channel, and the old socket keeps delivering until the grace period ends: the two channels overlap.
+     */
+    sendSocketClosing(channelId: string, how: { refuseReconnect?: boolean } = {}): boolean {
       const ch = registry.get(channelId);
       const socket = ch?.socket;
       if (!ch || !socket) return false;
+      if (how.refuseReconnect) refusedChannels.add(channelId);
       const msg = systemMessage(
         ch,
         'socket_closing',
@@ -273,6 +286,12 @@ export function createSocketHub(opts: SocketHubOptions) {
     },
 
     sockets: (): readonly SocketRecord[] => records,
+
+    /** Calls `listener` as each socket is attached to its channel, before anything is sent on it; returns an unsubscribe. */
+    onConnected(listener: (record: SocketRecord) => void): () => void {
+      connectedListeners.add(listener);
+      return () => connectedListeners.delete(listener);
+    },
 
     /** Closes every socket (shutdown). */
     close(): Promise<void> {

@@ -86,6 +86,27 @@ describe('control API over HTTP (no OAuth)', () => {
     expect((await control(e, 'POST', '/tokens/revoke', {})).body).toEqual({ revoked: 1 });
   });
 
+  it('socket_closing with refuseReconnect: the connectUri answers 503 while the old socket keeps delivering', async () => {
+    const { e, api } = await start({ startTime: Date.UTC(2026, 2, 1, 9), speed: 1 });
+    const ch = await api.postNotificationsChannels();
+    const topic = `v2.users.${e.org.users[0]?.id}.conversations`;
+    await api.putNotificationsChannelSubscriptions(ch.id ?? '', [{ id: topic }]);
+    const s = await connectNotifications(ch.connectUri ?? '');
+    const closing = await control(e, 'POST', `/channels/${ch.id}/socket-closing`, { refuseReconnect: true });
+    expect(closing.status).toBe(200);
+    await s.waitFor(hasTopic('v2.system.socket_closing'));
+    await expect(connectNotifications(ch.connectUri ?? '')).rejects.toThrow(/503/);
+    expect(
+      (await control(e, 'POST', '/emit', { topicName: topic, eventBody: { id: 'still' } })).body,
+    ).toEqual({
+      delivered: 1,
+    });
+    await s.waitFor(hasTopic(topic));
+    expect(
+      (await control(e, 'POST', `/channels/${ch.id}/socket-closing`, { refuseReconnect: 'yes' })).status,
+    ).toBe(400);
+  });
+
   it('schedules a conversation of a given kind now and reports it in the ground truth', async () => {
     const { e } = await start({ startTime: Date.UTC(2026, 2, 1, 9) });
     const res = await control(e, 'POST', '/conversations', { kind: 'outbound-webrtc', durationSeconds: 60 });

@@ -188,6 +188,50 @@ describe('custody ingest under faults', () => {
     expect(new Set(bodies).size).toBe(bodies.length);
   });
 
+  it('socket_closing whose connectUri refuses the reconnect: a new channel overlaps the old one, and each event is kept once', async () => {
+    let overlapped: { oldChannel: string; newChannel: string; reached: number } | undefined;
+    const { scripts } = await run((harness, channelId) => {
+      const { control, org } = harness.emu;
+      // A user in no conversation of the scenario, re-associated with its own station: ground truth is unchanged.
+      const busy = new Set(control.groundTruth().flatMap((s) => s.groundTruth.map((leg) => leg.userId)));
+      const user = org.users.find((u) => u.stationId !== undefined && !busy.has(u.id));
+      if (!user?.stationId) throw new Error('the scenario has no idle user with a station');
+      const stationId = user.stationId;
+      // The moment the replacement channel's socket is attached, the old socket is still open (custody closes it
+      // once the new one is live): an event published now reaches both channels.
+      const stop = control.onSocketConnected((socket) => {
+        if (socket.channelId === channelId) return;
+        stop();
+        const before = control.deliveries({ delivered: true }).length;
+        control.changeStation(user.id, stationId);
+        const sent = control.deliveries({ delivered: true }).slice(before);
+        overlapped = { oldChannel: channelId, newChannel: socket.channelId, reached: sent.length };
+      });
+      expect(control.sendSocketClosing(channelId, { refuseReconnect: true })).toBe(true);
+    });
+    const harness = h as IngestHarness;
+    expect(overlapped, 'a replacement channel was opened').toBeDefined();
+    expect(overlapped?.newChannel).not.toBe(overlapped?.oldChannel);
+    // Both channels carried the event: the overlap the dedupe exists for really happened.
+    expect(overlapped?.reached).toBe(2);
+    expect(harness.ingest.stats.duplicates).toBeGreaterThan(0);
+    expect(harness.ingest.stats.gapsOpen + harness.ingest.stats.gapsRepaired).toBe(0);
+    expect(compareWithGroundTruth(scripts, await harness.snapshots())).toEqual([]);
+    // The emulator gives each published event one CorrelationId on every channel: every event delivered to a
+    // socket is in the evidence log, and none twice.
+    const delivered = new Set(
+      harness.emu.control
+        .deliveries({ delivered: true, kind: 'event' })
+        .map((d) => d.correlationId)
+        .filter((id): id is string => id !== undefined),
+    );
+    const logged = (await harness.notifications())
+      .filter((n) => n.topicName?.startsWith('v2.users.') && n.correlationId !== null)
+      .map((n) => n.correlationId as string);
+    expect(logged.length).toBe(new Set(logged).size);
+    expect(new Set(logged)).toEqual(delivered);
+  });
+
   it.skipIf(infra().source !== 'local')(
     'a Kafka broker crash and restart loses nothing: frames wait in the buffer',
     async () => {
