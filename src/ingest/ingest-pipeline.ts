@@ -920,7 +920,11 @@ export async function startIngest(
       repair.schedule(gap);
     },
     reconnect: (reason: string) => metrics.reconnects.inc({ reason }),
-    overlapping: () => dedupe.arm(now()),
+    willCarry: (channelId: string, topics: readonly string[]) => {
+      if (!channels.some((c) => c.carriesAny(channelId, topics))) return;
+      dedupe.arm(now());
+      log.info({ shard, channelId }, 'two channels may carry the same topics: checking for duplicates');
+    },
     failed: (err: FatalError) => fail(err),
     log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
       log[level]({ shard, ...fields }, msg),

@@ -112,11 +112,11 @@ export interface ChannelEvents {
   gapClosed(gap: Gap): void;
   reconnect(reason: string): void;
   /**
-   * Another socket may carry this shard's topics from now on: a subscription request is about to be sent (the topics
-   * may still be on another channel, as after socket_closing or when users move between shards), or a replacement
-   * socket went live while the one it replaces is still open. Cross-channel duplicates are checked after it.
+   * Channel `channelId` is about to carry `topics`: a subscription request is about to be sent, or a replacement
+   * socket went live while the one it replaces is still open. If another channel's open socket carries any of them
+   * (after socket_closing, or when users move between shards), the two overlap: see {@link carriesAny}.
    */
-  overlapping(): void;
+  willCarry(channelId: string, topics: readonly string[]): void;
   /** The channel cannot be kept up for a reason retrying cannot fix (credentials, permission): it stopped trying. */
   failed(err: FatalError): void;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
@@ -200,6 +200,23 @@ export class NotificationChannel {
 
   get topics(): readonly string[] {
     return this.#topics;
+  }
+
+  /**
+   * Whether an open socket of this shard on a channel other than `channelId` carries any of `topics`, so that a
+   * frame may arrive on both: the replaced socket during a rotation onto a new channel, or this shard's socket when
+   * its users move to another shard. Repeats on one channel are not overlaps (they stay in the evidence log).
+   */
+  carriesAny(channelId: string, topics: readonly string[]): boolean {
+    const open = [this.#current, this.#retiring].filter(
+      (s) =>
+        s !== undefined &&
+        s.channelId !== channelId &&
+        (s.ws.readyState === WebSocket.OPEN || s.ws.readyState === WebSocket.CONNECTING),
+    );
+    if (open.length === 0) return false;
+    const mine = new Set(this.#topics);
+    return topics.some((t) => mine.has(t));
   }
 
   /**
@@ -380,7 +397,7 @@ export class NotificationChannel {
   }
 
   async #subscribe(channelId: string): Promise<void> {
-    this.#events.overlapping();
+    this.#events.willCarry(channelId, this.#topics);
     const listing = await this.#api.putSubscriptions(channelId, this.#topics);
     const rejected = (listing.entities ?? []).filter((t) => t.state && !isGenesysEnum(t.state, 'Permitted'));
     for (const t of rejected) {
@@ -564,7 +581,7 @@ export class NotificationChannel {
       this.#current = next;
       if (old.ws.readyState === WebSocket.OPEN || old.ws.readyState === WebSocket.CONNECTING) {
         // However long the replacement took, the two overlap until the old one's close completes.
-        this.#events.overlapping();
+        this.#events.willCarry(next.channelId, this.#topics);
         old.ws.close(1000, 'replaced after socket_closing');
       } else this.#retiring = undefined;
       this.#events.log('info', 'rotated socket after socket_closing', {

@@ -211,6 +211,23 @@ describe('notification channels', () => {
     expect(r.ingest.channels()[0]?.channelId).toBe(first);
     expect(e.control.channels()).toHaveLength(1);
     expect(r.ingest.stats.gapsOpen + r.ingest.stats.gapsRepaired).toBe(0);
+    // Neither the start nor a rotation on one channel lets two channels carry a topic: frames are not compared.
+    expect(r.logs.filter((l) => l.msg.startsWith('two channels may carry'))).toEqual([]);
+  });
+
+  it('socket_closing on a connectUri that refuses: a new channel, and the overlap is checked for duplicates', async () => {
+    const e = await emulator();
+    const r = await run(e);
+    const first = r.ingest.channels()[0]?.channelId as string;
+    e.control.sendSocketClosing(first, { refuseReconnect: true });
+    await until('the rotation', () => r.logs.some((l) => l.msg === 'rotated socket after socket_closing'));
+    await until('the socket', () => r.ingest.channels()[0]?.connected === true);
+    const next = r.ingest.channels()[0]?.channelId as string;
+    expect(next).not.toBe(first);
+    const armed = r.logs.filter((l) => l.msg.startsWith('two channels may carry'));
+    expect(armed.length).toBeGreaterThan(0);
+    expect(armed.every((l) => l['channelId'] === next)).toBe(true);
+    expect(r.ingest.stats.gapsOpen + r.ingest.stats.gapsRepaired).toBe(0);
   });
 });
 
