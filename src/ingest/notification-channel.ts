@@ -114,7 +114,7 @@ export interface ChannelEvents {
   /**
    * Channel `channelId` is about to carry `topics`: a subscription request is about to be sent, or a replacement
    * socket went live while the one it replaces is still open. If another channel's open socket carries any of them
-   * (after socket_closing, or when users move between shards), the two overlap: see {@link carriesAny}.
+   * (a rotation onto a new channel after socket_closing), the two overlap: see {@link carriesAny}.
    */
   willCarry(channelId: string, topics: readonly string[]): void;
   /** The channel cannot be kept up for a reason retrying cannot fix (credentials, permission): it stopped trying. */
@@ -204,8 +204,9 @@ export class NotificationChannel {
 
   /**
    * Whether an open socket of this shard on a channel other than `channelId` carries any of `topics`, so that a
-   * frame may arrive on both: the replaced socket during a rotation onto a new channel, or this shard's socket when
-   * its users move to another shard. Repeats on one channel are not overlaps (they stay in the evidence log).
+   * frame may arrive on both: the replaced socket during a rotation onto a new channel, or another shard's socket
+   * if a topic were ever planned onto two shards (the plan keeps users in their shard). Repeats on one channel are
+   * not overlaps (they stay in the evidence log).
    */
   carriesAny(channelId: string, topics: readonly string[]): boolean {
     const open = [this.#current, this.#retiring].filter(

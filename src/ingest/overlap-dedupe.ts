@@ -7,10 +7,12 @@
  * The comparison ignores the envelope's CorrelationId: whether it is per event or per delivery is
  * UNCONFIRMED (genesys.md §2.7), so the body decides.
  *
- * Two channels can carry one topic only after a subscription request (a replacement channel, topics moving between
- * shards), so cross-channel checks run only while armed: from each `arm` (called as a request starts) for one
+ * Two channels can carry one topic only after a subscription request (a replacement channel after socket_closing),
+ * so cross-channel checks run only while armed: from each `arm` (called as a request starts) for one
  * window. Outside it no frame is hashed, which saves two SHA-256 passes per frame in steady operation. A source
- * that redelivers at any time (EventBridge) keeps it armed for good (`alwaysArmed`).
+ * that redelivers at any time (EventBridge) keeps it armed for good (`alwaysArmed`). This assumes Genesys sends an
+ * event to the channels subscribed when it is sent, not to one subscribed after it (UNCONFIRMED; were it otherwise,
+ * a copy received on the old channel before the request would not be recognised, and both would be kept).
  */
 import { hash } from 'node:crypto';
 
