@@ -209,13 +209,8 @@ export class NotificationChannel {
    * not overlaps (they stay in the evidence log).
    */
   carriesAny(channelId: string, topics: readonly string[]): boolean {
-    const open = [this.#current, this.#retiring].filter(
-      (s) =>
-        s !== undefined &&
-        s.channelId !== channelId &&
-        (s.ws.readyState === WebSocket.OPEN || s.ws.readyState === WebSocket.CONNECTING),
-    );
-    if (open.length === 0) return false;
+    const other = (s: Socket | undefined) => s !== undefined && s.channelId !== channelId && isLive(s.ws);
+    if (!other(this.#current) && !other(this.#retiring)) return false;
     const mine = new Set(this.#topics);
     return topics.some((t) => mine.has(t));
   }
@@ -580,7 +575,7 @@ export class NotificationChannel {
         return;
       }
       this.#current = next;
-      if (old.ws.readyState === WebSocket.OPEN || old.ws.readyState === WebSocket.CONNECTING) {
+      if (isLive(old.ws)) {
         // However long the replacement took, the two overlap until the old one's close completes.
         this.#events.willCarry(next.channelId, this.#topics);
         old.ws.close(1000, 'replaced after socket_closing');
@@ -700,8 +695,13 @@ export class NotificationChannel {
   }
 }
 
+/** Open, or still opening: a socket that may yet deliver frames. */
+function isLive(ws: WebSocket): boolean {
+  return ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING;
+}
+
 function terminate(ws: WebSocket): void {
-  if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
+  if (isLive(ws)) ws.terminate();
 }
 
 /** Closes a socket politely, then forcefully after 2 s; resolves when it is closed. */
