@@ -110,7 +110,7 @@ export const SETTINGS = {
   KAFKA_COMPRESSION: {
     schema: z.enum(KAFKA_COMPRESSIONS),
     description:
-      "Compression of the record batches custody writes: none, gzip or zstd. zstd makes the evidence log and snapshots ~10× smaller on the brokers and costs ingest no CPU (it saved ~10 % in bench:ingest); every consumer of custody's topics must read it (Kafka clients 2.1 and later, librdkafka 1.0 and later; a kafkajs consumer needs a zstd codec). custody itself reads all three whatever this says.",
+      "Compression of the record batches custody writes: none, gzip or zstd. zstd makes the evidence log and snapshots ~10× smaller on the brokers, for ~25–35 % more ingest CPU per frame (bench:ingest, 2026-12-07); every consumer of custody's topics must read it (Kafka clients 2.1 and later, librdkafka 1.0 and later; a kafkajs consumer needs a zstd codec). custody itself reads all three whatever this says.",
     group: 'kafka',
     default: 'none',
   },
