@@ -28,14 +28,6 @@ import type {
 import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
 import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
-import {
-  absorbOrStart,
-  changedMaterially,
-  forEachConversationRun,
-  newSnapshotChanges,
-  ownSnapshot,
-} from '../enrich/session-tags-merge.ts';
-import type { OwnedSnapshot, SnapshotChanges } from '../enrich/session-tags-merge.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
 import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
 import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
@@ -74,7 +66,7 @@ import type {
 } from './notification-channel.ts';
 import { NotificationChannel } from './notification-channel.ts';
 import { OverlapDedupe } from './overlap-dedupe.ts';
-import { packSnapshot, unpackSnapshot } from './packed-snapshots.ts';
+import { HeldSnapshots } from './held-snapshots.ts';
 import type { RestoredConversation } from './snapshot-restore.ts';
 import { GENESYS_LIMITS, planChannels } from './subscription-plan.ts';
 import type { ChannelPlan, PlanLimits } from './subscription-plan.ts';
@@ -241,43 +233,6 @@ function frameParser(): (text: string) => ReturnType<typeof parseNotificationFra
   };
 }
 
-interface ConversationState {
-  /**
-   * The snapshot with every observation received merged in (or as restored); undefined before the first, and while
-   * it is packed. Read it through {@link snapshotOf}. Ingest's own: merged into in place (absorbInto), so nothing
-   * else may keep it or its tags.
-   */
-  snapshot: OwnedSnapshot | undefined;
-  /** The snapshot, packed while the conversation is quiet. */
-  packed?: Buffer;
-  /** What the merges since the snapshot was last written changed; undefined when nothing was merged since. */
-  changes: SnapshotChanges | undefined;
-  /**
-   * Frames merged into the snapshot whose batch is not formed yet. The snapshot is written with the batch that
-   * takes the last of them (sealSnapshots), so it never reaches Kafka before a frame it holds.
-   */
-  unsealedFrames: number;
-  lastEventAt: number;
-  userIds: Set<string>;
-}
-
-/** The written snapshot, unpacked first when the conversation had gone quiet. */
-function snapshotOf(state: ConversationState): OwnedSnapshot | undefined {
-  if (state.packed !== undefined) {
-    state.snapshot = ownSnapshot(unpackSnapshot(state.packed));
-    delete state.packed;
-  }
-  return state.snapshot;
-}
-
-/** Packs the snapshot of a quiet conversation (one with nothing waiting to be written); false if none to pack. */
-function packIfQuiet(state: ConversationState): boolean {
-  if (state.snapshot === undefined || state.unsealedFrames > 0) return false;
-  state.packed = packSnapshot(state.snapshot);
-  state.snapshot = undefined;
-  return true;
-}
-
 export async function startIngest(
   deps: IngestDeps,
   options: Partial<IngestOptions> = {},
@@ -293,17 +248,7 @@ export async function startIngest(
       ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000, alwaysArmed: true }
       : {},
   );
-  const conversations = new Map<string, ConversationState>();
-  for (const [id, r] of deps.restored ?? []) {
-    conversations.set(id, {
-      snapshot: undefined,
-      packed: r.packed,
-      changes: undefined,
-      unsealedFrames: 0,
-      lastEventAt: r.lastCapturedAt ?? now(),
-      userIds: new Set(r.userIds),
-    });
-  }
+  const held = new HeldSnapshots(deps.restored, now());
   const channels: NotificationChannel[] = [];
   const gaps = new Set<Gap>();
   const stats = {
@@ -446,67 +391,18 @@ export async function startIngest(
     };
   };
 
-  const conversationState = (conversationId: string, at: number): ConversationState => {
-    let state = conversations.get(conversationId);
-    if (state === undefined) {
-      state = {
-        snapshot: undefined,
-        changes: undefined,
-        unsealedFrames: 0,
-        lastEventAt: at,
-        userIds: new Set<string>(),
-      };
-      conversations.set(conversationId, state);
-    }
-    return state;
-  };
-
-  /**
-   * Merges one frame's observations into their conversations' snapshots as it is received, and returns those
-   * conversations (the frame's items for sealSnapshots). Merged at once, the observations die young: held until their
-   * batch formed, they outlived V8's young-generation GCs whenever a stall held the queue, and every one reached the
-   * old generation (bench/README.md, "Full runs, and where ingest's allocations go").
-   */
-  const absorb = (observations: readonly TagObservation[], at: number): string[] => {
-    const touched: string[] = [];
-    forEachConversationRun(observations, (id, run) => {
-      const state = conversationState(id, at);
-      state.lastEventAt = at;
-      state.snapshot = absorbOrStart(snapshotOf(state), run, (state.changes ??= newSnapshotChanges()));
-      // Every user a leg names comes from a merged observation (or the restore), so noting them here is all it takes.
-      for (const o of run) if (o.fields.userId) state.userIds.add(o.fields.userId);
-      if (!touched.includes(id)) {
-        touched.push(id);
-        state.unsealedFrames++;
-      }
-    });
-    return touched;
-  };
-
   /**
    * For the conversations of one batch's frames (one item per frame), the records of the snapshots that changed,
    * to be sent at the end of that batch: each conversation whose last merged frame is in this batch, once.
    */
-  const sealSnapshots = (conversationIds: readonly string[]): KeyedRecord[] => {
-    const records: KeyedRecord[] = [];
-    for (const id of conversationIds) {
-      const state = conversations.get(id);
-      // Housekeeping keeps a conversation while it has frames in the queue.
-      if (state === undefined || --state.unsealedFrames > 0) continue;
-      const changes = state.changes;
-      state.changes = undefined;
-      const snapshot = state.snapshot;
-      if (changes === undefined || snapshot === undefined || !changedMaterially(changes)) continue;
-      records.push({
-        topic: topics.sessionTags,
-        key: id,
-        value: encoders['session-tags.v1'].encode(snapshot),
-        // Who captured it: manifests name this ingest instance and version as the actor of the capture.
-        headers: writerHeaders,
-      });
-    }
-    return records;
-  };
+  const sealSnapshots = (conversationIds: readonly string[]): KeyedRecord[] =>
+    held.seal(conversationIds).map(({ conversationId, snapshot }) => ({
+      topic: topics.sessionTags,
+      key: conversationId,
+      value: encoders['session-tags.v1'].encode(snapshot),
+      // Who captured it: manifests name this ingest instance and version as the actor of the capture.
+      headers: writerHeaders,
+    }));
 
   const deadLetter = (frame: ReceivedFrame, code: string, reason: string, key?: string): KeyedRecord => {
     stats.deadLetters++;
@@ -561,7 +457,7 @@ export async function startIngest(
     reportBuffer();
     if (!conversationId && !userId) return;
     const shard = channels.find((c) => c.channelId === frame.channelId)?.shard ?? -1;
-    const known = conversationId ? conversations.get(conversationId)?.userIds : undefined;
+    const known = conversationId ? held.usersOf(conversationId) : undefined;
     const gap: Gap = {
       shard,
       userIds: [...new Set([...(userId ? [userId] : []), ...(known ?? [])])],
@@ -683,7 +579,7 @@ export async function startIngest(
     });
     // Merged only now that nothing can stop the frame from being queued: each conversation it touches counts it as
     // a frame to wait for before its snapshot is written (sealSnapshots).
-    const touched = absorb(observations, frame.receivedAt);
+    const touched = held.absorb(observations, frame.receivedAt);
     buffer.push({
       records,
       receivedAt: frame.receivedAt,
@@ -786,7 +682,7 @@ export async function startIngest(
 
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
     if (bufferGone || observations.length === 0) return;
-    const touched = absorb(observations, now());
+    const touched = held.absorb(observations, now());
     buffer.push({ records: [], receivedAt: now(), deferred: touched });
   };
 
@@ -839,15 +735,7 @@ export async function startIngest(
   const repair = new GapRepair(
     {
       api: deps.api,
-      knownActive: (userIds, from, to) => {
-        const wanted = new Set(userIds);
-        return [...conversations]
-          .filter(([, s]) => s.lastEventAt >= from && [...s.userIds].some((u) => wanted.has(u)))
-          .filter(
-            ([, s]) => s.lastEventAt <= to || (snapshotOf(s)?.legs ?? []).some((l) => !l.disconnectedTime),
-          )
-          .map(([id]) => id);
-      },
+      knownActive: (userIds, from, to) => held.activeFor(userIds, from, to),
       reconcileAnalytics: async (c: Models.AnalyticsConversationWithoutAttributes) => {
         const r = extractFromAnalytics(c, { receivedAt: now(), userContext });
         if (r.ok) {
@@ -1084,13 +972,13 @@ export async function startIngest(
 
   let packing = false;
   const housekeeping = setInterval(() => {
-    const cutoff = now() - opts.snapshotIdleMs;
     // Not one with frames in the queue: its snapshot is written with the batch that takes the last of them.
-    for (const [id, s] of conversations)
-      if (s.lastEventAt < cutoff && s.unsealedFrames === 0) conversations.delete(id);
+    held.forgetIdle(now() - opts.snapshotIdleMs);
     if (packing) return;
     packing = true;
-    void packQuiet(conversations, () => now() - opts.snapshotPackAfterMs)
+    // A slice at a time: after a restart every restored conversation is quiet at once, and packing is ~0.2 ms each.
+    void held
+      .packQuiet(() => now() - opts.snapshotPackAfterMs)
       .then((n) => (stats.snapshotsPacked += n))
       .finally(() => (packing = false));
   }, opts.housekeepingMs);
@@ -1179,11 +1067,7 @@ export async function startIngest(
       if (down > 0) reasons.push(`${down} of ${channels.length} notification channels not connected`);
       return reasons.length > 0 ? reasons.join('; ') : undefined;
     },
-    snapshot: (id) => {
-      const state = conversations.get(id);
-      // A copy: the snapshot ingest holds changes in place with the next batch.
-      return state ? structuredClone(snapshotOf(state)) : undefined;
-    },
+    snapshot: (id) => held.copyOf(id),
     stats,
     failure,
     flush: () => buffer.flush(),
@@ -1193,27 +1077,6 @@ export async function startIngest(
       return stopped;
     },
   };
-}
-
-/**
- * Packs the snapshots of the conversations quiet since before `cutoff()`, a slice at a time with the event loop
- * free in between (after a restart every restored conversation is quiet at once, and packing is ~0.2 ms each).
- */
-async function packQuiet(
-  conversations: Map<string, ConversationState>,
-  cutoff: () => number,
-): Promise<number> {
-  let packed = 0;
-  let inSlice = 0;
-  // A Map's iterator stays valid while housekeeping or new frames change the map between slices.
-  for (const state of conversations.values()) {
-    if (state.lastEventAt < cutoff() && packIfQuiet(state)) packed++;
-    if (++inSlice === 100) {
-      inSlice = 0;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-  return packed;
 }
 
 function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
