@@ -113,7 +113,7 @@ describe('HeldSnapshots', () => {
   it('copies: changing the copy does not change what is held', () => {
     const held = new HeldSnapshots(undefined, 0);
     held.seal(held.absorb([obs(1_000, { purpose: 'agent' })], 1_000));
-    const copy = held.copyOf(C1) as { legs: Array<{ purpose: unknown }> };
+    const copy = held.copyOf(C1) as unknown as { legs: Array<{ purpose: unknown }> };
     copy.legs[0]!.purpose = null;
     expect(held.copyOf(C1)?.legs[0]?.purpose?.value).toBe('agent');
   });
