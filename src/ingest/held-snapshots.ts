@@ -137,10 +137,15 @@ export class HeldSnapshots {
     return ids;
   }
 
-  /** Forgets the conversations idle since before `cutoff`, but not one with frames in the queue. */
-  forgetIdle(cutoff: number): void {
+  /** Forgets the conversations idle since before `cutoff`, but not one with frames in the queue; returns them. */
+  forgetIdle(cutoff: number): string[] {
+    const forgotten: string[] = [];
     for (const [id, s] of this.#conversations)
-      if (s.lastEventAt < cutoff && s.unsealedFrames === 0) this.#conversations.delete(id);
+      if (s.lastEventAt < cutoff && s.unsealedFrames === 0) {
+        this.#conversations.delete(id);
+        forgotten.push(id);
+      }
+    return forgotten;
   }
 
   /**

@@ -1,0 +1,55 @@
+/**
+ * The messages between ingest's main thread and the snapshot worker (snapshot-worker.ts), which owns the held
+ * snapshots (held-snapshots.ts) so that their heap, and its major GCs, are not on the thread that reads the sockets
+ * (bench/README.md, "What the tail is made of"). One port carries everything in order: a context update reaches the
+ * worker before the frames received after it.
+ */
+import type { ExtractionFailure, UserContext } from '../enrich/session-tags.ts';
+import type { TagObservation } from '../enrich/session-tags.ts';
+
+/** How the worker encodes snapshots: as ingest's own encoder does (with or without a schema registry). */
+export type SnapshotCodec = { kind: 'single-object' } | { kind: 'confluent'; schemaId: number };
+
+export interface SnapshotWorkerData {
+  readonly codec: SnapshotCodec;
+  /** Conversations restored at start: [id, packed snapshot, users, last capture time]. */
+  readonly restored: ReadonlyArray<readonly [string, Uint8Array, readonly string[], number | null]>;
+  readonly now: number;
+}
+
+export type ToWorker =
+  /** User contexts that changed (null: forgotten), before the frames that may read them. */
+  | { t: 'contexts'; entries: ReadonlyArray<readonly [string, UserContext | null]> }
+  /**
+   * Frames in receive order, flat: seq, text (null: nothing to extract, e.g. a rejected frame; its seq still counts),
+   * receive time.
+   */
+  | { t: 'frames'; items: ReadonlyArray<number | string | null> }
+  /** Observations read from the REST or analytics API (gap repair), as one more item in the sequence. */
+  | { t: 'observations'; seq: number; at: number; observations: readonly TagObservation[] }
+  | { t: 'housekeep'; idleCutoff: number; packCutoff: number }
+  | { t: 'activeFor'; id: number; userIds: readonly string[]; from: number; to: number }
+  | { t: 'copyOf'; id: number; conversationId: string };
+
+/** Per item of a reply whose merge said something beyond "merged". */
+export interface ItemOutcome {
+  readonly seq: number;
+  /** The newest Genesys time among the item's observations. */
+  readonly eventTime: number | null;
+  /** Why the frame's tags could not be extracted (it goes to the DLQ with this reason). */
+  readonly failure: ExtractionFailure | null;
+}
+
+export type FromWorker =
+  | {
+      t: 'merged';
+      /** Every item up to and including this seq is merged. */
+      through: number;
+      /** The snapshots these items changed, encoded: [conversation id, record value]. */
+      snapshots: Array<[string, Uint8Array]>;
+      outcomes: ItemOutcome[];
+      /** The users of every conversation these items touched. */
+      users: Array<[string, string[]]>;
+    }
+  | { t: 'housekept'; forgotten: string[]; packed: number }
+  | { t: 'answer'; id: number; value: unknown };

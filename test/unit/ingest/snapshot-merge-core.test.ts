@@ -1,0 +1,125 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { createOrg, createRng, randomConversations } from '../../../dev/emulator/simulation/index.ts';
+import { notificationFrameText, userTopicEvents } from '../../../dev/user-topic-events.ts';
+import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
+import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
+import { singleObjectCodecFor } from '../../../src/kafka/avro-codec.ts';
+import { HeldSnapshots } from '../../../src/ingest/held-snapshots.ts';
+import { SnapshotMergeCore } from '../../../src/ingest/snapshot-merge-core.ts';
+import type {
+  FromWorker,
+  SnapshotWorkerData,
+  ToWorker,
+} from '../../../src/ingest/snapshot-worker-protocol.ts';
+
+const T0 = Date.parse('2026-03-01T08:00:00Z');
+const org = createOrg(createRng(5), { users: 8 });
+const frames = userTopicEvents(randomConversations(org, createRng(5), T0, T0 + 900_000, 6)).map((e, i) =>
+  notificationFrameText(e.topicName, e.eventBody, i),
+);
+const codec = singleObjectCodecFor('session-tags.v1');
+const data: SnapshotWorkerData = { codec: { kind: 'single-object' }, restored: [], now: T0 };
+
+/** What ingest without a worker writes for the same frames sealed in the same groups: [conversation, snapshot]. */
+function inProcess(groups: number[][]): Array<[string, unknown]> {
+  const held = new HeldSnapshots(undefined, T0);
+  const written: Array<[string, unknown]> = [];
+  for (const group of groups) {
+    const touched: string[] = [];
+    for (const i of group) {
+      const env = parseNotificationFrame(frames[i] as string);
+      if (!env.ok) continue;
+      const x = extractTagObservations(env.value, {
+        receivedAt: T0 + i,
+        provenance: 'live',
+        userContext: () => undefined,
+      });
+      if (x.ok) touched.push(...held.absorb(x.value, T0 + i));
+    }
+    // Copied when written: the held snapshot changes in place with later merges.
+    for (const s of held.seal(touched)) written.push([s.conversationId, structuredClone(s.snapshot)]);
+  }
+  return written;
+}
+
+function framesMessage(group: number[]): ToWorker {
+  return { t: 'frames', items: group.flatMap((i) => [i, frames[i] as string, T0 + i]) };
+}
+
+describe('SnapshotMergeCore', () => {
+  it('writes what ingest without a worker writes, sealed per reply', () => {
+    expect(frames.length).toBeGreaterThan(50);
+    // Replies after groups of 1, 7 and 25 frames.
+    const groups: number[][] = [];
+    for (let i = 0, n = 1; i < frames.length; i += n, n = n === 1 ? 7 : n === 7 ? 25 : 1)
+      groups.push([...Array(Math.min(n, frames.length - i)).keys()].map((k) => i + k));
+    const core = new SnapshotMergeCore(data);
+    const written: Array<[string, unknown]> = [];
+    for (const group of groups) {
+      core.handle(framesMessage(group));
+      const reply = core.reply();
+      expect(reply?.through).toBe(group.at(-1));
+      for (const [id, value] of reply?.snapshots ?? []) written.push([id, codec.decode(Buffer.from(value))]);
+    }
+    const expected = inProcess(groups);
+    expect(expected.length).toBeGreaterThan(5);
+    expect(written).toEqual(expected);
+  });
+
+  it('counts items with nothing to extract, and replies nothing when nothing came', () => {
+    const core = new SnapshotMergeCore(data);
+    expect(core.reply()).toBeUndefined();
+    core.handle({ t: 'frames', items: [0, null, T0, 1, null, T0 + 1] });
+    expect(core.reply()).toMatchObject({ through: 1, snapshots: [], outcomes: [] });
+    expect(core.reply()).toBeUndefined();
+  });
+
+  it('refuses items out of order', () => {
+    const core = new SnapshotMergeCore(data);
+    core.handle({ t: 'frames', items: [3, null, T0] });
+    expect(() => core.handle({ t: 'frames', items: [3, null, T0] })).toThrow(/must come in order/);
+  });
+
+  it("reports each frame's event time, and the users of the conversations it touched", () => {
+    const core = new SnapshotMergeCore(data);
+    core.handle(framesMessage([0, 1, 2, 3, 4, 5]));
+    const reply = core.reply();
+    expect(reply?.outcomes.length).toBeGreaterThan(0);
+    for (const o of reply?.outcomes ?? []) {
+      expect(o.failure).toBeNull();
+      expect(typeof o.eventTime).toBe('number');
+    }
+    expect(reply?.users.length).toBeGreaterThan(0);
+    for (const [, users] of reply?.users ?? [])
+      for (const u of users) expect(org.users.map((x) => x.id)).toContain(u);
+  });
+
+  it('runs as a worker thread: one reply for a backlog, snapshots transferred', async () => {
+    const worker = new Worker(new URL('../../../src/ingest/snapshot-worker.ts', import.meta.url), {
+      workerData: data,
+    });
+    try {
+      const replies: FromWorker[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: FromWorker) => {
+          replies.push(m);
+          if (m.t === 'merged' && m.through === frames.length - 1) resolve();
+        });
+      });
+      // Posted in one go: the worker handles the queued messages, then replies once.
+      for (let i = 0; i < frames.length; i += 10)
+        worker.postMessage(
+          framesMessage([...Array(Math.min(10, frames.length - i)).keys()].map((k) => i + k)),
+        );
+      await done;
+      const merged = replies.filter((r) => r.t === 'merged');
+      expect(merged.length).toBeLessThan(Math.ceil(frames.length / 10));
+      const written = merged.flatMap((r) => r.snapshots.map(([id, v]) => [id, codec.decode(Buffer.from(v))]));
+      expect(written.length).toBeGreaterThan(0);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
