@@ -91,7 +91,10 @@ export class SnapshotMergeCore {
     for (const id of touched) if (!users.has(id)) users.set(id, [...this.#held.usersOf(id)]);
     const snapshots = this.#held
       .seal(touched)
-      .map(({ conversationId, snapshot }): [string, Uint8Array] => [conversationId, this.#encode(snapshot)]);
+      .map(({ conversationId, snapshot }): [string, Uint8Array] => [
+        conversationId,
+        ownBuffer(this.#encode(snapshot)),
+      ]);
     const reply = {
       t: 'merged' as const,
       through: this.#through,
@@ -136,4 +139,12 @@ export class SnapshotMergeCore {
     this.#through = seq;
     this.#unreplied = true;
   }
+}
+
+/**
+ * Bytes in an ArrayBuffer of their own, so that transferring them detaches nothing else: Node hands out small
+ * Buffers as slices of one shared pool.
+ */
+function ownBuffer(b: Buffer): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
