@@ -15,7 +15,11 @@ import type { Gap } from './notification-channel.ts';
 export interface GapRepairDeps {
   readonly api: GenesysApi;
   /** Conversations custody saw live that may have changed during [from, to] for these users. */
-  readonly knownActive: (userIds: readonly string[], from: number, to: number) => readonly string[];
+  readonly knownActive: (
+    userIds: readonly string[],
+    from: number,
+    to: number,
+  ) => readonly string[] | Promise<readonly string[]>;
   readonly reconcileAnalytics: (c: Models.AnalyticsConversationWithoutAttributes, gap: Gap) => Promise<void>;
   readonly reconcileCall: (c: Models.CallConversation, gap: Gap) => Promise<void>;
   readonly repaired: (gap: Gap, conversations: number, final: boolean) => void;
@@ -87,7 +91,10 @@ export class GapRepair {
           count++;
         }
       }
-      const ids = new Set([...(gap.conversationIds ?? []), ...this.#deps.knownActive(gap.userIds, from, to)]);
+      const ids = new Set([
+        ...(gap.conversationIds ?? []),
+        ...(await this.#deps.knownActive(gap.userIds, from, to)),
+      ]);
       for (const id of ids) {
         if (this.#stopped) return;
         const call = await this.#deps.api.getCallConversation(id);

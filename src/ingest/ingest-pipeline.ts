@@ -27,11 +27,11 @@ import type {
 } from '../enrich/session-tags.ts';
 import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
 import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
-import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
 import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
 import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
+import { ConfluentCodec } from '../kafka/avro-codec.ts';
 import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import type { Decoders, Encoders } from '../kafka/record-codecs.ts';
@@ -66,7 +66,8 @@ import type {
 } from './notification-channel.ts';
 import { NotificationChannel } from './notification-channel.ts';
 import { OverlapDedupe } from './overlap-dedupe.ts';
-import { HeldSnapshots } from './held-snapshots.ts';
+import { SnapshotMerger } from './snapshot-merger.ts';
+import type { Merged } from './snapshot-merger.ts';
 import type { RestoredConversation } from './snapshot-restore.ts';
 import { GENESYS_LIMITS, planChannels } from './subscription-plan.ts';
 import type { ChannelPlan, PlanLimits } from './subscription-plan.ts';
@@ -189,7 +190,7 @@ export interface RunningIngest {
    * acknowledged it is the one it wrote last, plus re-captures that changed nothing material (later capture times and
    * sources of the same values), which wait for the next material change.
    */
-  snapshot(conversationId: string): SessionTagsSnapshot | undefined;
+  snapshot(conversationId: string): Promise<SessionTagsSnapshot | undefined>;
   readonly stats: {
     frames: number;
     deadLetters: number;
@@ -248,7 +249,28 @@ export async function startIngest(
       ? { windowMs: opts.eventBridgeDedupeWindowMs, maxEntries: 500_000, alwaysArmed: true }
       : {},
   );
-  const held = new HeldSnapshots(deps.restored, now());
+  let housekeepingPosted = false;
+  const sessionTagsEncoder = encoders['session-tags.v1'];
+  // The held snapshots live in a worker thread: their heap, and its major GCs, off the thread that reads the
+  // sockets (bench/README.md, "What the tail is made of"). Frames wait for it to merge them (see `deliver`).
+  const merger = new SnapshotMerger(
+    {
+      codec:
+        sessionTagsEncoder instanceof ConfluentCodec
+          ? { kind: 'confluent', schemaId: sessionTagsEncoder.schemaId }
+          : { kind: 'single-object' },
+      restored: deps.restored,
+      now: now(),
+    },
+    {
+      merged: (m) => onMerged(m),
+      housekept: (_forgotten, packed) => {
+        stats.snapshotsPacked += packed;
+        housekeepingPosted = false;
+      },
+      failure: (e) => fail(new FatalError(`the snapshot worker failed: ${e.message}`)),
+    },
+  );
   const channels: NotificationChannel[] = [];
   const gaps = new Set<Gap>();
   const stats = {
@@ -302,7 +324,6 @@ export async function startIngest(
         }
         reportBuffer();
       },
-      seal: (conversationIds: readonly string[]) => sealSnapshots(conversationIds),
       pressure: (paused: boolean) => {
         log.warn(
           { paused, depth: buffer.depth, bytes: buffer.bytes },
@@ -390,19 +411,68 @@ export async function startIngest(
       persistentConnectionState: c.persistentConnectionState,
     };
   };
+  // The worker extracts with the same contexts, each change posted before the frames received after it.
+  directory.onChange((userId) => merger.contexts([[userId, userContext(userId) ?? null]]));
+
+  /** Deliveries waiting for the snapshot worker to merge their item, in item order (from `waitingHead`). */
+  let waiting: Array<{ seq: number; delivery: Waiting; frame?: ReceivedFrame }> = [];
+  let waitingHead = 0;
+  type Waiting = { records: KeyedRecord[]; receivedAt: number; eventTime?: number };
 
   /**
-   * For the conversations of one batch's frames (one item per frame), the records of the snapshots that changed,
-   * to be sent at the end of that batch: each conversation whose last merged frame is in this batch, once.
+   * Queues a delivery once the worker has merged its item: a frame's text (null: nothing to merge, it only keeps its
+   * place), or observations read from the API. Everything goes through here, so deliveries keep their order.
    */
-  const sealSnapshots = (conversationIds: readonly string[]): KeyedRecord[] =>
-    held.seal(conversationIds).map(({ conversationId, snapshot }) => ({
-      topic: topics.sessionTags,
-      key: conversationId,
-      value: encoders['session-tags.v1'].encode(snapshot),
+  const deliver = (
+    delivery: Waiting,
+    item:
+      | { frame: ReceivedFrame; text: string | null }
+      | { observations: readonly TagObservation[]; at: number }
+      | null,
+  ): void => {
+    if (bufferGone) return;
+    const seq =
+      item !== null && 'observations' in item
+        ? merger.observations(item.observations, item.at)
+        : merger.frame(item?.text ?? null, delivery.receivedAt);
+    waiting.push({ seq, delivery, ...(item !== null && 'frame' in item ? { frame: item.frame } : {}) });
+  };
+
+  /**
+   * The worker merged through `m.through`: those deliveries go to the buffer in order, each frame with the dead letter
+   * of a failed extraction, and the snapshots they changed close the last of them, so a snapshot is in the batch of
+   * the last frame merged into it and never reaches Kafka before any of its frames.
+   */
+  const onMerged = (m: Merged): void => {
+    if (bufferGone) return;
+    const outcomes = new Map(m.outcomes.map((o) => [o.seq, o]));
+    let last: Waiting | undefined;
+    while (waitingHead < waiting.length && (waiting[waitingHead] as { seq: number }).seq <= m.through) {
+      const w = waiting[waitingHead++] as { seq: number; delivery: Waiting; frame?: ReceivedFrame };
+      const o = outcomes.get(w.seq);
+      if (o?.failure && w.frame)
+        w.delivery.records.push(
+          deadLetter(
+            w.frame,
+            `CUSTODY_INGEST_${o.failure.code.toUpperCase().replace(/-/g, '_')}`,
+            o.failure.reason,
+          ),
+        );
+      if (o?.eventTime != null) w.delivery.eventTime = o.eventTime;
+      if (last) buffer.push(last);
+      last = w.delivery;
+    }
+    if (waitingHead > 1024 && waitingHead * 2 > waiting.length) {
+      waiting = waiting.slice(waitingHead);
+      waitingHead = 0;
+    }
+    if (last === undefined) return;
+    for (const [id, value] of m.snapshots)
       // Who captured it: manifests name this ingest instance and version as the actor of the capture.
-      headers: writerHeaders,
-    }));
+      last.records.push({ topic: topics.sessionTags, key: id, value, headers: writerHeaders });
+    buffer.push(last);
+    reportBuffer();
+  };
 
   const deadLetter = (frame: ReceivedFrame, code: string, reason: string, key?: string): KeyedRecord => {
     stats.deadLetters++;
@@ -453,11 +523,10 @@ export async function startIngest(
       instance: deps.instance,
       encoders,
     });
-    buffer.push({ records: [record], receivedAt: frame.receivedAt });
-    reportBuffer();
+    deliver({ records: [record], receivedAt: frame.receivedAt }, null);
     if (!conversationId && !userId) return;
     const shard = channels.find((c) => c.channelId === frame.channelId)?.shard ?? -1;
-    const known = conversationId ? held.usersOf(conversationId) : undefined;
+    const known = conversationId ? merger.usersOf(conversationId) : undefined;
     const gap: Gap = {
       shard,
       userIds: [...new Set([...(userId ? [userId] : []), ...(known ?? [])])],
@@ -491,8 +560,6 @@ export async function startIngest(
     const kind = parsed.ok ? parsed.value.kind : 'rejected';
     metrics.events.inc({ kind });
     const records: KeyedRecord[] = [];
-    let eventTime: number | undefined;
-    let observations: readonly TagObservation[] = [];
     let conversationId: string | undefined;
     let entityId: string | undefined;
     if (!parsed.ok) {
@@ -534,23 +601,6 @@ export async function startIngest(
           deadLetter(frame, PARTICIPANT_DROPPED, droppedParticipantsReason(env.dropped), conversationId),
         );
       }
-      const extracted = extractTagObservations(env, {
-        receivedAt: frame.receivedAt,
-        provenance: 'live',
-        userContext,
-      });
-      if (!extracted.ok) {
-        records.push(
-          deadLetter(
-            frame,
-            `CUSTODY_INGEST_${extracted.error.code.toUpperCase().replace(/-/g, '_')}`,
-            extracted.error.reason,
-          ),
-        );
-      } else {
-        observations = extracted.value;
-        eventTime = latestObservedAt(observations);
-      }
     }
     const evidence: NotificationRecord = {
       topicName: parsed.ok ? (parsed.value.topicName ?? null) : null,
@@ -570,23 +620,15 @@ export async function startIngest(
       transport: eb ? 'eventbridge' : null,
       eventBridge: eb ? eventBridgeRecord(eb) : null,
     };
-    // The evidence record goes first; the snapshot it changes follows at the end of its batch (sealSnapshots).
+    // The evidence record goes first; the snapshots it changes close the delivery the worker's reply releases.
     records.unshift({
       topic: topics.notifications,
       key: conversationId ?? entityId ?? frame.channelId,
       value: encoders['notification.v1'].encode(evidence),
       timestamp: frame.receivedAt,
     });
-    // Merged only now that nothing can stop the frame from being queued: each conversation it touches counts it as
-    // a frame to wait for before its snapshot is written (sealSnapshots).
-    const touched = held.absorb(observations, frame.receivedAt);
-    buffer.push({
-      records,
-      receivedAt: frame.receivedAt,
-      eventTime,
-      deferred: touched.length > 0 ? touched : undefined,
-    });
-    reportBuffer();
+    // The worker parses the text again to extract and merge its tags (the main thread keeps no snapshots).
+    deliver({ records, receivedAt: frame.receivedAt }, { frame, text: parsed.ok ? frame.text : null });
   };
 
   /**
@@ -676,14 +718,13 @@ export async function startIngest(
         headers: {},
       }),
     });
-    buffer.push({ records, receivedAt: r.receivedAt });
-    reportBuffer();
+    deliver({ records, receivedAt: r.receivedAt }, null);
   };
 
   const reconcile = async (observations: readonly TagObservation[]): Promise<void> => {
     if (bufferGone || observations.length === 0) return;
-    const touched = held.absorb(observations, now());
-    buffer.push({ records: [], receivedAt: now(), deferred: touched });
+    const at = now();
+    deliver({ records: [], receivedAt: at }, { observations, at });
   };
 
   /**
@@ -735,7 +776,7 @@ export async function startIngest(
   const repair = new GapRepair(
     {
       api: deps.api,
-      knownActive: (userIds, from, to) => held.activeFor(userIds, from, to),
+      knownActive: (userIds, from, to) => merger.activeFor(userIds, from, to),
       reconcileAnalytics: async (c: Models.AnalyticsConversationWithoutAttributes) => {
         const r = extractFromAnalytics(c, { receivedAt: now(), userContext });
         if (r.ok) {
@@ -970,17 +1011,11 @@ export async function startIngest(
     return Math.max(last.at, floor);
   }
 
-  let packing = false;
   const housekeeping = setInterval(() => {
-    // Not one with frames in the queue: its snapshot is written with the batch that takes the last of them.
-    held.forgetIdle(now() - opts.snapshotIdleMs);
-    if (packing) return;
-    packing = true;
-    // A slice at a time: after a restart every restored conversation is quiet at once, and packing is ~0.2 ms each.
-    void held
-      .packQuiet(() => now() - opts.snapshotPackAfterMs)
-      .then((n) => (stats.snapshotsPacked += n))
-      .finally(() => (packing = false));
+    // One at a time: packing goes a slice at a time (after a restart every restored conversation is quiet at once).
+    if (housekeepingPosted) return;
+    housekeepingPosted = true;
+    merger.housekeep(now() - opts.snapshotIdleMs, now() - opts.snapshotPackAfterMs);
   }, opts.housekeepingMs);
   housekeeping.unref();
   const refresh = setInterval(() => {
@@ -1029,11 +1064,13 @@ export async function startIngest(
       Promise.all([...channels.map((c) => c.stop()), bridge?.stop()]),
     );
     const repaired = await within('finishing gap repairs', repair.stop());
-    const flushed = !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
+    const merged = await within('merging the last frames', merger.drain());
+    const flushed = merged && !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
     let unflushed: Unflushed = { frames: 0 };
     bufferGone = true;
+    void merger.close();
     if (!flushed) {
-      unflushed = buffer.abandon();
+      unflushed = withUnmerged(buffer.abandon(), waiting.slice(waitingHead));
       if (unflushed.frames > 0)
         log.error(
           {
@@ -1067,7 +1104,7 @@ export async function startIngest(
       if (down > 0) reasons.push(`${down} of ${channels.length} notification channels not connected`);
       return reasons.length > 0 ? reasons.join('; ') : undefined;
     },
-    snapshot: (id) => held.copyOf(id),
+    snapshot: (id) => merger.copyOf(id),
     stats,
     failure,
     flush: () => buffer.flush(),
@@ -1077,6 +1114,21 @@ export async function startIngest(
       return stopped;
     },
   };
+}
+
+/** What a stop could not flush: the buffer's frames and those the worker had not merged yet. */
+function withUnmerged(
+  u: Unflushed,
+  unmerged: ReadonlyArray<{ delivery: { receivedAt: number } }>,
+): Unflushed {
+  if (unmerged.length === 0) return u;
+  let from = u.from ?? Infinity;
+  let to = u.to ?? -Infinity;
+  for (const w of unmerged) {
+    from = Math.min(from, w.delivery.receivedAt);
+    to = Math.max(to, w.delivery.receivedAt);
+  }
+  return { frames: u.frames + unmerged.length, from, to };
 }
 
 function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
@@ -1097,11 +1149,4 @@ function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {
   return CONTROL_KINDS[kind] === undefined && kind !== 'subscribe-result';
-}
-
-function latestObservedAt(observations: readonly TagObservation[]): number | undefined {
-  let latest: number | undefined;
-  for (const o of observations)
-    if (o.observedAt !== null && (latest === undefined || o.observedAt > latest)) latest = o.observedAt;
-  return latest;
 }

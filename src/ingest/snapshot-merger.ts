@@ -65,7 +65,14 @@ export class SnapshotMerger {
       now: args.now,
     };
     for (const [id, r] of args.restored ?? []) this.#users.set(id, r.userIds);
-    this.#worker = new Worker(new URL('./snapshot-worker.ts', import.meta.url), { workerData: data });
+    // Beside this module: .ts when run from the sources, .js in the compiled build (dist/).
+    const worker = new URL(
+      `./snapshot-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+      import.meta.url,
+    );
+    this.#worker = new Worker(worker, { workerData: data });
+    // Never what keeps the process alive: stop drains it, and a failed start must still exit.
+    this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => this.#receive(m));
     this.#worker.on('error', (e) => this.#fail(e));
     this.#worker.on('exit', (code) => {

@@ -24,6 +24,7 @@ export class UserDirectory {
   readonly #now: () => number;
   readonly #users = new Map<string, UserContext>();
   readonly #stationTypes = new Map<string, string>();
+  #listener: ((userId: string, context: UserContext | undefined) => void) | undefined;
 
   constructor(api: GenesysApi, now: () => number = () => Date.now()) {
     this.#api = api;
@@ -32,6 +33,17 @@ export class UserDirectory {
 
   userIds(): string[] {
     return [...this.#users.keys()].sort();
+  }
+
+  /** Told of every change to a user's context (undefined: the user is gone), as it happens. */
+  onChange(listener: (userId: string, context: UserContext | undefined) => void): void {
+    this.#listener = listener;
+  }
+
+  #put(userId: string, context: UserContext | undefined): void {
+    if (context === undefined) this.#users.delete(userId);
+    else this.#users.set(userId, context);
+    this.#listener?.(userId, context);
   }
 
   context(userId: string): UserContext | undefined {
@@ -51,9 +63,9 @@ export class UserDirectory {
         continue;
       }
       seen.add(user.id);
-      if (!this.#users.has(user.id)) this.#users.set(user.id, {});
+      if (!this.#users.has(user.id)) this.#put(user.id, {});
     }
-    for (const id of [...this.#users.keys()]) if (!seen.has(id)) this.#users.delete(id);
+    for (const id of [...this.#users.keys()]) if (!seen.has(id)) this.#put(id, undefined);
     // Every station's type, so a user who logs in to a station (hot desk) later is resolved at once: a call can
     // follow a login within seconds, before a per-station lookup would answer.
     for await (const station of this.#api.listStations())
@@ -77,7 +89,7 @@ export class UserDirectory {
 
   onPersistentConnection(userId: string, state: string | undefined): void {
     const prev = this.#users.get(userId) ?? {};
-    this.#users.set(userId, { ...prev, persistentConnectionState: state });
+    this.#put(userId, { ...prev, persistentConnectionState: state });
   }
 
   async #setStation(
@@ -90,13 +102,13 @@ export class UserDirectory {
     // The station id is in the event itself: it holds from now on, before its type is looked up (a call can
     // start right after a hot-desk login).
     const next: UserContext = { ...prev, stationId, stationType: cached, stationKnownAt: this.#now() };
-    this.#users.set(userId, next);
+    this.#put(userId, next);
     if (stationId && cached) this.#stationTypes.set(stationId, cached);
     if (!stationId || cached) return;
     const type = (await this.#api.getStation(stationId))?.type;
     if (type) this.#stationTypes.set(stationId, type);
     // A later station event (a logout, another login) may have come in while this lookup ran: it wins.
     if (this.#users.get(userId) !== next) return;
-    this.#users.set(userId, { ...next, stationType: type });
+    this.#put(userId, { ...next, stationType: type });
   }
 }

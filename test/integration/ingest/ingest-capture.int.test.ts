@@ -97,11 +97,11 @@ describe.each([
     expect(await h.deadLetters()).toEqual([]);
   });
 
-  it('answers for every conversation with the snapshot it wrote last, packed or not', () => {
+  it('answers for every conversation with the snapshot it wrote last, packed or not', async () => {
     // A frame that only re-confirms values moves their capture times and sources in ingest's snapshot without a new
     // record (not a material change: snapshotChanged), so what it holds equals what it wrote in material form.
     for (const [id, written] of snapshots) {
-      const held = h.ingest.snapshot(id);
+      const held = await h.ingest.snapshot(id);
       expect(held && materialForm(held), id).toBe(materialForm(written));
     }
     if (options.housekeepingMs !== undefined) expect(h.ingest.stats.snapshotsPacked).toBeGreaterThan(27);
