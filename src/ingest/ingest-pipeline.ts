@@ -1064,8 +1064,16 @@ export async function startIngest(
       Promise.all([...channels.map((c) => c.stop()), bridge?.stop()]),
     );
     const repaired = await within('finishing gap repairs', repair.stop());
-    const merged = await within('merging the last frames', merger.drain());
-    const flushed = merged && !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
+    // A worker that failed merges nothing more: what waits for it is reported unflushed, for the next start's gap.
+    let mergeFailed = false;
+    const merged = await within(
+      'merging the last frames',
+      merger.drain().catch(() => {
+        mergeFailed = true;
+      }),
+    );
+    const flushed =
+      merged && !mergeFailed && !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
     let unflushed: Unflushed = { frames: 0 };
     bufferGone = true;
     void merger.close();
