@@ -1064,34 +1064,31 @@ export async function startIngest(
       Promise.all([...channels.map((c) => c.stop()), bridge?.stop()]),
     );
     const repaired = await within('finishing gap repairs', repair.stop());
-    // A worker that failed merges nothing more: what waits for it is reported unflushed, for the next start's gap.
-    let mergeFailed = false;
-    const merged = await within(
-      'merging the last frames',
-      merger.drain().catch(() => {
-        mergeFailed = true;
-      }),
-    );
-    const flushed =
-      merged && !mergeFailed && !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
-    let unflushed: Unflushed = { frames: 0 };
+    // What the worker merges in time joins the buffer; what still waits for it (the deadline, or a failed worker) is
+    // reported unflushed with what the buffer could not send, for the next start's gap.
+    const merged = await within('merging the last frames', merger.drain());
+    const flushed = !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
     bufferGone = true;
     void merger.close();
-    if (!flushed) {
-      unflushed = withUnmerged(buffer.abandon(), waiting.slice(waitingHead));
-      if (unflushed.frames > 0)
-        log.error(
-          {
-            frames: unflushed.frames,
-            from: new Date(unflushed.from ?? 0).toISOString(),
-            to: new Date(unflushed.to ?? 0).toISOString(),
-          },
-          'frames not written to Kafka before the stop deadline; the next start records this interval as a gap and repairs it',
-        );
-    } else await buffer.close();
+    const unmerged = waiting.slice(waitingHead);
+    let unflushed: Unflushed = { frames: 0 };
+    if (!flushed) unflushed = withUnmerged(buffer.abandon(), unmerged);
+    else {
+      await buffer.close();
+      unflushed = withUnmerged(unflushed, unmerged);
+    }
+    if (unflushed.frames > 0)
+      log.error(
+        {
+          frames: unflushed.frames,
+          from: new Date(unflushed.from ?? 0).toISOString(),
+          to: new Date(unflushed.to ?? 0).toISOString(),
+        },
+        'frames not written to Kafka before the stop deadline; the next start records this interval as a gap and repairs it',
+      );
     const producerClosed = await within('closing the Kafka producer', deps.producer.close());
     log.info({ why, flushed, unflushedFrames: unflushed.frames }, 'ingest stopped');
-    return { timedOut: !(closed && repaired && flushed && producerClosed), unflushed };
+    return { timedOut: !(closed && repaired && merged && flushed && producerClosed), unflushed };
   }
 
   let stopped: Promise<StopReport> | undefined;
