@@ -412,7 +412,16 @@ export async function startIngest(
     };
   };
   // The worker extracts with the same contexts, each change posted before the frames received after it.
-  directory.onChange((userId) => merger.contexts([[userId, userContext(userId) ?? null]]));
+  // Posted only when what extraction reads changed: the directory records every persistent-connection event anew.
+  const postedContexts = new Map<string, string>();
+  directory.onChange((userId) => {
+    const c = userContext(userId);
+    const key = c === undefined ? '' : `${c.stationId}|${c.stationType}|${c.persistentConnectionState}`;
+    if (postedContexts.get(userId) === key) return;
+    if (c === undefined) postedContexts.delete(userId);
+    else postedContexts.set(userId, key);
+    merger.contexts([[userId, c ?? null]]);
+  });
 
   /** Deliveries waiting for the snapshot worker to merge their item, in item order (from `waitingHead`). */
   let waiting: Array<{ seq: number; delivery: Waiting; frame?: ReceivedFrame }> = [];
