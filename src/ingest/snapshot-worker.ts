@@ -1,6 +1,7 @@
 /**
- * The snapshot worker thread: owns the held snapshots (snapshot-merge-core.ts does the work). After the messages
- * queued on its port are handled, it replies once with what they merged, so a backlog is sealed in one reply.
+ * The snapshot worker thread: owns the held snapshots (snapshot-merge-core.ts does the work). It replies with what
+ * it merged at most every REPLY_LINGER_MS, after the messages queued on its port are handled, so a backlog is sealed
+ * in one reply.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SnapshotMergeCore } from './snapshot-merge-core.ts';
