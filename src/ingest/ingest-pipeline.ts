@@ -31,7 +31,6 @@ import { extractFromAnalytics, extractFromCallConversation } from '../enrich/ses
 import type { DroppedRecordPart } from '../enrich/session-tags-reconcile.ts';
 import type { EventBridgeOriginRecord, NotificationRecord } from '../kafka/avro-codec.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
-import { ConfluentCodec } from '../kafka/avro-codec.ts';
 import { DEFAULT_MAX_RECORD_BYTES, recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import type { Decoders, Encoders } from '../kafka/record-codecs.ts';
@@ -250,15 +249,10 @@ export async function startIngest(
       : {},
   );
   let housekeepingPosted = false;
-  const sessionTagsEncoder = encoders['session-tags.v1'];
   // The held snapshots live in a worker thread: their heap, and its major GCs, off the thread that reads the
   // sockets (bench/README.md, "What the tail is made of"). Frames wait for it to merge them (see `deliver`).
   const merger = new SnapshotMerger(
     {
-      codec:
-        sessionTagsEncoder instanceof ConfluentCodec
-          ? { kind: 'confluent', schemaId: sessionTagsEncoder.schemaId }
-          : { kind: 'single-object' },
       restored: deps.restored,
       now: now(),
     },
@@ -476,9 +470,15 @@ export async function startIngest(
       waitingHead = 0;
     }
     if (last === undefined) return;
-    for (const [id, value] of m.snapshots)
-      // Who captured it: manifests name this ingest instance and version as the actor of the capture.
-      last.records.push({ topic: topics.sessionTags, key: id, value, headers: writerHeaders });
+    // Encoded here, with ingest's own encoder (and schema registry id), as every other record.
+    for (const [id, snapshot] of m.snapshots)
+      last.records.push({
+        topic: topics.sessionTags,
+        key: id,
+        value: encoders['session-tags.v1'].encode(snapshot),
+        // Who captured it: manifests name this ingest instance and version as the actor of the capture.
+        headers: writerHeaders,
+      });
     buffer.push(last);
     reportBuffer();
   };

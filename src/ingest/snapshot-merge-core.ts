@@ -1,6 +1,6 @@
 /**
  * What the snapshot worker does with each message, without the thread: parse and extract each frame again, merge
- * into the held snapshots, and on `reply()` say what is merged and which snapshots changed, encoded. Kept apart from
+ * into the held snapshots, and on `reply()` say what is merged and which snapshots changed. Kept apart from
  * snapshot-worker.ts so that it is tested without a thread.
  *
  * A reply seals every item since the last one: the main thread attaches the snapshots to the delivery of the last of
@@ -10,14 +10,11 @@
 import { parseNotificationFrame } from '../enrich/genesys-envelope.ts';
 import type { SessionTagsSnapshot, TagObservation, UserContext } from '../enrich/session-tags.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
-import { ConfluentCodec, loadCustodySchema, singleObjectCodecFor } from '../kafka/avro-codec.ts';
-
 import { HeldSnapshots } from './held-snapshots.ts';
 import type { FromWorker, ItemOutcome, SnapshotWorkerData, ToWorker } from './snapshot-worker-protocol.ts';
 
 export class SnapshotMergeCore {
   readonly #held: HeldSnapshots;
-  readonly #encode: (s: SessionTagsSnapshot) => Buffer;
   readonly #contexts = new Map<string, UserContext>();
   /** One entry per item per conversation it touched, since the last reply (what HeldSnapshots.seal counts). */
   #touched: string[] = [];
@@ -36,11 +33,6 @@ export class SnapshotMergeCore {
       ]),
     );
     this.#held = new HeldSnapshots(restored, data.now);
-    const codec =
-      data.codec.kind === 'confluent'
-        ? new ConfluentCodec<SessionTagsSnapshot>(loadCustodySchema('session-tags.v1'), data.codec.schemaId)
-        : singleObjectCodecFor('session-tags.v1');
-    this.#encode = (s) => codec.encode(s);
   }
 
   /** Items arrived since the last reply. */
@@ -83,7 +75,10 @@ export class SnapshotMergeCore {
     }
   }
 
-  /** What is merged since the last reply, with the snapshots it changed; undefined when nothing is. */
+  /**
+   * What is merged since the last reply, with the snapshots it changed (the held objects: post or copy them at once,
+   * they change with the next merge); undefined when nothing is.
+   */
   reply(): Extract<FromWorker, { t: 'merged' }> | undefined {
     if (!this.#unreplied) return undefined;
     const touched = this.#touched;
@@ -91,10 +86,7 @@ export class SnapshotMergeCore {
     for (const id of touched) if (!users.has(id)) users.set(id, [...this.#held.usersOf(id)]);
     const snapshots = this.#held
       .seal(touched)
-      .map(({ conversationId, snapshot }): [string, Uint8Array] => [
-        conversationId,
-        ownBuffer(this.#encode(snapshot)),
-      ]);
+      .map(({ conversationId, snapshot }): [string, SessionTagsSnapshot] => [conversationId, snapshot]);
     const reply = {
       t: 'merged' as const,
       through: this.#through,
@@ -139,12 +131,4 @@ export class SnapshotMergeCore {
     this.#through = seq;
     this.#unreplied = true;
   }
-}
-
-/**
- * Bytes in an ArrayBuffer of their own, so that transferring them detaches nothing else: Node hands out small
- * Buffers as slices of one shared pool.
- */
-function ownBuffer(b: Buffer): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }

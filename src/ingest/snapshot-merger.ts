@@ -11,17 +11,11 @@
 import { Worker } from 'node:worker_threads';
 import type { SessionTagsSnapshot, TagObservation, UserContext } from '../enrich/session-tags.ts';
 import type { RestoredConversation } from './snapshot-restore.ts';
-import type {
-  FromWorker,
-  ItemOutcome,
-  SnapshotCodec,
-  SnapshotWorkerData,
-  ToWorker,
-} from './snapshot-worker-protocol.ts';
+import type { FromWorker, ItemOutcome, SnapshotWorkerData, ToWorker } from './snapshot-worker-protocol.ts';
 
 export interface Merged {
   readonly through: number;
-  readonly snapshots: ReadonlyArray<readonly [string, Buffer]>;
+  readonly snapshots: ReadonlyArray<readonly [string, SessionTagsSnapshot]>;
   readonly outcomes: readonly ItemOutcome[];
 }
 
@@ -47,7 +41,6 @@ export class SnapshotMerger {
 
   constructor(
     args: {
-      codec: SnapshotCodec;
       restored?: ReadonlyMap<string, RestoredConversation>;
       now: number;
     },
@@ -55,7 +48,6 @@ export class SnapshotMerger {
   ) {
     this.#events = events;
     const data: SnapshotWorkerData = {
-      codec: args.codec,
       restored: [...(args.restored ?? [])].map(([id, r]) => [
         id,
         r.packed,
@@ -168,7 +160,7 @@ export class SnapshotMerger {
         this.#mergedThrough = m.through;
         this.#events.merged({
           through: m.through,
-          snapshots: m.snapshots.map(([id, v]) => [id, Buffer.from(v.buffer, v.byteOffset, v.byteLength)]),
+          snapshots: m.snapshots,
           outcomes: m.outcomes,
         });
         const ready = this.#drains.filter((d) => d.seq <= m.through);

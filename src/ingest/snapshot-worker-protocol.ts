@@ -4,14 +4,10 @@
  * (bench/README.md, "What the tail is made of"). One port carries everything in order: a context update reaches the
  * worker before the frames received after it.
  */
-import type { ExtractionFailure, UserContext } from '../enrich/session-tags.ts';
+import type { ExtractionFailure, SessionTagsSnapshot, UserContext } from '../enrich/session-tags.ts';
 import type { TagObservation } from '../enrich/session-tags.ts';
 
-/** How the worker encodes snapshots: as ingest's own encoder does (with or without a schema registry). */
-export type SnapshotCodec = { kind: 'single-object' } | { kind: 'confluent'; schemaId: number };
-
 export interface SnapshotWorkerData {
-  readonly codec: SnapshotCodec;
   /** Conversations restored at start: [id, packed snapshot, users, last capture time]. */
   readonly restored: ReadonlyArray<readonly [string, Uint8Array, readonly string[], number | null]>;
   readonly now: number;
@@ -45,8 +41,11 @@ export type FromWorker =
       t: 'merged';
       /** Every item up to and including this seq is merged. */
       through: number;
-      /** The snapshots these items changed, encoded: [conversation id, record value]. */
-      snapshots: Array<[string, Uint8Array]>;
+      /**
+       * The snapshots these items changed: [conversation id, snapshot]. Copied by postMessage; the main thread encodes
+       * them with ingest's own encoder (and schema registry id).
+       */
+      snapshots: Array<[string, SessionTagsSnapshot]>;
       outcomes: ItemOutcome[];
       /** The users of every conversation these items touched. */
       users: Array<[string, string[]]>;

@@ -14,14 +14,8 @@ let replyScheduled = false;
 /** As the delivery buffer's linger: a frame waits at most this long for the worker to answer before it is queued. */
 const REPLY_LINGER_MS = 2;
 
-const send = (m: FromWorker): void => {
-  if (m.t === 'merged')
-    port.postMessage(
-      m,
-      m.snapshots.map(([, v]) => v.buffer as ArrayBuffer),
-    );
-  else port.postMessage(m);
-};
+/** postMessage copies at once: the snapshots in a reply are the held ones, which the next merge changes. */
+const send = (m: FromWorker): void => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
   const answer = core.handle(m);
