@@ -418,9 +418,10 @@ export async function startIngest(
   });
 
   /** Deliveries waiting for the snapshot worker to merge their item, in item order (from `waitingHead`). */
-  let waiting: Array<{ seq: number; delivery: Waiting; frame?: ReceivedFrame }> = [];
-  let waitingHead = 0;
   type Waiting = { records: KeyedRecord[]; receivedAt: number; eventTime?: number };
+  type WaitingItem = { seq: number; delivery: Waiting; frame?: ReceivedFrame };
+  let waiting: WaitingItem[] = [];
+  let waitingHead = 0;
 
   /**
    * Queues a delivery once the worker has merged its item: a frame's text (null: nothing to merge, it only keeps its
@@ -450,8 +451,8 @@ export async function startIngest(
     if (bufferGone) return;
     const outcomes = new Map(m.outcomes.map((o) => [o.seq, o]));
     let last: Waiting | undefined;
-    while (waitingHead < waiting.length && (waiting[waitingHead] as { seq: number }).seq <= m.through) {
-      const w = waiting[waitingHead++] as { seq: number; delivery: Waiting; frame?: ReceivedFrame };
+    while (waitingHead < waiting.length && (waiting[waitingHead] as WaitingItem).seq <= m.through) {
+      const w = waiting[waitingHead++] as WaitingItem;
       const o = outcomes.get(w.seq);
       if (o?.failure && w.frame)
         w.delivery.records.push(
