@@ -13,22 +13,13 @@
  * to `oversized`, which replaces it (with a dead letter) or drops it, and the rest is sent at once; a fatal
  * error (authorization) stops delivery and is reported through `failed`, since no retry can fix it. `abandon`
  * gives up what is still queued (a shutdown whose deadline passed) and says which frames those were.
- *
- * Work that is cheaper done once per batch than once per frame rides along as `deferred` items: when a batch is
- * formed (before its first send attempt) the deferred items of its deliveries, in queue order, go to `seal`, and the
- * records it returns are sent at the end of that batch. Ingest defers snapshot writing this way: each frame names
- * the conversations it changed, and a conversation's snapshot is encoded once per batch, in the batch that holds the
- * last frame merged into it, so it never reaches Kafka before those frames (they are earlier in the same send, or in
- * an earlier one).
  */
 import { recordBytes } from '../kafka/record-producer.ts';
 import type { KeyedRecord, RecordProducer } from '../kafka/record-producer.ts';
 import { isFatal } from '../runtime/errors.ts';
 
-export interface Delivery<D = never> {
+export interface Delivery {
   readonly records: readonly KeyedRecord[];
-  /** Work to do when the batch carrying this delivery is formed (see `seal`); consumed once. */
-  readonly deferred?: readonly D[];
   /** custody receive time of the frame these records came from, epoch ms. */
   readonly receivedAt: number;
   /** Genesys-side event time, when the event carries one (for the lag metric). */
@@ -64,14 +55,9 @@ export const DEFAULT_DELIVERY_OPTIONS: DeliveryBufferOptions = {
   retryMaxMs: 5_000,
 };
 
-export interface DeliveryEvents<D = never> {
+export interface DeliveryEvents {
   /** Called after the broker acknowledged these deliveries, with the ack time. */
-  acked(deliveries: readonly Delivery<D>[], ackedAt: number): void;
-  /**
-   * Called once per batch, before its first send, with the deferred items of its deliveries in queue order;
-   * returns records to send at the end of that batch (retried with it, acknowledged with it).
-   */
-  seal?(deferred: readonly D[]): readonly KeyedRecord[];
+  acked(deliveries: readonly Delivery[], ackedAt: number): void;
   /** true = pause the sockets, false = resume. */
   pressure(paused: boolean): void;
   sendFailed(err: unknown, attempt: number): void;
@@ -81,7 +67,7 @@ export interface DeliveryEvents<D = never> {
    * A record larger than the broker accepts: returns what to send instead (a dead letter), or undefined to
    * send nothing for it. Never retried as it was.
    */
-  oversized?(record: KeyedRecord, delivery: Delivery<D>, limitBytes: number): KeyedRecord | undefined;
+  oversized?(record: KeyedRecord, delivery: Delivery, limitBytes: number): KeyedRecord | undefined;
   /** Kafka refused for a reason retrying cannot fix: delivery has stopped. */
   failed?(err: unknown): void;
 }
@@ -100,12 +86,12 @@ function tooLargeLimit(err: unknown): number | undefined {
   return e?.name === 'RecordTooLargeError' && typeof e.limitBytes === 'number' ? e.limitBytes : undefined;
 }
 
-export class DeliveryBuffer<D = never> {
+export class DeliveryBuffer {
   readonly #producer: RecordProducer;
   readonly #opts: DeliveryBufferOptions;
-  readonly #events: DeliveryEvents<D>;
+  readonly #events: DeliveryEvents;
   readonly #now: () => number;
-  #queue: Delivery<D>[] = [];
+  #queue: Delivery[] = [];
   /** When each queued delivery was pushed (parallel to #queue), for the linger. */
   #pushedAt: number[] = [];
   /** Bytes of each queued delivery's records when pushed (parallel to #queue), and their sum. */
@@ -123,7 +109,7 @@ export class DeliveryBuffer<D = never> {
 
   constructor(
     producer: RecordProducer,
-    events: DeliveryEvents<D>,
+    events: DeliveryEvents,
     opts: Partial<DeliveryBufferOptions> = {},
     now = () => Date.now(),
   ) {
@@ -151,7 +137,7 @@ export class DeliveryBuffer<D = never> {
     return this.#failed;
   }
 
-  push(d: Delivery<D>): void {
+  push(d: Delivery): void {
     if (this.#closed || this.#abandoned) throw new Error('delivery buffer is closed');
     let bytes = 0;
     for (const r of d.records) bytes += recordBytes(r);
@@ -234,7 +220,6 @@ export class DeliveryBuffer<D = never> {
         this.#endLinger = undefined;
       }
       const n = this.#batchLength();
-      this.#seal(n);
       if (!(await this.#sendWithRetry(n))) return;
       const batch = this.#queue.splice(0, n);
       this.#pushedAt.splice(0, n);
@@ -257,33 +242,12 @@ export class DeliveryBuffer<D = never> {
     return this.#batchLength() < this.#queue.length || this.#queue.length >= this.#opts.maxBatch;
   }
 
-  /**
-   * Hands the deferred items of the first `n` deliveries to `seal` and appends what it returns to the last of them
-   * (so those records are sent, retried and acknowledged with the batch). Items are consumed: a retry seals nothing.
-   */
-  #seal(n: number): void {
-    const seal = this.#events.seal;
-    if (!seal) return;
-    const items: D[] = [];
-    for (let i = 0; i < n; i++) {
-      const d = this.#queue[i] as Delivery<D>;
-      if (d.deferred === undefined) continue;
-      for (const item of d.deferred) items.push(item);
-      this.#queue[i] = { ...d, deferred: undefined };
-    }
-    if (items.length === 0) return;
-    const extra = seal(items);
-    if (extra.length === 0) return;
-    const last = this.#queue[n - 1] as Delivery<D>;
-    this.#queue[n - 1] = { ...last, records: [...last.records, ...extra] };
-  }
-
   /** Deliveries in the next batch: at most maxBatch and maxBatchBytes, at least one. */
   #batchLength(): number {
     let bytes = 0;
     const limit = Math.min(this.#queue.length, this.#opts.maxBatch);
     for (let n = 0; n < limit; n++) {
-      for (const r of (this.#queue[n] as Delivery<D>).records)
+      for (const r of (this.#queue[n] as Delivery).records)
         bytes += (r.value?.byteLength ?? 0) + (r.key?.length ?? 0);
       if (bytes > this.#opts.maxBatchBytes) return Math.max(1, n);
     }
@@ -339,7 +303,7 @@ export class DeliveryBuffer<D = never> {
     let largest: { i: number; j: number; bytes: number } | undefined;
     let replaced = 0;
     for (let i = 0; i < n; i++) {
-      const d = this.#queue[i] as Delivery<D>;
+      const d = this.#queue[i] as Delivery;
       d.records.forEach((r, j) => {
         const bytes = recordBytes(r);
         if (!largest || bytes > largest.bytes) largest = { i, j, bytes };
@@ -357,7 +321,7 @@ export class DeliveryBuffer<D = never> {
       this.#queue[i] = { ...d, records };
     }
     if (replaced > 0 || !largest) return;
-    const d = this.#queue[largest.i] as Delivery<D>;
+    const d = this.#queue[largest.i] as Delivery;
     const r = d.records[largest.j] as KeyedRecord;
     const instead = this.#events.oversized?.(r, d, limit);
     const records = d.records.filter((_, j) => j !== largest?.j);

@@ -56,6 +56,12 @@ function packIfQuiet(state: ConversationState): boolean {
   return true;
 }
 
+/** A conversation's snapshot as `seal` hands it out: the held object, which the next merge changes. */
+export interface SealedSnapshot {
+  readonly conversationId: string;
+  readonly snapshot: SessionTagsSnapshot;
+}
+
 export class HeldSnapshots {
   readonly #conversations = new Map<string, ConversationState>();
 
@@ -103,8 +109,8 @@ export class HeldSnapshots {
    * For the conversations of one batch's frames (one item per frame), the snapshots that changed, to be sent at the
    * end of that batch: each conversation whose last merged frame is in this batch, once.
    */
-  seal(conversationIds: readonly string[]): Array<{ conversationId: string; snapshot: SessionTagsSnapshot }> {
-    const sealed: Array<{ conversationId: string; snapshot: SessionTagsSnapshot }> = [];
+  seal(conversationIds: readonly string[]): SealedSnapshot[] {
+    const sealed: SealedSnapshot[] = [];
     for (const id of conversationIds) {
       const state = this.#conversations.get(id);
       // forgetIdle keeps a conversation while it has frames in the queue.

@@ -44,7 +44,7 @@ import { findLastCapture } from './capture-checkpoint.ts';
 import type { BridgeRecord, RunningEventBridgeSource } from './eventbridge-source.ts';
 import { startEventBridgeSource } from './eventbridge-source.ts';
 import type { Delivery, DeliveryBufferOptions, Unflushed } from './delivery-buffer.ts';
-import { DeliveryBuffer } from './delivery-buffer.ts';
+import { DEFAULT_DELIVERY_OPTIONS, DeliveryBuffer } from './delivery-buffer.ts';
 import {
   droppedParticipantsReason,
   oversizedFrameDeadLetter,
@@ -301,16 +301,34 @@ export async function startIngest(
   };
 
   const KAFKA_CONDITION = 'Kafka delivery';
+  const WORKER_CONDITION = 'snapshot worker';
+  /**
+   * Two queues can fill: the delivery buffer (Kafka slow) and the deliveries waiting for the snapshot worker (the
+   * worker slow). The sockets pause while either is above its high water.
+   */
+  const pressure = { kafka: false, worker: false };
+  // The same water marks as the delivery buffer's, in frames.
+  const { highWater, lowWater } = { ...DEFAULT_DELIVERY_OPTIONS, ...opts.delivery };
+  let socketsPaused = false;
+  const applyPressure = (): void => {
+    const paused = pressure.kafka || pressure.worker;
+    if (paused === socketsPaused) return;
+    socketsPaused = paused;
+    for (const c of channels) {
+      if (paused) c.pause();
+      else c.resume();
+    }
+  };
   const reportBuffer = () => {
     metrics.bufferDepth.set(buffer.depth);
     metrics.bufferBytes.set(buffer.bytes);
   };
   /** Set once stop() closed or abandoned the buffer: nothing may be pushed any more. */
   let bufferGone = false;
-  const buffer = new DeliveryBuffer<string>(
+  const buffer = new DeliveryBuffer(
     deps.producer,
     {
-      acked: (ds: readonly Delivery<string>[], ackedAt: number) => {
+      acked: (ds: readonly Delivery[], ackedAt: number) => {
         for (const d of ds) {
           metrics.ackLatency.observe((ackedAt - d.receivedAt) / 1000);
           deps.onAcked?.(d.receivedAt, ackedAt);
@@ -323,10 +341,8 @@ export async function startIngest(
           { paused, depth: buffer.depth, bytes: buffer.bytes },
           paused ? 'Kafka backpressure: pausing sockets' : 'Kafka caught up: resuming sockets',
         );
-        for (const c of channels) {
-          if (paused) c.pause();
-          else c.resume();
-        }
+        pressure.kafka = paused;
+        applyPressure();
       },
       sendFailed: (err: unknown, attempt: number) => {
         // One line when sending starts failing; the condition carries the latest cause for /readyz.
@@ -338,7 +354,7 @@ export async function startIngest(
         log.info({ attempts }, 'Kafka send recovered');
         conditions.clear(KAFKA_CONDITION);
       },
-      oversized: (record: KeyedRecord, delivery: Delivery<string>, limitBytes: number) => {
+      oversized: (record: KeyedRecord, delivery: Delivery, limitBytes: number) => {
         stats.deadLetters++;
         metrics.deadLetters.inc({ code: 'CUSTODY_INGEST_RECORD_TOO_LARGE' });
         log.error(
@@ -355,7 +371,7 @@ export async function startIngest(
 
   const oversizedRecordDeadLetter = (
     record: KeyedRecord,
-    delivery: Delivery<string>,
+    delivery: Delivery,
     limitBytes: number,
   ): KeyedRecord | undefined => {
     if (record.topic === topics.dlq) return undefined;
@@ -440,6 +456,13 @@ export async function startIngest(
         ? merger.observations(item.observations, item.at)
         : merger.frame(item?.text ?? null, delivery.receivedAt);
     waiting.push({ seq, delivery, ...(item !== null && 'frame' in item ? { frame: item.frame } : {}) });
+    if (!pressure.worker && waiting.length - waitingHead >= highWater) {
+      pressure.worker = true;
+      const behind = waiting.length - waitingHead;
+      log.warn({ waiting: behind }, 'the snapshot worker is behind: pausing sockets');
+      conditions.set(WORKER_CONDITION, `the snapshot worker is behind by ${behind} frames`);
+      applyPressure();
+    }
   };
 
   /**
@@ -470,9 +493,15 @@ export async function startIngest(
       waiting = waiting.slice(waitingHead);
       waitingHead = 0;
     }
+    if (pressure.worker && waiting.length - waitingHead <= lowWater) {
+      pressure.worker = false;
+      log.warn({ waiting: waiting.length - waitingHead }, 'the snapshot worker caught up: resuming sockets');
+      conditions.clear(WORKER_CONDITION);
+      applyPressure();
+    }
     if (last === undefined) return;
     // Encoded here, with ingest's own encoder (and schema registry id), as every other record.
-    for (const [id, snapshot] of m.snapshots)
+    for (const { conversationId: id, snapshot } of m.snapshots)
       last.records.push({
         topic: topics.sessionTags,
         key: id,
@@ -891,6 +920,8 @@ export async function startIngest(
           scheduleAt: deps.scheduleAt,
         });
         channels[i] = channel;
+        // A channel added while Kafka or the worker holds the others paused starts paused too.
+        if (socketsPaused) channel.pause();
         // Resolves after the first attempt; a failed one keeps retrying in the background (not ready meanwhile).
         await channel.start(users, topicsOfShard, start);
       }

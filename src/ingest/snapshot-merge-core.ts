@@ -8,7 +8,7 @@
  * worker.
  */
 import { parseNotificationFrame } from '../enrich/genesys-envelope.ts';
-import type { SessionTagsSnapshot, TagObservation, UserContext } from '../enrich/session-tags.ts';
+import type { TagObservation, UserContext } from '../enrich/session-tags.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { HeldSnapshots } from './held-snapshots.ts';
 import type { FromWorker, ItemOutcome, SnapshotWorkerData, ToWorker } from './snapshot-worker-protocol.ts';
@@ -84,13 +84,10 @@ export class SnapshotMergeCore {
     const touched = this.#touched;
     const users = new Map<string, string[]>();
     for (const id of touched) if (!users.has(id)) users.set(id, [...this.#held.usersOf(id)]);
-    const snapshots = this.#held
-      .seal(touched)
-      .map(({ conversationId, snapshot }): [string, SessionTagsSnapshot] => [conversationId, snapshot]);
     const reply = {
       t: 'merged' as const,
       through: this.#through,
-      snapshots,
+      snapshots: this.#held.seal(touched),
       outcomes: this.#outcomes,
       users: [...users],
     };

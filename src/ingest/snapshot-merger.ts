@@ -10,12 +10,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { SessionTagsSnapshot, TagObservation, UserContext } from '../enrich/session-tags.ts';
+import type { SealedSnapshot } from './held-snapshots.ts';
 import type { RestoredConversation } from './snapshot-restore.ts';
 import type { FromWorker, ItemOutcome, SnapshotWorkerData, ToWorker } from './snapshot-worker-protocol.ts';
 
 export interface Merged {
   readonly through: number;
-  readonly snapshots: ReadonlyArray<readonly [string, SessionTagsSnapshot]>;
+  readonly snapshots: readonly SealedSnapshot[];
   readonly outcomes: readonly ItemOutcome[];
 }
 

@@ -4,8 +4,9 @@
  * (bench/README.md, "What the tail is made of"). One port carries everything in order: a context update reaches the
  * worker before the frames received after it.
  */
-import type { ExtractionFailure, SessionTagsSnapshot, UserContext } from '../enrich/session-tags.ts';
+import type { ExtractionFailure, UserContext } from '../enrich/session-tags.ts';
 import type { TagObservation } from '../enrich/session-tags.ts';
+import type { SealedSnapshot } from './held-snapshots.ts';
 
 export interface SnapshotWorkerData {
   /** Conversations restored at start: [id, packed snapshot, users, last capture time]. */
@@ -42,10 +43,10 @@ export type FromWorker =
       /** Every item up to and including this seq is merged. */
       through: number;
       /**
-       * The snapshots these items changed: [conversation id, snapshot]. Copied by postMessage; the main thread encodes
-       * them with ingest's own encoder (and schema registry id).
+       * The snapshots these items changed. Copied by postMessage; the main thread encodes them with ingest's own
+       * encoder (and schema registry id).
        */
-      snapshots: Array<[string, SessionTagsSnapshot]>;
+      snapshots: SealedSnapshot[];
       outcomes: ItemOutcome[];
       /** The users of every conversation these items touched. */
       users: Array<[string, string[]]>;

@@ -185,49 +185,74 @@ describe('custody as processes', () => {
     180_000,
   );
 
-  it('ingest writes what the socket delivers to Kafka, keeps secrets out of its logs, and flushes on SIGTERM', async () => {
-    const secret = 'cli-ingest-secret-value-7';
-    emu = await startEmulator({ clientId: 'cli-ingest', clientSecret: secret, seed: 5, users: 6 });
-    const kafka = kafkaClient('cli-ingest');
-    const suffix = uniqueName('cli');
-    const notifications = `${suffix}.notifications`;
-    const ingest = spawnCustody(['ingest'], {
-      KAFKA_BROKERS: infraEnv()['KAFKA_BROKERS'] as string,
-      GENESYS_API_URL: emu.baseUrl,
-      GENESYS_CLIENT_ID: 'cli-ingest',
-      GENESYS_CLIENT_SECRET: secret,
-      CUSTODY_HTTP_PORT: '0',
-      CUSTODY_LOG_LEVEL: 'debug',
-      CUSTODY_INSTANCE_ID: 'cli-ingest',
-      CUSTODY_TOPIC_NOTIFICATIONS: notifications,
-      CUSTODY_TOPIC_SESSION_TAGS: `${suffix}.session-tags`,
-      CUSTODY_TOPIC_DLQ: `${suffix}.dlq`,
-    });
-    procs.push(ingest);
-    const port = (await ingest.waitForLog('custody ingest running'))['httpPort'];
-    await until('ingest ready', async () => ((await get(port, '/readyz')).status === 200 ? true : undefined));
+  it.each([
+    { build: 'from the TypeScript sources', compiled: false },
+    // The image runs dist/: the snapshot worker must load from there as snapshot-worker.js.
+    { build: 'compiled (npm run build, as the image runs it)', compiled: true },
+  ])(
+    'ingest writes what the socket delivers to Kafka, with the snapshots its worker merged, keeps secrets out of its logs, and flushes on SIGTERM: $build',
+    async ({ compiled }) => {
+      const bin = compiled ? compileCustody() : undefined;
+      const secret = 'cli-ingest-secret-value-7';
+      emu = await startEmulator({ clientId: 'cli-ingest', clientSecret: secret, seed: 5, users: 6 });
+      const kafka = kafkaClient('cli-ingest');
+      const suffix = uniqueName('cli');
+      const notifications = `${suffix}.notifications`;
+      const ingest = spawnCustody(
+        ['ingest'],
+        {
+          KAFKA_BROKERS: infraEnv()['KAFKA_BROKERS'] as string,
+          GENESYS_API_URL: emu.baseUrl,
+          GENESYS_CLIENT_ID: 'cli-ingest',
+          GENESYS_CLIENT_SECRET: secret,
+          CUSTODY_HTTP_PORT: '0',
+          CUSTODY_LOG_LEVEL: 'debug',
+          CUSTODY_INSTANCE_ID: 'cli-ingest',
+          CUSTODY_TOPIC_NOTIFICATIONS: notifications,
+          CUSTODY_TOPIC_SESSION_TAGS: `${suffix}.session-tags`,
+          CUSTODY_TOPIC_DLQ: `${suffix}.dlq`,
+        },
+        bin,
+      );
+      procs.push(ingest);
+      const port = (await ingest.waitForLog('custody ingest running'))['httpPort'];
+      await until('ingest ready', async () =>
+        (await get(port, '/readyz')).status === 200 ? true : undefined,
+      );
 
-    const org = emu.org;
-    const [script] = randomConversations(org, createRng(3), emu.clock.now(), emu.clock.now() + 60_000, 4);
-    const events = (script?.events ?? []).filter((e) => e.topicName.startsWith('v2.users.'));
-    expect(events.length).toBeGreaterThan(0);
-    let delivered = 0;
-    for (const e of events) delivered += emu.control.emit({ topicName: e.topicName, eventBody: e.eventBody });
-    expect(delivered).toBe(events.length);
+      const org = emu.org;
+      const [script] = randomConversations(org, createRng(3), emu.clock.now(), emu.clock.now() + 60_000, 4);
+      const events = (script?.events ?? []).filter((e) => e.topicName.startsWith('v2.users.'));
+      expect(events.length).toBeGreaterThan(0);
+      let delivered = 0;
+      for (const e of events)
+        delivered += emu.control.emit({ topicName: e.topicName, eventBody: e.eventBody });
+      expect(delivered).toBe(events.length);
 
-    ingest.child.kill('SIGTERM');
-    expect(await ingest.exited).toBe(0);
-    // Everything delivered before SIGTERM was flushed to Kafka before the process exited.
-    const records = await readTopicToEnd(kafka, notifications);
-    const evidence = singleObjectCodecFor('notification.v1');
-    const topicsWritten = records.map((r) => evidence.decode(r.value as Buffer).topicName);
-    for (const e of events) expect(topicsWritten).toContain(e.topicName);
-    expect(records.length).toBeGreaterThanOrEqual(events.length);
-    const allOutput = JSON.stringify(ingest.logs()) + ingest.stderr();
-    expect(allOutput).not.toContain(secret);
-    expect(allOutput).not.toMatch(/"access_token"\s*:\s*"[^[]/);
-    procs.length = 0;
-  }, 90_000);
+      ingest.child.kill('SIGTERM');
+      expect(await ingest.exited).toBe(0);
+      // Everything delivered before SIGTERM was flushed to Kafka before the process exited.
+      const records = await readTopicToEnd(kafka, notifications);
+      const evidence = singleObjectCodecFor('notification.v1');
+      const topicsWritten = records.map((r) => evidence.decode(r.value as Buffer).topicName);
+      for (const e of events) expect(topicsWritten).toContain(e.topicName);
+      expect(records.length).toBeGreaterThanOrEqual(events.length);
+      // The snapshot worker merged the call's legs, and its snapshot reached Kafka before the exit.
+      const conversationId = script?.conversationId;
+      const tags = (await readTopicToEnd(kafka, `${suffix}.session-tags`)).filter(
+        (r) => r.key?.toString() === conversationId,
+      );
+      expect(tags.length).toBeGreaterThan(0);
+      const snapshot = tagsCodec.decode(tags.at(-1)?.value as Buffer);
+      expect(snapshot.conversationId).toBe(conversationId);
+      expect(snapshot.legs.length).toBeGreaterThan(0);
+      const allOutput = JSON.stringify(ingest.logs()) + ingest.stderr();
+      expect(allOutput).not.toContain(secret);
+      expect(allOutput).not.toMatch(/"access_token"\s*:\s*"[^[]/);
+      procs.length = 0;
+    },
+    120_000,
+  );
 
   it('ingest --source eventbridge reads the bridged events from Kafka, marks them in the evidence log, exits 0 on SIGTERM', async () => {
     const kafka = kafkaClient('cli-ingest-eventbridge');

@@ -288,6 +288,47 @@ describe('frames too large', () => {
   });
 });
 
+describe('back-pressure', () => {
+  it('a burst the snapshot worker has not merged yet pauses the sockets, not ready meanwhile; nothing is lost', async () => {
+    const e = await emulator();
+    const world = await createWorld();
+    const readiness: LogLine[] = [];
+    const conditions = new Conditions(capturingLogger(readiness));
+    // Water marks low enough that one burst of frames, read faster than the worker's 2-ms reply, crosses them.
+    const r = await startRun(e, world, {
+      options: { delivery: { highWater: 5, lowWater: 2 } },
+      deps: { conditions },
+    });
+    runs.push(r);
+    const user = e.org.users[0]!.id;
+    const conversationId = randomUUID();
+    const BURST = 40;
+    for (let i = 0; i < BURST; i++)
+      e.control.emit({
+        topicName: `v2.users.${user}.conversations`,
+        eventBody: { id: conversationId, participants: [], burst: i } as never,
+      });
+    await until('the pause', () =>
+      r.logs.some((l) => l.msg === 'the snapshot worker is behind: pausing sockets'),
+    );
+    await until('the resume', () =>
+      r.logs.some((l) => l.msg === 'the snapshot worker caught up: resuming sockets'),
+    );
+    const paused = r.logs.find((l) => l.msg === 'the snapshot worker is behind: pausing sockets');
+    expect(paused?.['waiting']).toBeGreaterThanOrEqual(5);
+    // Not ready while paused, with the reason, and ready again after.
+    expect(readiness.find((l) => l['condition'] === 'snapshot worker')?.['reason']).toMatch(
+      /the snapshot worker is behind by \d+ frames/,
+    );
+    await until('ready again', () => conditions.notReadyReason() === undefined);
+    await r.ingest.flush();
+    // Paused, not dropped: every frame of the burst reached the evidence log, once.
+    const evidence = (await world.notifications()).filter((n) => n.conversationId === conversationId);
+    expect(evidence).toHaveLength(BURST);
+    expect(r.ingest.stats.deadLetters).toBe(0);
+  });
+});
+
 describe('shutdown', () => {
   it('stop() returns within its deadline when Kafka is down and reports what was not flushed', async () => {
     const e = await emulator();

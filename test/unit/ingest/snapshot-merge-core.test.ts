@@ -59,7 +59,8 @@ describe('SnapshotMergeCore', () => {
       const reply = core.reply();
       expect(reply?.through).toBe(group.at(-1));
       // Copied at once, as postMessage does: the core hands out the held snapshots.
-      for (const [id, snapshot] of reply?.snapshots ?? []) written.push([id, structuredClone(snapshot)]);
+      for (const { conversationId: id, snapshot } of reply?.snapshots ?? [])
+        written.push([id, structuredClone(snapshot)]);
     }
     const expected = inProcess(groups);
     expect(expected.length).toBeGreaterThan(5);
