@@ -197,7 +197,7 @@ export const SETTINGS = {
   CUSTODY_INGEST_BUFFER_MAX_FRAMES: {
     schema: positiveInt,
     description:
-      'Frames held while Kafka is slow or down; above this ingest pauses its sockets (recorded as a gap, repaired later) and reports not ready.',
+      'Frames held while Kafka is slow or down, and (counted apart) frames waiting for the snapshot worker; above this ingest pauses its sockets (recorded as a gap, repaired later) and reports not ready.',
     group: 'custody',
     default: '20000',
   },
