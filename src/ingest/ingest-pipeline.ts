@@ -1153,7 +1153,11 @@ export async function startIngest(
     snapshot: (id) => merger.copyOf(id),
     stats,
     failure,
-    flush: () => buffer.flush(),
+    // Frames wait for the worker before they reach the buffer.
+    flush: async () => {
+      await merger.drain();
+      await buffer.flush();
+    },
     channels: () => channels.map((c) => ({ shard: c.shard, channelId: c.channelId, connected: c.connected })),
     stop() {
       stopped ??= release('stop requested');
