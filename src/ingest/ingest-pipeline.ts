@@ -1,13 +1,14 @@
 /**
  * `custody ingest`: Genesys notification WebSocket → Kafka.
  *
- * For every frame, at the moment it arrives: the frame as received goes to the evidence log
- * (genesys.notifications.v1); if it is about a conversation, the tags it carries are queued with it, and when the
- * batch carrying the frame is formed they are merged into that conversation's snapshot — once per conversation per
- * batch, not once per frame — and a changed snapshot goes to custody.session-tags.v1 (compacted, keyed by
- * conversationId) at the end of that batch, after the frames it came from; a frame that cannot be parsed goes to custody.dlq.v1 with the reason — and to the evidence
- * log as `rejected`, so the log stays complete. Gaps recorded by the channels are repaired from REST and
- * analytics with provenance `reconciled`.
+ * Every frame goes, as received, to the evidence log (genesys.notifications.v1). The snapshot worker
+ * (snapshot-merger.ts) parses it, merges the tags it carries into its conversation's snapshot, and answers with the
+ * snapshots it changed, which go to custody.session-tags.v1 (compacted, keyed by conversationId) in the batch of the
+ * last frame merged into them, after those frames. Most frames are parsed only there, and their evidence record is
+ * written from the worker's summary of them (frame-summary.ts); the main thread parses the frames it must act on as
+ * they arrive (main-thread-frames.ts). A frame that cannot be parsed goes to custody.dlq.v1 with the reason — and to
+ * the evidence log as `rejected`, so the log stays complete. Gaps recorded by the channels are repaired from REST
+ * and analytics with provenance `reconciled`.
  */
 import { createHash, hash } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
@@ -25,6 +26,8 @@ import type {
   TagObservation,
   UserContext as TagUserContext,
 } from '../enrich/session-tags.ts';
+import { summarizeFrame } from '../enrich/frame-summary.ts';
+import type { FrameSummary } from '../enrich/frame-summary.ts';
 import { parseEventBridgeEvent } from '../enrich/eventbridge-event.ts';
 import type { EventBridgeOrigin } from '../enrich/eventbridge-event.ts';
 import { extractFromAnalytics, extractFromCallConversation } from '../enrich/session-tags-reconcile.ts';
@@ -65,6 +68,7 @@ import type {
 } from './notification-channel.ts';
 import { NotificationChannel } from './notification-channel.ts';
 import { OverlapDedupe } from './overlap-dedupe.ts';
+import { mayNeedMainThread } from './main-thread-frames.ts';
 import { SnapshotMerger } from './snapshot-merger.ts';
 import type { Merged } from './snapshot-merger.ts';
 import type { RestoredConversation } from './snapshot-restore.ts';
@@ -277,7 +281,19 @@ export async function startIngest(
   };
   const sequence = new Map<string, number>();
   const parseFrame = frameParser();
+  // Asked twice per frame (classify, then onFrame, synchronously): a one-entry memo, as frameParser.
+  let lastText: string | undefined;
+  let lastNeeds = true;
+  const needsMainThread = (text: string): boolean => {
+    if (text !== lastText) {
+      lastText = text;
+      lastNeeds = mayNeedMainThread(text);
+    }
+    return lastNeeds;
+  };
   const classify = (text: string): ControlKind => {
+    // Only frames that may be control frames are parsed here (the others are parsed by the worker).
+    if (!needsMainThread(text)) return 'data';
     const parsed = parseFrame(text);
     return parsed.ok ? (CONTROL_KINDS[parsed.value.kind] ?? 'data') : 'data';
   };
@@ -435,7 +451,13 @@ export async function startIngest(
 
   /** Deliveries waiting for the snapshot worker to merge their item, in item order (from `waitingHead`). */
   type Waiting = { records: KeyedRecord[]; receivedAt: number; eventTime?: number };
-  type WaitingItem = { seq: number; delivery: Waiting; frame?: ReceivedFrame };
+  type WaitingItem = {
+    seq: number;
+    delivery: Waiting;
+    frame?: ReceivedFrame;
+    /** Set for a frame the worker parses for the main thread: its records are written from the worker's summary. */
+    reported?: { frameSequence: number | null };
+  };
   let waiting: WaitingItem[] = [];
   let waitingHead = 0;
 
@@ -446,16 +468,22 @@ export async function startIngest(
   const deliver = (
     delivery: Waiting,
     item:
-      | { frame: ReceivedFrame; text: string | null }
+      | { frame: ReceivedFrame; text: string | null; reported?: { frameSequence: number | null } }
       | { observations: readonly TagObservation[]; at: number }
       | null,
   ): void => {
     if (bufferGone) return;
-    const seq =
-      item !== null && 'observations' in item
-        ? merger.observations(item.observations, item.at)
-        : merger.frame(item?.text ?? null, delivery.receivedAt);
-    waiting.push({ seq, delivery, ...(item !== null && 'frame' in item ? { frame: item.frame } : {}) });
+    if (item !== null && 'observations' in item) {
+      waiting.push({ seq: merger.observations(item.observations, item.at), delivery });
+    } else {
+      const seq = merger.frame(item?.text ?? null, delivery.receivedAt, item?.reported !== undefined);
+      waiting.push({
+        seq,
+        delivery,
+        ...(item ? { frame: item.frame } : {}),
+        ...(item?.reported ? { reported: item.reported } : {}),
+      });
+    }
     if (!pressure.worker && waiting.length - waitingHead >= highWater) {
       pressure.worker = true;
       const behind = waiting.length - waitingHead;
@@ -477,6 +505,15 @@ export async function startIngest(
     while (waitingHead < waiting.length && (waiting[waitingHead] as WaitingItem).seq <= m.through) {
       const w = waiting[waitingHead++] as WaitingItem;
       const o = outcomes.get(w.seq);
+      if (w.reported && w.frame) {
+        if (!o?.summary) {
+          fail(new FatalError(`the snapshot worker did not report on frame ${w.seq}`));
+          return;
+        }
+        metrics.events.inc({ kind: o.summary.kind });
+        for (const r of frameRecords(w.frame, w.reported.frameSequence, o.summary))
+          w.delivery.records.push(r);
+      }
       if (o?.failure && w.frame)
         w.delivery.records.push(
           deadLetter(
@@ -595,23 +632,19 @@ export async function startIngest(
       onOversizedFrame(frame, frameBytes);
       return;
     }
-    const parsed = parseFrame(frame.text);
-    const kind = parsed.ok ? parsed.value.kind : 'rejected';
-    metrics.events.inc({ kind });
-    const records: KeyedRecord[] = [];
-    let conversationId: string | undefined;
-    let entityId: string | undefined;
-    if (!parsed.ok) {
-      records.push(
-        deadLetter(
-          frame,
-          `CUSTODY_INGEST_${parsed.error.code.toUpperCase().replace(/-/g, '_')}`,
-          parsed.error.reason,
-        ),
+    // Most frames are parsed once, by the worker: their records are written when it reports (onMerged). The main
+    // thread parses those it must act on now, and every frame while duplicates are checked.
+    if (!eb && !dedupe.checks(frame.receivedAt) && !needsMainThread(frame.text)) {
+      deliver(
+        { records: [], receivedAt: frame.receivedAt },
+        { frame, text: frame.text, reported: { frameSequence: seq } },
       );
-    } else {
+      return;
+    }
+    const parsed = parseFrame(frame.text);
+    metrics.events.inc({ kind: parsed.ok ? parsed.value.kind : 'rejected' });
+    if (parsed.ok) {
       const env = parsed.value;
-      ({ conversationId, entityId } = notificationKeys(env));
       // Sockets' frames are checked only while a second channel may carry their topic (after a subscription).
       if (env.topicName !== undefined && isDataKind(env.kind) && (eb || dedupe.checks(frame.receivedAt))) {
         // The body as sent, without the per-channel envelope metadata.
@@ -634,40 +667,65 @@ export async function startIngest(
       } else if (env.kind === 'persistent-connection') {
         directory.onPersistentConnection(env.userId, env.body.persistentState ?? undefined);
       }
-      if ('dropped' in env && env.dropped.length > 0) {
-        // The valid legs are used below; what was left out, and why, goes to the DLQ keyed by the conversation.
-        records.push(
-          deadLetter(frame, PARTICIPANT_DROPPED, droppedParticipantsReason(env.dropped), conversationId),
-        );
-      }
     }
+    const records = frameRecords(frame, seq, summarizeFrame(parsed));
+    // The worker parses the text again to extract and merge its tags (the main thread keeps no snapshots).
+    deliver({ records, receivedAt: frame.receivedAt }, { frame, text: parsed.ok ? frame.text : null });
+  };
+
+  /**
+   * A frame's evidence record, then the dead letter of a rejected frame or of participants left out: the same records
+   * whether the main thread or the worker parsed the frame.
+   */
+  const frameRecords = (
+    frame: ReceivedFrame,
+    frameSequence: number | null,
+    s: FrameSummary,
+  ): KeyedRecord[] => {
+    const eb = frame.eventBridge;
+    const rawText = eb?.event ?? frame.text;
+    const conversationId = s.conversationId ?? undefined;
     const evidence: NotificationRecord = {
-      topicName: parsed.ok ? (parsed.value.topicName ?? null) : null,
-      kind,
-      version: parsed.ok ? (parsed.value.version ?? null) : null,
-      correlationId: parsed.ok ? (parsed.value.correlationId ?? null) : null,
-      rejectionCode: parsed.ok ? null : parsed.error.code,
+      topicName: s.topicName,
+      kind: s.kind,
+      version: s.version,
+      correlationId: s.correlationId,
+      rejectionCode: s.rejection?.code ?? null,
       rawFrame: rawText,
       rawFrameSha256: hash('sha256', rawText, 'hex'),
       receivedAtMs: frame.receivedAt,
       channelId: frame.channelId,
-      frameSequence: seq,
+      frameSequence,
       ingestInstance: deps.instance,
       ingestVersion: INGEST_VERSION,
-      conversationId: conversationId ?? null,
-      entityId: entityId ?? null,
+      conversationId: s.conversationId,
+      entityId: s.entityId,
       transport: eb ? 'eventbridge' : null,
       eventBridge: eb ? eventBridgeRecord(eb) : null,
     };
     // The evidence record goes first; the snapshots it changes close the delivery the worker's reply releases.
-    records.unshift({
-      topic: topics.notifications,
-      key: conversationId ?? entityId ?? frame.channelId,
-      value: encoders['notification.v1'].encode(evidence),
-      timestamp: frame.receivedAt,
-    });
-    // The worker parses the text again to extract and merge its tags (the main thread keeps no snapshots).
-    deliver({ records, receivedAt: frame.receivedAt }, { frame, text: parsed.ok ? frame.text : null });
+    const records: KeyedRecord[] = [
+      {
+        topic: topics.notifications,
+        key: s.conversationId ?? s.entityId ?? frame.channelId,
+        value: encoders['notification.v1'].encode(evidence),
+        timestamp: frame.receivedAt,
+      },
+    ];
+    if (s.rejection)
+      records.push(
+        deadLetter(
+          frame,
+          `CUSTODY_INGEST_${s.rejection.code.toUpperCase().replace(/-/g, '_')}`,
+          s.rejection.reason,
+        ),
+      );
+    // The valid legs are used; what was left out, and why, goes to the DLQ keyed by the conversation.
+    if (s.dropped.length > 0)
+      records.push(
+        deadLetter(frame, PARTICIPANT_DROPPED, droppedParticipantsReason(s.dropped), conversationId),
+      );
+    return records;
   };
 
   /**

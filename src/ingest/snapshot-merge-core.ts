@@ -1,12 +1,14 @@
 /**
- * What the snapshot worker does with each message, without the thread: parse and extract each frame again, merge
- * into the held snapshots, and on `reply()` say what is merged and which snapshots changed. Kept apart from
- * snapshot-worker.ts so that it is tested without a thread.
+ * What the snapshot worker does with each message, without the thread: parse each frame (summarising it for the
+ * main thread when asked: most frames are parsed only here), extract and merge its tags into the held snapshots, and
+ * on `reply()` say what is merged and which snapshots changed. Kept apart from snapshot-worker.ts so that it is
+ * tested without a thread.
  *
  * A reply seals every item since the last one: the main thread attaches the snapshots to the delivery of the last of
  * those items, so a snapshot travels in the batch of the last frame merged into it, as in the pipeline without a
  * worker.
  */
+import { summarizeFrame } from '../enrich/frame-summary.ts';
 import { parseNotificationFrame } from '../enrich/genesys-envelope.ts';
 import type { TagObservation, UserContext } from '../enrich/session-tags.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
@@ -49,19 +51,21 @@ export class SnapshotMergeCore {
         return undefined;
       case 'frames': {
         const items = m.items;
-        for (let i = 0; i < items.length; i += 3) {
+        for (let i = 0; i < items.length; i += 4) {
           const seq = items[i] as number;
           const text = items[i + 1] as string | null;
           const receivedAt = items[i + 2] as number;
-          if (text !== null) this.#frame(seq, text, receivedAt);
+          if (text !== null) this.#frame(seq, text, receivedAt, items[i + 3] === 1);
           this.#advance(seq);
         }
         return undefined;
       }
-      case 'observations':
-        this.#merge(m.seq, m.observations, m.at);
+      case 'observations': {
+        const eventTime = this.#merge(m.observations, m.at);
+        if (eventTime !== null) this.#outcomes.push({ seq: m.seq, eventTime, failure: null, summary: null });
         this.#advance(m.seq);
         return undefined;
+      }
       case 'housekeep': {
         const forgotten = this.#held.forgetIdle(m.idleCutoff);
         return this.#held
@@ -97,29 +101,33 @@ export class SnapshotMergeCore {
     return reply;
   }
 
-  #frame(seq: number, text: string, receivedAt: number): void {
+  /** `report`: the main thread did not parse this frame, and writes its evidence record from the summary. */
+  #frame(seq: number, text: string, receivedAt: number, report: boolean): void {
     const parsed = parseNotificationFrame(text);
-    // The main thread parsed the same text and dead-lettered what does not parse.
-    if (!parsed.ok) return;
+    const summary = report ? summarizeFrame(parsed) : null;
+    // A frame that does not parse is dead-lettered by the main thread (from the summary, or its own parse).
+    if (!parsed.ok) {
+      if (summary) this.#outcomes.push({ seq, eventTime: null, failure: null, summary });
+      return;
+    }
     const extracted = extractTagObservations(parsed.value, {
       receivedAt,
       provenance: 'live',
       userContext: (id) => this.#contexts.get(id),
     });
-    if (!extracted.ok) {
-      this.#outcomes.push({ seq, eventTime: null, failure: extracted.error });
-      return;
-    }
-    this.#merge(seq, extracted.value, receivedAt);
+    const failure = extracted.ok ? null : extracted.error;
+    const eventTime = extracted.ok ? this.#merge(extracted.value, receivedAt) : null;
+    if (summary || failure || eventTime !== null) this.#outcomes.push({ seq, eventTime, failure, summary });
   }
 
-  #merge(seq: number, observations: readonly TagObservation[], at: number): void {
-    if (observations.length === 0) return;
+  /** Merges into the held snapshots; returns the newest Genesys time among the observations. */
+  #merge(observations: readonly TagObservation[], at: number): number | null {
+    if (observations.length === 0) return null;
     for (const id of this.#held.absorb(observations, at)) this.#touched.push(id);
     let latest: number | null = null;
     for (const o of observations)
       if (o.observedAt !== null && (latest === null || o.observedAt > latest)) latest = o.observedAt;
-    if (latest !== null) this.#outcomes.push({ seq, eventTime: latest, failure: null });
+    return latest;
   }
 
   #advance(seq: number): void {

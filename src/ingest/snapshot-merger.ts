@@ -78,11 +78,14 @@ export class SnapshotMerger {
     return this.#nextSeq - 1 - this.#mergedThrough;
   }
 
-  /** Posts a frame (text null: nothing to extract, it only takes its place in the order); returns its seq. */
-  frame(text: string | null, receivedAt: number): number {
+  /**
+   * Posts a frame (text null: nothing to extract, it only takes its place in the order); returns its seq. `report`:
+   * the worker parses it for the caller too, and its outcome carries the frame's summary.
+   */
+  frame(text: string | null, receivedAt: number, report = false): number {
     const seq = this.#nextSeq++;
     if (this.#frames.length === 0) queueMicrotask(() => this.#flushFrames());
-    this.#frames.push(seq, text, receivedAt);
+    this.#frames.push(seq, text, receivedAt, report ? 1 : 0);
     return seq;
   }
 

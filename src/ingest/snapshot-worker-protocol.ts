@@ -6,6 +6,7 @@
  */
 import type { ExtractionFailure, UserContext } from '../enrich/session-tags.ts';
 import type { TagObservation } from '../enrich/session-tags.ts';
+import type { FrameSummary } from '../enrich/frame-summary.ts';
 import type { SealedSnapshot } from './held-snapshots.ts';
 
 export interface SnapshotWorkerData {
@@ -19,7 +20,8 @@ export type ToWorker =
   | { t: 'contexts'; entries: ReadonlyArray<readonly [string, UserContext | null]> }
   /**
    * Frames in receive order, flat: seq, text (null: nothing to extract, e.g. a rejected frame; its seq still counts),
-   * receive time.
+   * receive time, and whether the worker parses it for the main thread too (1: reply with its FrameSummary; 0: the
+   * main thread parsed it itself).
    */
   | { t: 'frames'; items: ReadonlyArray<number | string | null> }
   /** Observations read from the REST or analytics API (gap repair), as one more item in the sequence. */
@@ -28,13 +30,15 @@ export type ToWorker =
   | { t: 'activeFor'; id: number; userIds: readonly string[]; from: number; to: number }
   | { t: 'copyOf'; id: number; conversationId: string };
 
-/** Per item of a reply whose merge said something beyond "merged". */
+/** Per item of a reply whose merge said something beyond "merged" (always, for a frame posted to be reported). */
 export interface ItemOutcome {
   readonly seq: number;
   /** The newest Genesys time among the item's observations. */
   readonly eventTime: number | null;
   /** Why the frame's tags could not be extracted (it goes to the DLQ with this reason). */
   readonly failure: ExtractionFailure | null;
+  /** The parsed frame, for a frame posted with its report flag set: what its evidence record needs. */
+  readonly summary: FrameSummary | null;
 }
 
 export type FromWorker =

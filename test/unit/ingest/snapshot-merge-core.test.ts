@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createOrg, createRng, randomConversations } from '../../../dev/emulator/simulation/index.ts';
 import { notificationFrameText, userTopicEvents } from '../../../dev/user-topic-events.ts';
+import { summarizeFrame } from '../../../src/enrich/frame-summary.ts';
 import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts';
 import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
 import { HeldSnapshots } from '../../../src/ingest/held-snapshots.ts';
@@ -41,8 +42,8 @@ function inProcess(groups: number[][]): Array<[string, unknown]> {
   return written;
 }
 
-function framesMessage(group: number[]): ToWorker {
-  return { t: 'frames', items: group.flatMap((i) => [i, frames[i] as string, T0 + i]) };
+function framesMessage(group: number[], report: 0 | 1 = 0): ToWorker {
+  return { t: 'frames', items: group.flatMap((i) => [i, frames[i] as string, T0 + i, report]) };
 }
 
 describe('SnapshotMergeCore', () => {
@@ -70,15 +71,54 @@ describe('SnapshotMergeCore', () => {
   it('counts items with nothing to extract, and replies nothing when nothing came', () => {
     const core = new SnapshotMergeCore(data);
     expect(core.reply()).toBeUndefined();
-    core.handle({ t: 'frames', items: [0, null, T0, 1, null, T0 + 1] });
+    core.handle({ t: 'frames', items: [0, null, T0, 0, 1, null, T0 + 1, 0] });
     expect(core.reply()).toMatchObject({ through: 1, snapshots: [], outcomes: [] });
     expect(core.reply()).toBeUndefined();
   });
 
   it('refuses items out of order', () => {
     const core = new SnapshotMergeCore(data);
-    core.handle({ t: 'frames', items: [3, null, T0] });
-    expect(() => core.handle({ t: 'frames', items: [3, null, T0] })).toThrow(/must come in order/);
+    core.handle({ t: 'frames', items: [3, null, T0, 0] });
+    expect(() => core.handle({ t: 'frames', items: [3, null, T0, 0] })).toThrow(/must come in order/);
+  });
+
+  it('reports on every frame posted to be reported, as the main thread would summarise it, and merges the same', () => {
+    const group = [...Array(20).keys()];
+    const reported = new SnapshotMergeCore(data);
+    reported.handle(framesMessage(group, 1));
+    const withReports = reported.reply();
+    const plain = new SnapshotMergeCore(data);
+    plain.handle(framesMessage(group, 0));
+    const without = plain.reply();
+    expect(withReports?.outcomes.map((o) => o.seq)).toEqual(group);
+    for (const o of withReports?.outcomes ?? [])
+      expect(o.summary).toEqual(summarizeFrame(parseNotificationFrame(frames[o.seq] as string)));
+    expect(without?.outcomes.every((o) => o.summary === null)).toBe(true);
+    // The report changes nothing else: the same snapshots, event times and failures.
+    expect(withReports?.snapshots).toEqual(without?.snapshots);
+    expect(
+      withReports?.outcomes
+        .filter((o) => o.eventTime !== null || o.failure !== null)
+        .map((o) => ({ ...o, summary: null })),
+    ).toEqual(without?.outcomes);
+  });
+
+  it('reports a frame that does not parse as rejected, with the reason, and merges nothing from it', () => {
+    const core = new SnapshotMergeCore(data);
+    core.handle({ t: 'frames', items: [0, '{"topicName":', T0, 1] });
+    const reply = core.reply();
+    expect(reply?.snapshots).toEqual([]);
+    expect(reply?.outcomes).toEqual([
+      {
+        seq: 0,
+        eventTime: null,
+        failure: null,
+        summary: expect.objectContaining({
+          kind: 'rejected',
+          rejection: expect.objectContaining({ code: 'not-json' }),
+        }),
+      },
+    ]);
   });
 
   it("reports each frame's event time, and the users of the conversations it touched", () => {
