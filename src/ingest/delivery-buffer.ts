@@ -80,6 +80,18 @@ export interface Unflushed {
   readonly to?: number;
 }
 
+/** `u` with these deliveries' frames added: their receive times widen its interval. */
+export function withFrames(u: Unflushed, given: readonly { readonly receivedAt: number }[]): Unflushed {
+  if (given.length === 0) return u;
+  let from = u.from ?? Infinity;
+  let to = u.to ?? -Infinity;
+  for (const d of given) {
+    from = Math.min(from, d.receivedAt);
+    to = Math.max(to, d.receivedAt);
+  }
+  return { frames: u.frames + given.length, from, to };
+}
+
 /** The shape of the producer's RecordTooLargeError (src/kafka/record-producer.ts). */
 function tooLargeLimit(err: unknown): number | undefined {
   const e = err as { name?: unknown; limitBytes?: unknown } | undefined;
@@ -183,14 +195,7 @@ export class DeliveryBuffer {
     this.#bytes = 0;
     this.#wakeUp?.();
     for (const resolve of this.#idle.splice(0)) resolve();
-    if (given.length === 0) return { frames: 0 };
-    let from = Infinity;
-    let to = -Infinity;
-    for (const d of given) {
-      from = Math.min(from, d.receivedAt);
-      to = Math.max(to, d.receivedAt);
-    }
-    return { frames: given.length, from, to };
+    return withFrames({ frames: 0 }, given);
   }
 
   /** Resolves when everything pushed so far has been acknowledged. */

@@ -47,7 +47,7 @@ import { findLastCapture } from './capture-checkpoint.ts';
 import type { BridgeRecord, RunningEventBridgeSource } from './eventbridge-source.ts';
 import { startEventBridgeSource } from './eventbridge-source.ts';
 import type { Delivery, DeliveryBufferOptions, Unflushed } from './delivery-buffer.ts';
-import { DEFAULT_DELIVERY_OPTIONS, DeliveryBuffer } from './delivery-buffer.ts';
+import { DEFAULT_DELIVERY_OPTIONS, DeliveryBuffer, withFrames } from './delivery-buffer.ts';
 import {
   droppedParticipantsReason,
   oversizedFrameDeadLetter,
@@ -1169,12 +1169,12 @@ export async function startIngest(
     const flushed = !buffer.failed && (await within('flushing frames to Kafka', buffer.flush()));
     bufferGone = true;
     void merger.close();
-    const unmerged = waiting.slice(waitingHead);
+    const unmerged = waiting.slice(waitingHead).map((w) => w.delivery);
     let unflushed: Unflushed = { frames: 0 };
-    if (!flushed) unflushed = withUnmerged(buffer.abandon(), unmerged);
+    if (!flushed) unflushed = withFrames(buffer.abandon(), unmerged);
     else {
       await buffer.close();
-      unflushed = withUnmerged(unflushed, unmerged);
+      unflushed = withFrames(unflushed, unmerged);
     }
     if (unflushed.frames > 0)
       log.error(
@@ -1222,21 +1222,6 @@ export async function startIngest(
       return stopped;
     },
   };
-}
-
-/** What a stop could not flush: the buffer's frames and those the worker had not merged yet. */
-function withUnmerged(
-  u: Unflushed,
-  unmerged: ReadonlyArray<{ delivery: { receivedAt: number } }>,
-): Unflushed {
-  if (unmerged.length === 0) return u;
-  let from = u.from ?? Infinity;
-  let to = u.to ?? -Infinity;
-  for (const w of unmerged) {
-    from = Math.min(from, w.delivery.receivedAt);
-    to = Math.max(to, w.delivery.receivedAt);
-  }
-  return { frames: u.frames + unmerged.length, from, to };
 }
 
 function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
