@@ -226,14 +226,19 @@ const CONTROL_KINDS: Partial<Record<NotificationEnvelope['kind'], ControlKind>> 
 };
 
 /**
- * Parses each frame once: the channel classifies a frame and then hands the same text to onFrame, synchronously,
- * so a one-entry memo serves both (parsing and validating is the largest per-frame cost of ingest).
+ * `f` over frame texts, remembering its last answer: the channel classifies a frame and then hands the same text to
+ * onFrame, synchronously, so a one-entry memo serves both (parsing and validating is the largest per-frame cost of
+ * ingest).
  */
-function frameParser(): (text: string) => ReturnType<typeof parseNotificationFrame> {
-  let last: { text: string; parsed: ReturnType<typeof parseNotificationFrame> } | undefined;
+function lastFrameMemo<T>(f: (text: string) => T): (text: string) => T {
+  let lastText: string | undefined;
+  let last: T;
   return (text) => {
-    if (last?.text !== text) last = { text, parsed: parseNotificationFrame(text) };
-    return last.parsed;
+    if (text !== lastText) {
+      last = f(text);
+      lastText = text;
+    }
+    return last;
   };
 }
 
@@ -280,17 +285,8 @@ export async function startIngest(
     snapshotsPacked: 0,
   };
   const sequence = new Map<string, number>();
-  const parseFrame = frameParser();
-  // Asked twice per frame (classify, then onFrame, synchronously): a one-entry memo, as frameParser.
-  let lastText: string | undefined;
-  let lastNeeds = true;
-  const needsMainThread = (text: string): boolean => {
-    if (text !== lastText) {
-      lastText = text;
-      lastNeeds = mayNeedMainThread(text);
-    }
-    return lastNeeds;
-  };
+  const parseFrame = lastFrameMemo(parseNotificationFrame);
+  const needsMainThread = lastFrameMemo(mayNeedMainThread);
   const classify = (text: string): ControlKind => {
     // Only frames that may be control frames are parsed here (the others are parsed by the worker).
     if (!needsMainThread(text)) return 'data';
