@@ -511,13 +511,7 @@ export async function startIngest(
           w.delivery.records.push(r);
       }
       if (o?.failure && w.frame)
-        w.delivery.records.push(
-          deadLetter(
-            w.frame,
-            `CUSTODY_INGEST_${o.failure.code.toUpperCase().replace(/-/g, '_')}`,
-            o.failure.reason,
-          ),
-        );
+        w.delivery.records.push(deadLetter(w.frame, deadLetterCode(o.failure.code), o.failure.reason));
       if (o?.eventTime != null) w.delivery.eventTime = o.eventTime;
       if (last) buffer.push(last);
       last = w.delivery;
@@ -708,14 +702,7 @@ export async function startIngest(
         timestamp: frame.receivedAt,
       },
     ];
-    if (s.rejection)
-      records.push(
-        deadLetter(
-          frame,
-          `CUSTODY_INGEST_${s.rejection.code.toUpperCase().replace(/-/g, '_')}`,
-          s.rejection.reason,
-        ),
-      );
+    if (s.rejection) records.push(deadLetter(frame, deadLetterCode(s.rejection.code), s.rejection.reason));
     // The valid legs are used; what was left out, and why, goes to the DLQ keyed by the conversation.
     if (s.dropped.length > 0)
       records.push(
@@ -750,7 +737,7 @@ export async function startIngest(
     }
     stats.frames++;
     stats.deadLetters++;
-    const code = `CUSTODY_INGEST_EVENTBRIDGE_${parsed.error.code.toUpperCase().replace(/-/g, '_')}`;
+    const code = deadLetterCode(parsed.error.code, 'EVENTBRIDGE_');
     metrics.events.inc({ kind: 'rejected' });
     metrics.deadLetters.inc({ code });
     log.error(
@@ -1234,6 +1221,11 @@ function eventBridgeRecord(eb: EventBridgeReceipt): EventBridgeOriginRecord {
     bridgePartition: eb.partition,
     bridgeOffset: eb.offset,
   };
+}
+
+/** A dead letter's code from a failure code: `bad-event-body` → `CUSTODY_INGEST_BAD_EVENT_BODY`. */
+function deadLetterCode(failure: string, scope = ''): string {
+  return `CUSTODY_INGEST_${scope}${failure.toUpperCase().replace(/-/g, '_')}`;
 }
 
 function isDataKind(kind: NotificationEnvelope['kind']): boolean {
