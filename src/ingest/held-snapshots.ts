@@ -1,11 +1,11 @@
 /**
  * The session-tags snapshots ingest holds, one per conversation heard from in the last `snapshotIdleMs`: merged
- * into as frames arrive, written when a batch seals them, packed while their conversation is quiet, forgotten when
- * it has been idle for long. No I/O: the pipeline encodes and sends what `seal` returns.
+ * into as frames arrive, sealed with each reply of the snapshot worker that holds them (snapshot-merge-core.ts),
+ * packed while their conversation is quiet, forgotten when it has been idle for long. No I/O: the main thread encodes
+ * and sends what `seal` returns.
  *
- * One owner, so that the held state can move as a whole (bench/README.md, "What the tail is made of": the held
- * snapshots are the live heap whose major GCs make ingest's tail, and the next step is to hold them off the thread
- * that reads the sockets).
+ * One owner, so that the held state could move as a whole off the thread that reads the sockets (bench/README.md,
+ * "What the tail is made of": the held snapshots were the live heap whose major GCs made ingest's tail).
  */
 import type { SessionTagsSnapshot, TagObservation } from '../enrich/session-tags.ts';
 import {
@@ -106,8 +106,9 @@ export class HeldSnapshots {
   }
 
   /**
-   * For the conversations of one batch's frames (one item per frame), the snapshots that changed, to be sent at the
-   * end of that batch: each conversation whose last merged frame is in this batch, once.
+   * For the conversations the items of one reply touched (one entry per item, as {@link absorb} returned them), the
+   * snapshots that changed, to be sent after those items: each conversation whose last merged item is among them,
+   * once.
    */
   seal(conversationIds: readonly string[]): SealedSnapshot[] {
     const sealed: SealedSnapshot[] = [];
