@@ -9,6 +9,11 @@
  * above that threshold: ~10 full GCs instead of ~230 per run, 40 % less CPU per frame (bench/README.md, "V8's
  * full GCs"), the peak heap at most twice the live heap (still capped by --max-old-space-size).
  *
+ * The factor is process-wide: it covers ingest's snapshot worker too. Since the worker holds the snapshots, ingest's
+ * main thread has ~35 MB live, so a factor of 2 is again near that threshold; 3 shortened the tail at 5,000 frames/s
+ * but let the worker's heap, which grows with the conversations in flight, take more memory (bench/README.md, "Frame
+ * texts let go"). Hence 2.
+ *
  * Set at start-up, before the role allocates much; the factor is read after every full GC, so a runtime flag takes
  * effect from the first one. A value given on Node's command line (`node --heap-growing-percent=N`) is kept.
  */
