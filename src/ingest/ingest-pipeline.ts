@@ -260,10 +260,14 @@ export async function startIngest(
   let housekeepingPosted = false;
   // The held snapshots live in a worker thread: their heap, and its major GCs, off the thread that reads the
   // sockets (bench/README.md, "What the tail is made of"). Frames wait for it to merge them (see `deliver`).
+  const snapshotFraming = encoders['session-tags.v1'].framing;
   const merger = new SnapshotMerger(
     {
       restored: deps.restored,
       now: now(),
+      // The worker encodes the snapshots it changes when ingest's encoder says how (the same bytes), so the main
+      // thread neither copies them in nor encodes them: each would hold ~10 KB of its heap until the batch is sent.
+      ...(snapshotFraming ? { snapshotFraming } : {}),
     },
     {
       merged: (m) => onMerged(m),
@@ -532,15 +536,23 @@ export async function startIngest(
       applyPressure();
     }
     if (last === undefined) return;
-    // Encoded here, with ingest's own encoder (and schema registry id), as every other record.
+    const snapshotRecord = (key: string, value: Buffer): KeyedRecord => ({
+      topic: topics.sessionTags,
+      key,
+      value,
+      // Who captured it: manifests name this ingest instance and version as the actor of the capture.
+      headers: writerHeaders,
+    });
+    const enc = m.encoded;
+    if (enc) {
+      const all = Buffer.from(enc.bytes.buffer, enc.bytes.byteOffset, enc.bytes.byteLength);
+      enc.conversationIds.forEach((id, i) =>
+        last.records.push(snapshotRecord(id, all.subarray(i === 0 ? 0 : enc.ends[i - 1], enc.ends[i]))),
+      );
+    }
+    // Without framing, encoded here with ingest's own encoder (and schema registry id), as every other record.
     for (const { conversationId: id, snapshot } of m.snapshots)
-      last.records.push({
-        topic: topics.sessionTags,
-        key: id,
-        value: encoders['session-tags.v1'].encode(snapshot),
-        // Who captured it: manifests name this ingest instance and version as the actor of the capture.
-        headers: writerHeaders,
-      });
+      last.records.push(snapshotRecord(id, encoders['session-tags.v1'].encode(snapshot)));
     buffer.push(last);
     reportBuffer();
   };

@@ -13,6 +13,8 @@ import { parseNotificationFrame } from '../enrich/genesys-envelope.ts';
 import type { TagObservation, UserContext } from '../enrich/session-tags.ts';
 import { extractTagObservations } from '../enrich/session-tags-extract.ts';
 import { HeldSnapshots } from './held-snapshots.ts';
+import { encodeFramedBatch, loadCustodySchema, schemaFingerprint } from '../kafka/avro-codec.ts';
+import type { Type as AvroType } from 'avsc';
 import type { FromWorker, ItemOutcome, SnapshotWorkerData, ToWorker } from './snapshot-worker-protocol.ts';
 
 export class SnapshotMergeCore {
@@ -35,7 +37,18 @@ export class SnapshotMergeCore {
       ]),
     );
     this.#held = new HeldSnapshots(restored, data.now);
+    const framing = data.snapshotFraming;
+    if (framing) {
+      const type = loadCustodySchema('session-tags.v1');
+      // The main thread offers framing only under this schema; a worker of another build must not write its bytes.
+      if (schemaFingerprint(type) !== framing.fingerprint)
+        throw new Error('the session-tags framing offered to the snapshot worker is not for its schema');
+      this.#encoding = { type, header: framing.header };
+    }
   }
+
+  /** Set when the replies carry the changed snapshots encoded. */
+  readonly #encoding: { type: AvroType; header: Uint8Array } | undefined;
 
   /** Items arrived since the last reply. */
   #unreplied = false;
@@ -80,18 +93,31 @@ export class SnapshotMergeCore {
   }
 
   /**
-   * What is merged since the last reply, with the snapshots it changed (the held objects: post or copy them at once,
-   * they change with the next merge); undefined when nothing is.
+   * What is merged since the last reply, with the snapshots it changed: encoded when the worker was given framing,
+   * else the held objects (post or copy them at once, they change with the next merge); undefined when nothing is.
    */
   reply(): Extract<FromWorker, { t: 'merged' }> | undefined {
     if (!this.#unreplied) return undefined;
     const touched = this.#touched;
     const users = new Map<string, string[]>();
     for (const id of touched) if (!users.has(id)) users.set(id, [...this.#held.usersOf(id)]);
+    const sealed = this.#held.seal(touched);
+    const enc = this.#encoding;
     const reply = {
       t: 'merged' as const,
       through: this.#through,
-      snapshots: this.#held.seal(touched),
+      snapshots: enc ? [] : sealed,
+      encoded:
+        enc && sealed.length > 0
+          ? {
+              conversationIds: sealed.map((s) => s.conversationId),
+              ...encodeFramedBatch(
+                enc.type,
+                enc.header,
+                sealed.map((s) => s.snapshot),
+              ),
+            }
+          : null,
       outcomes: this.#outcomes,
       users: [...users],
     };

@@ -12,11 +12,20 @@ import { Worker } from 'node:worker_threads';
 import type { SessionTagsSnapshot, TagObservation, UserContext } from '../enrich/session-tags.ts';
 import type { SealedSnapshot } from './held-snapshots.ts';
 import type { RestoredConversation } from './snapshot-restore.ts';
-import type { FromWorker, ItemOutcome, SnapshotWorkerData, ToWorker } from './snapshot-worker-protocol.ts';
+import type { RecordFraming } from '../kafka/avro-codec.ts';
+import type {
+  EncodedSnapshots,
+  FromWorker,
+  ItemOutcome,
+  SnapshotWorkerData,
+  ToWorker,
+} from './snapshot-worker-protocol.ts';
 
 export interface Merged {
   readonly through: number;
+  /** Changed snapshots as objects (when the worker has no framing) or `encoded` (when it has). */
   readonly snapshots: readonly SealedSnapshot[];
+  readonly encoded: EncodedSnapshots | null;
   readonly outcomes: readonly ItemOutcome[];
 }
 
@@ -44,6 +53,8 @@ export class SnapshotMerger {
     args: {
       restored?: ReadonlyMap<string, RestoredConversation>;
       now: number;
+      /** The session-tags encoder's framing, for the worker to encode the snapshots it changes (see the protocol). */
+      snapshotFraming?: RecordFraming;
     },
     events: SnapshotMergerEvents,
   ) {
@@ -56,6 +67,7 @@ export class SnapshotMerger {
         r.lastCapturedAt ?? null,
       ]),
       now: args.now,
+      snapshotFraming: args.snapshotFraming ?? null,
     };
     for (const [id, r] of args.restored ?? []) this.#users.set(id, r.userIds);
     // Beside this module: .ts when run from the sources, .js in the compiled build (dist/).
@@ -165,6 +177,7 @@ export class SnapshotMerger {
         this.#events.merged({
           through: m.through,
           snapshots: m.snapshots,
+          encoded: m.encoded,
           outcomes: m.outcomes,
         });
         const ready = this.#drains.filter((d) => d.seq <= m.through);

@@ -8,11 +8,25 @@ import type { ExtractionFailure, UserContext } from '../enrich/session-tags.ts';
 import type { TagObservation } from '../enrich/session-tags.ts';
 import type { FrameSummary } from '../enrich/frame-summary.ts';
 import type { SealedSnapshot } from './held-snapshots.ts';
+import type { RecordFraming } from '../kafka/avro-codec.ts';
 
 export interface SnapshotWorkerData {
   /** Conversations restored at start: [id, packed snapshot, users, last capture time]. */
   readonly restored: ReadonlyArray<readonly [string, Uint8Array, readonly string[], number | null]>;
   readonly now: number;
+  /**
+   * How ingest's session-tags encoder frames a record, when it offers that (record-codecs.ts): the worker then
+   * replies with the changed snapshots encoded, in one transferred buffer, instead of objects to copy. Null: it
+   * replies with objects, and the main thread encodes them.
+   */
+  readonly snapshotFraming: RecordFraming | null;
+}
+
+/** Changed snapshots as session-tags records: record i is `bytes` from `ends[i - 1]` (0 for the first) to `ends[i]`. */
+export interface EncodedSnapshots {
+  readonly conversationIds: string[];
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly ends: number[];
 }
 
 export type ToWorker =
@@ -47,10 +61,12 @@ export type FromWorker =
       /** Every item up to and including this seq is merged. */
       through: number;
       /**
-       * The snapshots these items changed. Copied by postMessage; the main thread encodes them with ingest's own
-       * encoder (and schema registry id).
+       * The snapshots these items changed, when the worker was given no framing: copied by postMessage, encoded by the
+       * main thread with ingest's own encoder. Empty when they are `encoded`.
        */
       snapshots: SealedSnapshot[];
+      /** The snapshots these items changed, encoded in the framing given at start (the buffer is transferred). */
+      encoded: EncodedSnapshots | null;
       outcomes: ItemOutcome[];
       /** The users of every conversation these items touched. */
       users: Array<[string, string[]]>;

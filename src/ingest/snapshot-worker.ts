@@ -14,8 +14,12 @@ let replyScheduled = false;
 /** As the delivery buffer's linger: a frame waits at most this long for the worker to answer before it is queued. */
 const REPLY_LINGER_MS = 2;
 
-/** postMessage copies at once: the snapshots in a reply are the held ones, which the next merge changes. */
-const send = (m: FromWorker): void => port.postMessage(m);
+/**
+ * postMessage copies at once: snapshots posted as objects are the held ones, which the next merge changes. Encoded
+ * ones are in a buffer of their own, moved rather than copied.
+ */
+const send = (m: FromWorker): void =>
+  m.t === 'merged' && m.encoded ? port.postMessage(m, [m.encoded.bytes.buffer]) : port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
   const answer = core.handle(m);

@@ -201,6 +201,54 @@ function encodeWithHeader(type: AvroType, header: Buffer, value: unknown): Buffe
   }
 }
 
+/**
+ * How an encoder frames its records: `header` + the binary datum under the schema whose fingerprint is given. With
+ * it another thread that holds the same schema writes exactly the encoder's bytes ({@link encodeFramedBatch}).
+ */
+export interface RecordFraming {
+  readonly header: Uint8Array;
+  readonly fingerprint: bigint;
+}
+
+/**
+ * Each value framed as `header` + its binary datum, all in one buffer of exactly their size that owns its
+ * ArrayBuffer (so it can be transferred to another thread); `ends[i]` is where value i's record ends. The bytes of
+ * each record are those `encodeWithHeader` (every codec's `encode`) writes for it.
+ */
+export function encodeFramedBatch(
+  type: AvroType,
+  header: Uint8Array,
+  values: readonly unknown[],
+): { bytes: Uint8Array<ArrayBuffer>; ends: number[] } {
+  const ends: number[] = [];
+  let pos = 0;
+  for (const value of values) {
+    for (;;) {
+      if (pos + header.length <= scratch.length) {
+        scratch.set(header, pos);
+        let end: number;
+        try {
+          end = type.encode(value, scratch, pos + header.length);
+        } catch {
+          throw invalidValue(type, value);
+        }
+        if (end >= 0) {
+          pos = end;
+          break;
+        }
+      }
+      // Grown keeping what the earlier values wrote.
+      const grown = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + header.length + 64 * 1024));
+      scratch.copy(grown, 0, 0, pos);
+      scratch = grown;
+    }
+    ends.push(pos);
+  }
+  const bytes = new Uint8Array(pos);
+  bytes.set(scratch.subarray(0, pos));
+  return { bytes, ends };
+}
+
 /** A datum as plain JSON data (buffers kept as they are; see {@link decodeRecordsAsPlainObjects}). */
 function decodeBody<T>(reader: AvroType, body: Buffer, resolver: Resolver | undefined): T {
   try {
@@ -281,6 +329,10 @@ export class SingleObjectCodec<T> {
     return encodeWithHeader(this.type, this.#header, value);
   }
 
+  get framing(): RecordFraming {
+    return { header: Uint8Array.from(this.#header), fingerprint: this.fingerprint };
+  }
+
   /** Decodes a single-object record into this codec's schema. */
   decode(buf: Buffer): T {
     const fp = readSingleObjectFingerprint(buf);
@@ -332,6 +384,10 @@ export class ConfluentCodec<T> {
   /** `00` + schema id (4 bytes BE) + binary datum. */
   encode(value: T): Buffer {
     return encodeWithHeader(this.type, this.#header, value);
+  }
+
+  get framing(): RecordFraming {
+    return { header: Uint8Array.from(this.#header), fingerprint: schemaFingerprint(this.type) };
   }
 }
 

@@ -13,6 +13,7 @@ import {
   schemaFingerprint,
   singleObjectCodecFor,
   type CustodyRecords,
+  type RecordFraming,
   type SchemaName,
 } from './avro-codec.ts';
 import { FatalError } from '../runtime/errors.ts';
@@ -24,6 +25,11 @@ export const SUBJECT_COMPATIBILITY: CompatibilityLevel = 'BACKWARD';
 
 export interface RecordEncoder<T> {
   encode(value: T): Buffer;
+  /**
+   * How `encode` frames its records, when it is only that (custody's own codecs): another thread may then write the
+   * same bytes. Absent on an encoder that does more (a wrapper), whose records only `encode` may write.
+   */
+  readonly framing?: RecordFraming;
 }
 
 export type Encoders = { readonly [N in SchemaName]: RecordEncoder<CustodyRecords[N]> };

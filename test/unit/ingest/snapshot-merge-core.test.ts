@@ -7,7 +7,10 @@ import { parseNotificationFrame } from '../../../src/enrich/genesys-envelope.ts'
 import { extractTagObservations } from '../../../src/enrich/session-tags-extract.ts';
 import { HeldSnapshots } from '../../../src/ingest/held-snapshots.ts';
 import { SnapshotMergeCore } from '../../../src/ingest/snapshot-merge-core.ts';
+import { ConfluentCodec, loadCustodySchema, singleObjectCodecFor } from '../../../src/kafka/avro-codec.ts';
+import type { RecordEncoder } from '../../../src/kafka/record-codecs.ts';
 import type {
+  EncodedSnapshots,
   FromWorker,
   SnapshotWorkerData,
   ToWorker,
@@ -18,7 +21,7 @@ const org = createOrg(createRng(5), { users: 8 });
 const frames = userTopicEvents(randomConversations(org, createRng(5), T0, T0 + 900_000, 6)).map((e, i) =>
   notificationFrameText(e.topicName, e.eventBody, i),
 );
-const data: SnapshotWorkerData = { restored: [], now: T0 };
+const data: SnapshotWorkerData = { restored: [], now: T0, snapshotFraming: null };
 
 /** What ingest without a worker writes for the same frames sealed in the same groups: [conversation, snapshot]. */
 function inProcess(groups: number[][]): Array<[string, unknown]> {
@@ -42,6 +45,30 @@ function inProcess(groups: number[][]): Array<[string, unknown]> {
   return written;
 }
 
+/** Replies after groups of 1, 7 and 25 frames. */
+function mixedGroups(): number[][] {
+  const groups: number[][] = [];
+  for (let i = 0, n = 1; i < frames.length; i += n, n = n === 1 ? 7 : n === 7 ? 25 : 1)
+    groups.push([...Array(Math.min(n, frames.length - i)).keys()].map((k) => i + k));
+  return groups;
+}
+
+/** An encoded reply's records: [conversation, bytes in hex] (hex: toEqual over Buffers is slow). */
+function records(e: EncodedSnapshots | null | undefined): Array<[string, string]> {
+  if (!e) return [];
+  return e.conversationIds.map((id, i) => [
+    id,
+    Buffer.from(e.bytes.subarray(i === 0 ? 0 : e.ends[i - 1], e.ends[i])).toString('hex'),
+  ]);
+}
+
+const FRAMED: ReadonlyArray<
+  [string, RecordEncoder<never> & Required<Pick<RecordEncoder<never>, 'framing'>>]
+> = [
+  ['single-object', singleObjectCodecFor('session-tags.v1')],
+  ['Confluent, schema id 7', new ConfluentCodec(loadCustodySchema('session-tags.v1'), 7)],
+];
+
 function framesMessage(group: number[], report: 0 | 1 = 0): ToWorker {
   return { t: 'frames', items: group.flatMap((i) => [i, frames[i] as string, T0 + i, report]) };
 }
@@ -49,10 +76,7 @@ function framesMessage(group: number[], report: 0 | 1 = 0): ToWorker {
 describe('SnapshotMergeCore', () => {
   it('writes what ingest without a worker writes, sealed per reply', () => {
     expect(frames.length).toBeGreaterThan(50);
-    // Replies after groups of 1, 7 and 25 frames.
-    const groups: number[][] = [];
-    for (let i = 0, n = 1; i < frames.length; i += n, n = n === 1 ? 7 : n === 7 ? 25 : 1)
-      groups.push([...Array(Math.min(n, frames.length - i)).keys()].map((k) => i + k));
+    const groups = mixedGroups();
     const core = new SnapshotMergeCore(data);
     const written: Array<[string, unknown]> = [];
     for (const group of groups) {
@@ -66,6 +90,33 @@ describe('SnapshotMergeCore', () => {
     const expected = inProcess(groups);
     expect(expected.length).toBeGreaterThan(5);
     expect(written).toEqual(expected);
+  });
+
+  for (const [name, encoder] of FRAMED)
+    it(`given the encoder's framing (${name}), replies with the bytes the encoder writes for those snapshots`, () => {
+      const groups = mixedGroups();
+      const core = new SnapshotMergeCore({ ...data, snapshotFraming: encoder.framing });
+      const written: Array<[string, string]> = [];
+      for (const group of groups) {
+        core.handle(framesMessage(group));
+        const reply = core.reply();
+        expect(reply?.snapshots).toEqual([]);
+        const e = reply?.encoded;
+        // One buffer of exactly the records, owning its memory: what the worker transfers.
+        if (e) expect(e.bytes.buffer.byteLength).toBe(e.ends.at(-1));
+        written.push(...records(e));
+      }
+      const expected = inProcess(groups).map(([id, snapshot]): [string, string] => [
+        id,
+        encoder.encode(snapshot as never).toString('hex'),
+      ]);
+      expect(expected.length).toBeGreaterThan(5);
+      expect(written).toEqual(expected);
+    });
+
+  it('refuses framing for another schema', () => {
+    const other = singleObjectCodecFor('notification.v1').framing;
+    expect(() => new SnapshotMergeCore({ ...data, snapshotFraming: other })).toThrow(/not for its schema/);
   });
 
   it('counts items with nothing to extract, and replies nothing when nothing came', () => {
@@ -161,5 +212,35 @@ describe('SnapshotMergeCore', () => {
     } finally {
       await worker.terminate();
     }
+  });
+
+  it('runs as a worker thread given framing: the snapshots arrive encoded, as the encoder writes them', async () => {
+    const encoder = singleObjectCodecFor('session-tags.v1');
+    const run = async (framed: boolean): Promise<Array<[string, string]>> => {
+      const worker = new Worker(new URL('../../../src/ingest/snapshot-worker.ts', import.meta.url), {
+        workerData: { ...data, snapshotFraming: framed ? encoder.framing : null },
+      });
+      try {
+        const out: Array<[string, string]> = [];
+        const done = new Promise<void>((resolve, reject) => {
+          worker.on('error', reject);
+          worker.on('message', (m: FromWorker) => {
+            if (m.t !== 'merged') return;
+            out.push(...records(m.encoded));
+            for (const s of m.snapshots)
+              out.push([s.conversationId, encoder.encode(s.snapshot).toString('hex')]);
+            if (m.through === frames.length - 1) resolve();
+          });
+        });
+        worker.postMessage(framesMessage([...frames.keys()]));
+        await done;
+        return out;
+      } finally {
+        await worker.terminate();
+      }
+    };
+    const framed = await run(true);
+    expect(framed.length).toBeGreaterThan(0);
+    expect(framed).toEqual(await run(false));
   });
 });

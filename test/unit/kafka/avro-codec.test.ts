@@ -15,6 +15,7 @@ import {
   avroTypeFromSchema,
   crc64Avro,
   decodeAny,
+  encodeFramedBatch,
   loadCustodySchema,
   loadHistoricalSchemas,
   SCHEMA_HISTORY,
@@ -396,6 +397,32 @@ describe('SingleObjectCodec round-trips', () => {
       AvroCodecError,
     );
     expect(codec.decode(codec.encode(small))).toEqual(small);
+  });
+
+  it("encodes a batch in one owned buffer, each record the codec's own bytes, across growths of the scratch", () => {
+    for (const codec of [
+      singleObjectCodecFor('notification.v1'),
+      new ConfluentCodec(loadCustodySchema('notification.v1'), 42),
+    ]) {
+      const { header, fingerprint } = codec.framing;
+      expect(fingerprint).toBe(schemaFingerprint(codec.type));
+      // Sizes around and past the 64 KiB scratch, so it grows between values and within a value.
+      const values = [100, 40_000, 70_000, 5, 300_000, 1].map((n, i) => ({
+        ...notificationRecord(),
+        rawFrame: String.fromCharCode(97 + i).repeat(n),
+      }));
+      const { bytes, ends } = encodeFramedBatch(codec.type, header, values);
+      expect(bytes.buffer.byteLength).toBe(bytes.length);
+      expect(ends.at(-1)).toBe(bytes.length);
+      values.forEach((v, i) =>
+        expect(Buffer.from(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i])).equals(codec.encode(v))).toBe(
+          true,
+        ),
+      );
+      expect(encodeFramedBatch(codec.type, header, []).bytes.length).toBe(0);
+      const bad = { ...notificationRecord(), channelId: 1 };
+      expect(() => encodeFramedBatch(codec.type, header, [values[0], bad])).toThrowError(AvroCodecError);
+    }
   });
 
   it('refuses unknown fingerprints, bad headers and truncated payloads', () => {
