@@ -7,6 +7,8 @@ import type { TagObservation } from '../../../src/enrich/session-tags.ts';
 import { packSnapshot } from '../../../src/ingest/packed-snapshots.ts';
 import type { Merged } from '../../../src/ingest/snapshot-merger.ts';
 import { SnapshotMerger } from '../../../src/ingest/snapshot-merger.ts';
+import { singleObjectCodecFor } from '../../../src/kafka/avro-codec.ts';
+import type { RecordFraming } from '../../../src/kafka/avro-codec.ts';
 
 const T0 = Date.parse('2026-03-01T08:00:00Z');
 const org = createOrg(createRng(9), { users: 8 });
@@ -30,11 +32,14 @@ function observation(at: number, fields: TagObservation['fields']): TagObservati
   };
 }
 
-function merger(restored?: ConstructorParameters<typeof SnapshotMerger>[0]['restored']) {
+function merger(
+  restored?: ConstructorParameters<typeof SnapshotMerger>[0]['restored'],
+  snapshotFraming?: RecordFraming,
+) {
   const merged: Merged[] = [];
   const failures: Error[] = [];
   const m = new SnapshotMerger(
-    { restored, now: T0 },
+    { restored, now: T0, ...(snapshotFraming ? { snapshotFraming } : {}) },
     { merged: (x) => merged.push(x), housekept: () => {}, failure: (e) => failures.push(e) },
   );
   return { m, merged, failures };
@@ -83,6 +88,41 @@ describe('SnapshotMerger', () => {
     try {
       expect(m.usersOf(CONV)).toEqual([USER]);
       expect(await m.copyOf(CONV)).toEqual(snapshot);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("given the encoder's framing, hands over the changed snapshots encoded: records that decode to the held ones", async () => {
+    const codec = singleObjectCodecFor('session-tags.v1');
+    const { m, merged, failures } = merger(undefined, codec.framing);
+    try {
+      frames.forEach((f, i) => m.frame(f, T0 + i));
+      await m.drain();
+      expect(merged.every((x) => x.snapshots.length === 0)).toBe(true);
+      const last = new Map<string, Buffer>();
+      for (const { encoded } of merged)
+        encoded?.conversationIds.forEach((id, i) =>
+          last.set(
+            id,
+            Buffer.from(encoded.bytes.subarray(i === 0 ? 0 : encoded.ends[i - 1], encoded.ends[i])),
+          ),
+        );
+      expect(last.size).toBeGreaterThan(0);
+      // Each conversation's last record is its snapshot as the worker holds it now.
+      for (const [id, bytes] of last) expect(codec.decode(bytes)).toEqual(await m.copyOf(id));
+      expect(failures).toEqual([]);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('fails once, with the reason, when the framing offered is not for the session-tags schema', async () => {
+    const { m, failures } = merger(undefined, singleObjectCodecFor('notification.v1').framing);
+    try {
+      m.frame(frames[0] as string, T0);
+      await expect(m.drain()).rejects.toThrow(/not for its schema/);
+      expect(failures).toHaveLength(1);
     } finally {
       await m.close();
     }
