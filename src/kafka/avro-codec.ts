@@ -178,27 +178,38 @@ function invalidValue(type: AvroType, value: unknown): AvroCodecError {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * `header` + the binary datum of `value`, in one buffer of exactly that size. avsc's writers check every value as
- * they write it and throw on the first that does not match, so a valid value is walked once (not validated, then
+ * Writes `header` + the binary datum of `value` into the scratch buffer at `pos` and returns where it ends, growing
+ * the buffer (keeping what is before `pos`) when the record does not fit. avsc's writers check every value as they
+ * write it and throw on the first that does not match, so a valid value is walked once (not validated, then
  * encoded); only an invalid one is walked again, to name every bad path in the error (never the values).
  */
-function encodeWithHeader(type: AvroType, header: Buffer, value: unknown): Buffer {
+function writeFramed(type: AvroType, header: Uint8Array, value: unknown, pos: number): number {
   for (;;) {
-    header.copy(scratch, 0);
-    let end: number;
-    try {
-      end = type.encode(value, scratch, header.length);
-    } catch {
-      throw invalidValue(type, value);
+    let need = pos + header.length;
+    if (need <= scratch.length) {
+      scratch.set(header, pos);
+      let end: number;
+      try {
+        end = type.encode(value, scratch, pos + header.length);
+      } catch {
+        throw invalidValue(type, value);
+      }
+      if (end >= 0) return end;
+      // avsc returns minus the bytes missing.
+      need = scratch.length - end;
     }
-    if (end >= 0) {
-      const out = Buffer.allocUnsafe(end);
-      scratch.copy(out, 0, 0, end);
-      return out;
-    }
-    // avsc returns minus the bytes missing.
-    scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+    const grown = Buffer.allocUnsafe(Math.max(scratch.length * 2, need));
+    scratch.copy(grown, 0, 0, pos);
+    scratch = grown;
   }
+}
+
+/** `header` + the binary datum of `value`, in one buffer of exactly that size (copied out of the scratch buffer). */
+function encodeWithHeader(type: AvroType, header: Buffer, value: unknown): Buffer {
+  const end = writeFramed(type, header, value, 0);
+  const out = Buffer.allocUnsafe(end);
+  scratch.copy(out, 0, 0, end);
+  return out;
 }
 
 /**
@@ -212,8 +223,8 @@ export interface RecordFraming {
 
 /**
  * Each value framed as `header` + its binary datum, all in one buffer of exactly their size that owns its
- * ArrayBuffer (so it can be transferred to another thread); `ends[i]` is where value i's record ends. The bytes of
- * each record are those `encodeWithHeader` (every codec's `encode`) writes for it.
+ * ArrayBuffer (so it can be transferred to another thread); `ends[i]` is where value i's record ends. Each record's
+ * bytes are those every codec's `encode` writes for it.
  */
 export function encodeFramedBatch(
   type: AvroType,
@@ -222,28 +233,7 @@ export function encodeFramedBatch(
 ): { bytes: Uint8Array<ArrayBuffer>; ends: number[] } {
   const ends: number[] = [];
   let pos = 0;
-  for (const value of values) {
-    for (;;) {
-      if (pos + header.length <= scratch.length) {
-        scratch.set(header, pos);
-        let end: number;
-        try {
-          end = type.encode(value, scratch, pos + header.length);
-        } catch {
-          throw invalidValue(type, value);
-        }
-        if (end >= 0) {
-          pos = end;
-          break;
-        }
-      }
-      // Grown keeping what the earlier values wrote.
-      const grown = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + header.length + 64 * 1024));
-      scratch.copy(grown, 0, 0, pos);
-      scratch = grown;
-    }
-    ends.push(pos);
-  }
+  for (const value of values) ends.push((pos = writeFramed(type, header, value, pos)));
   const bytes = new Uint8Array(pos);
   bytes.set(scratch.subarray(0, pos));
   return { bytes, ends };
