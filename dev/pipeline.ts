@@ -127,6 +127,8 @@ function tapped<T>(
   tap: EncodeTap | undefined,
 ): RecordEncoder<T> {
   if (!tap) return inner;
+  // No `framing`: what a tapped encoder writes must pass through `encode`, so ingest encodes its snapshots on the
+  // main thread instead of in the snapshot worker (the same bytes; test/unit/ingest/snapshot-merge-core.test.ts).
   return {
     encode(value: T): Buffer {
       const bytes = inner.encode(value);
