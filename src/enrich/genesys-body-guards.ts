@@ -11,7 +11,7 @@
  * test/unit/enrich/genesys-body-guards.test.ts compares every guard with its schema on fixtures, on every field
  * replaced by hostile values and on generated JSON, so the two cannot drift apart unnoticed.
  */
-import { ISO_INSTANT_RE, UUID_RE } from './genesys-event-bodies.ts';
+import { ISO_INSTANT_RE, UUID_RE } from './genesys-formats.ts';
 import { parseInstantMs } from './instant-ms.ts';
 import type {
   CallConversationEventBody,

@@ -22,7 +22,7 @@ import {
   guardSystemMessageBody,
   guardUserStationBody,
 } from './genesys-body-guards.ts';
-import { UUID_RE } from './genesys-event-bodies.ts';
+import { UUID_RE } from './genesys-formats.ts';
 import type {
   CallConversationEventBody,
   ConversationEventBody,

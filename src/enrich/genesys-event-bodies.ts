@@ -6,9 +6,7 @@
  * failing path and check, same cleaned body). Change a schema here and its guard there together.
  */
 import { z } from 'zod';
-
-/** A Genesys id: a UUID in 8-4-4-4-12 hex form, any case. */
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { ISO_INSTANT_RE, UUID_RE } from './genesys-formats.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Event bodies. Only the fields custody relies on are kept (the raw frame keeps everything); unknown fields are
@@ -16,8 +14,6 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 // test/unit/enrich/genesys-envelope.test.ts checks at compile time. Genesys may send explicit nulls for absent
 // fields, so optional fields accept null and normalise it to undefined.
 // ---------------------------------------------------------------------------------------------------------------
-
-export const ISO_INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 function optional<S extends z.ZodType>(schema: S) {
   return schema.nullish().transform((v): z.output<S> | undefined => v ?? undefined);

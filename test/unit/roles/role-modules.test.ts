@@ -83,6 +83,11 @@ describe('what each role loads at start', () => {
     expect([...files].some((f) => f.includes('/src/ingest/'))).toBe(false);
   });
 
+  it("ingest's snapshot worker, a second heap, loads only what merging and encoding need: no SDK, Kafka or zod", () => {
+    const { packages } = reach('ingest/snapshot-worker.ts');
+    expect([...packages].sort()).toEqual(['avsc']);
+  });
+
   it('custody verify loads neither Kafka nor the Genesys SDK', () => {
     const { packages } = reach('roles/verify-role.ts');
     expect(packages).toContain(S3_SDK);
