@@ -117,7 +117,8 @@ export type LocalPipelineOptions = Readonly<{
 
 /**
  * Called with each value an encoder is given and the bytes it produced. The value may change after the call (ingest
- * merges its snapshots in place once they are encoded): copy what you keep.
+ * merges its snapshots in place once they are encoded): copy what you keep. The session-tags snapshots that ingest's
+ * snapshot worker encodes itself are not seen.
  */
 export type EncodeTap = (schema: SchemaName, value: unknown, bytes: Buffer) => void;
 
@@ -127,9 +128,11 @@ function tapped<T>(
   tap: EncodeTap | undefined,
 ): RecordEncoder<T> {
   if (!tap) return inner;
-  // No `framing`: what a tapped encoder writes must pass through `encode`, so ingest encodes its snapshots on the
-  // main thread instead of in the snapshot worker (the same bytes; test/unit/ingest/snapshot-merge-core.test.ts).
+  // The framing is kept, so ingest runs as deployed: its snapshot worker encodes the session-tags snapshots itself,
+  // and those records never pass through `encode` (the tap does not see them; their bytes equal this encoder's,
+  // test/unit/ingest/snapshot-merge-core.test.ts).
   return {
+    ...(inner.framing === undefined ? {} : { framing: inner.framing }),
     encode(value: T): Buffer {
       const bytes = inner.encode(value);
       tap(schema, value, bytes);
