@@ -135,7 +135,12 @@ async function runPipeline(registry: boolean): Promise<Run> {
  * must be on the topic, so the path ingest runs in production is the one read here.
  */
 async function expectSameValues(run: Run, firstByte: number, registryUrl?: string): Promise<void> {
-  const decoders = createDecoders({ brokers: [], clientId: 'interop', ssl: false, schemaRegistryUrl: registryUrl });
+  const decoders = createDecoders({
+    brokers: [],
+    clientId: 'interop',
+    ssl: false,
+    schemaRegistryUrl: registryUrl,
+  });
   let workerEncoded = 0;
   for (const [topic, schema] of run.topics) {
     const records = run.kafkaRecords.get(topic) ?? [];
