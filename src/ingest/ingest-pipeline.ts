@@ -275,7 +275,8 @@ export async function startIngest(
         stats.snapshotsPacked += packed;
         housekeepingPosted = false;
       },
-      failure: (e) => fail(new FatalError(`the snapshot worker failed: ${e.message}`)),
+      // A crashed worker (out of memory, a bug, a broken install) is software's failure, not a setting to fix.
+      failure: (e) => fail(new Error(`the snapshot worker failed: ${e.message}`)),
     },
   );
   const channels: NotificationChannel[] = [];
@@ -512,7 +513,7 @@ export async function startIngest(
       const o = outcomes.get(w.seq);
       if (w.reported && w.frame) {
         if (!o?.summary) {
-          fail(new FatalError(`the snapshot worker did not report on frame ${w.seq}`));
+          fail(new Error(`the snapshot worker did not report on frame ${w.seq}`));
           return;
         }
         metrics.events.inc({ kind: o.summary.kind });
@@ -1012,6 +1013,8 @@ export async function startIngest(
   const timers: NodeJS.Timeout[] = [];
   let bridge: RunningEventBridgeSource | undefined;
   try {
+    // The worker is part of start-up: one that cannot start (a broken install) fails it, before any subscription.
+    await merger.ready();
     deps.api.onTokenRenewed(() => {
       for (const c of channels) {
         c.resubscribe().catch((e: unknown) => {

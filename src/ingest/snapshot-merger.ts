@@ -134,6 +134,14 @@ export class SnapshotMerger {
     >;
   }
 
+  /**
+   * Resolves once the worker has loaded and answers (the restored snapshots taken in); rejects with the reason when
+   * it cannot start, so start-up fails instead of a process that runs with no worker behind it.
+   */
+  async ready(): Promise<void> {
+    await this.activeFor([], 0, 0);
+  }
+
   /** Resolves once every item posted so far is merged. */
   drain(): Promise<void> {
     this.#flushFrames();

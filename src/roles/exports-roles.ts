@@ -75,8 +75,7 @@ export async function runExportsWatch(
         },
       );
       if (backfill) watch.requestRange(backfill.from, backfill.to);
-      ctx.conditions.clear('start-up');
-      log.info({ version: EXPORTS_WATCH_VERSION, httpPort: health.port }, 'custody exports watch running');
+      ctx.started({ version: EXPORTS_WATCH_VERSION, httpPort: health.port }, 'custody exports watch running');
       await ctx.untilStopped;
     } finally {
       await watch?.stop();

@@ -97,8 +97,7 @@ export async function runIngest(config: Config): Promise<number> {
           restartGapMaxMs: config.ingest.restartGapMaxHours * 3_600_000,
         },
       );
-      ctx.conditions.clear('start-up');
-      log.info({ version: INGEST_VERSION, httpPort: health.port }, 'custody ingest running');
+      ctx.started({ version: INGEST_VERSION, httpPort: health.port }, 'custody ingest running');
       await ctx.untilStopped;
     } finally {
       api.close();

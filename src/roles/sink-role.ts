@@ -139,8 +139,7 @@ export async function runSink(config: Config): Promise<number> {
           Number(e.payload.offsetLag),
         );
       });
-      ctx.conditions.clear('start-up');
-      log.info(
+      ctx.started(
         { version: CUSTODY_VERSION, keyId: signer.keyId, httpPort: health.port },
         'custody sink running',
       );

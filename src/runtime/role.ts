@@ -30,6 +30,11 @@ export type RoleContext = Readonly<{
   fail(error: unknown): void;
   /** Resolves on SIGTERM/SIGINT; rejects with the error given to `fail`. */
   untilStopped: Promise<void>;
+  /**
+   * Start-up is over: clears the `start-up` condition and logs `message` — unless a stop or a failure came first
+   * (a background part may fail while start-up still runs), so a failed role never says it runs, nor is ready.
+   */
+  started(fields: Record<string, unknown>, message: string): void;
 }>;
 
 export type RoleOptions = Readonly<{
@@ -105,7 +110,12 @@ export async function runRole(opts: RoleOptions, body: (ctx: RoleContext) => Pro
   });
 
   try {
-    await body({ log, signal: abort.signal, conditions, fail, untilStopped });
+    const started = (fields: Record<string, unknown>, message: string) => {
+      if (abort.signal.aborted) return;
+      conditions.clear('start-up');
+      log.info(fields, message);
+    };
+    await body({ log, signal: abort.signal, conditions, fail, untilStopped, started });
   } catch (e) {
     if (failure === undefined && !(e instanceof ShutdownError && abort.signal.aborted)) failure = e;
   } finally {

@@ -3,9 +3,9 @@
  * against the emulator and the real servers. Covers what in-process tests cannot: the composition roots,
  * config errors at start-up, /readyz and /metrics, and a clean exit on SIGTERM.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../dev/emulator/index.ts';
 import type { RunningEmulator } from '../../dev/emulator/index.ts';
@@ -15,7 +15,7 @@ import { verifyManifest } from '../../src/enrich/verify.ts';
 import { singleObjectCodecFor } from '../../src/kafka/avro-codec.ts';
 import { kafkaClient, s3Client, uniqueName } from '../support/clients.ts';
 import { compileCustody } from '../support/compiled-custody.ts';
-import { infraEnv, spawnCustody } from '../support/custody-process.ts';
+import { infraEnv, spawnCustody, STACK_TRACE_LINE } from '../support/custody-process.ts';
 import type { CustodyProcess } from '../support/custody-process.ts';
 import { readTopicToEnd } from '../support/kafka-read.ts';
 import {
@@ -253,6 +253,49 @@ describe('custody as processes', () => {
     },
     120_000,
   );
+
+  it('compiled ingest whose snapshot worker cannot start ends with one line naming it, never ready meanwhile', async () => {
+    // An image whose dist/ lost the worker's module: the worker's 'error' is ingest's fatal failure, as an out-of-memory
+    // worker's would be, so a supervisor restarts it instead of a process serving /healthz with no merging behind it.
+    const bin = compileCustody();
+    const worker = join(dirname(dirname(bin)), 'dist', 'ingest', 'snapshot-worker.js');
+    expect(existsSync(worker)).toBe(true);
+    rmSync(worker);
+    emu = await startEmulator({
+      clientId: 'cli-ingest-w',
+      clientSecret: 'cli-ingest-w-secret',
+      seed: 5,
+      users: 6,
+    });
+    const suffix = uniqueName('cli-w');
+    const ingest = spawnCustody(
+      ['ingest'],
+      {
+        KAFKA_BROKERS: infraEnv()['KAFKA_BROKERS'] as string,
+        GENESYS_API_URL: emu.baseUrl,
+        GENESYS_CLIENT_ID: 'cli-ingest-w',
+        GENESYS_CLIENT_SECRET: 'cli-ingest-w-secret',
+        CUSTODY_HTTP_PORT: '0',
+        CUSTODY_INSTANCE_ID: 'cli-ingest-w',
+        CUSTODY_TOPIC_NOTIFICATIONS: `${suffix}.notifications`,
+        CUSTODY_TOPIC_SESSION_TAGS: `${suffix}.session-tags`,
+        CUSTODY_TOPIC_DLQ: `${suffix}.dlq`,
+      },
+      bin,
+    );
+    procs.push(ingest);
+    const code = await Promise.race([
+      ingest.exited,
+      new Promise<string>((r) => setTimeout(() => r('still running after 60 s'), 60_000)),
+    ]);
+    expect(code).toBe(70);
+    const fatal = ingest.logs().filter((l) => l['level'] === 'fatal' || l['level'] === 60);
+    expect(fatal).toHaveLength(1);
+    expect(JSON.stringify(fatal[0])).toMatch(/snapshot worker/);
+    expect(ingest.logs().some((l) => l['msg'] === 'custody ingest running')).toBe(false);
+    expect(`${ingest.stdout()}\n${ingest.stderr()}`).not.toMatch(STACK_TRACE_LINE);
+    procs.length = 0;
+  }, 120_000);
 
   it('ingest --source eventbridge reads the bridged events from Kafka, marks them in the evidence log, exits 0 on SIGTERM', async () => {
     const kafka = kafkaClient('cli-ingest-eventbridge');

@@ -72,6 +72,38 @@ describe('runRole', () => {
     expect(text.join('')).not.toMatch(/\bat .+:\d+:\d+/);
   });
 
+  it('a role that failed while starting never says it runs, nor clears its start-up condition', async () => {
+    const { proc } = fakeProcess();
+    const { log, text } = captureLog();
+    let reason: string | undefined;
+    const code = await runRole({ name: 'custody ingest', log, proc }, async (ctx) => {
+      ctx.conditions.set('start-up', 'starting');
+      ctx.fail(new Error('the snapshot worker failed: gone'));
+      ctx.started({ httpPort: 1 }, 'custody ingest running');
+      reason = ctx.conditions.notReadyReason();
+      await ctx.untilStopped;
+    });
+    expect(code).toBe(EXIT.software);
+    expect(reason).toMatch(/starting/);
+    expect(text.join('')).not.toContain('custody ingest running');
+  });
+
+  it('a role that started clears its start-up condition and says so once', async () => {
+    const { proc, emitter } = fakeProcess();
+    const { log, text } = captureLog();
+    let reason: string | undefined = 'unset';
+    const code = runRole({ name: 'custody ingest', log, proc }, async (ctx) => {
+      ctx.conditions.set('start-up', 'starting');
+      ctx.started({ httpPort: 1 }, 'custody ingest running');
+      reason = ctx.conditions.notReadyReason();
+      await ctx.untilStopped;
+    });
+    setTimeout(() => emitter.emit('SIGTERM', 'SIGTERM'), 5);
+    expect(await code).toBe(EXIT.ok);
+    expect(reason).toBeUndefined();
+    expect(text.filter((l) => l.includes('custody ingest running'))).toHaveLength(1);
+  });
+
   it('a FatalError names its setting and exits 78', async () => {
     const { proc } = fakeProcess();
     const { log, text } = captureLog();
