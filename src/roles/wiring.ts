@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger.ts';
 import { retryUntilDone } from '../runtime/backoff.ts';
 import { FatalError } from '../runtime/errors.ts';
 import type { RoleContext } from '../runtime/role.ts';
+import { kafkajsLogLevel } from '../kafka/kafkajs-log.ts';
 
 /** Each role's default port for /healthz, /readyz and /metrics, so roles on one host never clash. */
 export const ROLE_HTTP_PORTS = { ingest: 9464, exportsWatch: 9465, sink: 9466 } as const;
@@ -83,7 +84,12 @@ export function kafkaFromConfig(config: Config, log: Logger, overrides: Partial<
     // kafkajs logs through ours, so its lines are JSON with the same bindings (and no credentials).
     logCreator: () => (entry) => {
       const { message, ...rest } = entry.log as { message: string } & Record<string, unknown>;
-      const level = entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'info';
+      const level = kafkajsLogLevel({
+        level: entry.level,
+        namespace: entry.namespace,
+        message,
+        error: rest['error'],
+      });
       log[level](
         { component: 'kafkajs', namespace: entry.namespace, broker: rest['broker'], error: rest['error'] },
         message,
