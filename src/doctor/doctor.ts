@@ -24,6 +24,8 @@ import {
   REQUIRED_PERMISSIONS,
   clockSkewCheck,
   eventBridgeTopicCheck,
+  groupStartDelayCheck,
+  GROUP_START_DELAY_SETTING,
   missingPermissions,
   subscriptionCheck,
   topicChecks,
@@ -227,6 +229,33 @@ async function kafkaChecks(
         detail: `${cluster.brokers.length} broker(s) at ${config.kafka.brokers.join(',')}, cluster ${cluster.clusterId}`,
       },
     ];
+    out.push(
+      groupStartDelayCheck(
+        await within(
+          timeoutMs,
+          'Kafka',
+          admin.describeConfigs({
+            includeSynonyms: false,
+            resources: cluster.brokers.map((b) => ({
+              type: kafkajs.ConfigResourceTypes.BROKER,
+              name: String(b.nodeId),
+              configNames: [GROUP_START_DELAY_SETTING],
+            })),
+          }),
+        ).then(
+          (r) => ({
+            byBroker: new Map(
+              r.resources.map((x) => [
+                x.resourceName,
+                x.configEntries.find((c) => c.configName === GROUP_START_DELAY_SETTING)?.configValue,
+              ]),
+            ),
+          }),
+          // Reading broker settings needs DescribeConfigs on the cluster, which a locked-down client may lack.
+          (e: unknown) => ({ unreadable: describeError(e) }),
+        ),
+      ),
+    );
     const roles: Record<TopicRole, string> = {
       notifications: config.topics.notifications,
       sessionTags: config.topics.sessionTags,

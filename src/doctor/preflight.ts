@@ -294,3 +294,43 @@ export function subscriptionCheck(
     fix: problems.length === 0 ? undefined : 'grant the missing permissions to a role of the OAuth client',
   };
 }
+
+/** The broker setting every fresh consumer group waits out before its first assignment. */
+export const GROUP_START_DELAY_SETTING = 'group.initial.rebalance.delay.ms';
+
+/**
+ * What the brokers' `group.initial.rebalance.delay.ms` costs the sink: kafkajs cannot assign partitions by hand, so
+ * each restore of the join state (every start and every rebalance) reads through a group of its own and waits that
+ * long first. Never a failure (a broker-wide trade-off the Kafka team owns), but the operator should know why a sink
+ * takes seconds to be ready. `found`: broker id → the value (undefined: not returned), or why it was unreadable.
+ */
+export function groupStartDelayCheck(
+  found: Readonly<{ byBroker: ReadonlyMap<string, string | undefined> }> | Readonly<{ unreadable: string }>,
+): DoctorCheck {
+  const name = 'kafka group start delay';
+  if ('unreadable' in found) {
+    return {
+      name,
+      ok: true,
+      detail:
+        `${GROUP_START_DELAY_SETTING} not readable (${found.unreadable}): each sink restore (every start and ` +
+        'rebalance) may wait it out, 3 s by default',
+    };
+  }
+  const values = found.byBroker;
+  const ms = [...values.values()].map((v) => (v === undefined ? Number.NaN : Number(v)));
+  const known = ms.filter((v) => Number.isFinite(v));
+  const longest = known.length > 0 ? Math.max(...known) : Number.NaN;
+  const where = [...values].map(([id, v]) => `${id}=${v ?? '?'}`).join(', ');
+  if (!Number.isFinite(longest))
+    return { name, ok: true, detail: `${GROUP_START_DELAY_SETTING} not returned by broker(s) ${where}` };
+  return {
+    name,
+    ok: true,
+    detail:
+      longest === 0
+        ? `${GROUP_START_DELAY_SETTING} is 0 (${where}): the sink's restores read at once`
+        : `${GROUP_START_DELAY_SETTING} up to ${longest} ms (${where}): each sink restore (every start and ` +
+          `rebalance) waits that long before it reads; 0 on the brokers removes the wait, for every group`,
+  };
+}

@@ -147,6 +147,7 @@ describe('custody doctor', () => {
       'genesys subscriptions',
       'clock skew vs Genesys',
       'kafka',
+      'kafka group start delay',
       ...Object.values(good).map((t) => `topic ${t}`),
       'topics co-partitioned',
       `s3 bucket ${goodBucket}`,
@@ -156,6 +157,10 @@ describe('custody doctor', () => {
       'signing key',
     ]);
     expect(report.checks.find((c) => c.name === 'signing key')?.publicKeyPem).toBe(publicPem);
+    // The test broker sets it to 0 (infra/local.ts), and doctor read it from the broker.
+    expect(report.checks.find((c) => c.name === 'kafka group start delay')?.detail).toMatch(
+      /^group\.initial\.rebalance\.delay\.ms is 0 \(\d+=0\)/,
+    );
 
     const text = await doctor(env(), []);
     expect(text.code).toBe(0);

@@ -7,6 +7,7 @@ import {
   subscriptionCheck,
   topicChecks,
   eventBridgeTopicCheck,
+  groupStartDelayCheck,
 } from '../../../src/doctor/preflight.ts';
 import type { TopicFacts } from '../../../src/doctor/preflight.ts';
 
@@ -150,5 +151,26 @@ describe('eventBridgeTopicCheck', () => {
     const there = eventBridgeTopicCheck('genesys.eventbridge.v1', { partitions: 6, config: {} });
     expect(there.ok).toBe(true);
     expect(there.detail).toContain('6 partition(s)');
+  });
+});
+
+describe('groupStartDelayCheck', () => {
+  it("says what the brokers' start delay costs each sink restore, and never fails", () => {
+    const waits = groupStartDelayCheck({
+      byBroker: new Map([
+        ['1', '3000'],
+        ['2', '0'],
+      ]),
+    });
+    expect(waits.ok).toBe(true);
+    expect(waits.detail).toMatch(/up to 3000 ms \(1=3000, 2=0\): each sink restore/);
+    const none = groupStartDelayCheck({ byBroker: new Map([['1', '0']]) });
+    expect(none.detail).toBe("group.initial.rebalance.delay.ms is 0 (1=0): the sink's restores read at once");
+    expect(groupStartDelayCheck({ byBroker: new Map([['1', undefined]]) }).detail).toMatch(
+      /not returned by broker\(s\) 1=\?/,
+    );
+    const denied = groupStartDelayCheck({ unreadable: 'Cluster authorization failed' });
+    expect(denied.ok).toBe(true);
+    expect(denied.detail).toMatch(/not readable \(Cluster authorization failed\).*3 s by default/);
   });
 });
