@@ -317,13 +317,11 @@ export function groupStartDelayCheck(
         'rebalance) may wait it out, 3 s by default',
     };
   }
-  const values = found.byBroker;
-  const ms = [...values.values()].map((v) => (v === undefined ? Number.NaN : Number(v)));
-  const known = ms.filter((v) => Number.isFinite(v));
-  const longest = known.length > 0 ? Math.max(...known) : Number.NaN;
-  const where = [...values].map(([id, v]) => `${id}=${v ?? '?'}`).join(', ');
-  if (!Number.isFinite(longest))
+  const where = [...found.byBroker].map(([id, v]) => `${id}=${v ?? '?'}`).join(', ');
+  const known = [...found.byBroker.values()].map(Number).filter(Number.isFinite); // undefined → NaN, dropped
+  if (known.length === 0)
     return { name, ok: true, detail: `${GROUP_START_DELAY_SETTING} not returned by broker(s) ${where}` };
+  const longest = Math.max(...known);
   return {
     name,
     ok: true,
