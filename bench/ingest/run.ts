@@ -305,11 +305,30 @@ async function main(): Promise<void> {
   let firstReceivedAt = Infinity;
   let rssMax = 0;
   let atRssMax = process.memoryUsage();
+  // The snapshot worker's heap is its own isolate's, outside process.memoryUsage(): read through ingest's gauges
+  // right after each new maximum (one worker round trip later).
+  let atRssMaxWorker = { heapUsed: 0, heapTotal: 0, conversationsHeld: 0 };
+  const metrics = ingestMetrics(createRegistry());
+  const readWorker = async () => {
+    const [heap, held] = await Promise.all([
+      metrics.snapshotWorkerHeapBytes.get(),
+      metrics.conversationsHeld.get(),
+    ]);
+    const bytes = (state: string) => heap.values.find((v) => v.labels['state'] === state)?.value ?? 0;
+    return {
+      heapUsed: mib(bytes('used')),
+      heapTotal: mib(bytes('total')),
+      conversationsHeld: held.values[0]?.value ?? 0,
+    };
+  };
   const rssSampler = setInterval(() => {
     const rss = process.memoryUsage.rss();
     if (rss <= rssMax) return;
     rssMax = rss;
     atRssMax = process.memoryUsage();
+    void readWorker().then((w) => {
+      if (rssMax === rss) atRssMaxWorker = w;
+    });
   }, 100);
   const custodyProducer = new CountingProducer(
     new KafkaRecordProducer(kafka, { compression }),
@@ -328,7 +347,7 @@ async function main(): Promise<void> {
       topics,
       instance: 'bench',
       log: createLogger({ level: 'error', instance: 'bench' }),
-      metrics: ingestMetrics(createRegistry()),
+      metrics,
       onAcked: (receivedAt, ackedAt) => {
         receivedAndAcked.push(receivedAt, ackedAt);
         acked++;
@@ -344,7 +363,10 @@ async function main(): Promise<void> {
   // RSS with ingest started and idle, garbage collected: what the modules and the idle pipeline take before load.
   (globalThis as { gc?: () => void }).gc?.();
   const rssMiBAtStart = mib(process.memoryUsage.rss());
-  log(`RSS with ingest started, before load: ${rssMiBAtStart} MiB`);
+  const workerAtStart = await readWorker();
+  log(
+    `RSS with ingest started, before load: ${rssMiBAtStart} MiB (snapshot worker heap ${workerAtStart.heapUsed} of ${workerAtStart.heapTotal} MiB)`,
+  );
 
   type Run = {
     rate: number | 'saturation';
@@ -370,6 +392,8 @@ async function main(): Promise<void> {
     rssMiBMax: number;
     /** At the RSS maximum: V8 heap used and reserved, and memory outside the heap (Buffers, native), MiB. */
     atRssMaxMiB: { heapUsed: number; heapTotal: number; external: number };
+    /** The snapshot worker at the RSS maximum: its heap used and reserved (MiB), and the conversations it held. */
+    workerAtRssMax: { heapUsed: number; heapTotal: number; conversationsHeld: number };
     /** Heap still live after the run, once garbage is collected (only with --expose-gc, as npm run bench:ingest). */
     liveHeapMiBAfter: number | null;
     /** What custody wrote to Kafka per 1,000 frames (snapshots: records on custody.session-tags.v1). */
@@ -386,6 +410,7 @@ async function main(): Promise<void> {
     // From the run's start, as before: a run shorter than one sample still reports its RSS, with its own heap.
     atRssMax = process.memoryUsage();
     rssMax = atRssMax.rss;
+    atRssMaxWorker = await readWorker();
     custodyProducer.writes = noWrites();
     const cpu = process.cpuUsage();
     const offered = await load.offer(rate, total);
@@ -436,6 +461,7 @@ async function main(): Promise<void> {
         heapTotal: mib(atRssMax.heapTotal),
         external: mib(atRssMax.external),
       },
+      workerAtRssMax: atRssMaxWorker,
       liveHeapMiBAfter,
       kafkaPer1000Frames: Object.fromEntries(
         Object.entries(custodyProducer.writes).map(([k, v]) => [
@@ -451,7 +477,8 @@ async function main(): Promise<void> {
           ? `from schedule p50 ${run.fromSchedule.p50} ms, p99 ${run.fromSchedule.p99} ms, max ${run.fromSchedule.max} ms, `
           : '') +
         `${run.cpuMsPer1000Frames} CPU ms/1000 frames, RSS ≤ ${run.rssMiBMax} MiB ` +
-        `(heap ${run.atRssMaxMiB.heapUsed} of ${run.atRssMaxMiB.heapTotal}, external ${run.atRssMaxMiB.external}; live after ${run.liveHeapMiBAfter ?? '?'}), ` +
+        `(heap ${run.atRssMaxMiB.heapUsed} of ${run.atRssMaxMiB.heapTotal}, external ${run.atRssMaxMiB.external}; live after ${run.liveHeapMiBAfter ?? '?'}; ` +
+        `worker heap ${run.workerAtRssMax.heapUsed} of ${run.workerAtRssMax.heapTotal}, ${run.workerAtRssMax.conversationsHeld} conversations held), ` +
         `Kafka ${Math.round(run.kafkaPer1000Frames.bytes / 1024)} KiB per 1,000 frames in ${run.kafkaPer1000Frames.requests} requests (${acked}/${total} acked)`,
     );
     return run;
@@ -661,6 +688,7 @@ async function main(): Promise<void> {
     repeats: REPEATS,
     saturationFrames: SATURATION_FRAMES,
     rssMiBAtStart,
+    workerHeapMiBAtStart: { used: workerAtStart.heapUsed, total: workerAtStart.heapTotal },
     nodeOptions: process.execArgv.join(' '),
     heapGrowingPercent: heapGrowth,
     recordsPerFrame: Number(recordsPerFrame.toFixed(2)),

@@ -279,6 +279,7 @@ export async function startIngest(
       failure: (e) => fail(new Error(`the snapshot worker failed: ${e.message}`)),
     },
   );
+  metrics.observeSnapshotWorker({ held: () => merger.held, heap: () => merger.heapStatistics() });
   const channels: NotificationChannel[] = [];
   const gaps = new Set<Gap>();
   const stats = {

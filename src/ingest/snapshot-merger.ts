@@ -8,6 +8,7 @@
  * (gap repair's conversations, a copy of a snapshot) answer through the same port, after the items posted before
  * them. A worker that fails or exits is reported once through `onFailure`: the pipeline ends with one clear line.
  */
+import type { HeapInfo } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { SessionTagsSnapshot, TagObservation, UserContext } from '../enrich/session-tags.ts';
 import type { SealedSnapshot } from './held-snapshots.ts';
@@ -83,6 +84,16 @@ export class SnapshotMerger {
     this.#worker.on('exit', (code) => {
       if (!this.#closed) this.#fail(new Error(`the snapshot worker exited (code ${code})`));
     });
+  }
+
+  /** Conversations the worker holds, as of its last reply (the users of each are mirrored here). */
+  get held(): number {
+    return this.#users.size;
+  }
+
+  /** The worker's V8 heap (its own isolate); rejects once the worker has stopped. */
+  heapStatistics(): Promise<HeapInfo> {
+    return this.#worker.getHeapStatistics();
   }
 
   /** Items posted but not yet merged. */

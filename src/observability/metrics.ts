@@ -2,6 +2,7 @@
  * Prometheus metrics, named custody_<stage>_<thing>_<unit>. One registry per process (not the global
  * default), so tests can create several pipelines side by side.
  */
+import type { HeapInfo } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registry {
@@ -10,9 +11,43 @@ export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registr
   return registry;
 }
 
+/** What ingest's snapshot worker holds, read at each scrape. */
+export interface SnapshotWorkerGauges {
+  /** Conversations whose snapshots the worker holds. */
+  held(): number;
+  /** The worker's V8 heap: its own isolate, which the custody_process_* heap metrics do not include. */
+  heap(): Promise<HeapInfo>;
+}
+
 /** Metrics of `custody ingest`. */
 export function ingestMetrics(registry: Registry) {
+  let worker: SnapshotWorkerGauges | undefined;
   return {
+    /** Where the snapshot worker's gauges are read from (set once ingest's worker runs). */
+    observeSnapshotWorker(source: SnapshotWorkerGauges): void {
+      worker = source;
+    },
+    conversationsHeld: new Gauge({
+      name: 'custody_ingest_conversations_held',
+      help: 'Conversations whose session-tags snapshots ingest holds (what its memory grows with)',
+      registers: [registry],
+      collect() {
+        if (worker) this.set(worker.held());
+      },
+    }),
+    snapshotWorkerHeapBytes: new Gauge({
+      name: 'custody_ingest_snapshot_worker_heap_bytes',
+      help: "The snapshot worker's V8 heap, used and reserved (not in custody_process_*: the worker is its own isolate)",
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        // A worker that has stopped has no heap to report: the gauge keeps its last values.
+        const heap = await worker?.heap().catch(() => undefined);
+        if (heap === undefined) return;
+        this.set({ state: 'used' }, heap.used_heap_size);
+        this.set({ state: 'total' }, heap.total_heap_size);
+      },
+    }),
     events: new Counter({
       name: 'custody_ingest_events_total',
       help: 'Notification frames received, by envelope kind',

@@ -107,4 +107,18 @@ describe.each([
     if (options.housekeepingMs !== undefined) expect(h.ingest.stats.snapshotsPacked).toBeGreaterThan(27);
     else expect(h.ingest.stats.snapshotsPacked).toBe(0);
   });
+
+  it('reports on /metrics the conversations it holds and its snapshot worker heap', async () => {
+    const text = await h.registry.metrics();
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    // None is idle long enough to be forgotten here, so every conversation captured is held.
+    expect(value('custody_ingest_conversations_held')).toBe(snapshots.size);
+    const used = value('custody_ingest_snapshot_worker_heap_bytes{state="used"}') ?? 0;
+    const total = value('custody_ingest_snapshot_worker_heap_bytes{state="total"}') ?? 0;
+    expect(used).toBeGreaterThan(1024 * 1024);
+    expect(total).toBeGreaterThanOrEqual(used);
+  });
 });
