@@ -37,7 +37,7 @@ export function ingestMetrics(registry: Registry) {
     }),
     snapshotWorkerHeapBytes: new Gauge({
       name: 'custody_ingest_snapshot_worker_heap_bytes',
-      help: "The snapshot worker's V8 heap, used and reserved (not in custody_process_*: the worker is its own isolate)",
+      help: "The snapshot worker's V8 heap: used, reserved (total) and its limit (not in custody_process_*: the worker is its own isolate)",
       labelNames: ['state'],
       registers: [registry],
       async collect() {
@@ -46,6 +46,7 @@ export function ingestMetrics(registry: Registry) {
         if (heap === undefined) return;
         this.set({ state: 'used' }, heap.used_heap_size);
         this.set({ state: 'total' }, heap.total_heap_size);
+        this.set({ state: 'limit' }, heap.heap_size_limit);
       },
     }),
     events: new Counter({

@@ -120,5 +120,6 @@ describe.each([
     const total = value('custody_ingest_snapshot_worker_heap_bytes{state="total"}') ?? 0;
     expect(used).toBeGreaterThan(1024 * 1024);
     expect(total).toBeGreaterThanOrEqual(used);
+    expect(value('custody_ingest_snapshot_worker_heap_bytes{state="limit"}')).toBeGreaterThan(total);
   });
 });
