@@ -5,7 +5,10 @@
  * coordinator still loading, a leader moving, a topic just created. A cold start or a broker restart wrote such lines
  * at `error` although nothing failed, against the roles' rule that a wait is one line when it starts (custody's own
  * `<what>: waiting` line) and an `error` is worth an alert. Those responses are logged at `debug`; if kafkajs gives
- * up, its caller's error still reaches custody's log. Everything else keeps its level.
+ * up, its caller's error still reaches custody's log. So is kafkajs's "Topic creation errors" answer to CreateTopics,
+ * which several roles starting at once get when another created a topic first: the line names no topic and no
+ * cause, and ensureTopics (topics.ts) counts "already exists" as created and throws any other, so a real failure
+ * reaches the log as custody's own line. Everything else keeps its level.
  */
 import { createRequire } from 'node:module';
 import { logLevel } from 'kafkajs';
@@ -33,10 +36,14 @@ export type KafkajsLine = Readonly<{ level: number; namespace: string; message: 
 
 export function kafkajsLogLevel(line: KafkajsLine): 'error' | 'warn' | 'info' | 'debug' {
   if (line.level > logLevel.ERROR) return line.level === logLevel.WARN ? 'warn' : 'info';
-  const retriedResponse =
-    line.namespace === 'Connection' &&
-    line.message.startsWith('Response ') &&
-    typeof line.error === 'string' &&
-    retriableMessages().has(line.error);
-  return retriedResponse ? 'debug' : 'error';
+  if (
+    line.namespace !== 'Connection' ||
+    !line.message.startsWith('Response ') ||
+    typeof line.error !== 'string'
+  )
+    return 'error';
+  const handledByCaller =
+    retriableMessages().has(line.error) ||
+    (line.message.startsWith('Response CreateTopics(') && line.error === 'Topic creation errors');
+  return handledByCaller ? 'debug' : 'error';
 }

@@ -78,6 +78,11 @@ describe('start-up', () => {
         admins.map((a) => ensureTopics(a, topics, ['sessionTags', 'recordingExports', 'dlq'])),
       );
       for (const r of results) expect([...r.values()]).toEqual([3, 3, 3]);
+      // Any other answer of the broker is the caller's error (kafkajs's own line about it is written at debug).
+      const refused = { ...topics, partitions: 0, sessionTags: `${topics.sessionTags}.refused` };
+      await expect(ensureTopics(admins[0]!, refused, ['sessionTags'])).rejects.toMatchObject({
+        errors: [expect.objectContaining({ type: 'INVALID_PARTITIONS' })],
+      });
     } finally {
       await Promise.all(admins.map((a) => a.disconnect()));
     }

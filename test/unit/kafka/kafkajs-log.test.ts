@@ -20,6 +20,22 @@ describe('kafkajsLogLevel', () => {
       expect(kafkajsLogLevel(response(error)), error).toBe('debug');
   });
 
+  it("writes kafkajs's summary of a CreateTopics answer at debug (ensureTopics reports what it cannot use)", () => {
+    const createTopics = {
+      ...response('Topic creation errors'),
+      message: 'Response CreateTopics(key: 19, version: 3)',
+    };
+    expect(kafkajsLogLevel(createTopics)).toBe('debug');
+    // The same text from another request, or another error of CreateTopics, keeps its level.
+    expect(kafkajsLogLevel(response('Topic creation errors'))).toBe('error');
+    expect(
+      kafkajsLogLevel({
+        ...createTopics,
+        error: 'Not authorized to access topics: [Topic authorization failed]',
+      }),
+    ).toBe('error');
+  });
+
   it('keeps a response error that is not retriable at error', () => {
     expect(kafkajsLogLevel(response('Not authorized to access topics: [Topic authorization failed]'))).toBe(
       'error',
