@@ -6,6 +6,7 @@
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { Config } from '../config.ts';
+import { FatalError, isRetriable } from '../runtime/errors.ts';
 
 export type TopicRole =
   'notifications' | 'sessionTags' | 'recordingExports' | 'legalHolds' | 'sinkState' | 'manifests' | 'dlq';
@@ -128,6 +129,24 @@ function alreadyExists(e: unknown): boolean {
 }
 
 /**
+ * What to throw when a creation failed for a reason other than "already exists": an answer worth retrying as it
+ * is; any other refusal (partitions, replication factor, a topic policy, a config the broker does not accept) is for
+ * the operator to fix, as one line naming each topic and the broker's reason (kafkajs's own says neither).
+ */
+function creationRefused(e: unknown): unknown {
+  const errors = (e as { errors?: unknown[] } | undefined)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0 || isRetriable(e)) return e;
+  const refused = errors
+    .map((x) => x as { topic?: unknown; message?: unknown; type?: unknown })
+    .filter((x) => x.type !== 'TOPIC_ALREADY_EXISTS');
+  const reasons = refused.map((x) => `${String(x.topic ?? '?')}: ${String(x.message)} (${String(x.type)})`);
+  return new FatalError(`Kafka refused to create topic ${reasons.join('; ')}`, {
+    ...(refused.some((x) => x.type === 'INVALID_PARTITIONS') ? { setting: 'CUSTODY_TOPIC_PARTITIONS' } : {}),
+    cause: e,
+  });
+}
+
+/**
  * Creates the topics of the given roles that do not exist yet and waits until every partition has a leader.
  * Existing topics are left as they are (their partition count is reported, never changed: repartitioning would
  * move conversations). Several roles may run this at the same moment against a brand-new broker: a topic another
@@ -152,7 +171,7 @@ export async function ensureTopics(
         topics: missing.map((w) => topicConfig(w.spec, w.name, topics.partitions)),
       });
     } catch (e) {
-      if (!alreadyExists(e)) throw e;
+      if (!alreadyExists(e)) throw creationRefused(e);
     }
   }
   const meta = await admin.fetchTopicMetadata({ topics: wanted.map((w) => w.name) });
