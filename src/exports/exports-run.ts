@@ -29,6 +29,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordProducer } from '../kafka/record-producer.ts';
+import { componentLogger } from '../observability/logger.ts';
 import type { Logger } from '../observability/logger.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 import type { CollectReport } from './export-job-collector.ts';
@@ -137,7 +138,7 @@ export async function runExportsRun(
 ): Promise<ExportsRunReport> {
   const now = deps.now ?? Date.now;
   const version = options.version ?? CUSTODY_VERSION;
-  const log = deps.log.child({ stage: 'exports', component: 'exports-run' });
+  const log = componentLogger(deps.log, 'exports', { component: 'exports-run' });
   const store = new S3JobLedgerStore(deps.s3, options.bucket);
 
   let target: JobTarget;

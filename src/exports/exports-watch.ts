@@ -23,6 +23,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { RecordProducer } from '../kafka/record-producer.ts';
+import { componentLogger } from '../observability/logger.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BackoffPolicy } from '../runtime/backoff.ts';
 import { Conditions } from '../runtime/conditions.ts';
@@ -175,7 +176,7 @@ export async function startExportsWatch(
   }
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? (deps.registry ? exportsWatchMetrics(deps.registry) : NO_METRICS);
-  const log = deps.log.child({ stage: 'exports', component: 'exports-watch', watcher: o.watcherName });
+  const log = componentLogger(deps.log, 'exports', { component: 'exports-watch', watcher: o.watcherName });
   // Our own signal: stop() ends the waits of this watch even when the caller's signal is not aborted.
   const abort = new AbortController();
   const onAbort = () => abort.abort();

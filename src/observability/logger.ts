@@ -42,3 +42,12 @@ export function createLogger(opts: {
     opts.destination,
   );
 }
+
+/**
+ * A component's logger, named with `stage` unless the logger it derives from names one already: pino does not merge
+ * bindings, so a role's `stage` and a component's would both be written, one JSON key twice (and, for
+ * `custody exports run`, with two values).
+ */
+export function componentLogger(parent: Logger, stage: string, bindings: Record<string, unknown>): Logger {
+  return parent.child(parent.bindings()['stage'] === undefined ? { stage, ...bindings } : bindings);
+}

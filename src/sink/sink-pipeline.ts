@@ -17,6 +17,7 @@ import type { KeyObject } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
+import { componentLogger } from '../observability/logger.ts';
 import type { Logger } from 'pino';
 import { keyIdFor } from '../enrich/integrity.ts';
 import { SESSION_TAGS_HEADERS } from '../kafka/topics.ts';
@@ -183,7 +184,9 @@ function headersOf(headers: IHeaders | undefined): Record<string, Buffer> {
 /** Starts a sink instance. Resolves once the consumer runs. */
 export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<RunningSink> {
   const now = deps.now ?? (() => Date.now());
-  const log = (deps.logger ?? pino({ level: 'silent' })).child({ stage: 'sink', component: 'sink-pipeline' });
+  const log = componentLogger(deps.logger ?? pino({ level: 'silent' }), 'sink', {
+    component: 'sink-pipeline',
+  });
   const producer = deps.producer ?? new KafkaRecordProducer(deps.kafka);
   const announcements = new Outbox(producer);
   const objects = new S3ObjectStore(deps.s3, now);
@@ -670,7 +673,10 @@ export async function startSink(deps: SinkDeps, options: SinkOptions): Promise<R
       if (!cutShort) await commit();
     },
   });
-  log.info({ groupId: options.groupId, instance: options.instance }, 'sink started');
+  // The log's own `instance` names this process; the sink's is said only where it differs (one key, written once).
+  const sinkInstance =
+    options.instance === log.bindings()['instance'] ? {} : { sinkInstance: options.instance };
+  log.info({ groupId: options.groupId, ...sinkInstance }, 'sink started');
 
   return {
     consumer,

@@ -39,6 +39,45 @@ export function stackTraces(): Array<{ args: string; line: string }> {
   return found;
 }
 
+/** The member names a JSON object text has more than once at its top level (JSON.parse keeps only the last). */
+export function repeatedKeys(json: string): string[] {
+  const seen = new Set<string>();
+  const repeated: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let end = i + 1;
+      while (end < json.length && json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
+      const text = json.slice(i, end + 1);
+      i = end;
+      // A string at the top level followed by a colon is a member name.
+      if (depth === 1 && /^\s*:/.test(json.slice(end + 1, end + 3))) {
+        const name = JSON.parse(text) as string;
+        if (seen.has(name) && !repeated.includes(name)) repeated.push(name);
+        seen.add(name);
+      }
+    }
+  }
+  return repeated;
+}
+
+/** The spawned processes' JSON log lines that write a member twice, with the names repeated. */
+export function repeatedLogKeys(): Array<{ args: string; keys: string[]; msg: unknown }> {
+  const found: Array<{ args: string; keys: string[]; msg: unknown }> = [];
+  for (const p of spawned) {
+    for (const text of p.stdout().split('\n')) {
+      if (!text.startsWith('{')) continue;
+      const keys = repeatedKeys(text);
+      if (keys.length > 0)
+        found.push({ args: p.args.join(' '), keys, msg: (JSON.parse(text) as { msg?: unknown }).msg });
+    }
+  }
+  return found;
+}
+
 /** Forgets the processes checked so far. */
 export function clearSpawned(): void {
   spawned.length = 0;
