@@ -294,6 +294,17 @@ export const SETTINGS = {
     group: 'exports',
     default: '48',
   },
+  CUSTODY_EXPORTS_LOOKAHEAD_HOURS: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 90),
+    description:
+      "Hour folders listed on every scan ahead of now. Genesys files an export under its conversation's start hour, which is never ahead of its clock, so 1 covers the skew between its clock and this host's; raise it only for a simulated clock that runs ahead of the wall clock (the emulator with `--speed` above 1).",
+    group: 'exports',
+    default: '1',
+  },
   CUSTODY_EXPORTS_PAIR_GRACE_MS: {
     schema: z.coerce.number().int().min(0),
     description:
@@ -534,6 +545,7 @@ export interface Config {
     readonly watchName: string;
     readonly scanIntervalMs: number;
     readonly lookbackHours: number;
+    readonly lookaheadHours: number;
     readonly pairGraceMs: number;
     readonly dayHourPadding: 'unpadded' | 'padded' | 'both';
     readonly s3EventsTopic?: string;
@@ -724,6 +736,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, needs: readonly
       watchName: str('CUSTODY_EXPORTS_WATCH_NAME') as string,
       scanIntervalMs: values.CUSTODY_EXPORTS_SCAN_INTERVAL_MS as number,
       lookbackHours: values.CUSTODY_EXPORTS_LOOKBACK_HOURS as number,
+      lookaheadHours: values.CUSTODY_EXPORTS_LOOKAHEAD_HOURS as number,
       pairGraceMs: values.CUSTODY_EXPORTS_PAIR_GRACE_MS as number,
       dayHourPadding: values.CUSTODY_EXPORTS_DAY_HOUR_PADDING as Config['exports']['dayHourPadding'],
       s3EventsTopic: str('CUSTODY_EXPORTS_S3_EVENTS_TOPIC'),

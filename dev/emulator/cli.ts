@@ -184,6 +184,17 @@ async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(
     `genesys-emulator ready ${emulator.baseUrl} ws=${emulator.wsBaseUrl} org=${emulator.org.orgId} client=${clientId} integration=${emulator.org.integrationId}\n`,
   );
+  const speed = options.speed ?? 1;
+  if (speed > 1 && exportTarget) {
+    // Exports are filed under their conversation's start hour on the simulated clock, which runs ahead of the wall
+    // clock that custody exports watch lists hour folders by (one hour ahead by default).
+    process.stderr.write(
+      `[genesys-emulator] note: simulated time runs ${speed}× the wall clock, so exports land in hour folders ` +
+        `ahead of it (after a minute at --speed 60, an hour ahead); give custody exports watch ` +
+        `CUSTODY_EXPORTS_LOOKAHEAD_HOURS covering the run (e.g. 24) or it finds them only when the wall clock ` +
+        `reaches their hour\n`,
+    );
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -317,10 +317,16 @@ export function groupStartDelayCheck(
         'rebalance) may wait it out, 3 s by default',
     };
   }
-  const where = [...found.byBroker].map(([id, v]) => `${id}=${v ?? '?'}`).join(', ');
+  const where = [...found.byBroker]
+    .map(([id, v]) => `broker ${id}: ${v === undefined ? 'not returned' : `${v} ms`}`)
+    .join(', ');
   const known = [...found.byBroker.values()].map(Number).filter(Number.isFinite); // undefined → NaN, dropped
   if (known.length === 0)
-    return { name, ok: true, detail: `${GROUP_START_DELAY_SETTING} not returned by broker(s) ${where}` };
+    return {
+      name,
+      ok: true,
+      detail: `${GROUP_START_DELAY_SETTING} not returned by broker(s) ${[...found.byBroker.keys()].join(', ')}`,
+    };
   const longest = Math.max(...known);
   return {
     name,

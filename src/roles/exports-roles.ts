@@ -68,6 +68,7 @@ export async function runExportsWatch(
           instance: config.custody.instanceId,
           scanIntervalMs: config.exports.scanIntervalMs,
           lookbackHours: config.exports.lookbackHours,
+          lookaheadHours: config.exports.lookaheadHours,
           pairGraceMs: config.exports.pairGraceMs,
           dayHourPadding: config.exports.dayHourPadding,
           s3Events: config.exports.s3EventsTopic ? { topic: config.exports.s3EventsTopic } : undefined,

@@ -185,6 +185,58 @@ describe('custody as processes', () => {
     180_000,
   );
 
+  it('exports watch lists hour folders ahead of now only as far as CUSTODY_EXPORTS_LOOKAHEAD_HOURS says', async () => {
+    // A simulated clock five hours ahead of the wall clock (the emulator at --speed 60 after five minutes): its
+    // exports are filed under hour folders the default window (one hour ahead) does not list.
+    const s3 = s3Client();
+    const kafka = kafkaClient('cli-lookahead');
+    const bucket = uniqueName('cli-ahead');
+    await createLockedBucket(s3, bucket);
+    const start = new Date(Math.floor(Date.now() / 3_600_000 + 5) * 3_600_000).toISOString();
+    emu = await runExportingEmulator(bucket, {
+      seed: 22,
+      start,
+      conversations: [{ kind: 'outbound-webrtc', at: start, durationSeconds: 60 }],
+    });
+    const expected = await recordingExportsOf(s3, bucket);
+    expect(expected.length).toBeGreaterThan(0);
+    const watchWith = (name: string, extra: Record<string, string>) => {
+      const exportsTopic = uniqueName(`cli-ahead-${name}`);
+      const watch = spawnCustody(['exports', 'watch'], {
+        ...infraEnv(),
+        S3_BUCKET: bucket,
+        CUSTODY_HTTP_PORT: '0',
+        CUSTODY_TOPIC_PARTITIONS: '1',
+        CUSTODY_TOPIC_RECORDING_EXPORTS: exportsTopic,
+        CUSTODY_TOPIC_DLQ: uniqueName(`cli-ahead-${name}-dlq`),
+        CUSTODY_EXPORTS_SCAN_INTERVAL_MS: '300',
+        CUSTODY_EXPORTS_WATCH_NAME: name,
+        CUSTODY_INSTANCE_ID: `cli-${name}`,
+        ...extra,
+      });
+      procs.push(watch);
+      return { watch, exportsTopic };
+    };
+    const near = watchWith('near', {});
+    const port = (await near.watch.waitForLog('custody exports watch running'))['httpPort'];
+    await until('three scan passes', async () => {
+      const text = (await get(port, '/metrics')).text;
+      const passes = Number(
+        /custody_exports_watch_scan_duration_seconds_count\S* (\d+)/.exec(text)?.[1] ?? 0,
+      );
+      return passes >= 3 ? true : undefined;
+    });
+    expect(await readTopicToEnd(kafka, near.exportsTopic)).toEqual([]);
+
+    const far = watchWith('far', { CUSTODY_EXPORTS_LOOKAHEAD_HOURS: '6' });
+    const found = await until('the exports filed five hours ahead', async () => {
+      const records = await readTopicToEnd(kafka, far.exportsTopic);
+      return records.length >= expected.length ? records : undefined;
+    });
+    expect(found.map((r) => r.key).sort()).toEqual(expected.map((e) => e.conversationId).sort());
+    s3.destroy();
+  }, 120_000);
+
   it.each([
     { build: 'from the TypeScript sources', compiled: false },
     // The image runs dist/: the snapshot worker must load from there as snapshot-worker.js.

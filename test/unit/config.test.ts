@@ -54,6 +54,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ KAFKA_COMPRESSION: 'lz4' }).join('\n')).toContain('KAFKA_COMPRESSION');
   });
 
+  it('reads how far ahead of now exports watch lists hour folders: one hour by default, none allowed', () => {
+    expect(loadConfig({}).exports.lookaheadHours).toBe(1);
+    expect(loadConfig({ CUSTODY_EXPORTS_LOOKAHEAD_HOURS: '24' }).exports.lookaheadHours).toBe(24);
+    expect(loadConfig({ CUSTODY_EXPORTS_LOOKAHEAD_HOURS: '0' }).exports.lookaheadHours).toBe(0);
+    expect(problemsOf({ CUSTODY_EXPORTS_LOOKAHEAD_HOURS: '-1' }).join('\n')).toContain(
+      'CUSTODY_EXPORTS_LOOKAHEAD_HOURS',
+    );
+  });
+
   it('prefers GENESYS_API_URL and forces path style for a custom S3 endpoint', () => {
     const c = loadConfig({
       GENESYS_REGION: 'mypurecloud.com',
