@@ -366,6 +366,14 @@ export type AuditCounts = {
 
 export type FindingRow = Finding & Readonly<{ conversationId: string; recordingId: string }>;
 
+/** A recording whose newest manifest is incomplete: which, and each field it still lacks with why. */
+export type IncompleteRow = Readonly<{
+  manifestKey: string;
+  conversationId: string;
+  recordingId: string;
+  missing: readonly string[];
+}>;
+
 /** The report of a run: what `--json` prints and the HTML report shows. */
 export type VerifyReport = Readonly<{
   tool: 'custody verify';
@@ -389,6 +397,8 @@ export type VerifyReport = Readonly<{
   byDay: ReadonlyArray<AuditCounts & Readonly<{ day: string }>>;
   /** Why manifests are incomplete: `field: reason` → recordings. */
   incompleteReasons: Readonly<Record<string, number>>;
+  /** Each recording whose newest manifest is incomplete, by manifest key: what to follow up (e.g. by a backfill). */
+  incomplete: readonly IncompleteRow[];
   findingsByCheck: Readonly<Partial<Record<FindingCheck, number>>>;
   findings: readonly FindingRow[];
 }>;
@@ -417,6 +427,7 @@ export class AuditSummary {
   readonly #days = new Map<string, AuditCounts>();
   readonly #reasons = new Map<string, number>();
   readonly #findings: FindingRow[] = [];
+  readonly #incomplete: IncompleteRow[] = [];
   #versions = 0;
   #forked = 0;
 
@@ -428,9 +439,11 @@ export class AuditSummary {
     this.#days.set(day, d);
     this.#versions += a.versions;
     if (a.forked) this.#forked++;
-    for (const m of a.missing) {
-      const k = `${m.field}: ${m.reason}`;
-      this.#reasons.set(k, (this.#reasons.get(k) ?? 0) + 1);
+    const missing = a.missing.map((m) => `${m.field}: ${m.reason}`);
+    for (const k of missing) this.#reasons.set(k, (this.#reasons.get(k) ?? 0) + 1);
+    if (a.completeness === 'incomplete') {
+      const { manifestKey, conversationId, recordingId } = a;
+      this.#incomplete.push({ manifestKey, conversationId, recordingId, missing });
     }
     for (const f of a.findings)
       this.#findings.push({ ...f, conversationId: a.conversationId, recordingId: a.recordingId });
@@ -458,6 +471,7 @@ export class AuditSummary {
       },
       byDay: [...this.#days].sort(([a], [b]) => a.localeCompare(b)).map(([day, c]) => ({ day, ...c })),
       incompleteReasons: Object.fromEntries([...this.#reasons].sort((a, b) => b[1] - a[1])),
+      incomplete: [...this.#incomplete].sort((x, y) => x.manifestKey.localeCompare(y.manifestKey)),
       findingsByCheck: byCheck,
       findings,
     };

@@ -38,6 +38,8 @@ export function renderSummary(
   ];
   for (const [reason, n] of Object.entries(report.incompleteReasons).slice(0, 5))
     lines.push(`  incomplete because ${reason}: ${n}`);
+  if (report.incomplete.length > 0)
+    lines.push('  (each incomplete recording, with what it lacks: the JSON or HTML report)');
   if (report.findings.length > 0) {
     lines.push(`FAIL: ${report.findings.length} finding(s)`);
     const max = opts.maxFindings ?? 20;
@@ -120,6 +122,9 @@ function countRows(c: AuditCounts & { manifestVersions?: number; findings?: numb
     .join('\n');
 }
 
+/** Incomplete recordings the HTML report lists; the JSON report lists every one. */
+const MAX_HTML_INCOMPLETE = 1_000;
+
 /** The self-contained HTML report. */
 export function renderHtml(report: VerifyReport): string {
   const s = report.scope;
@@ -130,6 +135,17 @@ export function renderHtml(report: VerifyReport): string {
         `<tr class="finding" data-check="${escapeHtml(f.check)}"><td>${escapeHtml(CHECK_TITLES[f.check])}</td><td class="key"><code>${escapeHtml(f.key)}</code></td><td><code>${escapeHtml(f.conversationId)}</code><br><code>${escapeHtml(f.recordingId)}</code></td><td>${escapeHtml(f.detail)}</td></tr>`,
     )
     .join('\n');
+  const incomplete = report.incomplete
+    .slice(0, MAX_HTML_INCOMPLETE)
+    .map(
+      (r) =>
+        `<tr class="incomplete"><td class="key"><code>${escapeHtml(r.manifestKey)}</code></td><td><code>${escapeHtml(r.conversationId)}</code><br><code>${escapeHtml(r.recordingId)}</code></td><td>${r.missing.map(escapeHtml).join('<br>')}</td></tr>`,
+    )
+    .join('\n');
+  const incompleteMore =
+    report.incomplete.length > MAX_HTML_INCOMPLETE
+      ? `<p>… and ${report.incomplete.length - MAX_HTML_INCOMPLETE} more in the JSON report (<code>--json</code>).</p>`
+      : '';
   const reasons = Object.entries(report.incompleteReasons)
     .map(([r, n]) => `<tr><td>${escapeHtml(r)}</td><td>${n}</td></tr>`)
     .join('\n');
@@ -174,6 +190,7 @@ ${countRows(report.counts)}
 <h2>Completeness over time</h2>
 ${completenessChart(report.byDay)}
 ${reasons ? `<h2>Why manifests are incomplete</h2>\n<table id="incomplete-reasons"><tr><th>Missing field: reason</th><th>Recordings</th></tr>\n${reasons}\n</table>` : ''}
+${incomplete ? `<h2>Incomplete manifests (${report.incomplete.length})</h2>\n<table id="incomplete"><tr><th>Manifest key</th><th>Conversation / recording</th><th>Missing field: reason</th></tr>\n${incomplete}\n</table>\n${incompleteMore}` : ''}
 <h2>Findings (${report.findings.length})</h2>
 ${byCheck ? `<table id="findings-by-check"><tr><th>Check</th><th>Findings</th></tr>\n${byCheck}\n</table>` : ''}
 ${report.findings.length === 0 ? '<p id="no-findings">No findings: every check passed.</p>' : `<table id="findings"><tr><th>Check</th><th>Object key</th><th>Conversation / recording</th><th>Detail</th></tr>\n${findings}\n</table>`}

@@ -79,6 +79,22 @@ describe('renderHtml', () => {
     expect(html).toContain('class="verdict FAIL"');
   });
 
+  it('lists each incomplete recording with what it lacks, in the JSON and the HTML report', () => {
+    expect(r.incomplete).toEqual([
+      {
+        manifestKey: 'o/c/r.opus_manifest.json',
+        conversationId: 'c',
+        recordingId: 'r2',
+        missing: ['webrtc.client_ip: not captured'],
+      },
+    ]);
+    const rows = html.match(/<tr class="incomplete">.*<\/tr>/g) ?? [];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain('<code>r2</code>');
+    expect(rows[0]).toContain('webrtc.client_ip: not captured');
+    expect(renderHtml(report([audit({})]))).not.toContain('id="incomplete"');
+  });
+
   it('says PASS and shows no findings table for a clean run', () => {
     const clean = renderHtml(report([audit({})]));
     expect(clean).toContain('class="verdict PASS"');
@@ -104,5 +120,16 @@ describe('renderSummary', () => {
     expect(text).not.toContain('k2:');
     expect(text).toContain('... 1 more');
     expect(text.trimEnd().endsWith('HTML report: /tmp/r.html')).toBe(true);
+    expect(text).not.toContain('each incomplete recording');
+  });
+
+  it('says where the incomplete recordings are listed when there are any', () => {
+    const text = renderSummary(
+      report([
+        audit({ completeness: 'incomplete', missing: [{ field: 'webrtc', reason: 'no-session-tags' }] }),
+      ]),
+    );
+    expect(text).toContain('  incomplete because webrtc: no-session-tags: 1\n');
+    expect(text).toContain('(each incomplete recording, with what it lacks: the JSON or HTML report)');
   });
 });
