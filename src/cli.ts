@@ -37,7 +37,7 @@ commands:
                       to continue), idempotent. Run custody backfill --help for details.
   verify [--from <iso> --to <iso> | --conversations <id,...> | --conversations-file <path>]
          [--public-key <pem>]... [--json] [--html <path> | --no-html] [--bucket <name>]
-         [--prefix <p/>] [--concurrency <n>]
+         [--prefix <p/>] [--concurrency <n>] [--pending-grace <minutes>]
                       audit exported recordings and their manifests as opposing counsel would
                       (manifest present, schema, hashes of the objects now, signature with the public
                       key only, hash chain, legal holds); exit 0 nothing failed, 1 findings, 69 could
@@ -142,6 +142,9 @@ options:
   --no-html                    write no HTML report
   --bucket <name>, --prefix <p/>  override S3_BUCKET / CUSTODY_EXPORTS_PREFIX
   --concurrency <n>            recordings audited at once (default 8, at most 64)
+  --pending-grace <minutes>    on a live bucket: a recording exported less than this long ago without a manifest
+                               yet is counted pending, not a finding (default 0: every one is a finding; the sink
+                               needs up to CUSTODY_EXPORTS_PAIR_GRACE_MS plus a scan, so 15 suits the defaults)
 
 exit codes: 0 nothing failed, 1 findings, 69 the audit could not run, 64 usage, 78 configuration.`;
 
@@ -327,6 +330,7 @@ async function parseVerifyArgs(args: readonly string[], now: Date) {
     '--bucket',
     '--prefix',
     '--concurrency',
+    '--pending-grace',
   ]);
   const valued = new Set([
     '--from',
@@ -338,6 +342,7 @@ async function parseVerifyArgs(args: readonly string[], now: Date) {
     '--bucket',
     '--prefix',
     '--concurrency',
+    '--pending-grace',
   ]);
   const publicKeyFiles: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -363,6 +368,9 @@ async function parseVerifyArgs(args: readonly string[], now: Date) {
   const concurrency = Number(concurrencyText);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     throw new UsageError('--concurrency takes a whole number from 1 to 64');
+  const graceMinutes = Number(flagValue(args, '--pending-grace') ?? '0');
+  if (!Number.isInteger(graceMinutes) || graceMinutes < 0 || graceMinutes > 24 * 60)
+    throw new UsageError('--pending-grace takes a whole number of minutes from 0 to 1440');
   const bucket = flagValue(args, '--bucket');
   if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
     throw new UsageError('--bucket takes an S3 bucket name');
@@ -382,6 +390,7 @@ async function parseVerifyArgs(args: readonly string[], now: Date) {
       ? null
       : (flagValue(args, '--html') ?? `custody-verify-${stamp}.html`),
     concurrency,
+    pendingGraceMs: graceMinutes * 60_000,
   };
 }
 

@@ -62,6 +62,8 @@ export type RecordingFacts = Readonly<{
   manifestVersions: readonly ManifestVersionFact[];
   /** The manifest key's newest entry is a delete marker. */
   manifestDeleted: boolean;
+  /** When the export was last written (the newest LastModified of its audio and metadata), epoch ms. */
+  exportedAt?: number;
 }>;
 
 export type AuditOptions = Readonly<{
@@ -75,6 +77,11 @@ export type AuditOptions = Readonly<{
    * manifest, empty when valid. Checked in addition to the runtime schema of verifyManifest.
    */
   jsonSchema?: (value: unknown) => readonly string[];
+  /**
+   * A recording without a manifest whose export was written after this instant (epoch ms) is `pending`, not a
+   * finding: the sink has not had the time to write it (`custody verify --pending-grace`). Unset: none is.
+   */
+  pendingAfter?: number;
 }>;
 
 /** The audit of one recording. */
@@ -83,8 +90,11 @@ export type RecordingAudit = Readonly<{
   conversationId: string;
   recordingId: string;
   partitionHour: string;
-  /** `missing`: no manifest at all; `failed`: at least one finding; `verified`: none. */
-  status: 'verified' | 'failed' | 'missing';
+  /**
+   * `missing`: no manifest at all; `pending`: none yet, for an export more recent than `pendingAfter`; `failed`: at
+   * least one finding; `verified`: none.
+   */
+  status: 'verified' | 'failed' | 'missing' | 'pending';
   /** The newest valid manifest's completeness; null without one. */
   completeness: 'complete' | 'incomplete' | null;
   missing: ReadonlyArray<Readonly<{ field: string; reason: string }>>;
@@ -146,18 +156,24 @@ export function auditRecording(facts: RecordingFacts, opts: AuditOptions): Recor
     partitionHour: facts.partitionHour,
   };
   if (facts.manifestVersions.length === 0) {
-    findings.push(
-      facts.manifestDeleted
-        ? { key: facts.manifestKey, check: 'manifest-deleted', detail: 'every manifest version is deleted' }
-        : {
-            key: facts.manifestKey,
-            check: 'manifest-missing',
-            detail: `no manifest for recording ${facts.recordingId}`,
-          },
-    );
+    const pending =
+      !facts.manifestDeleted &&
+      opts.pendingAfter !== undefined &&
+      facts.exportedAt !== undefined &&
+      facts.exportedAt > opts.pendingAfter;
+    if (!pending)
+      findings.push(
+        facts.manifestDeleted
+          ? { key: facts.manifestKey, check: 'manifest-deleted', detail: 'every manifest version is deleted' }
+          : {
+              key: facts.manifestKey,
+              check: 'manifest-missing',
+              detail: `no manifest for recording ${facts.recordingId}`,
+            },
+      );
     return {
       ...base,
-      status: 'missing',
+      status: pending ? 'pending' : 'missing',
       completeness: null,
       missing: [],
       legalHold: null,
@@ -360,6 +376,8 @@ export type AuditCounts = {
   verified: number;
   failed: number;
   missingManifest: number;
+  /** Without a manifest yet, exported within the pending grace: neither verified nor failed. */
+  pending: number;
   complete: number;
   incomplete: number;
 };
@@ -390,6 +408,8 @@ export type VerifyReport = Readonly<{
     publicKeyIds: readonly string[];
     objectLock: boolean;
     expectManifestHold: boolean;
+    /** `--pending-grace`: exports this recent without a manifest are pending; null: strict. */
+    pendingGraceMinutes: number | null;
   }>;
   ok: boolean;
   counts: AuditCounts & Readonly<{ manifestVersions: number; findings: number; forkedChains: number }>;
@@ -408,6 +428,7 @@ const zero = (): AuditCounts => ({
   verified: 0,
   failed: 0,
   missingManifest: 0,
+  pending: 0,
   complete: 0,
   incomplete: 0,
 });
@@ -415,6 +436,7 @@ const zero = (): AuditCounts => ({
 function count(c: AuditCounts, a: RecordingAudit): void {
   c.recordings++;
   if (a.status === 'verified') c.verified++;
+  else if (a.status === 'pending') c.pending++;
   else c.failed++;
   if (a.status === 'missing') c.missingManifest++;
   if (a.completeness === 'complete') c.complete++;

@@ -17,6 +17,8 @@ export type VerifyCliArgs = Readonly<{
   json: boolean;
   htmlPath: string | null;
   concurrency: number;
+  /** `--pending-grace`, ms (0: strict). */
+  pendingGraceMs: number;
 }>;
 
 /**
@@ -68,6 +70,7 @@ export async function runVerify(config: Config, args: VerifyCliArgs): Promise<nu
         concurrency: args.concurrency,
         json: args.json,
         htmlPath: args.htmlPath,
+        pendingGraceMs: args.pendingGraceMs,
       },
     );
     return code;

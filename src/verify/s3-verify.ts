@@ -57,7 +57,13 @@ export class VerifyUnavailableError extends Error {
   override readonly name = 'VerifyUnavailableError';
 }
 
-type Entry = Readonly<{ versionId: string; isLatest: boolean; deleteMarker: boolean }>;
+type Entry = Readonly<{
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  /** LastModified, epoch ms (absent when the server gave none). */
+  lastModified?: number;
+}>;
 
 type Group = {
   audio?: string;
@@ -260,6 +266,7 @@ export async function verifyBucket(
       metadata: await current(g.metadata),
       manifestVersions,
       manifestDeleted: latest?.deleteMarker === true,
+      exportedAt: exportedAt(entries, g),
     };
     if (read) opts.onRecording?.(auditRecording(facts, auditOptions));
     else {
@@ -270,7 +277,7 @@ export async function verifyBucket(
       );
       opts.onRecording?.({
         ...counted,
-        status: stored.length > 0 ? 'verified' : 'missing',
+        status: stored.length > 0 ? 'verified' : counted.status,
         versions: stored.length,
         findings: stored.length > 0 ? [] : counted.findings,
       });
@@ -341,12 +348,14 @@ export async function verifyBucket(
         versionId: v.VersionId,
         isLatest: v.IsLatest,
         deleteMarker: false,
+        lastModified: v.LastModified?.getTime(),
       })),
       ...(page.DeleteMarkers ?? []).map((v) => ({
         key: v.Key,
         versionId: v.VersionId,
         isLatest: v.IsLatest,
         deleteMarker: true,
+        lastModified: undefined,
       })),
     ].sort((a, b) => ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0));
     for (const v of all) {
@@ -364,6 +373,7 @@ export async function verifyBucket(
         versionId: v.versionId ?? 'null',
         isLatest: v.isLatest === true,
         deleteMarker: v.deleteMarker,
+        lastModified: v.lastModified,
       });
       entries.set(v.key, list);
       if (!v.deleteMarker) listed++;
@@ -378,6 +388,16 @@ export async function verifyBucket(
   await work.drain();
   progress();
   return { objectLock: manifestLock, audited };
+}
+
+/** When the recording's export was last written: the newest LastModified of its audio and metadata objects. */
+function exportedAt(entries: ReadonlyMap<string, Entry[]>, g: Group): number | undefined {
+  let newest: number | undefined;
+  for (const key of [g.audio, g.metadata]) {
+    const t = key === undefined ? undefined : entries.get(key)?.find((e) => e.isLatest)?.lastModified;
+    if (t !== undefined && (newest === undefined || t > newest)) newest = t;
+  }
+  return newest;
 }
 
 async function listKeyVersions(s3: S3Client, bucket: string, key: string): Promise<Entry[]> {

@@ -26,6 +26,11 @@ export type VerifyArgs = Readonly<{
   json: boolean;
   /** Where to write the HTML report; null: none. */
   htmlPath: string | null;
+  /**
+   * A recording without a manifest whose export was written less than this long ago is pending, not a finding
+   * (`--pending-grace`); 0 or unset: every recording without a manifest is a finding.
+   */
+  pendingGraceMs?: number;
 }>;
 
 export type VerifyDeps = Readonly<{
@@ -93,9 +98,11 @@ export async function runVerifyCommand(
   const progress = progressReporter(deps);
   let seen = 0;
   let objectLock: boolean;
+  const grace = args.pendingGraceMs ?? 0;
   try {
     ({ objectLock } = await verifyBucket(deps.s3, args.scope, {
       publicKeys,
+      pendingAfter: grace > 0 ? deps.now().getTime() - grace : undefined,
       expectManifestHold: args.expectManifestHold,
       jsonSchema: compileManifestJsonSchema(),
       concurrency: args.concurrency,
@@ -129,6 +136,7 @@ export async function runVerifyCommand(
       publicKeyIds: [...publicKeys.keys()],
       objectLock,
       expectManifestHold: args.expectManifestHold,
+      pendingGraceMinutes: grace > 0 ? grace / 60_000 : null,
     },
   });
   let htmlPath: string | undefined;

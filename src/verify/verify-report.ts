@@ -32,7 +32,10 @@ export function renderSummary(
       : `${s.from ?? 'the beginning'} to ${s.to ?? 'now'}`;
   const lines = [
     `custody verify: s3://${s.bucket}/${s.prefix}, ${range}`,
-    `  recordings ${c.recordings}: verified ${c.verified}, failed ${c.failed} (no manifest ${c.missingManifest})`,
+    `  recordings ${c.recordings}: verified ${c.verified}, failed ${c.failed} (no manifest ${c.missingManifest})` +
+      (s.pendingGraceMinutes !== null
+        ? `, pending ${c.pending} (exported in the last ${s.pendingGraceMinutes} min, no manifest yet)`
+        : ''),
     `  manifests: complete ${c.complete}, incomplete ${c.incomplete}; ${c.manifestVersions} versions checked`,
     `  public keys: ${s.publicKeyIds.join(', ') || '(none)'}; Object Lock ${s.objectLock ? 'on' : 'off'}`,
   ];
@@ -111,6 +114,7 @@ function countRows(c: AuditCounts & { manifestVersions?: number; findings?: numb
     ['verified', 'Verified, no finding', c.verified],
     ['failed', 'With findings', c.failed],
     ['missing-manifest', 'Without a manifest', c.missingManifest],
+    ['pending', 'Pending: exported within the grace, no manifest yet', c.pending],
     ['complete', 'Manifest complete', c.complete],
     ['incomplete', 'Manifest incomplete (says why)', c.incomplete],
   ];
@@ -180,6 +184,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-wei
 <dt>Scope</dt><dd>${s.conversations !== null ? `${s.conversations.length} conversation(s): ${s.conversations.map((c) => `<code>${escapeHtml(c)}</code>`).join(', ')}` : `conversations started from ${escapeHtml(s.from ?? 'the beginning')} to ${escapeHtml(s.to ?? 'now')}`}</dd>
 <dt>Public keys</dt><dd>${s.publicKeyIds.map((k) => `<code>${escapeHtml(k)}</code>`).join(', ') || '(none)'}</dd>
 <dt>Object Lock</dt><dd>${s.objectLock ? 'enabled' : 'not enabled'}${s.expectManifestHold ? '; every manifest version must be under legal hold' : ''}</dd>
+${s.pendingGraceMinutes !== null ? `<dt>Pending grace</dt><dd>a recording exported in the last ${s.pendingGraceMinutes} min without a manifest yet is counted pending, not a finding</dd>` : ''}
 <dt>Generated</dt><dd>${escapeHtml(report.generatedAt)} by custody ${escapeHtml(report.version)}</dd>
 </dl>
 <p>Checks: every exported recording has a manifest; every manifest version matches schema v1, is canonical, hashes to its integrity hash and verifies with the public keys above; the versions form an unbroken hash chain from version 1; the audio and metadata objects hash now to what the newest manifest records; legal holds match the manifest and the configuration.</p>

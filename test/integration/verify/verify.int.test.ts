@@ -5,7 +5,7 @@
  * manifest signed by another key) and each is reported on its object key, with exit 1. The HTML report of that
  * run is opened in a real headless Chromium (from npm: @sparticuz/chromium, driven by puppeteer-core).
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -357,6 +357,37 @@ describe('custody verify', () => {
       await browser.close();
     }
   }, 120_000);
+
+  it('with --pending-grace, counts a fresh export without a manifest yet as pending, not as a finding', async () => {
+    const model = exports[0] as RecordingExport;
+    const conversationId = randomUUID();
+    const recordingId = randomUUID();
+    const audioKey = (model.audio?.key as string)
+      .replace(model.conversationId, conversationId)
+      .replace(model.recordingId, recordingId);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: audioKey, Body: Buffer.from('fresh audio') }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `${audioKey}_metadata.json`, Body: Buffer.from('{}') }),
+    );
+    const scope = ['--conversations', conversationId, '--no-html'];
+
+    const strict = await verify(scope);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toContain('recordings 1: verified 0, failed 1 (no manifest 1)\n');
+
+    const live = await verify([...scope, '--pending-grace', '15', '--json']);
+    expect(live.code).toBe(0);
+    const report = JSON.parse(live.stdout) as VerifyReport;
+    expect(report.counts).toMatchObject({ recordings: 1, verified: 0, failed: 0, pending: 1, findings: 0 });
+    expect(report.scope.pendingGraceMinutes).toBe(15);
+    expect(report.ok).toBe(true);
+
+    const summary = await verify([...scope, '--pending-grace', '15']);
+    expect(summary.stdout).toContain(
+      'recordings 1: verified 0, failed 0 (no manifest 0), pending 1 (exported in the last 15 min, no manifest yet)',
+    );
+    expect((await verify([...scope, '--pending-grace', 'soon'])).code).toBe(64);
+  });
 
   it('says it could not run, with exit 69 and one line, when the bucket does not exist', async () => {
     const p = spawnCustody(['verify', '--public-key', publicKeyFile, '--no-html'], {

@@ -70,6 +70,27 @@ describe('auditRecording', () => {
     expect(checks(facts({ manifestDeleted: true }))).toEqual([`manifest-deleted ${manifestKey}`]);
   });
 
+  it('counts a recording exported after the pending grace began, without a manifest yet, as pending', () => {
+    const fresh = facts({ manifestVersions: [], exportedAt: 1_000_001 });
+    expect(auditRecording(fresh, options({ pendingAfter: 1_000_000 }))).toMatchObject({
+      status: 'pending',
+      findings: [],
+    });
+    // Exported before it, or no grace given (the default), or the manifest deleted: a finding as before.
+    expect(auditRecording(fresh, options({ pendingAfter: 1_000_001 })).status).toBe('missing');
+    expect(auditRecording(fresh, options()).status).toBe('missing');
+    expect(
+      checks(facts({ manifestVersions: [], manifestDeleted: true, exportedAt: 1_000_001 }), {
+        ...options(),
+        pendingAfter: 1_000_000,
+      }),
+    ).toEqual([`manifest-deleted ${manifestKey}`]);
+    // A recording whose export time is unknown is never pending.
+    expect(auditRecording(facts({ manifestVersions: [] }), options({ pendingAfter: 0 })).status).toBe(
+      'missing',
+    );
+  });
+
   it('reports audio and metadata that no longer hash to what the manifest records, or were replaced', () => {
     expect(
       checks(
@@ -208,6 +229,7 @@ describe('AuditSummary', () => {
         publicKeyIds: [signer.keyId],
         objectLock: true,
         expectManifestHold: false,
+        pendingGraceMinutes: null,
       },
     });
     expect(r.ok).toBe(false);
@@ -216,6 +238,7 @@ describe('AuditSummary', () => {
       verified: 1,
       failed: 2,
       missingManifest: 1,
+      pending: 0,
       complete: 2,
       incomplete: 0,
       manifestVersions: 4,
@@ -229,6 +252,7 @@ describe('AuditSummary', () => {
         verified: 1,
         failed: 1,
         missingManifest: 0,
+        pending: 0,
         complete: 2,
         incomplete: 0,
       },
@@ -238,6 +262,7 @@ describe('AuditSummary', () => {
         verified: 0,
         failed: 1,
         missingManifest: 1,
+        pending: 0,
         complete: 0,
         incomplete: 0,
       },

@@ -38,6 +38,7 @@ function report(audits: RecordingAudit[]): VerifyReport {
       publicKeyIds: ['0123456789abcdef'],
       objectLock: true,
       expectManifestHold: true,
+      pendingGraceMinutes: null,
     },
   });
 }
