@@ -11,7 +11,8 @@ import { createFaultInjector, createRateLimiter } from './platform/rate-limit.ts
 import { createEmulatorServer, createRouter } from './platform/server.ts';
 import { createNotifications } from './platform/notifications.ts';
 import { createControl, registerControlRoutes, type EmulatorControl } from './platform/control.ts';
-import { registerDirectoryRoutes } from './platform/directory.ts';
+import { logoutSuperseded, registerDirectoryRoutes } from './platform/directory.ts';
+import { stationLogoutUser } from './simulation/station-events.ts';
 import { registerConversationRoutes } from './platform/conversations.ts';
 import { registerRecordingJobRoutes, type RecordingJobOptions } from './platform/recording-jobs.ts';
 import { registerIntegrationRoutes } from './platform/integrations.ts';
@@ -176,8 +177,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const cancels: Array<() => void> = [];
   const schedule = (script: ConversationScript): void => {
     store.add(script);
-    // A script's events already include the station events of its own stationChanges.
-    for (const ev of script.events) cancels.push(clock.at(ev.at, () => publish(ev)));
+    // A script's events already include the station events of its own stationChanges; a logout while another
+    // of the user's calls holds the desk is not sent (logoutSuperseded).
+    for (const ev of script.events)
+      cancels.push(
+        clock.at(ev.at, () => {
+          const logoutOf = stationLogoutUser(ev);
+          if (logoutOf !== undefined && logoutSuperseded(store.all(), script, logoutOf, ev.at)) return;
+          publish(ev);
+        }),
+      );
   };
 
   const ctx: PlatformContext = {

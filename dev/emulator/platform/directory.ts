@@ -4,7 +4,7 @@
  * emulator start) and follow every script's `stationChanges` whose time has come.
  */
 import type { Models } from 'purecloud-platform-client-v2';
-import type { SimOrg, SimStation, SimUser } from '../model.ts';
+import type { ConversationScript, SimOrg, SimStation, SimUser } from '../model.ts';
 import { apiError } from './context.ts';
 import type { ApiRequest, ApiResponse, PlatformContext } from './context.ts';
 
@@ -84,8 +84,30 @@ export interface StationState {
 }
 
 /**
+ * Whether `script`'s logout of `userId` at `at` comes while another of the user's calls still holds a station
+ * login (another script logged the user in by then and logs out later, or never): the platform neither routes
+ * a second voice call to a busy agent nor logs an agent off the desk mid-call, but random traffic may give one
+ * hot-desk user overlapping calls, so the earlier call's logout must not end the later call's association.
+ */
+export function logoutSuperseded(
+  scripts: readonly Pick<ConversationScript, 'stationChanges'>[],
+  script: Pick<ConversationScript, 'stationChanges'>,
+  userId: string,
+  at: number,
+): boolean {
+  for (const other of scripts) {
+    if (other === script) continue;
+    const mine = other.stationChanges.filter((c) => c.userId === userId);
+    if (!mine.some((c) => c.stationId !== undefined && c.at <= at)) continue;
+    const logout = mine.find((c) => c.stationId === undefined);
+    if (logout === undefined || logout.at > at) return true;
+  }
+  return false;
+}
+
+/**
  * Replays station associations up to `now`: initial stations (associated at `bootTime`), then every
- * script's station changes with `at <= now`, in time order.
+ * script's station changes with `at <= now`, in time order (a logout {@link logoutSuperseded} is skipped).
  */
 export function stationStateAt(ctx: PlatformContext, bootTime: number, now: number): StationState {
   const userStation = new Map<string, { stationId: string; associatedAt: number }>();
@@ -96,12 +118,14 @@ export function stationStateAt(ctx: PlatformContext, bootTime: number, now: numb
       lastStation.set(user.id, { stationId: user.stationId, associatedAt: bootTime });
     }
   }
-  const changes = ctx.conversations
-    .all()
-    .flatMap((s) => s.stationChanges)
-    .filter((c) => c.at <= now)
-    .sort((a, b) => a.at - b.at);
-  for (const change of changes) {
+  const scripts = ctx.conversations.all();
+  const changes = scripts
+    .flatMap((script) => script.stationChanges.map((change) => ({ script, change })))
+    .filter(({ change }) => change.at <= now)
+    .sort((a, b) => a.change.at - b.change.at);
+  for (const { script, change } of changes) {
+    if (change.stationId === undefined && logoutSuperseded(scripts, script, change.userId, change.at))
+      continue;
     if (change.stationId) {
       // A station serves one user: associating it elsewhere ends the previous association.
       for (const [userId, current] of userStation) {

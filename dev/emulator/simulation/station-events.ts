@@ -23,3 +23,11 @@ export function stationEvents(org: SimOrg, changes: readonly StationChange[]): S
     };
   });
 }
+
+/** The user a station event built by {@link stationEvents} logs out of every station, if it is a logout. */
+export function stationLogoutUser(ev: Pick<ScriptedEvent, 'topicName' | 'eventBody'>): string | undefined {
+  const m = /^v2\.users\.([^.]+)\.station$/.exec(ev.topicName);
+  if (m === null) return undefined;
+  const body = ev.eventBody as { associatedStation?: unknown } | undefined;
+  return body?.associatedStation === undefined ? m[1] : undefined;
+}

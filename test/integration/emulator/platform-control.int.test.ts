@@ -189,6 +189,40 @@ describe('conversation scripts reach subscribers as scripted', () => {
     s.close();
   });
 
+  it("sends no logout of a hot-desk user while a later call's login holds the desk (overlapping calls)", async () => {
+    const { e, api } = await start({ speed: 0.001, rate: 0, startTime: Date.UTC(2026, 2, 3, 12) });
+    const user = e.org.users.find((u) => u.stationId === undefined);
+    if (user === undefined) throw new Error('the org has a user without a station (the hot-desk user)');
+    const topic = `v2.users.${user.id}.station`;
+    const ch = await api.postNotificationsChannels();
+    await api.putNotificationsChannelSubscriptions(ch.id ?? '', [{ id: topic }]);
+    const s = await connectNotifications(ch.connectUri ?? '');
+    const t0 = e.clock.now();
+    const first = e.control.scheduleConversation('sip-desk-phone', {
+      userId: user.id,
+      startTime: t0 + 60_000,
+      durationSeconds: 300,
+    });
+    e.control.scheduleConversation('sip-desk-phone', {
+      userId: user.id,
+      startTime: t0 + 120_000,
+      durationSeconds: 1_800,
+    });
+    const firstLogout = first.stationChanges.find((c) => c.stationId === undefined);
+    expect(firstLogout).toBeDefined();
+    await e.control.advance(3 * 3_600_000);
+    const sent = e.control.deliveries({ channelId: ch.id, kind: 'event' }).map((d) => ({
+      at: d.at,
+      login:
+        (d.message as { eventBody?: { associatedStation?: unknown } }).eventBody?.associatedStation !==
+        undefined,
+    }));
+    // Two logins (one per call) and one logout, after the second call: not the first call's.
+    expect(sent.map((x) => x.login)).toEqual([true, true, false]);
+    expect(sent[2]?.at).toBeGreaterThan(firstLogout?.at ?? Infinity);
+    s.close();
+  });
+
   it('random mode generates conversations as simulated time passes', async () => {
     const { e } = await start({ rate: 2, seed: 3, startTime: Date.UTC(2026, 2, 3, 12) });
     expect(e.conversations.started(e.clock.now())).toHaveLength(0);

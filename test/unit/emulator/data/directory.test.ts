@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Models } from 'purecloud-platform-client-v2';
-import { registerDirectoryRoutes } from '../../../../dev/emulator/platform/directory.ts';
+import { logoutSuperseded, registerDirectoryRoutes } from '../../../../dev/emulator/platform/directory.ts';
 import { MIN, T0, script, testContext } from './support.ts';
 
 describe('GET /api/v2/users', () => {
@@ -73,6 +73,41 @@ describe('stations over simulated time', () => {
     const free = (await ctx.routes.call('GET', '/api/v2/stations/st-webrtc-c')).body as Models.Station;
     expect(free.status).toBe('AVAILABLE');
     expect(free.userId).toBeUndefined();
+  });
+
+  it("keeps a user on the desk while a later call's login holds it: an earlier call's logout does not end it", async () => {
+    // Random traffic may give one hot-desk user overlapping calls: call 1 logs in at 10 min and out at 30,
+    // call 2 logs in at 20 and out at 50. The platform keeps the user on the desk until 50.
+    const first = script({
+      id: 'hot-desk-call-1',
+      start: T0 + 10 * MIN,
+      userId: 'user-c',
+      stationChanges: [
+        { at: T0 + 10 * MIN, userId: 'user-c', stationId: 'st-webrtc-c' },
+        { at: T0 + 30 * MIN, userId: 'user-c' },
+      ],
+    });
+    const second = script({
+      id: 'hot-desk-call-2',
+      start: T0 + 20 * MIN,
+      userId: 'user-c',
+      stationChanges: [
+        { at: T0 + 20 * MIN, userId: 'user-c', stationId: 'st-webrtc-c' },
+        { at: T0 + 50 * MIN, userId: 'user-c' },
+      ],
+    });
+    const ctx = testContext([first, second]);
+    registerDirectoryRoutes(ctx);
+    const station = async () =>
+      ((await ctx.routes.call('GET', '/api/v2/users/user-c/station')).body as Models.UserStations)
+        .associatedStation?.id;
+    expect(logoutSuperseded([first, second], first, 'user-c', T0 + 30 * MIN)).toBe(true);
+    expect(logoutSuperseded([first, second], second, 'user-c', T0 + 50 * MIN)).toBe(false);
+    expect(logoutSuperseded([first], first, 'user-c', T0 + 30 * MIN)).toBe(false);
+    await ctx.clock.advance(35 * MIN);
+    expect(await station()).toBe('st-webrtc-c');
+    await ctx.clock.advance(20 * MIN);
+    expect(await station()).toBeUndefined();
   });
 
   it('describes WebRTC and desk-phone stations, and 404s unknown ids', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createOrg, createRng, stationEvents } from '../../../../dev/emulator/simulation/index.ts';
+import { stationLogoutUser } from '../../../../dev/emulator/simulation/station-events.ts';
 
 describe('stationEvents', () => {
   const org = createOrg(createRng(11));
@@ -18,6 +19,19 @@ describe('stationEvents', () => {
       associatedStation: { id: desk.id, name: desk.name, associatedUser: { id: user.id } },
     });
     expect(events[1]?.eventBody).toEqual({});
+  });
+
+  it('tells a logout (the user it logs out) from a login and from other topics', () => {
+    if (user === undefined || desk === undefined) throw new Error('org layout');
+    const [login, logout] = stationEvents(org, [
+      { at: 1000, userId: user.id, stationId: desk.id },
+      { at: 2000, userId: user.id },
+    ]);
+    expect(login && stationLogoutUser(login)).toBeUndefined();
+    expect(logout && stationLogoutUser(logout)).toBe(user.id);
+    expect(
+      stationLogoutUser({ topicName: `v2.users.${user.id}.conversations`, eventBody: {} }),
+    ).toBeUndefined();
   });
 
   it('rejects unknown users and stations', () => {
