@@ -317,9 +317,6 @@ export function groupStartDelayCheck(
         'rebalance) may wait it out, 3 s by default',
     };
   }
-  const where = [...found.byBroker]
-    .map(([id, v]) => `broker ${id}: ${v === undefined ? 'not returned' : `${v} ms`}`)
-    .join(', ');
   const known = [...found.byBroker.values()].map(Number).filter(Number.isFinite); // undefined → NaN, dropped
   if (known.length === 0)
     return {
@@ -328,6 +325,9 @@ export function groupStartDelayCheck(
       detail: `${GROUP_START_DELAY_SETTING} not returned by broker(s) ${[...found.byBroker.keys()].join(', ')}`,
     };
   const longest = Math.max(...known);
+  const where = [...found.byBroker]
+    .map(([id, v]) => `broker ${id}: ${v === undefined ? 'not returned' : `${v} ms`}`)
+    .join(', ');
   return {
     name,
     ok: true,

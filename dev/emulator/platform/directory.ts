@@ -118,7 +118,8 @@ export function stationStateAt(ctx: PlatformContext, bootTime: number, now: numb
       lastStation.set(user.id, { stationId: user.stationId, associatedAt: bootTime });
     }
   }
-  const scripts = ctx.conversations.all();
+  // Only the scripts that change a station can hold a login (logoutSuperseded looks through them).
+  const scripts = ctx.conversations.all().filter((script) => script.stationChanges.length > 0);
   const changes = scripts
     .flatMap((script) => script.stationChanges.map((change) => ({ script, change })))
     .filter(({ change }) => change.at <= now)

@@ -78,24 +78,18 @@ describe('stations over simulated time', () => {
   it("keeps a user on the desk while a later call's login holds it: an earlier call's logout does not end it", async () => {
     // Random traffic may give one hot-desk user overlapping calls: call 1 logs in at 10 min and out at 30,
     // call 2 logs in at 20 and out at 50. The platform keeps the user on the desk until 50.
-    const first = script({
-      id: 'hot-desk-call-1',
-      start: T0 + 10 * MIN,
-      userId: 'user-c',
-      stationChanges: [
-        { at: T0 + 10 * MIN, userId: 'user-c', stationId: 'st-webrtc-c' },
-        { at: T0 + 30 * MIN, userId: 'user-c' },
-      ],
-    });
-    const second = script({
-      id: 'hot-desk-call-2',
-      start: T0 + 20 * MIN,
-      userId: 'user-c',
-      stationChanges: [
-        { at: T0 + 20 * MIN, userId: 'user-c', stationId: 'st-webrtc-c' },
-        { at: T0 + 50 * MIN, userId: 'user-c' },
-      ],
-    });
+    const hotDeskCall = (id: string, loginMin: number, logoutMin: number) =>
+      script({
+        id,
+        start: T0 + loginMin * MIN,
+        userId: 'user-c',
+        stationChanges: [
+          { at: T0 + loginMin * MIN, userId: 'user-c', stationId: 'st-webrtc-c' },
+          { at: T0 + logoutMin * MIN, userId: 'user-c' },
+        ],
+      });
+    const first = hotDeskCall('hot-desk-call-1', 10, 30);
+    const second = hotDeskCall('hot-desk-call-2', 20, 50);
     const ctx = testContext([first, second]);
     registerDirectoryRoutes(ctx);
     const station = async () =>
